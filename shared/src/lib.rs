@@ -1,0 +1,13 @@
+//! Types that cross the wire between `llmsd` and `llms`, and the JSON that `llmsd bench --json`
+//! writes. Plain data only: no runtime, no I/O.
+//!
+//! The JSON shape of [`BenchReport`] is a contract that scripts rely on: fields may be added
+//! (with `#[serde(default)]` so older readers keep working), never renamed.
+#![warn(missing_docs)]
+
+pub mod result;
+
+pub use result::{
+    Arrival, BenchReport, Chunk, ClientStats, LatencyStats, Load, PointResult, REPORT_VERSION,
+    RequestError, RequestRecord, ServerCheck, Slo, Usage,
+};

@@ -1,0 +1,346 @@
+//! Benchmark results: one [`PointResult`] per load setting, and the raw [`RequestRecord`]s
+//! it was computed from. Definitions follow DESIGN.md section 3.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the [`BenchReport`] JSON shape.
+pub const REPORT_VERSION: u32 = 1;
+
+/// What `llmsd bench --json FILE` writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Always [`REPORT_VERSION`].
+    pub version: u32,
+    /// Base URL of the server measured.
+    #[serde(default)]
+    pub url: String,
+    /// `completions` or `chat`.
+    #[serde(default)]
+    pub endpoint: String,
+    /// Model name sent in requests (empty when the server chose).
+    #[serde(default)]
+    pub model: String,
+    /// The engine as the server names itself in `/v1/models` (`owned_by`), if it does.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// One entry per load setting, in the order they ran.
+    pub points: Vec<PointResult>,
+}
+
+/// How arrivals are spaced in open-loop (`rate`) mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Exponential gaps (a Poisson process).
+    Poisson,
+    /// Equal gaps of `1 / rate`.
+    Constant,
+    /// Gamma-distributed gaps with shape `burstiness` (1.0 is Poisson).
+    Gamma,
+}
+
+impl Arrival {
+    /// The lowercase name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arrival::Poisson => "poisson",
+            Arrival::Constant => "constant",
+            Arrival::Gamma => "gamma",
+        }
+    }
+}
+
+/// One load setting. Serialized as `{"concurrency": 16}`, `{"batch": 4}` or
+/// `{"rate": 8.0, "arrival": "poisson"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Load {
+    /// Closed loop: this many requests in flight; a new one starts as soon as one ends.
+    Concurrency {
+        /// Requests in flight.
+        concurrency: u32,
+    },
+    /// Static batches: send this many at once, wait for all of them, repeat.
+    Batch {
+        /// Requests per batch.
+        batch: u32,
+    },
+    /// Open loop: requests arrive on a seeded schedule, whatever the server's speed.
+    Rate {
+        /// Mean arrivals per second.
+        rate: f64,
+        /// Spacing of arrivals.
+        arrival: Arrival,
+        /// Gamma shape (only for `gamma`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        burstiness: Option<f64>,
+    },
+}
+
+impl std::fmt::Display for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Load::Concurrency { concurrency } => write!(f, "concurrency {concurrency}"),
+            Load::Batch { batch } => write!(f, "batch {batch}"),
+            Load::Rate {
+                rate,
+                arrival,
+                burstiness: Some(b),
+            } => {
+                write!(f, "rate {rate}/s {} {b}", arrival.as_str())
+            }
+            Load::Rate { rate, arrival, .. } => write!(f, "rate {rate}/s {}", arrival.as_str()),
+        }
+    }
+}
+
+/// Latency statistics of one metric over a point, in milliseconds (microsecond resolution).
+/// `mean` and `max` are exact; percentiles come from an HDR histogram with 3 significant
+/// figures. All zero when `count` is zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    /// Number of samples.
+    #[serde(default)]
+    pub count: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+/// Service-level objectives for goodput, in milliseconds. A request is good when it meets
+/// every objective given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    /// Time to first token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<f64>,
+    /// Time per output token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<f64>,
+    /// End-to-end latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<f64>,
+}
+
+/// How hard the client itself worked during a point (to tell a slow server from a slow client).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientStats {
+    /// CPU seconds (user + system) the client process spent during the point.
+    pub cpu_s: f64,
+    /// Worker threads of the client's runtime.
+    pub threads: u32,
+    /// 99th percentile of the client runtime's scheduling lag, measured by a probe thread.
+    pub lag_p99_ms: f64,
+    /// Largest scheduling lag seen.
+    pub lag_max_ms: f64,
+}
+
+/// The server's own token counters over the point (from its Prometheus `/metrics`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerCheck {
+    /// Name of the generation-token counter read.
+    pub metric: String,
+    /// Counter delta over the measured requests of the point.
+    pub output_tokens: f64,
+    /// Delta of the prompt-token counter, where the server has one.
+    #[serde(default)]
+    pub input_tokens: Option<f64>,
+    /// Whether `output_tokens` equals the client's sum of `usage.completion_tokens` of every
+    /// request the server finished (completed and failed).
+    pub agrees: bool,
+}
+
+/// Results of one load setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    /// The load setting.
+    pub load: Load,
+    /// Requests that finished with at least one token and `[DONE]`.
+    pub completed: u64,
+    /// Requests that failed (see `errors`).
+    pub failed: u64,
+    /// Failures by reason (`http_500`, `stream_cut`, `timeout`, ...).
+    pub errors: BTreeMap<String, u64>,
+    /// `failed / (completed + failed)`.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Requests re-sent on a fresh connection because the first attempt failed before any
+    /// response byte arrived (a server closing a kept-alive connection).
+    #[serde(default)]
+    pub retries: u64,
+    /// First request's start to last request's end, in seconds.
+    pub duration_s: f64,
+    /// Sum of input tokens of completed requests.
+    pub input_tokens: u64,
+    /// Sum of output tokens of completed requests.
+    pub output_tokens: u64,
+    /// `output_tokens / duration_s`.
+    pub output_throughput: f64,
+    /// `(input_tokens + output_tokens) / duration_s`.
+    pub total_throughput: f64,
+    /// `completed / duration_s`.
+    pub request_throughput: f64,
+    /// Requests per second that met every SLO given (all completed ones when none was given).
+    pub goodput: f64,
+    /// The SLOs goodput was computed against.
+    #[serde(default)]
+    pub slo: Slo,
+    /// Time to first token.
+    pub ttft_ms: LatencyStats,
+    /// Gaps between consecutive token-carrying events, over all requests.
+    pub itl_ms: LatencyStats,
+    /// `(e2e - ttft) / (output_tokens - 1)` per request with more than one output token.
+    pub tpot_ms: LatencyStats,
+    /// Start to end of stream.
+    pub e2e_ms: LatencyStats,
+    /// Time a request waited in the client between being due and being written.
+    pub queue_ms: LatencyStats,
+    /// Batch mode only: time from a batch's first start to its last end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_ms: Option<LatencyStats>,
+    /// Output tokens asked for per request (`max_tokens`), if fixed.
+    #[serde(default)]
+    pub output_tokens_requested: Option<u32>,
+    /// Exact input length asked for per request, if synthetic prompts were used.
+    #[serde(default)]
+    pub input_tokens_target: Option<u32>,
+    /// Completed requests whose `usage.prompt_tokens` differed from `input_tokens_target`.
+    #[serde(default)]
+    pub input_token_mismatches: u64,
+    /// Completed requests whose `usage.completion_tokens` differed from
+    /// `output_tokens_requested`.
+    #[serde(default)]
+    pub output_token_mismatches: u64,
+    /// Validity flags: `tokens_estimated`, `client_bound`, `output_tokens_mismatch`,
+    /// `input_tokens_mismatch`, `error_rate_exceeded`, `server_count_mismatch`.
+    pub flags: Vec<String>,
+    /// Client-side load.
+    #[serde(default)]
+    pub client: ClientStats,
+    /// Cross-check against the server's own counters, where it has them.
+    #[serde(default)]
+    pub server: Option<ServerCheck>,
+    /// Raw per-request records (only with `--raw`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestRecord>,
+}
+
+/// Token counts the server reported in `usage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// `usage.prompt_tokens`.
+    pub prompt_tokens: Option<u64>,
+    /// `usage.completion_tokens`.
+    pub completion_tokens: Option<u64>,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestError {
+    /// Stable reason key (`connect`, `http_404`, `not_sse`, `timeout`, `stream_cut`,
+    /// `stream_error`, `malformed_chunk`, `malformed_sse`, `no_tokens`, `transport`).
+    pub kind: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// One token-carrying event: `(offset from the request's start in ns, tokens in it)`.
+pub type Chunk = (u64, u32);
+
+/// Everything measured about one request; any metric can be recomputed from these.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// The `x-request-id` header sent.
+    pub id: String,
+    /// When the request was due, in ns from the point's start.
+    pub due_ns: u64,
+    /// When it was written (after it got its concurrency slot), in ns from the point's start.
+    pub start_ns: u64,
+    /// End of stream (or of the failed attempt), in ns from the request's start.
+    pub end_ns: u64,
+    /// Token-carrying events, offsets from the request's start.
+    pub chunks: Vec<Chunk>,
+    /// What the server said in `usage` (last seen).
+    pub usage: Usage,
+    /// Input tokens counted by the client (tokenizer or synthetic target), when known.
+    #[serde(default)]
+    pub client_input_tokens: Option<u64>,
+    /// Fresh-connection retries this request needed.
+    #[serde(default)]
+    pub retries: u32,
+    /// Set when the request failed.
+    #[serde(default)]
+    pub error: Option<RequestError>,
+}
+
+impl RequestRecord {
+    /// Time to first token, in ns, if any token arrived.
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.chunks.first().map(|c| c.0)
+    }
+
+    /// Output tokens: the server's count when it gave one, else the sum over events.
+    pub fn output_tokens(&self) -> u64 {
+        self.usage
+            .completion_tokens
+            .unwrap_or_else(|| self.chunks.iter().map(|c| u64::from(c.1)).sum())
+    }
+
+    /// Whether the output token count is the server's own.
+    pub fn tokens_from_server(&self) -> bool {
+        self.usage.completion_tokens.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_serializes_to_the_contract_shapes() {
+        let c = serde_json::to_string(&Load::Concurrency { concurrency: 16 }).unwrap();
+        assert_eq!(c, r#"{"concurrency":16}"#);
+        let b = serde_json::to_string(&Load::Batch { batch: 4 }).unwrap();
+        assert_eq!(b, r#"{"batch":4}"#);
+        let r = Load::Rate {
+            rate: 8.0,
+            arrival: Arrival::Poisson,
+            burstiness: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"rate":8.0,"arrival":"poisson"}"#
+        );
+        for l in [
+            Load::Concurrency { concurrency: 3 },
+            Load::Batch { batch: 2 },
+            r,
+        ] {
+            let back: Load = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+            assert_eq!(back, l);
+        }
+    }
+
+    #[test]
+    fn record_output_tokens_prefers_usage() {
+        let mut r = RequestRecord {
+            chunks: vec![(1, 1), (2, 3)],
+            ..Default::default()
+        };
+        assert_eq!(r.output_tokens(), 4);
+        assert!(!r.tokens_from_server());
+        r.usage.completion_tokens = Some(5);
+        assert_eq!(r.output_tokens(), 5);
+        assert_eq!(r.ttft_ns(), Some(1));
+    }
+}
