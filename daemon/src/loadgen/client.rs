@@ -1,0 +1,277 @@
+//! The streaming HTTP client: sends one prepared request, timestamps every SSE event at the
+//! arrival of the bytes that completed it, and turns the outcome into a [`RequestRecord`].
+//!
+//! Failed requests are data, not errors: every path ends in a record, with `error` set when the
+//! request failed. A request that fails before any response byte arrives (a server that closed
+//! a connection it announced as kept alive, as llama.cpp does) is re-sent on a fresh connection
+//! and the retry is counted in the record.
+
+use super::stream::{Flow, StreamState, truncate};
+use bytes::Bytes;
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures::StreamExt;
+use llms_shared::{RequestError, RequestRecord};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Re-sends allowed for a request that failed before any response byte.
+const MAX_RETRIES: u32 = 2;
+/// How long to keep reading after `[DONE]` so the connection can go back to the pool.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// A request ready to send: the body is serialized already.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// JSON body.
+    pub body: Bytes,
+    /// Input tokens as the client counts them, when it can.
+    pub client_input_tokens: Option<u64>,
+}
+
+/// Sends streaming requests to one URL.
+#[derive(Clone)]
+pub struct StreamClient {
+    pooled: reqwest::Client,
+    /// Keeps no idle connections, so a retry always opens a new one.
+    fresh: reqwest::Client,
+    url: reqwest::Url,
+    timeout: Duration,
+}
+
+/// The time base of a point: event times are stored as ns since `epoch`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Start of the point.
+    pub epoch: Instant,
+}
+
+impl Clock {
+    /// ns from the epoch to `t` (0 if `t` is earlier).
+    pub fn ns(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Make sure rustls has its crypto provider (ring) before any client is built.
+fn install_tls_provider() {
+    // Err means another provider is installed already, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl StreamClient {
+    /// A client for `url` (the full endpoint URL). `timeout` bounds each request, waiting
+    /// included.
+    pub fn new(url: reqwest::Url, timeout: Duration) -> Result<Self, reqwest::Error> {
+        install_tls_provider();
+        let build = |idle: usize| {
+            reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .pool_max_idle_per_host(idle)
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+        };
+        Ok(Self {
+            pooled: build(usize::MAX)?,
+            fresh: build(0)?,
+            url,
+            timeout,
+        })
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    /// Send `req` now and read its stream to the end. `due` is when the request was meant to
+    /// go (the difference is its queue time).
+    pub async fn send(
+        &self,
+        req: &Prepared,
+        id: String,
+        clock: Clock,
+        due: Instant,
+    ) -> RequestRecord {
+        let mut rec = RequestRecord {
+            id,
+            due_ns: clock.ns(due),
+            client_input_tokens: req.client_input_tokens,
+            ..Default::default()
+        };
+        let build = |c: &reqwest::Client| {
+            c.post(self.url.clone())
+                .header("content-type", "application/json")
+                .header("accept", "text/event-stream")
+                .header("x-request-id", rec.id.as_str())
+                .body(req.body.clone())
+                .build()
+        };
+        let (first, retry) = match (build(&self.pooled), build(&self.fresh)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                rec.error = Some(err("transport", format!("cannot build request: {e}")));
+                return rec;
+            }
+        };
+        let start = Instant::now();
+        rec.start_ns = clock.ns(start);
+        let deadline = tokio::time::Instant::from_std(start + self.timeout);
+        let mut attempt = std::pin::pin!(self.pooled.execute(first));
+        let resp = loop {
+            match tokio::time::timeout_at(deadline, attempt.as_mut()).await {
+                Err(_) => {
+                    return fail(
+                        rec,
+                        start,
+                        "timeout",
+                        format!("no response in {:?}", self.timeout),
+                    );
+                }
+                Ok(Ok(r)) => break r,
+                Ok(Err(e)) if rec.retries < MAX_RETRIES && !e.is_timeout() => {
+                    rec.retries += 1;
+                    match retry.try_clone() {
+                        Some(r) => attempt.set(self.fresh.execute(r)),
+                        None => return fail(rec, start, send_kind(&e), describe(&e)),
+                    }
+                }
+                Ok(Err(e)) => return fail(rec, start, send_kind(&e), describe(&e)),
+            }
+        };
+        let status = resp.status();
+        if status != reqwest::StatusCode::OK {
+            let body = tokio::time::timeout(Duration::from_secs(5), resp.text()).await;
+            let body = body.ok().and_then(Result::ok).unwrap_or_default();
+            let msg = format!("HTTP {status}: {}", truncate(body.trim(), 300));
+            return fail(rec, start, &format!("http_{}", status.as_u16()), msg);
+        }
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ctype.starts_with("text/event-stream") {
+            let ctype = if ctype.is_empty() {
+                "none".to_owned()
+            } else {
+                ctype.to_owned()
+            };
+            let body = tokio::time::timeout(Duration::from_secs(5), resp.text()).await;
+            let body = body.ok().and_then(Result::ok).unwrap_or_default();
+            let msg = format!(
+                "content-type {ctype}, not an SSE stream: {}",
+                truncate(body.trim(), 200)
+            );
+            return fail(rec, start, "not_sse", msg);
+        }
+        read_stream(rec, resp, start, deadline, self.timeout).await
+    }
+}
+
+/// Read the SSE body. Each event is stamped with the arrival time of the network frame that
+/// completed it (a frame holding several events stamps them all alike, as they arrived alike).
+async fn read_stream(
+    mut rec: RequestRecord,
+    resp: reqwest::Response,
+    start: Instant,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> RequestRecord {
+    let frame_at = AtomicU64::new(0);
+    let since = |t: Instant| {
+        u64::try_from(t.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
+    };
+    let bytes = resp
+        .bytes_stream()
+        .inspect(|_| frame_at.store(since(Instant::now()), Ordering::Relaxed));
+    let mut events = bytes.eventsource();
+    let mut st = StreamState::default();
+    let outcome = loop {
+        let next = match tokio::time::timeout_at(deadline, events.next()).await {
+            Err(_) => {
+                break Err(err(
+                    "timeout",
+                    format!("stream not finished in {timeout:?}"),
+                ));
+            }
+            Ok(n) => n,
+        };
+        match next {
+            Some(Ok(ev)) => {
+                let t = frame_at.load(Ordering::Relaxed);
+                match st.on_event(&ev.data, t) {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Done) => break Ok(t),
+                    Err(e) => break Err(e),
+                }
+            }
+            Some(Err(EventStreamError::Transport(e))) => {
+                break Err(err(
+                    "stream_cut",
+                    format!("stream cut before [DONE]: {}", describe(&e)),
+                ));
+            }
+            Some(Err(e)) => break Err(err("malformed_sse", format!("invalid SSE: {e}"))),
+            // A clean end after a finish_reason is a complete answer from a server that sends
+            // no [DONE]; anything else is a cut stream.
+            None if st.finished => break Ok(since(Instant::now())),
+            None => break Err(err("stream_cut", "stream ended without [DONE]".into())),
+        }
+    };
+    rec.usage = st.usage;
+    rec.chunks = std::mem::take(&mut st.chunks);
+    match outcome {
+        Ok(end) => {
+            rec.end_ns = end;
+            if rec.chunks.is_empty() {
+                rec.error = Some(err("no_tokens", "stream finished without any token".into()));
+            }
+            // Let the connection return to the pool; not timed.
+            let _ =
+                tokio::time::timeout(DRAIN, async { while events.next().await.is_some() {} }).await;
+        }
+        Err(e) => {
+            rec.end_ns = since(Instant::now());
+            rec.error = Some(e);
+        }
+    }
+    rec
+}
+
+fn err(kind: &str, message: String) -> RequestError {
+    RequestError {
+        kind: kind.to_owned(),
+        message,
+    }
+}
+
+fn fail(mut rec: RequestRecord, start: Instant, kind: &str, message: String) -> RequestRecord {
+    rec.end_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    rec.error = Some(err(kind, message));
+    rec
+}
+
+fn send_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    }
+}
+
+/// An error with its causes, on one line ("error sending request: connection refused").
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let cs = c.to_string();
+        if !s.contains(&cs) {
+            s.push_str(": ");
+            s.push_str(&cs);
+        }
+        src = c.source();
+    }
+    s
+}

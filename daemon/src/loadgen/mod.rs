@@ -1,0 +1,20 @@
+//! The streaming load generator and its metric aggregation. Depends on no other daemon module,
+//! so the one-shot `llmsd bench` and the daemon's scheduler share it.
+//!
+//! - [`request`]: prompts and request bodies; [`prompts`]: prompt files; [`synth`]: exact-length
+//!   synthetic prompts.
+//! - [`client`]: sends one request and records its stream; [`stream`]: per-event rules.
+//! - [`runner`]: load modes (closed loop, static batches, open loop); [`schedule`]: arrivals.
+//! - [`stats`]: records to figures; [`probe`]: is the client the bottleneck?
+//! - [`metrics`]: the server's own Prometheus counters, for cross-checks.
+
+pub mod client;
+pub mod metrics;
+pub mod probe;
+pub mod prompts;
+pub mod request;
+pub mod runner;
+pub mod schedule;
+pub mod stats;
+pub mod stream;
+pub mod synth;

@@ -1,0 +1,251 @@
+//! Prompt sources: the default set compiled into the binary, and prompt files (a JSON list of
+//! strings, JSONL of `{"prompt"}` / `{"messages"}`, or ShareGPT-format JSON). Errors name the
+//! file and the line or element at fault.
+
+use super::request::{Message, Prompt};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The default prompt set (`prompts/default.jsonl`).
+pub const DEFAULT_JSONL: &str = include_str!("../../../prompts/default.jsonl");
+
+/// A prompt file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The file cannot be read.
+    #[error("cannot read prompts file '{path}': {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line or element is not a usable prompt.
+    #[error("prompts file '{path}' {at}: {msg}")]
+    Bad {
+        /// The file.
+        path: String,
+        /// `line N` or `element N`.
+        at: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The file holds no prompt.
+    #[error("prompts file '{0}' holds no prompts")]
+    Empty(String),
+}
+
+/// The default set.
+pub fn default_set() -> Vec<Prompt> {
+    // The embedded file is checked by a test; a bad line would be a build defect.
+    parse_jsonl("prompts/default.jsonl", DEFAULT_JSONL).unwrap_or_default()
+}
+
+/// Load a prompts file, detecting its format.
+pub fn load(path: &Path) -> Result<Vec<Prompt>, PromptError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PromptError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    parse(&name, &text)
+}
+
+/// Parse prompt-file text: a JSON array (of strings, prompt objects or ShareGPT records) or JSONL.
+pub fn parse(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
+    let prompts = if text.trim_start().starts_with('[') {
+        parse_array(name, text)?
+    } else {
+        parse_jsonl(name, text)?
+    };
+    if prompts.is_empty() {
+        return Err(PromptError::Empty(name.to_owned()));
+    }
+    Ok(prompts)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Text(String),
+    Prompt { prompt: String },
+    Messages { messages: Vec<Message> },
+    ShareGpt { conversations: Vec<Turn> },
+}
+
+#[derive(Deserialize)]
+struct Turn {
+    from: String,
+    value: String,
+}
+
+fn bad(name: &str, at: String, msg: impl Into<String>) -> PromptError {
+    PromptError::Bad {
+        path: name.to_owned(),
+        at,
+        msg: msg.into(),
+    }
+}
+
+const SHAPES: &str =
+    "expected a string, {\"prompt\": ...}, {\"messages\": [...]} or {\"conversations\": [...]}";
+
+fn parse_array(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
+    let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+        bad(
+            name,
+            format!("line {}", e.line()),
+            format!("not a valid JSON list: {e}"),
+        )
+    })?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, v) in items.into_iter().enumerate() {
+        let at = format!("element {i}");
+        let entry: Entry = serde_json::from_value(v).map_err(|_| bad(name, at.clone(), SHAPES))?;
+        if let Some(p) = to_prompt(name, &at, entry)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_jsonl(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = format!("line {}", n + 1);
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| bad(name, at.clone(), format!("not valid JSON: {e}")))?;
+        let entry: Entry = serde_json::from_value(v).map_err(|_| bad(name, at.clone(), SHAPES))?;
+        if let Some(p) = to_prompt(name, &at, entry)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Turn one entry into a prompt. ShareGPT records without a human turn are skipped.
+fn to_prompt(name: &str, at: &str, e: Entry) -> Result<Option<Prompt>, PromptError> {
+    let p = match e {
+        Entry::Text(t) | Entry::Prompt { prompt: t } => Prompt::Text(t),
+        Entry::Messages { messages } => {
+            if messages.is_empty() {
+                return Err(bad(name, at.to_owned(), "\"messages\" is empty"));
+            }
+            Prompt::Messages(messages)
+        }
+        Entry::ShareGpt { conversations } => {
+            let Some(h) = conversations
+                .iter()
+                .position(|t| t.from == "human" || t.from == "user")
+            else {
+                return Ok(None);
+            };
+            let mut ms: Vec<Message> = conversations[..h]
+                .iter()
+                .filter(|t| t.from == "system")
+                .map(|t| Message {
+                    role: "system".into(),
+                    content: t.value.clone(),
+                })
+                .collect();
+            ms.push(Message {
+                role: "user".into(),
+                content: conversations[h].value.clone(),
+            });
+            if ms.len() == 1 {
+                Prompt::Text(ms.remove(0).content)
+            } else {
+                Prompt::Messages(ms)
+            }
+        }
+    };
+    let empty = match &p {
+        Prompt::Text(t) => t.is_empty(),
+        Prompt::Messages(ms) => ms.iter().all(|m| m.content.is_empty()),
+    };
+    if empty {
+        return Err(bad(name, at.to_owned(), "the prompt is empty"));
+    }
+    Ok(Some(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_set_is_large_and_mixed() {
+        let all = parse_jsonl("default", DEFAULT_JSONL).unwrap();
+        assert!(all.len() >= 50, "{}", all.len());
+        let chats = all
+            .iter()
+            .filter(|p| matches!(p, Prompt::Messages(_)))
+            .count();
+        assert!(chats >= 10 && all.len() - chats >= 10);
+        assert_eq!(default_set().len(), all.len());
+    }
+
+    #[test]
+    fn json_list_of_strings() {
+        let p = parse("f", r#"["a", "b"]"#).unwrap();
+        assert_eq!(p, vec![Prompt::Text("a".into()), Prompt::Text("b".into())]);
+    }
+
+    #[test]
+    fn jsonl_both_shapes_and_blank_lines() {
+        let t =
+            "{\"prompt\": \"x\"}\n\n{\"messages\": [{\"role\": \"user\", \"content\": \"y\"}]}\n";
+        let p = parse("f", t).unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(matches!(&p[1], Prompt::Messages(m) if m[0].content == "y"));
+    }
+
+    #[test]
+    fn sharegpt_takes_first_human_turn_and_system() {
+        let t = r#"[{"id": "1", "conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "H"}, {"from": "gpt", "value": "G"}, {"from": "human", "value": "H2"}]},
+                   {"conversations": [{"from": "gpt", "value": "only"}]},
+                   {"conversations": [{"from": "human", "value": "plain"}]}]"#;
+        let p = parse("f", t).unwrap();
+        assert_eq!(p.len(), 2);
+        match &p[0] {
+            Prompt::Messages(m) => {
+                assert_eq!((m[0].role.as_str(), m[0].content.as_str()), ("system", "S"));
+                assert_eq!((m[1].role.as_str(), m[1].content.as_str()), ("user", "H"));
+                assert_eq!(m.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p[1], Prompt::Text("plain".into()));
+    }
+
+    #[test]
+    fn errors_name_the_line_or_element() {
+        let e = parse("p.jsonl", "{\"prompt\": \"ok\"}\n{\"prompt\": 3}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.jsonl") && e.contains("line 2"), "{e}");
+        let e = parse("p.jsonl", "{\"prompt\": \"ok\"}\n{oops\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("not valid JSON"), "{e}");
+        let e = parse("p.json", r#"["a", 5]"#).unwrap_err().to_string();
+        assert!(e.contains("element 1"), "{e}");
+        let e = parse("p.json", "[\"a\",\n\"b\"").unwrap_err().to_string();
+        assert!(
+            e.contains("line 2") && e.contains("not a valid JSON list"),
+            "{e}"
+        );
+        let e = parse("p.json", "[]").unwrap_err().to_string();
+        assert!(e.contains("no prompts"), "{e}");
+        let e = parse("p.json", r#"[""]"#).unwrap_err().to_string();
+        assert!(e.contains("empty"), "{e}");
+        let e = load(Path::new("/nonexistent/prompts.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/prompts.json"), "{e}");
+    }
+}

@@ -1,0 +1,254 @@
+//! Runs one load point: the warm-up, then the measured requests in closed-loop (`concurrency`),
+//! static-batch (`batch`) or open-loop (`rate`) mode, and returns the raw records.
+
+use super::client::{Clock, Prepared, StreamClient};
+use super::probe::{LagProbe, cpu_time};
+use super::schedule::{Schedule, ScheduleError};
+use llms_shared::{ClientStats, Load, RequestError, RequestRecord};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// One point to run.
+#[derive(Debug, Clone)]
+pub struct PointSpec {
+    /// The load setting.
+    pub load: Load,
+    /// Stop after this many measured requests...
+    pub requests: Option<u64>,
+    /// ...or stop starting new ones after this long.
+    pub duration: Option<Duration>,
+    /// Open loop only: at most this many in flight (arrivals wait; the wait is queue time).
+    pub max_concurrency: Option<u32>,
+    /// Seed of the arrival schedule.
+    pub seed: u64,
+}
+
+/// What a point produced.
+pub struct PointRun {
+    /// Measured requests, in the order they were issued.
+    pub records: Vec<RequestRecord>,
+    /// Batch mode: each batch's first start to last end, in ns.
+    pub batch_ns: Option<Vec<u64>>,
+    /// Client-side load during the measured part.
+    pub client: ClientStats,
+}
+
+/// The requests of a run and the client that sends them. Request `i` of a point uses prompt
+/// `i % len`.
+#[derive(Clone)]
+pub struct Workload {
+    /// The HTTP client.
+    pub client: StreamClient,
+    /// Prepared requests, one per prompt.
+    pub prepared: Arc<Vec<Prepared>>,
+    /// Prefix of request ids (`{prefix}-{i}`; warm-up requests `{prefix}-w{i}`).
+    pub id_prefix: String,
+}
+
+impl Workload {
+    async fn send(&self, i: u64, id: String, clock: Clock, due: Instant) -> RequestRecord {
+        let n = self.prepared.len().max(1) as u64;
+        let Some(p) = self.prepared.get((i % n) as usize) else {
+            return internal(id, "no prompts".into());
+        };
+        self.client.send(p, id, clock, due).await
+    }
+}
+
+fn internal(id: String, message: String) -> RequestRecord {
+    RequestRecord {
+        id,
+        error: Some(RequestError {
+            kind: "internal".into(),
+            message,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Run the measured part of one point on the current (multi-thread) tokio runtime.
+pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, ScheduleError> {
+    let schedule = match &spec.load {
+        Load::Rate {
+            rate,
+            arrival,
+            burstiness,
+        } => Some(Schedule::new(
+            *rate,
+            *arrival,
+            burstiness.unwrap_or(1.0),
+            spec.seed,
+        )?),
+        _ => None,
+    };
+    let probe = LagProbe::start(tokio::runtime::Handle::current());
+    let cpu0 = cpu_time();
+    let clock = Clock {
+        epoch: Instant::now(),
+    };
+    let (records, batch_ns) = match (&spec.load, schedule) {
+        (Load::Concurrency { concurrency }, _) => {
+            (closed_loop(w, spec, clock, *concurrency).await, None)
+        }
+        (Load::Batch { batch }, _) => {
+            let (r, b) = batches(w, spec, clock, *batch).await;
+            (r, Some(b))
+        }
+        (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s).await, None),
+        (Load::Rate { .. }, None) => (Vec::new(), None),
+    };
+    let cpu_s = (cpu_time().saturating_sub(cpu0)).as_secs_f64();
+    let (lag_p99_ms, lag_max_ms) = probe.finish();
+    let threads =
+        u32::try_from(tokio::runtime::Handle::current().metrics().num_workers()).unwrap_or(1);
+    Ok(PointRun {
+        records,
+        batch_ns,
+        client: ClientStats {
+            cpu_s,
+            threads,
+            lag_p99_ms,
+            lag_max_ms,
+        },
+    })
+}
+
+/// Warm-up: send `n` requests at once and wait for them; returns how many failed. Not
+/// measured.
+pub async fn warmup(w: &Workload, n: u32) -> u32 {
+    let clock = Clock {
+        epoch: Instant::now(),
+    };
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let w = w.clone();
+        set.spawn(async move {
+            let id = format!("{}-w{i}", w.id_prefix);
+            w.send(u64::from(i), id, clock, Instant::now())
+                .await
+                .error
+                .is_some()
+        });
+    }
+    let mut failed = 0;
+    while let Some(r) = set.join_next().await {
+        failed += u32::from(r.unwrap_or(true));
+    }
+    failed
+}
+
+fn past(spec: &PointSpec, clock: Clock, issued: u64) -> bool {
+    spec.requests.is_some_and(|r| issued >= r)
+        || spec.duration.is_some_and(|d| clock.epoch.elapsed() >= d)
+}
+
+/// `n` workers; each sends its next request as soon as its previous one ends.
+async fn closed_loop(w: &Workload, spec: &PointSpec, clock: Clock, n: u32) -> Vec<RequestRecord> {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut set = JoinSet::new();
+    for _ in 0..n {
+        let (w, spec, next) = (w.clone(), spec.clone(), next.clone());
+        set.spawn(async move {
+            let mut out = Vec::new();
+            let mut due = clock.epoch;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if past(&spec, clock, i) {
+                    break;
+                }
+                let id = format!("{}-{i}", w.id_prefix);
+                out.push((i, w.send(i, id, clock, due).await));
+                due = Instant::now();
+            }
+            out
+        });
+    }
+    collect(set).await
+}
+
+/// Batches of `n` sent at once; the next batch starts when the whole batch has ended.
+async fn batches(
+    w: &Workload,
+    spec: &PointSpec,
+    clock: Clock,
+    n: u32,
+) -> (Vec<RequestRecord>, Vec<u64>) {
+    let mut records = Vec::new();
+    let mut batch_ns = Vec::new();
+    let mut issued = 0u64;
+    while !past(spec, clock, issued) {
+        let due = Instant::now();
+        let mut set = JoinSet::new();
+        for _ in 0..n {
+            let (w, i) = (w.clone(), issued);
+            issued += 1;
+            set.spawn(async move {
+                (
+                    i,
+                    w.send(i, format!("{}-{i}", w.id_prefix), clock, due).await,
+                )
+            });
+        }
+        let mut batch: Vec<(u64, RequestRecord)> = Vec::new();
+        while let Some(r) = set.join_next().await {
+            batch.push(r.unwrap_or_else(|e| (u64::MAX, internal(String::new(), e.to_string()))));
+        }
+        let first = batch.iter().map(|(_, r)| r.start_ns).min().unwrap_or(0);
+        let last = batch
+            .iter()
+            .map(|(_, r)| r.start_ns + r.end_ns)
+            .max()
+            .unwrap_or(0);
+        batch_ns.push(last.saturating_sub(first));
+        batch.sort_by_key(|(i, _)| *i);
+        records.extend(batch.into_iter().map(|(_, r)| r));
+    }
+    (records, batch_ns)
+}
+
+/// Requests start at their scheduled arrival, however many are in flight (up to
+/// `max_concurrency`, when given).
+async fn open_loop(
+    w: &Workload,
+    spec: &PointSpec,
+    clock: Clock,
+    schedule: Schedule,
+) -> Vec<RequestRecord> {
+    let limit = spec
+        .max_concurrency
+        .map(|m| Arc::new(Semaphore::new(m as usize)));
+    let mut set = JoinSet::new();
+    for (i, offset) in (0u64..).zip(schedule) {
+        if spec.requests.is_some_and(|r| i >= r) || spec.duration.is_some_and(|d| offset >= d) {
+            break;
+        }
+        let due = clock.epoch + offset;
+        tokio::time::sleep_until(due.into()).await;
+        let permit = match &limit {
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let w = w.clone();
+        set.spawn(async move {
+            let r = w.send(i, format!("{}-{i}", w.id_prefix), clock, due).await;
+            drop(permit);
+            vec![(i, r)]
+        });
+    }
+    collect(set).await
+}
+
+async fn collect(mut set: JoinSet<Vec<(u64, RequestRecord)>>) -> Vec<RequestRecord> {
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(v) => all.extend(v),
+            Err(e) => all.push((u64::MAX, internal(String::new(), e.to_string()))),
+        }
+    }
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}

@@ -1,0 +1,277 @@
+//! Per-event handling of one OpenAI-style SSE stream: what counts as a token, when the stream
+//! ends, and why it failed. Pure: the caller supplies each event's data and receive time.
+//!
+//! Definitions (DESIGN.md section 3): an event carries tokens when a choice has non-empty
+//! `text`, `delta.content` or `delta.reasoning_content`, or when continuous usage shows
+//! `completion_tokens` rising on an event that has choices. A role-only chat chunk, an empty
+//! finish chunk and the final `"choices": []` usage chunk carry none.
+
+use llms_shared::{Chunk, RequestError, Usage};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use std::fmt;
+
+/// What the caller should do after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// `[DONE]` arrived: the stream is over.
+    Done,
+}
+
+/// State of one stream while it is read.
+#[derive(Debug, Default)]
+pub struct StreamState {
+    /// Token-carrying events: (ns from request start, tokens).
+    pub chunks: Vec<Chunk>,
+    /// Last usage the server reported.
+    pub usage: Usage,
+    /// Whether any usage object has been seen (continuous usage turns on the usage rule).
+    seen_usage: bool,
+    /// A choice reported `finish_reason`.
+    pub finished: bool,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    #[serde(default)]
+    usage: Option<UsageJson>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default)]
+    text: Option<Text>,
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default, borrow)]
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<Text>,
+    #[serde(default)]
+    reasoning_content: Option<Text>,
+}
+
+#[derive(Deserialize)]
+struct UsageJson {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// A JSON string reduced to "is it non-empty", read without allocating.
+struct Text(bool);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(!v.is_empty()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl Text {
+    fn some(t: &Option<Text>) -> bool {
+        matches!(t, Some(Text(true)))
+    }
+}
+
+impl StreamState {
+    /// Handle one SSE event's `data` received `t_ns` after the request started.
+    pub fn on_event(&mut self, data: &str, t_ns: u64) -> Result<Flow, RequestError> {
+        let data = data.trim_end();
+        if data == "[DONE]" {
+            return Ok(Flow::Done);
+        }
+        let ev: Event<'_> = serde_json::from_str(data).map_err(|e| RequestError {
+            kind: "malformed_chunk".into(),
+            message: format!("chunk is not valid JSON ({e}): {}", truncate(data, 120)),
+        })?;
+        if let Some(err) = ev.error {
+            return Err(RequestError {
+                kind: "stream_error".into(),
+                message: error_text(&err),
+            });
+        }
+        let choices = ev.choices.unwrap_or_default();
+        let mut text = false;
+        for c in &choices {
+            text |= Text::some(&c.text);
+            if let Some(d) = &c.delta {
+                text |= Text::some(&d.content) || Text::some(&d.reasoning_content);
+            }
+            self.finished |= c.finish_reason.is_some();
+        }
+        // Tokens in this event: the rise in continuous usage where the server reports it,
+        // else one per text-carrying event.
+        let mut tokens = u32::from(text);
+        if let Some(u) = ev.usage {
+            let before = self.usage.completion_tokens;
+            if let Some(now) = u.completion_tokens {
+                let rise = now.saturating_sub(before.unwrap_or(0));
+                if self.seen_usage && !choices.is_empty() && rise > 0 {
+                    tokens = u32::try_from(rise).unwrap_or(u32::MAX);
+                }
+                self.usage.completion_tokens = Some(now);
+            }
+            if u.prompt_tokens.is_some() {
+                self.usage.prompt_tokens = u.prompt_tokens;
+            }
+            self.seen_usage = true;
+        }
+        if tokens > 0 {
+            self.chunks.push((t_ns, tokens));
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+/// The message of an `{"error": ...}` event, whatever its shape.
+fn error_text(v: &serde_json::Value) -> String {
+    let msg = v.get("message").and_then(|m| m.as_str()).map(str::to_owned);
+    let msg = msg.unwrap_or_else(|| v.to_string());
+    match v.get("code") {
+        Some(c) if !c.is_null() => format!("{} (code {c})", truncate(&msg, 200)),
+        _ => truncate(&msg, 200).to_owned(),
+    }
+}
+
+/// At most `n` bytes of `s`, cut at a character boundary.
+pub fn truncate(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(lines: &[&str]) -> (StreamState, Flow) {
+        let mut s = StreamState::default();
+        let mut last = Flow::Continue;
+        for (i, l) in lines.iter().enumerate() {
+            last = s.on_event(l, (i as u64 + 1) * 1000).unwrap();
+        }
+        (s, last)
+    }
+
+    #[test]
+    fn role_only_and_finish_chunks_carry_no_token() {
+        let (s, flow) = feed(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":""}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}"#,
+            r#"{"choices":[{"finish_reason":"length","index":0,"delta":{}}]}"#,
+            r#"{"choices":[],"usage":{"completion_tokens":3,"prompt_tokens":7}}"#,
+            "[DONE]",
+        ]);
+        assert_eq!(flow, Flow::Done);
+        assert_eq!(s.chunks, vec![(3000, 1), (5000, 1)]);
+        assert_eq!(s.usage.completion_tokens, Some(3));
+        assert_eq!(s.usage.prompt_tokens, Some(7));
+        assert!(s.finished);
+    }
+
+    #[test]
+    fn completions_final_chunk_with_usage_is_not_a_token() {
+        // llama.cpp /v1/completions: usage rides on the last, empty-text chunk.
+        let (s, _) = feed(&[
+            r#"{"choices":[{"text":"a","index":0,"finish_reason":null}]}"#,
+            r#"{"choices":[{"text":"b","index":0,"finish_reason":null}]}"#,
+            r#"{"choices":[{"text":"","index":0,"finish_reason":"length"}],"usage":{"completion_tokens":2,"prompt_tokens":5}}"#,
+        ]);
+        assert_eq!(s.chunks.len(), 2);
+        assert_eq!(s.usage.completion_tokens, Some(2));
+    }
+
+    #[test]
+    fn continuous_usage_counts_several_tokens_in_one_event_once() {
+        // TRT-LLM style: usage on every chunk, role chunk at 0.
+        let (s, _) = feed(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant"}}],"usage":{"prompt_tokens":12,"completion_tokens":0}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hello"}}],"usage":{"prompt_tokens":12,"completion_tokens":1}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":" big world"}}],"usage":{"prompt_tokens":12,"completion_tokens":4}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":""}}],"usage":{"prompt_tokens":12,"completion_tokens":5}}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5}}"#,
+        ]);
+        // The held-back UTF-8 chunk (empty text, usage +1) is a token event.
+        assert_eq!(s.chunks, vec![(2000, 1), (3000, 3), (4000, 1)]);
+        let total: u32 = s.chunks.iter().map(|c| c.1).sum();
+        assert_eq!(u64::from(total), s.usage.completion_tokens.unwrap());
+    }
+
+    #[test]
+    fn error_event_fails_with_its_message() {
+        let mut s = StreamState::default();
+        let e = s
+            .on_event(
+                r#"{"error":{"message":"boom","type":"InternalServerError","code":500}}"#,
+                1,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, "stream_error");
+        assert!(
+            e.message.contains("boom") && e.message.contains("500"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_named() {
+        let mut s = StreamState::default();
+        let e = s.on_event(r#"{"choices":[{"text":"a""#, 1).unwrap_err();
+        assert_eq!(e.kind, "malformed_chunk");
+    }
+
+    #[test]
+    fn trailing_space_after_json_is_fine() {
+        // TRT-LLM writes its first chat chunk as `data: {json} \n\n`.
+        let mut s = StreamState::default();
+        assert_eq!(
+            s.on_event(r#"{"choices":[{"delta":{"content":"x"}}]} "#, 5),
+            Ok(Flow::Continue)
+        );
+        assert_eq!(s.chunks, vec![(5, 1)]);
+    }
+
+    #[test]
+    fn escaped_text_counts_as_text() {
+        let mut s = StreamState::default();
+        s.on_event(r#"{"choices":[{"text":"\n\u00e9"}]}"#, 9)
+            .unwrap();
+        assert_eq!(s.chunks, vec![(9, 1)]);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

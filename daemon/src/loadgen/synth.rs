@@ -1,0 +1,266 @@
+//! Synthetic prompts of an exact token length, tokenized either by the model's
+//! `tokenizer.json` (tokenizers crate, pure Rust) or, without one, by the server's own
+//! `/tokenize` and `/detokenize` routes (llama.cpp, vLLM and the reference engine have them).
+//!
+//! Each prompt is a window of a natural-text corpus taken at a different offset (so prompts do
+//! not share a prefix), decoded to text and re-encoded; where the round trip changes the count
+//! the window is resized and tried again. What finally goes out is checked against the
+//! server's `usage.prompt_tokens` by the aggregation (`input_token_mismatches`).
+
+use super::client::describe;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Rounds of resizing a window before giving up on an exact length.
+const MAX_ROUNDS: usize = 10;
+
+/// Why synthetic prompts cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// `--tokenizer` does not load.
+    #[error("cannot load tokenizer '{path}': {msg}")]
+    Load {
+        /// The file.
+        path: String,
+        /// Why.
+        msg: String,
+    },
+    /// Tokenizing failed.
+    #[error("tokenizer failed: {0}")]
+    Tokenize(String),
+    /// The server's tokenize route failed.
+    #[error("{0}")]
+    Server(String),
+    /// Nothing to build prompts from.
+    #[error("the prompt corpus is empty")]
+    EmptyCorpus,
+}
+
+/// Turns text into token ids and back.
+pub enum Codec {
+    /// A local `tokenizer.json`.
+    Local(Box<tokenizers::Tokenizer>),
+    /// The server's `/tokenize` and `/detokenize`.
+    Server {
+        /// Client for the calls.
+        http: reqwest::Client,
+        /// Server base URL (no trailing slash).
+        base: String,
+        /// Model name to send, if any.
+        model: Option<String>,
+    },
+}
+
+impl Codec {
+    /// Load a `tokenizer.json`.
+    pub fn from_file(path: &Path) -> Result<Self, SynthError> {
+        let t = tokenizers::Tokenizer::from_file(path).map_err(|e| SynthError::Load {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
+        Ok(Codec::Local(Box::new(t)))
+    }
+
+    /// Token ids of `text`, without special tokens.
+    pub async fn encode(&self, text: &str) -> Result<Vec<u32>, SynthError> {
+        match self {
+            Codec::Local(t) => t
+                .encode(text, false)
+                .map(|e| e.get_ids().to_vec())
+                .map_err(|e| SynthError::Tokenize(e.to_string())),
+            Codec::Server { http, base, model } => {
+                let mut body = json!({"content": text, "prompt": text, "add_special": false, "add_special_tokens": false});
+                if let Some(m) = model {
+                    body["model"] = json!(m);
+                }
+                let v = post(http, &format!("{base}/tokenize"), &body).await?;
+                let ids = v.get("tokens").and_then(Value::as_array).ok_or_else(|| {
+                    SynthError::Server(format!(
+                        "{base}/tokenize answered without a \"tokens\" list"
+                    ))
+                })?;
+                ids.iter()
+                    .map(|x| {
+                        let id = x.as_u64().or_else(|| x.get("id").and_then(Value::as_u64));
+                        id.and_then(|i| u32::try_from(i).ok())
+                    })
+                    .collect::<Option<Vec<u32>>>()
+                    .ok_or_else(|| {
+                        SynthError::Server(format!("{base}/tokenize returned non-integer tokens"))
+                    })
+            }
+        }
+    }
+
+    /// Text of `ids`.
+    pub async fn decode(&self, ids: &[u32]) -> Result<String, SynthError> {
+        match self {
+            Codec::Local(t) => t
+                .decode(ids, false)
+                .map_err(|e| SynthError::Tokenize(e.to_string())),
+            Codec::Server { http, base, model } => {
+                let mut body = json!({"tokens": ids});
+                if let Some(m) = model {
+                    body["model"] = json!(m);
+                }
+                let v = post(http, &format!("{base}/detokenize"), &body).await?;
+                v.get("content")
+                    .or_else(|| v.get("prompt"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        SynthError::Server(format!("{base}/detokenize answered without text"))
+                    })
+            }
+        }
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<Value, SynthError> {
+    let resp = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| SynthError::Server(format!("POST {url} failed: {}", describe(&e))))?;
+    let status = resp.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Err(SynthError::Server(format!(
+            "the server has no tokenizer route (POST {url} -> 404); pass --tokenizer PATH/tokenizer.json"
+        )));
+    }
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| SynthError::Server(format!("POST {url}: {}", describe(&e))))?;
+    if !status.is_success() {
+        return Err(SynthError::Server(format!(
+            "POST {url} -> {status}: {}",
+            text.trim()
+        )));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| SynthError::Server(format!("POST {url}: answer is not JSON: {e}")))
+}
+
+/// A synthetic prompt and its token count under the codec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synthetic {
+    /// The text.
+    pub text: String,
+    /// Its length in tokens (equal to the target unless no exact window was found).
+    pub tokens: usize,
+}
+
+/// `count` prompts of exactly `target` tokens each (as the codec counts them), cut from `corpus`.
+pub async fn prompts(
+    codec: &Codec,
+    corpus: &str,
+    target: usize,
+    count: usize,
+) -> Result<Vec<Synthetic>, SynthError> {
+    let ids = codec.encode(corpus).await?;
+    if ids.is_empty() {
+        return Err(SynthError::EmptyCorpus);
+    }
+    let len = ids.len();
+    // Spread the starting offsets over the corpus (an odd stride avoids short cycles).
+    let stride = (len / count.max(1)).max(1) | 1;
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let offset = (i * stride + i / len) % len;
+        out.push(exact(codec, &ids, offset, target).await?);
+    }
+    Ok(out)
+}
+
+/// The window at `offset` resized until its text re-encodes to `target` tokens.
+async fn exact(
+    codec: &Codec,
+    ids: &[u32],
+    offset: usize,
+    target: usize,
+) -> Result<Synthetic, SynthError> {
+    let window =
+        |k: usize| -> Vec<u32> { ids.iter().cycle().skip(offset).take(k).copied().collect() };
+    let mut k = target;
+    let mut best: Option<Synthetic> = None;
+    for _ in 0..MAX_ROUNDS {
+        let text = codec.decode(&window(k)).await?;
+        let got = codec.encode(&text).await?.len();
+        let closer = best
+            .as_ref()
+            .is_none_or(|b| got.abs_diff(target) < b.tokens.abs_diff(target));
+        if closer {
+            best = Some(Synthetic { text, tokens: got });
+        }
+        if got == target {
+            break;
+        }
+        k = if got > target {
+            k.saturating_sub(got - target).max(1)
+        } else {
+            k + (target - got)
+        };
+    }
+    best.ok_or(SynthError::EmptyCorpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::models::wordlevel::WordLevel;
+    use tokenizers::pre_tokenizers::whitespace::Whitespace;
+
+    fn word_codec() -> Codec {
+        let words = [
+            "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "[UNK]",
+        ];
+        let vocab = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.to_string(), i as u32))
+            .collect();
+        let model = WordLevel::builder()
+            .vocab(vocab)
+            .unk_token("[UNK]".into())
+            .build()
+            .unwrap();
+        let mut t = tokenizers::Tokenizer::new(model);
+        t.with_pre_tokenizer(Some(Whitespace {}));
+        t.with_decoder(Some(tokenizers::decoders::wordpiece::WordPiece::default()));
+        Codec::Local(Box::new(t))
+    }
+
+    #[tokio::test]
+    async fn prompts_have_the_exact_length_and_differ() {
+        let c = word_codec();
+        let corpus = "the quick brown fox jumps over the lazy dog";
+        let ps = prompts(&c, corpus, 12, 5).await.unwrap();
+        assert_eq!(ps.len(), 5);
+        for p in &ps {
+            assert_eq!(c.encode(&p.text).await.unwrap().len(), 12, "{p:?}");
+            assert_eq!(p.tokens, 12);
+        }
+        assert_ne!(ps[0].text, ps[1].text);
+    }
+
+    #[test]
+    fn a_bad_tokenizer_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("llms-tok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("tokenizer.json");
+        std::fs::write(&f, "{not json").unwrap();
+        let e = Codec::from_file(&f).err().unwrap().to_string();
+        assert!(
+            e.contains("cannot load tokenizer") && e.contains("tokenizer.json"),
+            "{e}"
+        );
+        let e = Codec::from_file(&dir.join("missing.json"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("missing.json"), "{e}");
+    }
+}
