@@ -1,0 +1,473 @@
+//! Routes of the reference engine. Chunk shapes follow llama.cpp's (role-only first chat
+//! chunk, finish_reason on its own empty chunk, a `"choices": []` usage chunk, `[DONE]`).
+
+use super::State;
+use super::engine::Job;
+use super::http::{Conn, Request};
+use super::truth::TruthRecord;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Longest a stalled stream is held open.
+const STALL_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Words the "model" emits, one per token. Plain ASCII: no JSON escaping needed.
+const WORDS: [&str; 16] = [
+    " the", " engine", " streams", " tokens", " at", " a", " known", " pace", " so", " every",
+    " client", " can", " be", " checked", " against", " truth",
+];
+
+/// Serve one connection until it closes.
+pub async fn connection(mut conn: Conn, st: Arc<State>) {
+    loop {
+        let req = match conn.read_request().await {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(_) => return,
+        };
+        match route(&mut conn, &req, &st).await {
+            Ok(true) if req.keep_alive => {}
+            _ => return,
+        }
+    }
+}
+
+/// Handle one request; `Ok(true)` keeps the connection open.
+async fn route(conn: &mut Conn, req: &Request, st: &State) -> io::Result<bool> {
+    let ka = req.keep_alive;
+    if st.loading() {
+        let body = json!({"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}});
+        conn.respond(503, "application/json", body.to_string().as_bytes(), ka)
+            .await?;
+        return Ok(true);
+    }
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/health" | "/v1/health") => json_ok(conn, &json!({"status": "ok"}), ka).await,
+        ("GET", "/v1/models") => {
+            let m = json!({"object": "list", "data": [{"id": st.args.model, "object": "model", "owned_by": "llms-reference"}]});
+            json_ok(conn, &m, ka).await
+        }
+        ("GET", "/metrics") => {
+            conn.respond(200, "text/plain; version=0.0.4", metrics(st).as_bytes(), ka)
+                .await?;
+            Ok(true)
+        }
+        ("GET", "/ground_truth") => {
+            conn.respond(200, "application/json", st.truth.to_json().as_bytes(), ka)
+                .await?;
+            Ok(true)
+        }
+        ("POST", "/tokenize") => match body_json(req) {
+            Ok(v) => {
+                let text = v
+                    .get("content")
+                    .or_else(|| v.get("prompt"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let ids: Vec<u8> = text.as_bytes().to_vec();
+                json_ok(conn, &json!({"tokens": ids, "count": ids.len()}), ka).await
+            }
+            Err(e) => bad_request(conn, &e, ka).await,
+        },
+        ("POST", "/detokenize") => match body_json(req) {
+            Ok(v) => {
+                let ids = v
+                    .get("tokens")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let bytes: Vec<u8> = ids
+                    .iter()
+                    .filter_map(|x| x.as_u64())
+                    .map(|x| (x & 0xff) as u8)
+                    .collect();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                json_ok(conn, &json!({"content": text, "prompt": text}), ka).await
+            }
+            Err(e) => bad_request(conn, &e, ka).await,
+        },
+        ("POST", "/v1/completions") => generate(conn, req, st, false).await,
+        ("POST", "/v1/chat/completions") => generate(conn, req, st, true).await,
+        (_, "/v1/completions" | "/v1/chat/completions" | "/tokenize" | "/detokenize") => {
+            error(conn, 405, "method not allowed", ka).await
+        }
+        _ => {
+            error(
+                conn,
+                404,
+                &format!("no route for {} {}", req.method, req.path),
+                ka,
+            )
+            .await
+        }
+    }
+}
+
+async fn json_ok(conn: &mut Conn, v: &Value, ka: bool) -> io::Result<bool> {
+    conn.respond(200, "application/json", v.to_string().as_bytes(), ka)
+        .await?;
+    Ok(true)
+}
+
+async fn error(conn: &mut Conn, status: u16, msg: &str, ka: bool) -> io::Result<bool> {
+    let kind = if status == 404 {
+        "NotFoundError"
+    } else if status >= 500 {
+        "InternalServerError"
+    } else {
+        "BadRequestError"
+    };
+    let body = json!({"error": {"message": msg, "type": kind, "code": status}});
+    conn.respond(status, "application/json", body.to_string().as_bytes(), ka)
+        .await?;
+    Ok(true)
+}
+
+async fn bad_request(conn: &mut Conn, msg: &str, ka: bool) -> io::Result<bool> {
+    error(conn, 400, msg, ka).await
+}
+
+fn body_json(req: &Request) -> Result<Value, String> {
+    serde_json::from_slice(&req.body).map_err(|e| format!("request body is not valid JSON: {e}"))
+}
+
+fn metrics(st: &State) -> String {
+    let g = &st.clock.gauges;
+    let kv = g.tokens_in_use.load(Ordering::Relaxed) as f64 / st.args.kv_tokens.max(1) as f64;
+    let mut s = String::new();
+    let mut line = |kind: &str, name: &str, v: String| {
+        let _ = writeln!(s, "# TYPE llmsref:{name} {kind}\nllmsref:{name} {v}");
+    };
+    line(
+        "gauge",
+        "requests_running",
+        g.running.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "gauge",
+        "requests_waiting",
+        g.waiting.load(Ordering::Relaxed).to_string(),
+    );
+    line("gauge", "kv_cache_usage_perc", format!("{kv:.6}"));
+    line(
+        "counter",
+        "requests_total",
+        st.requests.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "counter",
+        "prompt_tokens_total",
+        st.prompt_tokens.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "counter",
+        "generation_tokens_total",
+        st.generation_tokens.load(Ordering::Relaxed).to_string(),
+    );
+    s
+}
+
+/// Fault injected into a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Http500,
+    Cut,
+    Malformed,
+    Stall,
+    Close,
+}
+
+impl Fault {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "http500" | "500" => Fault::Http500,
+            "cut" => Fault::Cut,
+            "malformed" => Fault::Malformed,
+            "stall" => Fault::Stall,
+            "close" => Fault::Close,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Http500 => "http500",
+            Fault::Cut => "cut",
+            Fault::Malformed => "malformed",
+            Fault::Stall => "stall",
+            Fault::Close => "close",
+        }
+    }
+}
+
+fn pick_fault(req: &Request, st: &State, n: u64) -> Option<Fault> {
+    if let Some(f) = req.header("x-llms-fault").and_then(Fault::parse) {
+        return Some(f);
+    }
+    let a = &st.args;
+    let every = |k: Option<u64>| k.is_some_and(|k| k > 0 && n.is_multiple_of(k));
+    if every(a.fault_500_every) {
+        Some(Fault::Http500)
+    } else if every(a.fault_cut_every) {
+        Some(Fault::Cut)
+    } else if every(a.fault_malformed_every) {
+        Some(Fault::Malformed)
+    } else if every(a.fault_stall_every) {
+        Some(Fault::Stall)
+    } else {
+        None
+    }
+}
+
+/// What a generation request asked for.
+struct Ask {
+    prompt_tokens: u64,
+    tokens: u32,
+    stream: bool,
+    include_usage: bool,
+    continuous_usage: bool,
+}
+
+fn parse_ask(v: &Value, chat: bool, st: &State) -> Result<Ask, (u16, String)> {
+    if let Some(m) = v.get("model").and_then(Value::as_str)
+        && !m.is_empty()
+        && m != st.args.model
+    {
+        return Err((404, format!("The model `{m}` does not exist.")));
+    }
+    let prompt_tokens = if chat {
+        let ms = v
+            .get("messages")
+            .and_then(Value::as_array)
+            .ok_or((400, "\"messages\" must be a list".to_owned()))?;
+        // A tiny chat template: "<|role|>\n{content}\n" per message, then "<|assistant|>\n".
+        let mut n = "<|assistant|>\n".len();
+        for m in ms {
+            let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+            let content = m.get("content").and_then(Value::as_str).unwrap_or("");
+            n += role.len() + 5 + content.len() + 1;
+        }
+        n as u64
+    } else {
+        match v.get("prompt") {
+            Some(Value::String(s)) => s.len() as u64,
+            _ => return Err((400, "\"prompt\" must be a string".into())),
+        }
+    };
+    let max_tokens = match v
+        .get("max_tokens")
+        .or_else(|| v.get("max_completion_tokens"))
+    {
+        None | Some(Value::Null) => 16,
+        Some(x) => match x.as_u64() {
+            Some(n) if n >= 1 && n <= u64::from(u32::MAX) => n as u32,
+            _ => return Err((400, "\"max_tokens\" must be a positive integer".into())),
+        },
+    };
+    let ignore_eos = v
+        .get("ignore_eos")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        && !st.args.no_ignore_eos;
+    let min_tokens = match st.args.no_ignore_eos {
+        true => 0,
+        false => v
+            .get("min_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(u64::from(max_tokens)) as u32,
+    };
+    let tokens = match st.args.eos_after {
+        Some(e) if !ignore_eos => e.clamp(min_tokens.max(1), max_tokens),
+        _ => max_tokens,
+    };
+    let opts = v.get("stream_options");
+    let flag = |k: &str| {
+        opts.and_then(|o| o.get(k))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    Ok(Ask {
+        prompt_tokens,
+        tokens,
+        stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: flag("include_usage"),
+        continuous_usage: flag("continuous_usage_stats"),
+    })
+}
+
+async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io::Result<bool> {
+    let received_ns = st.truth.now_ns();
+    let n = st.next_request();
+    let ka = req.keep_alive;
+    let v = match body_json(req) {
+        Ok(v) => v,
+        Err(e) => return bad_request(conn, &e, ka).await,
+    };
+    let ask = match parse_ask(&v, chat, st) {
+        Ok(a) => a,
+        Err((code, msg)) => return error(conn, code, &msg, ka).await,
+    };
+    let fault = pick_fault(req, st, n);
+    let mut rec = TruthRecord {
+        id: req
+            .header("x-request-id")
+            .map_or_else(|| format!("ref-{n}"), str::to_owned),
+        received_ns,
+        prompt_tokens: ask.prompt_tokens,
+        fault: fault.map(|f| f.name().to_owned()),
+        ..Default::default()
+    };
+    if fault == Some(Fault::Http500) {
+        st.truth.push(rec);
+        return error(conn, 500, "injected fault: internal error", ka).await;
+    }
+    st.prompt_tokens
+        .fetch_add(ask.prompt_tokens, Ordering::Relaxed);
+    let (tx, mut ticks) = tokio::sync::mpsc::unbounded_channel();
+    if !st.clock.submit(Job {
+        prompt_tokens: ask.prompt_tokens,
+        tokens: ask.tokens,
+        ticks: tx,
+    }) {
+        return error(conn, 503, "engine stopped", ka).await;
+    }
+    if !ask.stream {
+        let mut got = 0u32;
+        while got < ask.tokens && ticks.recv().await.is_some() {
+            got += 1;
+        }
+        st.generation_tokens
+            .fetch_add(u64::from(got), Ordering::Relaxed);
+        rec.completion_tokens = u64::from(got);
+        st.truth.push(rec);
+        let text: String = (0..got).map(|i| WORDS[i as usize % WORDS.len()]).collect();
+        let usage = json!({"prompt_tokens": ask.prompt_tokens, "completion_tokens": got, "total_tokens": ask.prompt_tokens + u64::from(got)});
+        let body = if chat {
+            json!({"id": format!("chatcmpl-ref-{n}"), "object": "chat.completion", "model": st.args.model,
+                   "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}], "usage": usage})
+        } else {
+            json!({"id": format!("cmpl-ref-{n}"), "object": "text_completion", "model": st.args.model,
+                   "choices": [{"index": 0, "text": text, "finish_reason": "length"}], "usage": usage})
+        };
+        return json_ok(conn, &body, ka).await;
+    }
+    let close = st.args.close_after_response || fault == Some(Fault::Close);
+    conn.start_sse(close).await?;
+    let keep = stream(conn, st, &ask, chat, n, fault, &mut ticks, &mut rec).await;
+    st.truth.push(rec);
+    Ok(keep? && !close)
+}
+
+/// Write the SSE body. Returns whether the connection may be reused.
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    conn: &mut Conn,
+    st: &State,
+    ask: &Ask,
+    chat: bool,
+    n: u64,
+    fault: Option<Fault>,
+    ticks: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+    rec: &mut TruthRecord,
+) -> io::Result<bool> {
+    let model = &st.args.model;
+    let (id, object) = if chat {
+        (format!("chatcmpl-ref-{n}"), "chat.completion.chunk")
+    } else {
+        (format!("cmpl-ref-{n}"), "text_completion")
+    };
+    let head = format!(r#"{{"id":"{id}","object":"{object}","model":"{model}","#);
+    let usage = |done: u64| {
+        format!(
+            r#""usage":{{"prompt_tokens":{},"completion_tokens":{done},"total_tokens":{}}}"#,
+            ask.prompt_tokens,
+            ask.prompt_tokens + done
+        )
+    };
+    let per = st.args.tokens_per_chunk;
+    let half = ask.tokens / 2;
+    let mut sent = 0u32;
+    let mut pending = 0u32;
+    while sent < ask.tokens {
+        if ticks.recv().await.is_none() {
+            break;
+        }
+        pending += 1;
+        if pending < per && sent + pending < ask.tokens {
+            continue;
+        }
+        if sent == 0 && chat {
+            let role = format!(
+                r#"data: {head}"choices":[{{"index":0,"delta":{{"role":"assistant","content":null}},"finish_reason":null}}]}}{}"#,
+                "\n\n"
+            );
+            conn.chunk(role.as_bytes()).await?;
+        }
+        let text: String = (sent..sent + pending)
+            .map(|i| WORDS[i as usize % WORDS.len()])
+            .collect();
+        let choice = if chat {
+            format!(r#"{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}"#)
+        } else {
+            format!(r#"{{"index":0,"text":"{text}","finish_reason":null}}"#)
+        };
+        sent += pending;
+        let u = if ask.continuous_usage {
+            format!(",{}", usage(u64::from(sent)))
+        } else {
+            String::new()
+        };
+        let ev = format!("data: {head}\"choices\":[{choice}]{u}}}\n\n");
+        conn.chunk(ev.as_bytes()).await?;
+        rec.events.push((st.truth.now_ns(), pending));
+        st.generation_tokens
+            .fetch_add(u64::from(pending), Ordering::Relaxed);
+        rec.completion_tokens = u64::from(sent);
+        pending = 0;
+        if sent >= half.max(1) && sent < ask.tokens {
+            match fault {
+                // Drop the connection without the terminating chunk.
+                Some(Fault::Cut) => return Ok(false),
+                Some(Fault::Malformed) => {
+                    conn.chunk(b"data: {\"choices\":[{\"text\":\"unterminated\n\n")
+                        .await?;
+                }
+                Some(Fault::Stall) => {
+                    conn.wait_for_close(STALL_LIMIT).await;
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
+    }
+    let fin = if chat {
+        r#"{"index":0,"delta":{},"finish_reason":"length"}"#
+    } else {
+        r#"{"index":0,"text":"","finish_reason":"length"}"#
+    };
+    let u = if ask.continuous_usage {
+        format!(",{}", usage(u64::from(sent)))
+    } else {
+        String::new()
+    };
+    conn.chunk(format!("data: {head}\"choices\":[{fin}]{u}}}\n\n").as_bytes())
+        .await?;
+    if ask.include_usage {
+        conn.chunk(
+            format!(
+                "data: {head}\"choices\":[],{}}}\n\n",
+                usage(u64::from(sent))
+            )
+            .as_bytes(),
+        )
+        .await?;
+    }
+    conn.chunk(b"data: [DONE]\n\n").await?;
+    rec.done_ns = Some(st.truth.now_ns());
+    conn.end_chunks().await?;
+    Ok(true)
+}

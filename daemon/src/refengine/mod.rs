@@ -1,0 +1,267 @@
+//! The reference engine: an OpenAI-compatible streaming server whose timing is known exactly.
+//!
+//! It serves `/v1/completions`, `/v1/chat/completions` (streaming or not), `/v1/models`,
+//! `/health`, `/metrics` (Prometheus), `/tokenize` + `/detokenize` (one token per byte) and
+//! `/ground_truth` (what it really did: see [`truth`]). Token timing comes from [`engine`]:
+//! fixed latencies or a continuous-batching performance model. Faults are injected every Nth
+//! request or per request through the `x-llms-fault` header: `http500`, `cut` (stream closed
+//! without `[DONE]`), `malformed` (a chunk that is not JSON), `stall` (stream stops), `close`
+//! (connection closed after a response that announced keep-alive, as llama.cpp does).
+
+mod api;
+pub mod engine;
+mod http;
+pub mod truth;
+
+use engine::{Clock, Perf};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use truth::Truth;
+
+/// `llmsd reference-engine` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RefArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 picks a free one; the address is printed on stdout).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Model name served (requests naming another model get 404).
+    #[arg(long, default_value = "reference")]
+    pub model: String,
+    /// Fixed mode: arrival to first token, ms [default 20].
+    #[arg(long)]
+    pub ttft_ms: Option<f64>,
+    /// Fixed mode: between tokens, ms [default 5].
+    #[arg(long)]
+    pub itl_ms: Option<f64>,
+    /// Performance model: prefill cost per prompt token, ms [default 0.02].
+    #[arg(long)]
+    pub prefill_ms_per_token: Option<f64>,
+    /// Performance model: fixed cost of a decode step, ms [default 8].
+    #[arg(long)]
+    pub decode_ms: Option<f64>,
+    /// Performance model: decode step cost per running request, ms [default 0.25].
+    #[arg(long)]
+    pub decode_ms_per_seq: Option<f64>,
+    /// Performance model: most requests decoded together [default 64].
+    #[arg(long)]
+    pub max_running: Option<usize>,
+    /// KV-cache capacity in tokens (for the usage gauge).
+    #[arg(long, default_value_t = 262_144)]
+    pub kv_tokens: u64,
+    /// Tokens per streamed chunk (vLLM merges several when it falls behind).
+    #[arg(long, default_value_t = 1)]
+    pub tokens_per_chunk: u32,
+    /// The "model" emits EOS after this many tokens unless the request sets `ignore_eos`.
+    #[arg(long)]
+    pub eos_after: Option<u32>,
+    /// Act like an engine that honours neither `ignore_eos` nor `min_tokens` (needs --eos-after).
+    #[arg(long)]
+    pub no_ignore_eos: bool,
+    /// Answer 503 "Loading model" for this long after start.
+    #[arg(long, default_value_t = 0)]
+    pub startup_ms: u64,
+    /// Every Nth generation request fails with HTTP 500.
+    #[arg(long)]
+    pub fault_500_every: Option<u64>,
+    /// Every Nth stream is cut halfway without `[DONE]`.
+    #[arg(long)]
+    pub fault_cut_every: Option<u64>,
+    /// Every Nth stream gets a malformed JSON chunk halfway.
+    #[arg(long)]
+    pub fault_malformed_every: Option<u64>,
+    /// Every Nth stream stalls halfway (until the client gives up).
+    #[arg(long)]
+    pub fault_stall_every: Option<u64>,
+    /// Close every connection after its response although keep-alive was announced.
+    #[arg(long)]
+    pub close_after_response: bool,
+    /// Write the ground truth (JSON) here on shutdown.
+    #[arg(long)]
+    pub ground_truth: Option<PathBuf>,
+    /// Worker threads of the engine's runtime.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+impl Default for RefArgs {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+            model: "reference".into(),
+            ttft_ms: None,
+            itl_ms: None,
+            prefill_ms_per_token: None,
+            decode_ms: None,
+            decode_ms_per_seq: None,
+            max_running: None,
+            kv_tokens: 262_144,
+            tokens_per_chunk: 1,
+            eos_after: None,
+            no_ignore_eos: false,
+            startup_ms: 0,
+            fault_500_every: None,
+            fault_cut_every: None,
+            fault_malformed_every: None,
+            fault_stall_every: None,
+            close_after_response: false,
+            ground_truth: None,
+            threads: 2,
+        }
+    }
+}
+
+impl RefArgs {
+    /// The timing model these options select.
+    pub fn perf(&self) -> Result<Perf, String> {
+        let model = self.prefill_ms_per_token.is_some()
+            || self.decode_ms.is_some()
+            || self.decode_ms_per_seq.is_some()
+            || self.max_running.is_some();
+        let fixed = self.ttft_ms.is_some() || self.itl_ms.is_some();
+        let ms = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(format!("--{name} must be a number >= 0, got {v}"))
+            }
+        };
+        match (fixed, model) {
+            (true, true) => Err(
+                "use either --ttft-ms/--itl-ms or the performance model options, not both".into(),
+            ),
+            (_, false) => Ok(Perf::Fixed {
+                ttft: Duration::from_secs_f64(ms("ttft-ms", self.ttft_ms.unwrap_or(20.0))? / 1e3),
+                itl: Duration::from_secs_f64(ms("itl-ms", self.itl_ms.unwrap_or(5.0))? / 1e3),
+            }),
+            (false, true) => Ok(Perf::Batched {
+                prefill_ms_per_token: ms(
+                    "prefill-ms-per-token",
+                    self.prefill_ms_per_token.unwrap_or(0.02),
+                )?,
+                decode_ms: ms("decode-ms", self.decode_ms.unwrap_or(8.0))?,
+                per_seq_ms: ms("decode-ms-per-seq", self.decode_ms_per_seq.unwrap_or(0.25))?,
+                max_running: match self.max_running.unwrap_or(64) {
+                    0 => return Err("--max-running must be at least 1".into()),
+                    n => n,
+                },
+            }),
+        }
+    }
+}
+
+/// Shared state of a running reference engine.
+pub struct State {
+    args: RefArgs,
+    clock: Clock,
+    truth: Arc<Truth>,
+    started: Instant,
+    /// Generation requests seen (1-based numbering for every-Nth faults).
+    requests: AtomicU64,
+    prompt_tokens: AtomicU64,
+    generation_tokens: AtomicU64,
+}
+
+/// A reference engine serving in the background of the current runtime.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its ground truth.
+    pub truth: Arc<Truth>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Start a reference engine on the current runtime (tests and benchmarks); it stops when the
+/// returned value is dropped.
+pub async fn spawn(args: RefArgs) -> Result<Running, String> {
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let state = new_state(args)?;
+    let truth = state.truth.clone();
+    let task = tokio::spawn(accept(listener, state));
+    Ok(Running { addr, truth, task })
+}
+
+fn new_state(args: RefArgs) -> Result<Arc<State>, String> {
+    let perf = args.perf()?;
+    if args.tokens_per_chunk == 0 {
+        return Err("--tokens-per-chunk must be at least 1".into());
+    }
+    if args.no_ignore_eos && args.eos_after.is_none() {
+        return Err("--no-ignore-eos needs --eos-after".into());
+    }
+    let clock = Clock::spawn(perf).map_err(|e| format!("cannot start the engine clock: {e}"))?;
+    Ok(Arc::new(State {
+        args,
+        clock,
+        truth: Arc::new(Truth::default()),
+        started: Instant::now(),
+        requests: AtomicU64::new(0),
+        prompt_tokens: AtomicU64::new(0),
+        generation_tokens: AtomicU64::new(0),
+    }))
+}
+
+async fn accept(listener: TcpListener, state: Arc<State>) {
+    loop {
+        match listener.accept().await {
+            Ok((sock, _)) => {
+                tokio::spawn(api::connection(http::Conn::new(sock), state.clone()));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// `llmsd reference-engine`: serve until `shutdown` resolves, then write the ground truth file.
+pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let out = args.ground_truth.clone();
+    let state = new_state(args)?;
+    let truth = state.truth.clone();
+    println!("reference engine listening on http://{addr}");
+    let task = tokio::spawn(accept(listener, state));
+    shutdown.await;
+    task.abort();
+    if let Some(path) = out {
+        std::fs::write(&path, truth.to_json())
+            .map_err(|e| format!("cannot write ground truth to '{}': {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+impl State {
+    fn loading(&self) -> bool {
+        self.started.elapsed() < Duration::from_millis(self.args.startup_ms)
+    }
+
+    fn next_request(&self) -> u64 {
+        self.requests.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}

@@ -1,0 +1,70 @@
+//! Ground truth: when the reference engine received each request and when every
+//! token-carrying chunk left it (taken right after the socket write returned).
+
+use serde::{Deserialize, Serialize};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+/// What the engine did for one request. Times are ns since the engine started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TruthRecord {
+    /// The request's `x-request-id` (or one the engine made up).
+    pub id: String,
+    /// The whole request had been read.
+    pub received_ns: u64,
+    /// Token-carrying chunks: (written at, tokens in it).
+    pub events: Vec<(u64, u32)>,
+    /// `[DONE]` written, if the stream got that far.
+    pub done_ns: Option<u64>,
+    /// Prompt length the engine counted.
+    pub prompt_tokens: u64,
+    /// Tokens it sent.
+    pub completion_tokens: u64,
+    /// Fault injected into this request, if any.
+    pub fault: Option<String>,
+}
+
+impl TruthRecord {
+    /// The engine's time to first token: first token chunk written minus request received.
+    pub fn ttft_ns(&self) -> Option<u64> {
+        self.events
+            .first()
+            .map(|e| e.0.saturating_sub(self.received_ns))
+    }
+}
+
+/// The engine's record of every request, in completion order.
+pub struct Truth {
+    epoch: Instant,
+    records: Mutex<Vec<TruthRecord>>,
+}
+
+impl Default for Truth {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            records: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Truth {
+    /// ns since the engine started.
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Keep a finished request's record.
+    pub fn push(&self, r: TruthRecord) {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(r);
+    }
+
+    /// Every record so far, as JSON: `{"requests": [...]}`.
+    pub fn to_json(&self) -> String {
+        let r = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        serde_json::json!({ "requests": *r }).to_string()
+    }
+}
