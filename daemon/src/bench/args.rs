@@ -1,0 +1,261 @@
+//! `llmsd bench` arguments and their validation. Every error names the option at fault.
+
+use crate::loadgen::request::Endpoint;
+use clap::{ArgGroup, Args};
+use llms_shared::{Arrival, Load, Slo};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Measure an OpenAI-compatible server at one or more load settings.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("load").required(true).args(["concurrency", "batch", "rate"])))]
+pub struct BenchArgs {
+    /// Server base URL, e.g. http://127.0.0.1:8000.
+    #[arg(long)]
+    pub url: String,
+    /// Route to measure.
+    #[arg(long, value_enum, default_value_t = Endpoint::Chat)]
+    pub endpoint: Endpoint,
+    /// Model name to send [default: the first model the server lists].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Closed loop: requests in flight, one point per value (e.g. 1,4,8).
+    #[arg(long, value_delimiter = ',', value_parser = positive_u32)]
+    pub concurrency: Option<Vec<u32>>,
+    /// Static batches: requests sent together, one point per value.
+    #[arg(long, value_delimiter = ',', value_parser = positive_u32)]
+    pub batch: Option<Vec<u32>>,
+    /// Open loop: arrivals per second, one point per value.
+    #[arg(long, value_delimiter = ',', value_parser = positive_f64)]
+    pub rate: Option<Vec<f64>>,
+    /// Spacing of arrivals in rate mode.
+    #[arg(long, value_enum, default_value_t = ArrivalArg::Poisson)]
+    pub arrival: ArrivalArg,
+    /// Gamma shape for --arrival gamma (1 = Poisson; lower = burstier).
+    #[arg(long, value_parser = positive_f64)]
+    pub burstiness: Option<f64>,
+    /// Rate mode: cap on requests in flight (arrivals wait; the wait is reported as queue time).
+    #[arg(long, value_parser = positive_u32)]
+    pub max_concurrency: Option<u32>,
+    /// Measured requests per point [default: 64]. Batch mode runs whole batches.
+    #[arg(long, conflicts_with = "duration", value_parser = positive_u64)]
+    pub requests: Option<u64>,
+    /// Seconds per point: no request starts after this (the ones in flight finish).
+    #[arg(long, value_parser = positive_f64)]
+    pub duration: Option<f64>,
+    /// Requests sent together before each point and not counted.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u32,
+    /// Output tokens per request (max_tokens with ignore_eos; min_tokens where the engine takes it).
+    #[arg(long, default_value_t = 128, value_parser = positive_u32)]
+    pub output_tokens: u32,
+    /// Synthetic prompts of exactly this many input tokens (as the server counts them).
+    #[arg(long, value_parser = positive_u32, conflicts_with = "prompts")]
+    pub input_tokens: Option<u32>,
+    /// tokenizer.json for --input-tokens [default: the server's /tokenize].
+    #[arg(long, requires = "input_tokens")]
+    pub tokenizer: Option<PathBuf>,
+    /// Prompts file: JSON list of strings, JSONL of {"prompt"} / {"messages"}, or ShareGPT JSON.
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+    /// Goodput objectives, e.g. ttft=500,tpot=50,e2e=10000 (milliseconds).
+    #[arg(long, value_parser = parse_slo)]
+    pub slo: Option<Slo>,
+    /// Flag points whose error rate exceeds this (0..1).
+    #[arg(long)]
+    pub max_error_rate: Option<f64>,
+    /// Seed for prompt order and arrivals.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Per-request timeout, seconds.
+    #[arg(long, default_value_t = 600.0, value_parser = positive_f64)]
+    pub timeout: f64,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Include every request's raw record in the JSON.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// `--arrival` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArrivalArg {
+    /// Exponential gaps.
+    Poisson,
+    /// Equal gaps.
+    Constant,
+    /// Gamma gaps (see --burstiness).
+    Gamma,
+}
+
+fn positive_u32(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+fn positive_u64(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a positive number".into()),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// `ttft=500,tpot=50,e2e=10000`.
+pub fn parse_slo(s: &str) -> Result<Slo, String> {
+    let mut slo = Slo::default();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or(format!("'{part}' is not KEY=MS"))?;
+        let ms = positive_f64(v).map_err(|e| format!("{k}: {e}"))?;
+        match k.trim() {
+            "ttft" => slo.ttft = Some(ms),
+            "tpot" => slo.tpot = Some(ms),
+            "e2e" => slo.e2e = Some(ms),
+            other => return Err(format!("unknown objective '{other}' (use ttft, tpot, e2e)")),
+        }
+    }
+    if slo == Slo::default() {
+        return Err("give at least one of ttft=MS, tpot=MS, e2e=MS".into());
+    }
+    Ok(slo)
+}
+
+impl BenchArgs {
+    /// The load settings, in order, after cross-option checks.
+    pub fn loads(&self) -> Result<Vec<Load>, String> {
+        let arrival = match self.arrival {
+            ArrivalArg::Poisson => Arrival::Poisson,
+            ArrivalArg::Constant => Arrival::Constant,
+            ArrivalArg::Gamma => Arrival::Gamma,
+        };
+        if self.burstiness.is_some() && arrival != Arrival::Gamma {
+            return Err("--burstiness only applies to --arrival gamma".into());
+        }
+        if self.max_concurrency.is_some() && self.rate.is_none() {
+            return Err(
+                "--max-concurrency only applies to --rate (use --concurrency for a closed loop)"
+                    .into(),
+            );
+        }
+        if let Some(m) = self.max_error_rate
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(format!("--max-error-rate must be between 0 and 1, got {m}"));
+        }
+        Ok(match (&self.concurrency, &self.batch, &self.rate) {
+            (Some(c), _, _) => c
+                .iter()
+                .map(|&concurrency| Load::Concurrency { concurrency })
+                .collect(),
+            (_, Some(b), _) => b.iter().map(|&batch| Load::Batch { batch }).collect(),
+            (_, _, Some(r)) => r
+                .iter()
+                .map(|&rate| Load::Rate {
+                    rate,
+                    arrival,
+                    burstiness: (arrival == Arrival::Gamma)
+                        .then_some(self.burstiness.unwrap_or(1.0)),
+                })
+                .collect(),
+            _ => return Err("give one of --concurrency, --batch or --rate".into()),
+        })
+    }
+
+    /// Per-point stop condition.
+    pub fn stop(&self) -> (Option<u64>, Option<Duration>) {
+        match self.duration {
+            Some(d) => (None, Some(Duration::from_secs_f64(d))),
+            None => (Some(self.requests.unwrap_or(64)), None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, String> {
+        let mut v = vec!["--url", "http://h"];
+        v.extend_from_slice(args);
+        super::parse(&v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn lists_and_defaults() {
+        let a = parse(&["--concurrency", "1,4,8"]).unwrap();
+        assert_eq!(a.loads().unwrap().len(), 3);
+        assert_eq!(a.stop(), (Some(64), None));
+        assert_eq!(a.output_tokens, 128);
+        let a = parse(&["--rate", "2,8", "--arrival", "gamma", "--burstiness", "0.5"]).unwrap();
+        assert_eq!(
+            a.loads().unwrap()[1],
+            Load::Rate {
+                rate: 8.0,
+                arrival: Arrival::Gamma,
+                burstiness: Some(0.5)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let e = parse(&["--concurrency", "0"]).unwrap_err();
+        assert!(
+            e.contains("--concurrency") && e.contains("at least 1"),
+            "{e}"
+        );
+        let e = parse(&["--concurrency", "1,x"]).unwrap_err();
+        assert!(e.contains("--concurrency"), "{e}");
+        let e = parse(&[]).unwrap_err();
+        assert!(e.contains("--concurrency") || e.contains("required"), "{e}");
+        let e = parse(&["--concurrency", "1", "--batch", "2"]).unwrap_err();
+        assert!(e.contains("--batch") || e.contains("cannot be used"), "{e}");
+        let e = parse(&["--rate", "-1"]).unwrap_err();
+        assert!(e.contains("--rate"), "{e}");
+        let e = parse(&["--concurrency", "1", "--slo", "ttft=abc"]).unwrap_err();
+        assert!(e.contains("--slo") && e.contains("ttft"), "{e}");
+        let e = parse(&["--rate", "1", "--burstiness", "2"])
+            .unwrap()
+            .loads()
+            .unwrap_err();
+        assert!(e.contains("--burstiness"), "{e}");
+        let e = parse(&["--concurrency", "1", "--tokenizer", "t.json"]).unwrap_err();
+        assert!(e.contains("--input-tokens"), "{e}");
+    }
+
+    #[test]
+    fn slo_parses() {
+        let s = parse_slo("ttft=500, tpot=50").unwrap();
+        assert_eq!((s.ttft, s.tpot, s.e2e), (Some(500.0), Some(50.0), None));
+        assert!(parse_slo("foo=1").unwrap_err().contains("foo"));
+    }
+}
+
+/// `llmsd bench` options alone, for parsing an argument list outside the main command line
+/// (tests, and the daemon turning a job into bench options).
+#[derive(Debug, clap::Parser)]
+#[command(name = "bench", no_binary_name = true)]
+struct Standalone {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+/// Parse `llmsd bench` options from a list such as `["--url", "http://h", "--concurrency", "4"]`.
+pub fn parse(argv: &[&str]) -> Result<BenchArgs, clap::Error> {
+    use clap::Parser;
+    Standalone::try_parse_from(argv).map(|s| s.args)
+}

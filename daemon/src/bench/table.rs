@@ -1,0 +1,57 @@
+//! The readable table `llmsd bench` prints, one row per point as it finishes.
+
+use llms_shared::PointResult;
+
+/// The header line.
+pub fn header() -> String {
+    format!(
+        "{:<22} {:>5} {:>5} {:>10} {:>7} {:>17} {:>15} {:>8} {:>9}  {}",
+        "load",
+        "ok",
+        "fail",
+        "out tok/s",
+        "req/s",
+        "TTFT p50/p99 ms",
+        "ITL p50/p99 ms",
+        "TPOT ms",
+        "E2E ms",
+        "flags"
+    )
+}
+
+/// One point's row.
+pub fn row(p: &PointResult) -> String {
+    let pair = |a: f64, b: f64| format!("{} / {}", num(a), num(b));
+    let mut flags = p.flags.join(",");
+    if p.failed > 0 {
+        let errs: Vec<String> = p.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !flags.is_empty() {
+            flags.push(' ');
+        }
+        flags.push_str(&errs.join(","));
+    }
+    format!(
+        "{:<22} {:>5} {:>5} {:>10.1} {:>7.2} {:>17} {:>15} {:>8} {:>9}  {}",
+        p.load.to_string(),
+        p.completed,
+        p.failed,
+        p.output_throughput,
+        p.request_throughput,
+        pair(p.ttft_ms.p50, p.ttft_ms.p99),
+        pair(p.itl_ms.p50, p.itl_ms.p99),
+        num(p.tpot_ms.p50),
+        num(p.e2e_ms.p50),
+        flags
+    )
+}
+
+/// Milliseconds with sensible precision.
+fn num(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.2}")
+    }
+}

@@ -1,0 +1,83 @@
+//! `llmsd`: command-line entry. Parses arguments, builds the runtime, and maps outcomes to exit
+//! codes (0 done, 1 internal error, 2 bad arguments or unusable server).
+
+use clap::{Parser, Subcommand};
+use llmsd::bench::{self, BenchArgs};
+use llmsd::refengine::{self, RefArgs};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "llmsd", version, about = "llms daemon and one-shot tools")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Measure an OpenAI-compatible server (no daemon needed).
+    Bench {
+        #[command(flatten)]
+        args: BenchArgs,
+        /// Worker threads of the client [default: one per CPU].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Serve the reference engine (known timing, ground truth, fault injection).
+    ReferenceEngine(RefArgs),
+}
+
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(t) = threads {
+        b.worker_threads(t.max(1));
+    }
+    b.enable_all().build()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Bench { args, threads } => {
+            let rt = match runtime(threads) {
+                Ok(rt) => rt,
+                Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+            };
+            match rt.block_on(bench::run(args)) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(e.exit_code(), &e.to_string()),
+            }
+        }
+        Cmd::ReferenceEngine(args) => {
+            let rt = match runtime(Some(args.threads)) {
+                Ok(rt) => rt,
+                Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+            };
+            match rt.block_on(refengine::run(args, shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(2, &e),
+            }
+        }
+    }
+}
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("llmsd: {msg}");
+    ExitCode::from(code)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! `llmsd bench` as a user runs it: exit codes and one-line errors that name the thing at fault.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Engine, fixed};
+use llmsd::refengine::RefArgs;
+use std::io::{Read, Write};
+use std::process::{Command, Output};
+
+fn llmsd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llmsd"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code 2 and a single-line message containing every `needle`.
+fn refused(o: &Output, needles: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
+    for n in needles {
+        assert!(e.contains(n), "{n:?} not in: {e}");
+    }
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+fn tmp(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("llms-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_good_run_exits_0_with_a_table_and_json() {
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let json = tmp("ok.json", "");
+    let o = llmsd(&[
+        "bench",
+        "--url",
+        &eng.url,
+        "--concurrency",
+        "1,2",
+        "--requests",
+        "3",
+        "--output-tokens",
+        "3",
+        "--json",
+        &json,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("concurrency 1") && out.contains("concurrency 2") && out.contains("TTFT"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["points"][1]["completed"], 3);
+}
+
+#[test]
+fn unreachable_server() {
+    refused(
+        &llmsd(&["bench", "--url", "http://127.0.0.1:9", "--concurrency", "1"]),
+        &["cannot reach", "127.0.0.1:9"],
+    );
+}
+
+#[test]
+fn wrong_endpoint_is_a_404_named() {
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let o = llmsd(&[
+        "bench",
+        "--url",
+        &format!("{}/nothing", eng.url),
+        "--concurrency",
+        "1",
+    ]);
+    refused(&o, &["404", "/nothing/v1/chat/completions", "--endpoint"]);
+}
+
+#[test]
+fn a_server_that_cuts_streams() {
+    let eng = Engine::start(RefArgs {
+        fault_cut_every: Some(1),
+        ..fixed(1.0, 1.0)
+    });
+    refused(
+        &llmsd(&["bench", "--url", &eng.url, "--concurrency", "1"]),
+        &["stream_cut", "[DONE]"],
+    );
+}
+
+#[test]
+fn a_server_that_does_not_answer_sse() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let page = "<html>hello</html>";
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    refused(
+        &llmsd(&["bench", "--url", &url, "--concurrency", "1"]),
+        &["text/html", "not an SSE stream"],
+    );
+}
+
+#[test]
+fn bad_prompt_files_are_named_with_the_line() {
+    let missing = "/nonexistent/llms-prompts.jsonl";
+    refused(
+        &llmsd(&[
+            "bench",
+            "--url",
+            "http://127.0.0.1:9",
+            "--concurrency",
+            "1",
+            "--prompts",
+            missing,
+        ]),
+        &[missing],
+    );
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let bad = tmp(
+        "bad.jsonl",
+        "{\"prompt\": \"fine\"}\n{\"prompt\": \"fine too\"}\n{\"prompt\": oops}\n",
+    );
+    refused(
+        &llmsd(&[
+            "bench",
+            "--url",
+            &eng.url,
+            "--concurrency",
+            "1",
+            "--prompts",
+            &bad,
+        ]),
+        &[&bad, "line 3"],
+    );
+}
+
+#[test]
+fn bad_numbers_name_the_option() {
+    refused(
+        &llmsd(&["bench", "--url", "http://h", "--concurrency", "0"]),
+        &["--concurrency", "at least 1"],
+    );
+    refused(
+        &llmsd(&[
+            "bench",
+            "--url",
+            "http://h",
+            "--rate",
+            "2",
+            "--arrival",
+            "poisson",
+            "--burstiness",
+            "3",
+        ]),
+        &["--burstiness"],
+    );
+    refused(&llmsd(&["bench", "--url", "http://h"]), &["--concurrency"]);
+    refused(
+        &llmsd(&["reference-engine", "--ttft-ms", "3", "--decode-ms", "2"]),
+        &["--ttft-ms"],
+    );
+}
+
+#[test]
+fn a_tokenizer_that_does_not_load_is_named() {
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let t = tmp("tokenizer.json", "{\"not\": \"a tokenizer\"}");
+    refused(
+        &llmsd(&[
+            "bench",
+            "--url",
+            &eng.url,
+            "--concurrency",
+            "1",
+            "--input-tokens",
+            "64",
+            "--tokenizer",
+            &t,
+        ]),
+        &["cannot load tokenizer", &t],
+    );
+}
+
+#[test]
+fn the_reference_engine_writes_its_ground_truth_on_sigterm() {
+    use std::io::BufRead;
+    let truth = tmp("truth.json", "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llmsd"))
+        .args([
+            "reference-engine",
+            "--port",
+            "0",
+            "--ttft-ms",
+            "1",
+            "--itl-ms",
+            "1",
+            "--ground-truth",
+            &truth,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let o = llmsd(&[
+        "bench",
+        "--url",
+        &url,
+        "--concurrency",
+        "2",
+        "--requests",
+        "4",
+        "--output-tokens",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
+    let reqs = v["requests"].as_array().unwrap();
+    assert_eq!(reqs.len(), 5); // preflight + 4
+    assert!(
+        reqs.iter()
+            .filter(|r| r["id"].as_str().unwrap().starts_with("llms-p0-"))
+            .all(|r| r["events"].as_array().unwrap().len() == 5)
+    );
+}

@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use llmsd::refengine::{self, RefArgs, truth::TruthRecord};
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+/// A reference engine on its own runtime and threads, so the client under test does not share
+/// a scheduler with it. Stops when dropped.
+pub struct Engine {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Engine {
+    pub fn start(args: RefArgs) -> Engine {
+        let (tx, rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let running = refengine::spawn(args).await.unwrap();
+                tx.send(running.url()).unwrap();
+                let _ = stop_rx.await;
+                drop(running);
+            });
+        });
+        let url = rx.recv().unwrap();
+        Engine {
+            url,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Ground truth by request id.
+    pub async fn truth(&self) -> HashMap<String, TruthRecord> {
+        let text = reqwest::get(format!("{}/ground_truth", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let recs: Vec<TruthRecord> = serde_json::from_value(v["requests"].clone()).unwrap();
+        recs.into_iter().map(|r| (r.id.clone(), r)).collect()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `RefArgs` with fixed timing.
+pub fn fixed(ttft_ms: f64, itl_ms: f64) -> RefArgs {
+    RefArgs {
+        ttft_ms: Some(ttft_ms),
+        itl_ms: Some(itl_ms),
+        ..RefArgs::default()
+    }
+}
+
+/// Parse bench options for `url` plus `extra`.
+pub fn bench_args(url: &str, extra: &[&str]) -> llmsd::bench::BenchArgs {
+    let mut v = vec!["--url", url];
+    v.extend_from_slice(extra);
+    llmsd::bench::args::parse(&v).unwrap()
+}
