@@ -8,7 +8,7 @@
 pub mod args;
 mod table;
 
-use crate::loadgen::client::{Clock, Prepared, StreamClient, describe};
+use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
 use crate::loadgen::request::{Endpoint, Prompt, RequestOptions, body};
 use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate, server_reported_output};
@@ -62,7 +62,7 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
         .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", a.url)))?;
     let client = StreamClient::new(url.clone(), Duration::from_secs_f64(a.timeout))
         .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?;
-    let http = reqwest::Client::builder()
+    let http = http_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| BenchError::Internal(e.to_string()))?;

@@ -45,26 +45,47 @@ pub struct Clock {
     pub epoch: Instant,
 }
 
+/// `CLOCK_MONOTONIC` in ns: the clock `Instant` reads on Linux, and the same in every process
+/// of the machine, so two processes' records can be put on one time line.
+pub fn monotonic_ns() -> u64 {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
 impl Clock {
+    /// A clock starting now, with its start on the machine-wide monotonic time line.
+    pub fn start() -> (Self, u64) {
+        let mono = monotonic_ns();
+        (
+            Self {
+                epoch: Instant::now(),
+            },
+            mono,
+        )
+    }
+
     /// ns from the epoch to `t` (0 if `t` is earlier).
     pub fn ns(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
-/// Make sure rustls has its crypto provider (ring) before any client is built.
-fn install_tls_provider() {
-    // Err means another provider is installed already, which is fine.
+/// A reqwest client builder, with rustls's crypto provider (ring) installed first: reqwest
+/// panics when a client is built without one. Build every HTTP client through this.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    // Err means a provider is installed already, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 impl StreamClient {
     /// A client for `url` (the full endpoint URL). `timeout` bounds each request, waiting
     /// included.
     pub fn new(url: reqwest::Url, timeout: Duration) -> Result<Self, reqwest::Error> {
-        install_tls_provider();
         let build = |idle: usize| {
-            reqwest::Client::builder()
+            http_builder()
                 .tcp_nodelay(true)
                 .pool_max_idle_per_host(idle)
                 .connect_timeout(Duration::from_secs(10))
@@ -186,15 +207,16 @@ async fn read_stream(
         .inspect(|_| frame_at.store(since(Instant::now()), Ordering::Relaxed));
     let mut events = bytes.eventsource();
     let mut st = StreamState::default();
+    // One timer for the whole stream: a timeout per event would register and cancel a timer
+    // for every chunk, on the hot path.
+    let mut expiry = std::pin::pin!(tokio::time::sleep_until(deadline));
     let outcome = loop {
-        let next = match tokio::time::timeout_at(deadline, events.next()).await {
-            Err(_) => {
-                break Err(err(
-                    "timeout",
-                    format!("stream not finished in {timeout:?}"),
-                ));
+        let next = tokio::select! {
+            biased;
+            n = events.next() => n,
+            () = expiry.as_mut() => {
+                break Err(err("timeout", format!("stream not finished in {timeout:?}")));
             }
-            Ok(n) => n,
         };
         match next {
             Some(Ok(ev)) => {

@@ -34,6 +34,8 @@ pub struct PointRun {
     pub batch_ns: Option<Vec<u64>>,
     /// Client-side load during the measured part.
     pub client: ClientStats,
+    /// The point's start (the records' time zero) in `CLOCK_MONOTONIC` ns.
+    pub epoch_monotonic_ns: u64,
 }
 
 /// The requests of a run and the client that sends them. Request `i` of a point uses prompt
@@ -86,9 +88,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     };
     let probe = LagProbe::start(tokio::runtime::Handle::current());
     let cpu0 = cpu_time();
-    let clock = Clock {
-        epoch: Instant::now(),
-    };
+    let (clock, epoch_monotonic_ns) = Clock::start();
     let (records, batch_ns) = match (&spec.load, schedule) {
         (Load::Concurrency { concurrency }, _) => {
             (closed_loop(w, spec, clock, *concurrency).await, None)
@@ -113,6 +113,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
             lag_p99_ms,
             lag_max_ms,
         },
+        epoch_monotonic_ns,
     })
 }
 

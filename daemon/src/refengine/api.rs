@@ -328,7 +328,13 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
     st.prompt_tokens
         .fetch_add(ask.prompt_tokens, Ordering::Relaxed);
     let (tx, mut ticks) = tokio::sync::mpsc::unbounded_channel();
-    if !st.clock.submit(Job {
+    if st.args.burst {
+        // Every token is ready now; the clock is not involved.
+        for _ in 0..ask.tokens {
+            let _ = tx.send(());
+        }
+        drop(tx);
+    } else if !st.clock.submit(Job {
         prompt_tokens: ask.prompt_tokens,
         tokens: ask.tokens,
         ticks: tx,
@@ -357,7 +363,14 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
     }
     let close = st.args.close_after_response || fault == Some(Fault::Close);
     conn.start_sse(close).await?;
+    if st.args.burst {
+        conn.buffer();
+    }
     let keep = stream(conn, st, &ask, chat, n, fault, &mut ticks, &mut rec).await;
+    let keep = match conn.flush().await {
+        Ok(()) => keep,
+        Err(e) => Err(e),
+    };
     st.truth.push(rec);
     Ok(keep? && !close)
 }

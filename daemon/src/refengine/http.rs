@@ -39,6 +39,8 @@ impl Request {
 pub struct Conn {
     stream: TcpStream,
     buf: BytesMut,
+    /// While set, chunks collect here and go out in one write at [`Conn::flush`].
+    pending: Option<Vec<u8>>,
 }
 
 impl Conn {
@@ -48,6 +50,7 @@ impl Conn {
         Self {
             stream,
             buf: BytesMut::with_capacity(16 << 10),
+            pending: None,
         }
     }
 
@@ -161,18 +164,41 @@ impl Conn {
         self.stream.write_all(head.as_bytes()).await
     }
 
-    /// Write raw bytes as one HTTP chunk (one `write` call).
+    /// Write raw bytes as one HTTP chunk (one `write` call, unless buffering).
     pub async fn chunk(&mut self, data: &[u8]) -> io::Result<()> {
         let mut out = Vec::with_capacity(data.len() + 12);
         out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
         out.extend_from_slice(data);
         out.extend_from_slice(b"\r\n");
-        self.stream.write_all(&out).await
+        self.send(out).await
     }
 
     /// End a chunked response.
     pub async fn end_chunks(&mut self) -> io::Result<()> {
-        self.stream.write_all(b"0\r\n\r\n").await
+        self.send(b"0\r\n\r\n".to_vec()).await
+    }
+
+    /// From now on collect chunks instead of writing them.
+    pub fn buffer(&mut self) {
+        self.pending = Some(Vec::with_capacity(64 << 10));
+    }
+
+    /// Write everything collected since [`Conn::buffer`] in one go, and stop buffering.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        match self.pending.take() {
+            Some(out) => self.stream.write_all(&out).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn send(&mut self, out: Vec<u8>) -> io::Result<()> {
+        match &mut self.pending {
+            Some(p) => {
+                p.extend_from_slice(&out);
+                Ok(())
+            }
+            None => self.stream.write_all(&out).await,
+        }
     }
 
     /// Wait until the client closes the connection (or sends anything), up to `limit`.

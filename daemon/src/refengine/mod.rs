@@ -80,6 +80,10 @@ pub struct RefArgs {
     /// Every Nth stream stalls halfway (until the client gives up).
     #[arg(long)]
     pub fault_stall_every: Option<u64>,
+    /// Write each whole stream at once, tokens ready immediately (for client throughput
+    /// benchmarks: chunk times in the ground truth then mean nothing).
+    #[arg(long)]
+    pub burst: bool,
     /// Close every connection after its response although keep-alive was announced.
     #[arg(long)]
     pub close_after_response: bool,
@@ -112,6 +116,7 @@ impl Default for RefArgs {
             fault_cut_every: None,
             fault_malformed_every: None,
             fault_stall_every: None,
+            burst: false,
             close_after_response: false,
             ground_truth: None,
             threads: 2,

@@ -36,12 +36,16 @@ impl TruthRecord {
 /// The engine's record of every request, in completion order.
 pub struct Truth {
     epoch: Instant,
+    /// `epoch` on the machine-wide `CLOCK_MONOTONIC` time line, so a client on the same machine
+    /// can compare its own times with these.
+    epoch_monotonic_ns: u64,
     records: Mutex<Vec<TruthRecord>>,
 }
 
 impl Default for Truth {
     fn default() -> Self {
         Self {
+            epoch_monotonic_ns: crate::loadgen::client::monotonic_ns(),
             epoch: Instant::now(),
             records: Mutex::new(Vec::new()),
         }
@@ -62,9 +66,10 @@ impl Truth {
             .push(r);
     }
 
-    /// Every record so far, as JSON: `{"requests": [...]}`.
+    /// Every record so far, as JSON: `{"epoch_monotonic_ns": N, "requests": [...]}`.
     pub fn to_json(&self) -> String {
         let r = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        serde_json::json!({ "requests": *r }).to_string()
+        serde_json::json!({ "epoch_monotonic_ns": self.epoch_monotonic_ns, "requests": *r })
+            .to_string()
     }
 }

@@ -40,7 +40,10 @@ impl Engine {
 
     /// Ground truth by request id.
     pub async fn truth(&self) -> HashMap<String, TruthRecord> {
-        let text = reqwest::get(format!("{}/ground_truth", self.url))
+        let http = llmsd::loadgen::client::http_builder().build().unwrap();
+        let text = http
+            .get(format!("{}/ground_truth", self.url))
+            .send()
             .await
             .unwrap()
             .text()

@@ -1,0 +1,251 @@
+//! How exact and how cheap is the client? `cargo bench -p llmsd --bench loadgen` prints:
+//!
+//! 1. TTFT and ITL error against the reference engine's ground truth (the time each chunk's
+//!    write returned in the engine) at 1, 64 and 256 concurrent streams. Both processes read
+//!    the same `CLOCK_MONOTONIC`, so the true TTFT is the engine's first-token write minus the
+//!    client's request start, and the TTFT error is how late the client stamped that token.
+//!    ITL error compares each gap with the engine's gap between the same two writes.
+//! 2. Client CPU seconds per million streamed tokens (one token per chunk, one chunk per
+//!    network write, as engines send them).
+//! 3. The highest chunk rate one client core sustains (engine in burst mode: whole streams in
+//!    one write, so the client is the bottleneck).
+//!
+//! The engine runs as a separate process (`llmsd reference-engine`, one worker thread), so the
+//! client's CPU time is this process's alone. Part 1 gives the client two worker threads (the
+//! machine's cores, shared with the engine), part 2 shows two and one, part 3 gives it one.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use llms_shared::{Load, RequestRecord};
+use llmsd::loadgen::client::{Prepared, StreamClient, http_builder};
+use llmsd::loadgen::request::{Endpoint, Prompt, RequestOptions, body};
+use llmsd::loadgen::runner::{PointSpec, Workload, run_point, warmup};
+use llmsd::refengine::truth::TruthRecord;
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Engine {
+    child: Child,
+    url: String,
+}
+
+impl Engine {
+    fn start(args: &[&str]) -> Engine {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_llmsd"))
+            .args(["reference-engine", "--port", "0", "--threads", "1"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+        Engine { child, url }
+    }
+
+    /// Ground truth by request id, and the engine's epoch on the monotonic clock.
+    async fn truth(&self) -> (HashMap<String, TruthRecord>, u64) {
+        let http = http_builder().build().unwrap();
+        let text = http
+            .get(format!("{}/ground_truth", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let recs: Vec<TruthRecord> = serde_json::from_value(v["requests"].clone()).unwrap();
+        let epoch = v["epoch_monotonic_ns"].as_u64().unwrap();
+        (recs.into_iter().map(|r| (r.id.clone(), r)).collect(), epoch)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
+    let client = StreamClient::new(
+        format!("{url}/v1/chat/completions").parse().unwrap(),
+        Duration::from_secs(120),
+    )
+    .unwrap();
+    let opts = RequestOptions {
+        model: None,
+        max_tokens: Some(tokens),
+        min_tokens: true,
+    };
+    let prompts = llmsd::loadgen::prompts::default_set();
+    let prepared: Vec<Prepared> = prompts
+        .iter()
+        .map(|p: &Prompt| Prepared {
+            body: body(Endpoint::Chat, p, &opts),
+            client_input_tokens: None,
+        })
+        .collect();
+    Workload {
+        client,
+        prepared: Arc::new(prepared),
+        id_prefix: prefix.into(),
+    }
+}
+
+/// |errors| in ms: (p50, p99, max), and the signed mean.
+fn summary(mut errs: Vec<i64>) -> (f64, f64, f64, f64) {
+    let mean = errs.iter().sum::<i64>() as f64 / errs.len().max(1) as f64 / 1e6;
+    errs.iter_mut().for_each(|e| *e = e.abs());
+    errs.sort_unstable();
+    let q = |p: f64| errs[((errs.len() as f64 - 1.0) * p).round() as usize] as f64 / 1e6;
+    (q(0.5), q(0.99), q(1.0), mean)
+}
+
+struct Run {
+    records: Vec<RequestRecord>,
+    cpu_s: f64,
+    wall_s: f64,
+    lag_p99_ms: f64,
+    epoch_monotonic_ns: u64,
+}
+
+/// Warm up with as many requests as streams, so every connection exists before measuring.
+async fn point(w: &Workload, load: Load, streams: u32, requests: u64) -> Run {
+    warmup(w, streams.max(8)).await;
+    let t = Instant::now();
+    let spec = PointSpec {
+        load,
+        requests: Some(requests),
+        duration: None,
+        max_concurrency: None,
+        seed: 0,
+    };
+    let r = run_point(w, &spec).await.unwrap();
+    let failed = r.records.iter().filter(|r| r.error.is_some()).count();
+    assert_eq!(failed, 0, "failed requests in a benchmark run");
+    Run {
+        records: r.records,
+        cpu_s: r.client.cpu_s,
+        wall_s: t.elapsed().as_secs_f64(),
+        lag_p99_ms: r.client.lag_p99_ms,
+        epoch_monotonic_ns: r.epoch_monotonic_ns,
+    }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn main() {
+    let (ttft_ms, itl_ms, tokens) = (20.0, 5.0, 64u32);
+    println!("llms load generator benchmark (engine: llmsd reference-engine, separate process)");
+    println!();
+    println!(
+        "1. Error against ground truth: ttft {ttft_ms} ms, itl {itl_ms} ms, {tokens} tokens/request, client 2 threads"
+    );
+    println!(
+        "{:>7} {:>8} | {:>23} | {:>23} | {:>18} | {:>7}",
+        "streams",
+        "requests",
+        "TTFT |err| p50/p99/max",
+        "ITL |err| p50/p99/max",
+        "transit p50/p99",
+        "lag p99"
+    );
+    let mut cpu_rows = Vec::new();
+    runtime(2).block_on(async {
+        let eng = Engine::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
+        for (streams, requests) in [(1u32, 60u64), (64, 512), (256, 1024)] {
+            let w = workload(&eng.url, tokens, &format!("c{streams}"));
+            let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
+            let (truth, engine_epoch) = eng.truth().await;
+            let (mut ttft, mut itl, mut transit) = (Vec::new(), Vec::new(), Vec::new());
+            let mut chunks = 0u64;
+            for r in &run.records {
+                let t = &truth[&r.id];
+                assert_eq!(r.chunks.len(), t.events.len());
+                chunks += r.chunks.len() as u64;
+                // On the shared monotonic time line.
+                let start = (run.epoch_monotonic_ns + r.start_ns) as i64;
+                let first_recv = start + r.ttft_ns().unwrap() as i64;
+                let first_sent = (engine_epoch + t.events[0].0) as i64;
+                ttft.push(first_recv - first_sent);
+                transit.push((engine_epoch + t.received_ns) as i64 - start);
+                for (c, e) in r.chunks.windows(2).zip(t.events.windows(2)) {
+                    itl.push((c[1].0 - c[0].0) as i64 - (e[1].0 - e[0].0) as i64);
+                }
+            }
+            // The engine stamps after its write returns; on loopback the client can read the
+            // bytes before that, so small negative errors are possible. Report the worst.
+            let earliest = ttft.iter().min().copied().unwrap_or(0) as f64 / 1e6;
+            let (t50, t99, tmax, _) = summary(ttft);
+            let (i50, i99, imax, _) = summary(itl);
+            let (x50, x99, _, _) = summary(transit);
+            println!(
+                "{streams:>7} {requests:>8} | {t50:>7.3} {t99:>7.3} {tmax:>7.3} | {i50:>7.3} {i99:>7.3} {imax:>7.3} | {x50:>8.3} {x99:>8.3} | {:>7.3}",
+                run.lag_p99_ms
+            );
+            println!("{:>18} earliest stamp vs engine write: {earliest:+.3} ms", "");
+            cpu_rows.push((streams, chunks, run.cpu_s, run.wall_s));
+        }
+    });
+    println!(
+        "   (ms. TTFT error: client first-token stamp minus the engine's write of that token."
+    );
+    println!(
+        "    transit: client request start to the engine having read the request, not part of TTFT error.)"
+    );
+    println!();
+    println!(
+        "2. Client CPU per million streamed tokens (one token per chunk, one chunk per write)"
+    );
+    for (streams, chunks, cpu, wall) in cpu_rows {
+        println!(
+            "   2 threads, {streams:>3} streams: {chunks:>6} tokens, {cpu:.3} CPU s in {wall:.2} s -> {:.2} CPU s per million tokens",
+            cpu / chunks as f64 * 1e6
+        );
+    }
+    runtime(1).block_on(async {
+        let eng = Engine::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
+        for (streams, requests) in [(64u32, 512u64), (256, 1024)] {
+            let w = workload(&eng.url, tokens, &format!("t{streams}"));
+            let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
+            let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();
+            println!(
+                "   1 thread,  {streams:>3} streams: {chunks:>6} tokens, {:.3} CPU s in {:.2} s -> {:.2} CPU s per million tokens",
+                run.cpu_s,
+                run.wall_s,
+                run.cpu_s / chunks as f64 * 1e6
+            );
+        }
+    });
+    println!();
+    println!(
+        "3. Highest chunk rate on one client core (client 1 thread; engine writes whole streams at once)"
+    );
+    runtime(1).block_on(async {
+        let eng = Engine::start(&["--burst"]);
+        for (streams, tokens, requests) in [(16u32, 2048u32, 256u64), (64, 512, 1024)] {
+            let w = workload(&eng.url, tokens, &format!("b{streams}"));
+            let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
+            let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();
+            println!(
+                "{streams:>7} streams x {tokens} tokens: {chunks} chunks in {:.2} s wall, {:.2} CPU s -> {:.0} chunks/s wall, {:.0} chunks per CPU second",
+                run.wall_s,
+                run.cpu_s,
+                chunks as f64 / run.wall_s,
+                chunks as f64 / run.cpu_s
+            );
+        }
+    });
+}
