@@ -95,6 +95,7 @@ fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
         client,
         prepared: Arc::new(prepared),
         id_prefix: prefix.into(),
+        first_prompt: 0,
     }
 }
 

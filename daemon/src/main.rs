@@ -36,7 +36,26 @@ fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A panic is a bug of ours: one line and exit code 1, never a backtrace dump and 101.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!("llmsd: internal error: {msg}");
+        std::process::exit(1);
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        // Bad arguments: clap's first paragraph names the option; one line, exit 2.
+        Err(e) => {
+            let text = e.to_string();
+            let para: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
+            return fail(2, para.join(" ").trim_start_matches("error: "));
+        }
+    };
     match cli.cmd {
         Cmd::Bench { args, threads } => {
             let rt = match runtime(threads) {
@@ -62,6 +81,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
+    let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
     eprintln!("llmsd: {msg}");
     ExitCode::from(code)
 }

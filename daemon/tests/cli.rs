@@ -27,6 +27,7 @@ fn refused(o: &Output, needles: &[&str]) {
         assert!(e.contains(n), "{n:?} not in: {e}");
     }
     assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "not one line: {e}");
 }
 
 fn tmp(name: &str, body: &str) -> String {
@@ -178,6 +179,58 @@ fn bad_numbers_name_the_option() {
     refused(&llmsd(&["bench", "--url", "http://h"]), &["--concurrency"]);
     refused(
         &llmsd(&["reference-engine", "--ttft-ms", "3", "--decode-ms", "2"]),
+        &["--ttft-ms"],
+    );
+}
+
+#[test]
+fn an_unwritable_json_path_is_refused_before_measuring() {
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let o = llmsd(&[
+        "bench",
+        "--url",
+        &eng.url,
+        "--concurrency",
+        "1",
+        "--json",
+        "/nonexistent/dir/out.json",
+    ]);
+    refused(&o, &["--json", "/nonexistent/dir/out.json"]);
+    assert!(o.stdout.is_empty(), "nothing measured");
+}
+
+#[test]
+fn out_of_range_numbers_are_refused_not_panicked_on() {
+    refused(
+        &llmsd(&[
+            "bench",
+            "--url",
+            "http://h",
+            "--concurrency",
+            "1",
+            "--timeout",
+            "1e20",
+        ]),
+        &["--timeout"],
+    );
+    refused(
+        &llmsd(&["bench", "--url", "http://h", "--rate", "1e-20"]),
+        &["--rate"],
+    );
+    refused(
+        &llmsd(&[
+            "bench",
+            "--url",
+            "http://h",
+            "--concurrency",
+            "1",
+            "--duration",
+            "1e20",
+        ]),
+        &["--duration"],
+    );
+    refused(
+        &llmsd(&["reference-engine", "--ttft-ms", "1e300"]),
         &["--ttft-ms"],
     );
 }

@@ -144,7 +144,7 @@ async fn both_endpoints_give_exact_counts_that_match_llamacpp_metrics() {
                 "{endpoint} {}: engine counter delta",
                 p.load
             );
-            assert!(s.agrees);
+            assert_eq!(s.agrees, Some(true));
             assert!(p.itl_ms.count > 0 && p.ttft_ms.count == 16);
         }
     }

@@ -30,7 +30,7 @@ async fn client_timings_agree_with_ground_truth() {
     assert_eq!((p.completed, p.failed), (32, 0));
     assert_eq!(p.output_tokens, 32 * 24);
     assert!(p.flags.iter().all(|f| f == "client_bound"), "{:?}", p.flags);
-    assert!(p.server.as_ref().unwrap().agrees);
+    assert_eq!(p.server.as_ref().unwrap().agrees, Some(true));
     let truth = eng.truth().await;
     let mut gap_errors_ns: Vec<i64> = Vec::new();
     for r in &p.requests {
@@ -175,6 +175,34 @@ async fn several_tokens_per_chunk_are_one_gap() {
     assert_eq!(p.itl_ms.count, 4 * 3);
 }
 
+/// With usage on every chunk (TensorRT-LLM's default), a chunk of k tokens counts k.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_usage_gives_each_chunk_its_token_count() {
+    let eng = Engine::start(RefArgs {
+        tokens_per_chunk: 3,
+        always_usage: true,
+        ..fixed(2.0, 1.0)
+    });
+    let a = bench_args(
+        &eng.url,
+        &[
+            "--concurrency",
+            "2",
+            "--requests",
+            "4",
+            "--output-tokens",
+            "10",
+            "--raw",
+        ],
+    );
+    let p = bench::run(a).await.unwrap().points.remove(0);
+    for r in &p.requests {
+        let counts: Vec<u32> = r.chunks.iter().map(|c| c.1).collect();
+        assert_eq!(counts, vec![3, 3, 3, 1], "{}", r.id);
+    }
+    assert_eq!(p.output_tokens, 40);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_eos_not_honoured_is_flagged() {
     let eng = Engine::start(RefArgs {
@@ -305,7 +333,8 @@ async fn batch_rate_and_duration_modes() {
     );
     let p = bench::run(a).await.unwrap().points.remove(0);
     assert!(p.completed > 0);
-    assert!(p.requests.iter().all(|r| r.start_ns < 300_000_000));
+    // Each request was due (its slot free) before the deadline was checked.
+    assert!(p.requests.iter().all(|r| r.due_ns < 300_000_000));
 }
 
 /// The `--json` file has exactly the contract's shape.

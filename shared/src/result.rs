@@ -155,9 +155,11 @@ pub struct ServerCheck {
     /// Delta of the prompt-token counter, where the server has one.
     #[serde(default)]
     pub input_tokens: Option<f64>,
-    /// Whether `output_tokens` equals the client's sum of `usage.completion_tokens` of every
-    /// request the server finished (completed and failed).
-    pub agrees: bool,
+    /// Whether `output_tokens` equals the client's sum of `usage.completion_tokens` over the
+    /// point's requests. `None` when that cannot be judged: a failed request had streamed part
+    /// of its answer (the engine counted tokens the client has no usage for), or a completed
+    /// one carried no usage.
+    pub agrees: Option<bool>,
 }
 
 /// Results of one load setting.
@@ -221,8 +223,9 @@ pub struct PointResult {
     /// `output_tokens_requested`.
     #[serde(default)]
     pub output_token_mismatches: u64,
-    /// Validity flags: `tokens_estimated`, `client_bound`, `output_tokens_mismatch`,
-    /// `input_tokens_mismatch`, `error_rate_exceeded`, `server_count_mismatch`.
+    /// Validity flags: `tokens_estimated`, `input_tokens_unknown`, `client_bound`,
+    /// `output_tokens_mismatch`, `input_tokens_mismatch`, `error_rate_exceeded`,
+    /// `server_count_mismatch`, `engine_restarted`.
     pub flags: Vec<String>,
     /// Client-side load.
     #[serde(default)]

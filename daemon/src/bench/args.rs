@@ -1,6 +1,7 @@
 //! `llmsd bench` arguments and their validation. Every error names the option at fault.
 
 use crate::loadgen::request::Endpoint;
+use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
 use llms_shared::{Arrival, Load, Slo};
 use std::path::PathBuf;
@@ -26,13 +27,13 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = positive_u32)]
     pub batch: Option<Vec<u32>>,
     /// Open loop: arrivals per second, one point per value.
-    #[arg(long, value_delimiter = ',', value_parser = positive_f64)]
+    #[arg(long, value_delimiter = ',', value_parser = rate)]
     pub rate: Option<Vec<f64>>,
     /// Spacing of arrivals in rate mode.
     #[arg(long, value_enum, default_value_t = ArrivalArg::Poisson)]
     pub arrival: ArrivalArg,
-    /// Gamma shape for --arrival gamma (1 = Poisson; lower = burstier).
-    #[arg(long, value_parser = positive_f64)]
+    /// Gamma shape for --arrival gamma (1 = Poisson; lower = burstier; 0.01 to 100).
+    #[arg(long, value_parser = burstiness)]
     pub burstiness: Option<f64>,
     /// Rate mode: cap on requests in flight (arrivals wait; the wait is reported as queue time).
     #[arg(long, value_parser = positive_u32)]
@@ -41,7 +42,7 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "duration", value_parser = positive_u64)]
     pub requests: Option<u64>,
     /// Seconds per point: no request starts after this (the ones in flight finish).
-    #[arg(long, value_parser = positive_f64)]
+    #[arg(long, value_parser = seconds)]
     pub duration: Option<f64>,
     /// Requests sent together before each point and not counted.
     #[arg(long, default_value_t = 0)]
@@ -68,7 +69,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Per-request timeout, seconds.
-    #[arg(long, default_value_t = 600.0, value_parser = positive_f64)]
+    #[arg(long, default_value_t = 600.0, value_parser = seconds)]
     pub timeout: f64,
     /// Write the results as JSON here.
     #[arg(long)]
@@ -111,6 +112,29 @@ fn positive_f64(s: &str) -> Result<f64, String> {
         Ok(_) => Err("must be a positive number".into()),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
+}
+
+/// A number within `lo..=hi`.
+fn bounded(s: &str, lo: f64, hi: f64) -> Result<f64, String> {
+    let v = positive_f64(s)?;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be between {lo} and {hi}, got {v}"))
+    }
+}
+
+/// Seconds, up to 10 days.
+fn seconds(s: &str) -> Result<f64, String> {
+    bounded(s, 1e-3, 864_000.0)
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    bounded(s, 1e-4, 1e6)
+}
+
+fn burstiness(s: &str) -> Result<f64, String> {
+    bounded(s, 0.01, 100.0)
 }
 
 /// `ttft=500,tpot=50,e2e=10000`.
@@ -156,7 +180,7 @@ impl BenchArgs {
         {
             return Err(format!("--max-error-rate must be between 0 and 1, got {m}"));
         }
-        Ok(match (&self.concurrency, &self.batch, &self.rate) {
+        let loads: Vec<Load> = match (&self.concurrency, &self.batch, &self.rate) {
             (Some(c), _, _) => c
                 .iter()
                 .map(|&concurrency| Load::Concurrency { concurrency })
@@ -172,7 +196,21 @@ impl BenchArgs {
                 })
                 .collect(),
             _ => return Err("give one of --concurrency, --batch or --rate".into()),
-        })
+        };
+        // Every arrival schedule is built once here, so a bad one stops the run before the
+        // first point rather than after some.
+        for l in &loads {
+            if let Load::Rate {
+                rate,
+                arrival,
+                burstiness,
+            } = l
+            {
+                Schedule::new(*rate, *arrival, burstiness.unwrap_or(1.0), 0)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(loads)
     }
 
     /// Per-point stop condition.

@@ -14,7 +14,7 @@ use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate, server_reported_output};
 use crate::loadgen::{metrics, prompts, synth};
 pub use args::BenchArgs;
-use llms_shared::{BenchReport, PointResult, REPORT_VERSION, RequestRecord, ServerCheck};
+use llms_shared::{BenchReport, Load, PointResult, REPORT_VERSION, RequestRecord, ServerCheck};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use std::sync::Arc;
@@ -68,6 +68,9 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
         .map_err(|e| BenchError::Internal(e.to_string()))?;
     // Local inputs first: a bad file is reported before the server is even asked.
     let source = PromptSource::open(&a)?;
+    if let Some(path) = &a.json {
+        check_json_path(path)?;
+    }
     let info = discover(&http, &base).await?;
     let model = a.model.clone().or(info.model);
     let engine = info
@@ -93,13 +96,6 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
             client_input_tokens: *t,
         })
         .collect();
-    let (requests, duration) = a.stop();
-    let exp = Expectations {
-        output_tokens: Some(a.output_tokens),
-        input_tokens: a.input_tokens,
-        slo: a.slo.unwrap_or_default(),
-        max_error_rate: a.max_error_rate,
-    };
     let mut report = BenchReport {
         version: REPORT_VERSION,
         url: base.clone(),
@@ -108,53 +104,82 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
         server: info.owned_by,
         points: Vec::new(),
     };
-    let prepared = Arc::new(prepared);
+    let mut w = Workload {
+        client,
+        prepared: Arc::new(prepared),
+        id_prefix: String::new(),
+        first_prompt: 0,
+    };
     println!("{}", table::header());
     for (i, load) in loads.into_iter().enumerate() {
-        let w = Workload {
-            client: client.clone(),
-            prepared: prepared.clone(),
-            id_prefix: format!("llms-p{i}"),
-        };
-        let failed_warmup = warmup(&w, a.warmup).await;
-        if failed_warmup > 0 {
-            eprintln!(
-                "warning: {failed_warmup} of {} warm-up requests failed",
-                a.warmup
-            );
-        }
-        let before = metrics::scrape(&http, &base).await;
-        let spec = PointSpec {
-            load: load.clone(),
-            requests,
-            duration,
-            max_concurrency: a.max_concurrency,
-            seed: a.seed,
-        };
-        let run = run_point(&w, &spec)
-            .await
-            .map_err(|e| BenchError::Usage(e.to_string()))?;
-        let mut point = aggregate(
-            load,
-            &run.records,
-            &exp,
-            run.client,
-            run.batch_ns.as_deref(),
-        );
-        point.server = cross_check(&http, &base, before, &run.records).await;
-        if point.server.as_ref().is_some_and(|s| !s.agrees) {
-            point.flags.push("server_count_mismatch".into());
-        }
-        if a.raw {
-            point.requests = run.records;
-        }
+        w.id_prefix = format!("llms-p{i}");
+        let point = run_one(&a, &mut w, &http, &base, load).await?;
         println!("{}", table::row(&point));
         report.points.push(point);
-    }
-    if let Some(path) = &a.json {
-        write_json(path, &report)?;
+        // Written after every point: a long sweep that dies keeps what it finished.
+        if let Some(path) = &a.json {
+            write_json(path, &report)?;
+        }
     }
     Ok(report)
+}
+
+/// Warm-up, counters, the measured requests, counters again, figures. Moves the workload's
+/// prompt cursor past every prompt it used.
+async fn run_one(
+    a: &BenchArgs,
+    w: &mut Workload,
+    http: &reqwest::Client,
+    base: &str,
+    load: Load,
+) -> Result<PointResult, BenchError> {
+    let failed_warmup = warmup(w, a.warmup).await;
+    if failed_warmup > 0 {
+        eprintln!(
+            "warning: {failed_warmup} of {} warm-up requests failed",
+            a.warmup
+        );
+    }
+    w.first_prompt += u64::from(a.warmup);
+    let before = settled_counters(http, base).await;
+    let (requests, duration) = a.stop();
+    let spec = PointSpec {
+        load: load.clone(),
+        requests,
+        duration,
+        max_concurrency: a.max_concurrency,
+        seed: a.seed,
+    };
+    let run = run_point(w, &spec)
+        .await
+        .map_err(|e| BenchError::Usage(e.to_string()))?;
+    w.first_prompt += run.records.len() as u64;
+    let exp = Expectations {
+        output_tokens: Some(a.output_tokens),
+        input_tokens: a.input_tokens,
+        slo: a.slo.unwrap_or_default(),
+        max_error_rate: a.max_error_rate,
+    };
+    let mut point = aggregate(
+        load,
+        &run.records,
+        &exp,
+        run.client,
+        run.batch_ns.as_deref(),
+    );
+    point.server = cross_check(http, base, before, &run.records).await;
+    if let Some(s) = &point.server {
+        if s.output_tokens < 0.0 {
+            // A counter only goes down when the engine process started over.
+            point.flags.push("engine_restarted".into());
+        } else if s.agrees == Some(false) {
+            point.flags.push("server_count_mismatch".into());
+        }
+    }
+    if a.raw {
+        point.requests = run.records;
+    }
+    Ok(point)
 }
 
 async fn discover(http: &reqwest::Client, base: &str) -> Result<ServerInfo, BenchError> {
@@ -287,10 +312,13 @@ async fn build_prompts(
             a.endpoint.as_str()
         )));
     }
+    // One prompt per request of the whole run where that is known (so no point replays
+    // another's prompts), else a pool that wraps.
     let (requests, _) = a.stop();
+    let points = a.loads().map_or(1, |l| l.len()) as u64;
     let count = requests
-        .map_or(1024, |r| r as usize + a.warmup as usize)
-        .clamp(1, 4096);
+        .map_or(1024, |r| (r + u64::from(a.warmup)).saturating_mul(points))
+        .clamp(1, 4096) as usize;
     let ps = synth::prompts(&codec, &corpus, content as usize, count)
         .await
         .map_err(synth_err)?;
@@ -344,8 +372,24 @@ async fn preflight(
     )))
 }
 
+/// The engine's counters once they stop moving (the last warm-up requests may not be counted
+/// the instant their streams end).
+async fn settled_counters(http: &reqwest::Client, base: &str) -> Option<metrics::Counters> {
+    let mut last = metrics::scrape(http, base).await?;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = metrics::scrape(http, base).await?;
+        if now.output == last.output {
+            return Some(now);
+        }
+        last = now;
+    }
+    Some(last)
+}
+
 /// Read the counters after a point (again, briefly, if the engine has not counted the last
-/// requests yet) and compare with what the client saw.
+/// requests yet) and compare with what the client saw. Agreement is only judged when the
+/// server's count is knowable: no failed request had streamed part of its answer.
 async fn cross_check(
     http: &reqwest::Client,
     base: &str,
@@ -353,23 +397,36 @@ async fn cross_check(
     records: &[RequestRecord],
 ) -> Option<ServerCheck> {
     let before = before?;
-    let want = server_reported_output(records);
+    let partial = records
+        .iter()
+        .any(|r| r.error.is_some() && !r.chunks.is_empty());
+    let want = server_reported_output(records).filter(|_| !partial);
     let mut after = metrics::scrape(http, base).await?;
-    for _ in 0..10 {
-        let delta = after.output - before.output;
-        if want.is_some_and(|w| (delta - w as f64).abs() < 0.5) {
-            break;
+    if let Some(w) = want {
+        for _ in 0..10 {
+            let delta = after.output - before.output;
+            if delta < 0.0 || (delta - w as f64).abs() < 0.5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            after = metrics::scrape(http, base).await?;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        after = metrics::scrape(http, base).await?;
     }
     let output_tokens = after.output - before.output;
     Some(ServerCheck {
         metric: after.output_metric,
         output_tokens,
         input_tokens: after.input.zip(before.input).map(|(a, b)| a - b),
-        agrees: want.is_some_and(|w| (output_tokens - w as f64).abs() < 0.5),
+        agrees: want.map(|w| (output_tokens - w as f64).abs() < 0.5),
     })
+}
+
+/// Fail early, before anything is measured, if `--json` cannot be written.
+fn check_json_path(path: &std::path::Path) -> Result<(), BenchError> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, b"")
+        .and_then(|()| std::fs::remove_file(&tmp))
+        .map_err(|e| BenchError::Usage(format!("cannot write --json '{}': {e}", path.display())))
 }
 
 fn write_json(path: &std::path::Path, report: &BenchReport) -> Result<(), BenchError> {

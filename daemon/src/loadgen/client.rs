@@ -6,11 +6,12 @@
 //! a connection it announced as kept alive, as llama.cpp does) is re-sent on a fresh connection
 //! and the retry is counted in the record.
 
-use super::stream::{Flow, StreamState, truncate};
+use super::stream::{Flow, StreamState, snippet};
 use bytes::Bytes;
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures::StreamExt;
 use llms_shared::{RequestError, RequestRecord};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -134,7 +135,7 @@ impl StreamClient {
                 return rec;
             }
         };
-        let start = Instant::now();
+        let mut start = Instant::now();
         rec.start_ns = clock.ns(start);
         let deadline = tokio::time::Instant::from_std(start + self.timeout);
         let mut attempt = std::pin::pin!(self.pooled.execute(first));
@@ -152,7 +153,13 @@ impl StreamClient {
                 Ok(Err(e)) if rec.retries < MAX_RETRIES && !e.is_timeout() => {
                     rec.retries += 1;
                     match retry.try_clone() {
-                        Some(r) => attempt.set(self.fresh.execute(r)),
+                        Some(r) => {
+                            // The request that counts is the one written now: its start is
+                            // now; the failed attempt shows as queue time and in `retries`.
+                            start = Instant::now();
+                            rec.start_ns = clock.ns(start);
+                            attempt.set(self.fresh.execute(r));
+                        }
                         None => return fail(rec, start, send_kind(&e), describe(&e)),
                     }
                 }
@@ -163,7 +170,7 @@ impl StreamClient {
         if status != reqwest::StatusCode::OK {
             let body = tokio::time::timeout(Duration::from_secs(5), resp.text()).await;
             let body = body.ok().and_then(Result::ok).unwrap_or_default();
-            let msg = format!("HTTP {status}: {}", truncate(body.trim(), 300));
+            let msg = format!("HTTP {status}: {}", snippet(&body, 300));
             return fail(rec, start, &format!("http_{}", status.as_u16()), msg);
         }
         let ctype = resp
@@ -181,7 +188,7 @@ impl StreamClient {
             let body = body.ok().and_then(Result::ok).unwrap_or_default();
             let msg = format!(
                 "content-type {ctype}, not an SSE stream: {}",
-                truncate(body.trim(), 200)
+                snippet(&body, 200)
             );
             return fail(rec, start, "not_sse", msg);
         }
@@ -198,13 +205,14 @@ async fn read_stream(
     deadline: tokio::time::Instant,
     timeout: Duration,
 ) -> RequestRecord {
-    let frame_at = AtomicU64::new(0);
-    let since = |t: Instant| {
+    let frame_at = Arc::new(AtomicU64::new(0));
+    let since = move |t: Instant| {
         u64::try_from(t.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
     };
+    let stamp = frame_at.clone();
     let bytes = resp
         .bytes_stream()
-        .inspect(|_| frame_at.store(since(Instant::now()), Ordering::Relaxed));
+        .inspect(move |_| stamp.store(since(Instant::now()), Ordering::Relaxed));
     let mut events = bytes.eventsource();
     let mut st = StreamState::default();
     // One timer for the whole stream: a timeout per event would register and cancel a timer
@@ -248,9 +256,11 @@ async fn read_stream(
             if rec.chunks.is_empty() {
                 rec.error = Some(err("no_tokens", "stream finished without any token".into()));
             }
-            // Let the connection return to the pool; not timed.
-            let _ =
-                tokio::time::timeout(DRAIN, async { while events.next().await.is_some() {} }).await;
+            // Read to the end so the connection can go back to the pool; in the background, so
+            // a server slow to end its body does not hold this request's concurrency slot.
+            tokio::spawn(tokio::time::timeout(DRAIN, async move {
+                while events.next().await.is_some() {}
+            }));
         }
         Err(e) => {
             rec.end_ns = since(Instant::now());

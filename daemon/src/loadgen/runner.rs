@@ -39,7 +39,7 @@ pub struct PointRun {
 }
 
 /// The requests of a run and the client that sends them. Request `i` of a point uses prompt
-/// `i % len`.
+/// `(first_prompt + i) % len`.
 #[derive(Clone)]
 pub struct Workload {
     /// The HTTP client.
@@ -48,12 +48,18 @@ pub struct Workload {
     pub prepared: Arc<Vec<Prepared>>,
     /// Prefix of request ids (`{prefix}-{i}`; warm-up requests `{prefix}-w{i}`).
     pub id_prefix: String,
+    /// Prompt of request 0: a run moves this on after each warm-up and point, so no point
+    /// replays prompts the engine has just cached (until the set runs out and wraps).
+    pub first_prompt: u64,
 }
 
 impl Workload {
     async fn send(&self, i: u64, id: String, clock: Clock, due: Instant) -> RequestRecord {
         let n = self.prepared.len().max(1) as u64;
-        let Some(p) = self.prepared.get((i % n) as usize) else {
+        let Some(p) = self
+            .prepared
+            .get((self.first_prompt.wrapping_add(i) % n) as usize)
+        else {
             return internal(id, "no prompts".into());
         };
         self.client.send(p, id, clock, due).await
@@ -218,16 +224,37 @@ async fn open_loop(
     clock: Clock,
     schedule: Schedule,
 ) -> Vec<RequestRecord> {
+    // Arrivals are paced by a plain thread: its sleeps are precise to tens of microseconds,
+    // where the async timer rounds up to whole milliseconds. Lateness still shows as queue time.
+    let (tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let (requests, duration, epoch) = (spec.requests, spec.duration, clock.epoch);
+    let pacer = std::thread::Builder::new()
+        .name("llms-arrivals".into())
+        .spawn(move || {
+            for (i, offset) in (0u64..).zip(schedule) {
+                if requests.is_some_and(|r| i >= r) || duration.is_some_and(|d| offset >= d) {
+                    break;
+                }
+                let Some(due) = epoch.checked_add(offset) else {
+                    break;
+                };
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if tx.send((i, due)).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = pacer {
+        return vec![internal(
+            String::new(),
+            format!("cannot start the arrival thread: {e}"),
+        )];
+    }
     let limit = spec
         .max_concurrency
         .map(|m| Arc::new(Semaphore::new(m as usize)));
     let mut set = JoinSet::new();
-    for (i, offset) in (0u64..).zip(schedule) {
-        if spec.requests.is_some_and(|r| i >= r) || spec.duration.is_some_and(|d| offset >= d) {
-            break;
-        }
-        let due = clock.epoch + offset;
-        tokio::time::sleep_until(due.into()).await;
+    while let Some((i, due)) = due_rx.recv().await {
         let permit = match &limit {
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,

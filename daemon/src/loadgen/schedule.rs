@@ -76,7 +76,8 @@ impl Iterator for Schedule {
             Gaps::Gamma(d) => d.sample(&mut self.rng),
         };
         self.at += gap;
-        Some(Duration::from_secs_f64(now))
+        // Far beyond any run when the numbers are extreme: the caller stops at its end.
+        Some(Duration::try_from_secs_f64(now).unwrap_or(Duration::MAX))
     }
 }
 

@@ -2,13 +2,14 @@
 //! ends, and why it failed. Pure: the caller supplies each event's data and receive time.
 //!
 //! Definitions (DESIGN.md section 3): an event carries tokens when a choice has non-empty
-//! `text`, `delta.content` or `delta.reasoning_content`, or when continuous usage shows
-//! `completion_tokens` rising on an event that has choices. A role-only chat chunk, an empty
+//! `text`, `delta.content`, `delta.reasoning_content` (`delta.reasoning` in vLLM since 0.19)
+//! or `delta.tool_calls`, or when continuous usage shows `completion_tokens` rising on an event
+//! that has choices. A role-only chat chunk, an empty
 //! finish chunk and the final `"choices": []` usage chunk carry none.
 
 use llms_shared::{Chunk, RequestError, Usage};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use std::fmt;
 
 /// What the caller should do after an event.
@@ -34,9 +35,9 @@ pub struct StreamState {
 }
 
 #[derive(Deserialize)]
-struct Event<'a> {
-    #[serde(default, borrow)]
-    choices: Option<Vec<Choice<'a>>>,
+struct Event {
+    #[serde(default)]
+    choices: Option<Vec<Choice>>,
     #[serde(default)]
     usage: Option<UsageJson>,
     #[serde(default)]
@@ -44,13 +45,13 @@ struct Event<'a> {
 }
 
 #[derive(Deserialize)]
-struct Choice<'a> {
+struct Choice {
     #[serde(default)]
     text: Option<Text>,
     #[serde(default)]
     delta: Option<Delta>,
-    #[serde(default, borrow)]
-    finish_reason: Option<&'a str>,
+    #[serde(default)]
+    finish_reason: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +60,10 @@ struct Delta {
     content: Option<Text>,
     #[serde(default)]
     reasoning_content: Option<Text>,
+    #[serde(default)]
+    reasoning: Option<Text>,
+    #[serde(default)]
+    tool_calls: Option<Vec<IgnoredAny>>,
 }
 
 #[derive(Deserialize)]
@@ -101,9 +106,13 @@ impl StreamState {
         if data == "[DONE]" {
             return Ok(Flow::Done);
         }
-        let ev: Event<'_> = serde_json::from_str(data).map_err(|e| RequestError {
+        if data.is_empty() {
+            // An empty `data:` line is a keep-alive, not a chunk.
+            return Ok(Flow::Continue);
+        }
+        let ev: Event = serde_json::from_str(data).map_err(|e| RequestError {
             kind: "malformed_chunk".into(),
-            message: format!("chunk is not valid JSON ({e}): {}", truncate(data, 120)),
+            message: format!("chunk is not valid JSON ({e}): {}", snippet(data, 120)),
         })?;
         if let Some(err) = ev.error {
             return Err(RequestError {
@@ -116,7 +125,10 @@ impl StreamState {
         for c in &choices {
             text |= Text::some(&c.text);
             if let Some(d) = &c.delta {
-                text |= Text::some(&d.content) || Text::some(&d.reasoning_content);
+                text |= Text::some(&d.content)
+                    || Text::some(&d.reasoning_content)
+                    || Text::some(&d.reasoning)
+                    || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty());
             }
             self.finished |= c.finish_reason.is_some();
         }
@@ -127,7 +139,10 @@ impl StreamState {
             let before = self.usage.completion_tokens;
             if let Some(now) = u.completion_tokens {
                 let rise = now.saturating_sub(before.unwrap_or(0));
-                if self.seen_usage && !choices.is_empty() && rise > 0 {
+                // A rise counts on an event with choices once usage has been seen before (so
+                // a final chunk carrying the whole answer's usage is not one big token), or
+                // on a text event carrying usage (the first of a continuous-usage stream).
+                if !choices.is_empty() && rise > 0 && (self.seen_usage || text) {
                     tokens = u32::try_from(rise).unwrap_or(u32::MAX);
                 }
                 self.usage.completion_tokens = Some(now);
@@ -149,21 +164,23 @@ fn error_text(v: &serde_json::Value) -> String {
     let msg = v.get("message").and_then(|m| m.as_str()).map(str::to_owned);
     let msg = msg.unwrap_or_else(|| v.to_string());
     match v.get("code") {
-        Some(c) if !c.is_null() => format!("{} (code {c})", truncate(&msg, 200)),
-        _ => truncate(&msg, 200).to_owned(),
+        Some(c) if !c.is_null() => format!("{} (code {c})", snippet(&msg, 200)),
+        _ => snippet(&msg, 200),
     }
 }
 
-/// At most `n` bytes of `s`, cut at a character boundary.
-pub fn truncate(s: &str, n: usize) -> &str {
-    if s.len() <= n {
-        return s;
+/// `s` on one line (whitespace runs become one space), at most `n` bytes, cut at a character
+/// boundary with "..." when cut: for server text quoted in one-line error messages.
+pub fn snippet(s: &str, n: usize) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.len() <= n {
+        return one;
     }
     let mut end = n;
-    while !s.is_char_boundary(end) {
+    while !one.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    format!("{}...", &one[..end])
 }
 
 #[cfg(test)]
@@ -227,6 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn the_first_usage_event_may_carry_several_tokens() {
+        // SGLang-style continuous usage: no usage before the first content chunk.
+        let (s, _) = feed(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a b c"}}],"usage":{"completion_tokens":3}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"d"}}],"usage":{"completion_tokens":4}}"#,
+        ]);
+        assert_eq!(s.chunks, vec![(2000, 3), (3000, 1)]);
+    }
+
+    #[test]
     fn error_event_fails_with_its_message() {
         let mut s = StreamState::default();
         let e = s
@@ -241,6 +269,20 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn reasoning_and_tool_calls_are_tokens_and_empty_data_is_a_keepalive() {
+        let (s, _) = feed(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning":null}}]}"#,
+            "",
+            r#"{"choices":[{"index":0,"delta":{"reasoning":"think"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ]);
+        assert_eq!(s.chunks, vec![(3000, 1), (4000, 1)]);
+        assert!(s.finished);
     }
 
     #[test]
@@ -270,8 +312,8 @@ mod tests {
     }
 
     #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 10), "abc");
+    fn snippet_is_one_line_and_respects_char_boundaries() {
+        assert_eq!(snippet("héllo", 2), "h...");
+        assert_eq!(snippet("a\n\n  b\tc", 10), "a b c");
     }
 }

@@ -137,7 +137,7 @@ async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<Value, 
     if !status.is_success() {
         return Err(SynthError::Server(format!(
             "POST {url} -> {status}: {}",
-            text.trim()
+            super::stream::snippet(&text, 200)
         )));
     }
     serde_json::from_str(&text)

@@ -3,7 +3,7 @@
 
 use super::State;
 use super::engine::Job;
-use super::http::{Conn, Request};
+use super::http::{Conn, ReadError, Request};
 use super::truth::TruthRecord;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -26,7 +26,11 @@ pub async fn connection(mut conn: Conn, st: Arc<State>) {
     loop {
         let req = match conn.read_request().await {
             Ok(Some(r)) => r,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(ReadError::Closed) => return,
+            Err(ReadError::Reject(status, msg)) => {
+                let _ = error(&mut conn, status, &msg, false).await;
+                return;
+            }
         };
         match route(&mut conn, &req, &st).await {
             Ok(true) if req.keep_alive => {}
@@ -295,7 +299,7 @@ fn parse_ask(v: &Value, chat: bool, st: &State) -> Result<Ask, (u16, String)> {
         tokens,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
         include_usage: flag("include_usage"),
-        continuous_usage: flag("continuous_usage_stats"),
+        continuous_usage: flag("continuous_usage_stats") || st.args.always_usage,
     })
 }
 
@@ -318,10 +322,10 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
             .map_or_else(|| format!("ref-{n}"), str::to_owned),
         received_ns,
         prompt_tokens: ask.prompt_tokens,
-        fault: fault.map(|f| f.name().to_owned()),
         ..Default::default()
     };
     if fault == Some(Fault::Http500) {
+        rec.fault = Some(Fault::Http500.name().to_owned());
         st.truth.push(rec);
         return error(conn, 500, "injected fault: internal error", ka).await;
     }
@@ -362,6 +366,9 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
         return json_ok(conn, &body, ka).await;
     }
     let close = st.args.close_after_response || fault == Some(Fault::Close);
+    if fault == Some(Fault::Close) {
+        rec.fault = Some(Fault::Close.name().to_owned());
+    }
     conn.start_sse(close).await?;
     if st.args.burst {
         conn.buffer();
@@ -403,6 +410,7 @@ async fn stream(
     };
     let per = st.args.tokens_per_chunk;
     let half = ask.tokens / 2;
+    let mut midstream = fault.filter(|f| matches!(f, Fault::Cut | Fault::Malformed | Fault::Stall));
     let mut sent = 0u32;
     let mut pending = 0u32;
     while sent < ask.tokens {
@@ -441,19 +449,24 @@ async fn stream(
             .fetch_add(u64::from(pending), Ordering::Relaxed);
         rec.completion_tokens = u64::from(sent);
         pending = 0;
-        if sent >= half.max(1) && sent < ask.tokens {
-            match fault {
+        // Stream faults strike once, halfway (after the only token of a one-token answer), and
+        // are recorded only when they did.
+        if sent >= half.max(1)
+            && let Some(f) = midstream.take()
+        {
+            rec.fault = Some(f.name().to_owned());
+            match f {
                 // Drop the connection without the terminating chunk.
-                Some(Fault::Cut) => return Ok(false),
-                Some(Fault::Malformed) => {
+                Fault::Cut => return Ok(false),
+                Fault::Malformed => {
                     conn.chunk(b"data: {\"choices\":[{\"text\":\"unterminated\n\n")
                         .await?;
                 }
-                Some(Fault::Stall) => {
+                Fault::Stall => {
                     conn.wait_for_close(STALL_LIMIT).await;
                     return Ok(false);
                 }
-                _ => {}
+                Fault::Http500 | Fault::Close => {}
             }
         }
     }

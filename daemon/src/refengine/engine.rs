@@ -161,7 +161,11 @@ fn fixed(rx: Receiver<Job>, ttft: Duration, itl: Duration, g: &Gauges) {
             let sent = live.job.ticks.send(()).is_ok();
             if sent && live.left > 0 {
                 let i = live.job.tokens - live.left;
-                heap.push(Due(std::cmp::Reverse(live.arrived + ttft + itl * i), slot));
+                let at = itl
+                    .checked_mul(i)
+                    .and_then(|d| live.arrived.checked_add(ttft + d))
+                    .unwrap_or(now + Duration::from_secs(3600));
+                heap.push(Due(std::cmp::Reverse(at), slot));
             } else {
                 slots[slot] = None;
                 g.running.fetch_sub(1, Ordering::Relaxed);
@@ -180,7 +184,8 @@ fn batched(
 ) {
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running: Vec<(Job, u32, u64)> = Vec::new(); // job, tokens left, tokens in use
-    let ms = |x: f64| Duration::from_secs_f64(x.max(0.0) / 1000.0);
+    // A step lasts at most an hour, however large the prompt.
+    let ms = |x: f64| Duration::from_secs_f64((x / 1000.0).clamp(0.0, 3600.0));
     loop {
         if running.is_empty() && waiting.is_empty() {
             match recv_until(&rx, None) {
@@ -271,18 +276,19 @@ mod tests {
             max_running: 2,
         };
         let c = Clock::spawn(perf).unwrap();
-        let rs: Vec<_> = (0..4).map(|_| ticks_of(&c, 100, 8)).collect();
-        // With 4 submitted and room for 2, the gauges show waiting requests at some point.
-        let mut saw_waiting = false;
-        for _ in 0..50 {
-            saw_waiting |= c.gauges.waiting.load(Ordering::Relaxed) > 0;
-            assert!(c.gauges.running.load(Ordering::Relaxed) <= 2);
-            tokio::time::sleep(Duration::from_micros(200)).await;
+        let mut rs: Vec<_> = (0..4).map(|_| ticks_of(&c, 100, 8)).collect();
+        // Room for two: the third request's first token comes only after the first two have
+        // all of theirs. The clock thread sent those before it, so they are already queued.
+        assert!(rs[2].recv().await.is_some());
+        for early in &mut rs[..2] {
+            let mut n = 0;
+            while early.try_recv().is_ok() {
+                n += 1;
+            }
+            assert_eq!(n, 8);
         }
-        assert!(saw_waiting);
-        for r in rs {
-            assert_eq!(count(r).await, 8);
-        }
+        assert_eq!(count(rs.pop().unwrap()).await, 8);
+        assert_eq!(count(rs.pop().unwrap()).await, 7); // its first tick was read above
     }
 
     #[tokio::test]

@@ -35,6 +35,26 @@ impl Request {
     }
 }
 
+/// Why no request could be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The connection failed or closed mid-request.
+    Closed,
+    /// The request is unusable: answer with this status and message, then close.
+    Reject(u16, String),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(_: io::Error) -> Self {
+        ReadError::Closed
+    }
+}
+
+enum Parsed {
+    Done(Request),
+    Partial { expects_continue: bool },
+}
+
 /// One client connection.
 pub struct Conn {
     stream: TcpStream,
@@ -55,37 +75,45 @@ impl Conn {
     }
 
     /// Next request, or `None` when the client closed the connection cleanly.
-    pub async fn read_request(&mut self) -> io::Result<Option<Request>> {
+    pub async fn read_request(&mut self) -> Result<Option<Request>, ReadError> {
+        let mut continued = false;
         loop {
-            if let Some(req) = self.parse()? {
-                return Ok(Some(req));
-            }
-            if self.buf.len() > MAX_REQUEST {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "request too large",
-                ));
+            match self.parse()? {
+                Parsed::Done(req) => return Ok(Some(req)),
+                Parsed::Partial { expects_continue } => {
+                    if expects_continue && !continued {
+                        continued = true;
+                        self.stream
+                            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                            .await?;
+                    }
+                }
             }
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {
-                    Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed mid-request",
-                    ))
+                    Err(ReadError::Closed)
                 };
             }
         }
     }
 
-    fn parse(&mut self) -> io::Result<Option<Request>> {
+    fn parse(&mut self) -> Result<Parsed, ReadError> {
+        let reject = |status, msg: &str| Err(ReadError::Reject(status, msg.to_owned()));
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
         let head_len = match req.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            Ok(httparse::Status::Partial) if self.buf.len() > MAX_REQUEST => {
+                return reject(431, "request head too large");
+            }
+            Ok(httparse::Status::Partial) => {
+                return Ok(Parsed::Partial {
+                    expects_continue: false,
+                });
+            }
+            Err(e) => return reject(400, &format!("malformed request: {e}")),
         };
         let headers: Vec<(String, String)> = req
             .headers
@@ -98,15 +126,22 @@ impl Conn {
             })
             .collect();
         let find = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        let len: usize = match find("content-length") {
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad content-length"))?,
+        if find("transfer-encoding").is_some() {
+            return reject(
+                411,
+                "chunked request bodies are not supported: send Content-Length",
+            );
+        }
+        let len: usize = match find("content-length").map(|v| v.trim().parse::<usize>()) {
+            Some(Ok(n)) if n <= MAX_REQUEST => n,
+            Some(Ok(_)) => return reject(413, "request body too large"),
+            Some(Err(_)) => return reject(400, "bad Content-Length"),
             None => 0,
         };
         if self.buf.len() < head_len + len {
-            return Ok(None);
+            let expects_continue =
+                find("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+            return Ok(Parsed::Partial { expects_continue });
         }
         let version_11 = req.version == Some(1);
         let conn = find("connection").map(|v| v.to_ascii_lowercase());
@@ -120,7 +155,7 @@ impl Conn {
         let path = raw_path.split('?').next().unwrap_or("/").to_owned();
         self.buf.advance(head_len);
         let body = self.buf.split_to(len).to_vec();
-        Ok(Some(Request {
+        Ok(Parsed::Done(Request {
             method,
             path,
             headers,
@@ -212,6 +247,9 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
         404 => "Not Found",
         405 => "Method Not Allowed",
         500 => "Internal Server Error",

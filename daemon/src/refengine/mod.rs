@@ -59,6 +59,9 @@ pub struct RefArgs {
     /// Tokens per streamed chunk (vLLM merges several when it falls behind).
     #[arg(long, default_value_t = 1)]
     pub tokens_per_chunk: u32,
+    /// Put `usage` on every chunk whatever the request asks (TensorRT-LLM's default).
+    #[arg(long)]
+    pub always_usage: bool,
     /// The "model" emits EOS after this many tokens unless the request sets `ignore_eos`.
     #[arg(long)]
     pub eos_after: Option<u32>,
@@ -109,6 +112,7 @@ impl Default for RefArgs {
             max_running: None,
             kv_tokens: 262_144,
             tokens_per_chunk: 1,
+            always_usage: false,
             eos_after: None,
             no_ignore_eos: false,
             startup_ms: 0,
@@ -132,11 +136,14 @@ impl RefArgs {
             || self.decode_ms_per_seq.is_some()
             || self.max_running.is_some();
         let fixed = self.ttft_ms.is_some() || self.itl_ms.is_some();
+        // Up to an hour: beyond that the figures overflow and no test needs it.
         let ms = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
+            if v.is_finite() && (0.0..=3_600_000.0).contains(&v) {
                 Ok(v)
             } else {
-                Err(format!("--{name} must be a number >= 0, got {v}"))
+                Err(format!(
+                    "--{name} must be between 0 and 3600000 ms, got {v}"
+                ))
             }
         };
         match (fixed, model) {
