@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 /// Re-sends allowed for a request that failed before any response byte.
 const MAX_RETRIES: u32 = 2;
-/// How long to keep reading after `[DONE]` so the connection can go back to the pool.
+/// How long to keep reading after `[DONE]` so the connection can go back to the pool: first
+/// in line, then in the background.
+const QUICK_DRAIN: Duration = Duration::from_millis(10);
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// A request ready to send: the body is serialized already.
@@ -256,11 +258,15 @@ async fn read_stream(
             if rec.chunks.is_empty() {
                 rec.error = Some(err("no_tokens", "stream finished without any token".into()));
             }
-            // Read to the end so the connection can go back to the pool; in the background, so
-            // a server slow to end its body does not hold this request's concurrency slot.
-            tokio::spawn(tokio::time::timeout(DRAIN, async move {
-                while events.next().await.is_some() {}
-            }));
+            // Read to the end so the connection goes back to the pool before the next request
+            // looks for one (the body's end is almost always already here). A server slow to
+            // end its body is drained in the background instead, not holding the slot.
+            let quick = async { while events.next().await.is_some() {} };
+            if tokio::time::timeout(QUICK_DRAIN, quick).await.is_err() {
+                tokio::spawn(tokio::time::timeout(DRAIN, async move {
+                    while events.next().await.is_some() {}
+                }));
+            }
         }
         Err(e) => {
             rec.end_ns = since(Instant::now());
