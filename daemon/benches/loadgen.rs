@@ -16,10 +16,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use llms_shared::{Load, RequestRecord};
-use llmsd::loadgen::client::{Prepared, StreamClient, http_builder};
+use llmsd::loadgen::client::{Prepared, StreamClient};
 use llmsd::loadgen::request::{Endpoint, Prompt, RequestOptions, body};
 use llmsd::loadgen::runner::{PointSpec, Workload, run_point, warmup};
-use llmsd::refengine::truth::TruthRecord;
+use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -49,19 +49,9 @@ impl Engine {
 
     /// Ground truth by request id, and the engine's epoch on the monotonic clock.
     async fn truth(&self) -> (HashMap<String, TruthRecord>, u64) {
-        let http = http_builder().build().unwrap();
-        let text = http
-            .get(format!("{}/ground_truth", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let recs: Vec<TruthRecord> = serde_json::from_value(v["requests"].clone()).unwrap();
-        let epoch = v["epoch_monotonic_ns"].as_u64().unwrap();
-        (recs.into_iter().map(|r| (r.id.clone(), r)).collect(), epoch)
+        let t = GroundTruth::fetch(&self.url).await.unwrap();
+        let epoch = t.epoch_monotonic_ns;
+        (t.by_id(), epoch)
     }
 }
 

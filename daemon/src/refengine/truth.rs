@@ -73,3 +73,36 @@ impl Truth {
             .to_string()
     }
 }
+
+/// What `GET /ground_truth` returns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroundTruth {
+    /// The engine's time zero on the machine-wide `CLOCK_MONOTONIC`, in ns.
+    pub epoch_monotonic_ns: u64,
+    /// Every finished request.
+    pub requests: Vec<TruthRecord>,
+}
+
+impl GroundTruth {
+    /// Read a running reference engine's ground truth from `{url}/ground_truth`.
+    pub async fn fetch(url: &str) -> Result<Self, String> {
+        let http = crate::loadgen::client::http_builder()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = http
+            .get(format!("{url}/ground_truth"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("ground truth is not valid JSON: {e}"))
+    }
+
+    /// Records by request id.
+    pub fn by_id(self) -> std::collections::HashMap<String, TruthRecord> {
+        self.requests
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect()
+    }
+}

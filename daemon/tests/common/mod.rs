@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use llmsd::refengine::{self, RefArgs, truth::TruthRecord};
+use llmsd::refengine::truth::{GroundTruth, TruthRecord};
+use llmsd::refengine::{self, RefArgs};
 use std::collections::HashMap;
 use std::sync::mpsc;
 
@@ -40,18 +41,7 @@ impl Engine {
 
     /// Ground truth by request id.
     pub async fn truth(&self) -> HashMap<String, TruthRecord> {
-        let http = llmsd::loadgen::client::http_builder().build().unwrap();
-        let text = http
-            .get(format!("{}/ground_truth", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let recs: Vec<TruthRecord> = serde_json::from_value(v["requests"].clone()).unwrap();
-        recs.into_iter().map(|r| (r.id.clone(), r)).collect()
+        GroundTruth::fetch(&self.url).await.unwrap().by_id()
     }
 }
 
