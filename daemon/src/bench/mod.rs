@@ -283,17 +283,16 @@ async fn build_prompts(
         base: base.to_owned(),
         model: opts.model.clone(),
     });
-    let corpus: String = prompts::default_set()
+    let synth_err = |e: synth::SynthError| BenchError::Server(e.to_string());
+    let text: String = prompts::default_set()
         .iter()
         .map(Prompt::as_text)
         .collect::<Vec<_>>()
         .join("\n\n");
-    let synth_err = |e: synth::SynthError| BenchError::Server(e.to_string());
+    let corpus = synth::Corpus::new(&codec, &text).await.map_err(synth_err)?;
     // Measure the template's overhead: a prompt of known length, and what the server counts.
     const PROBE: usize = 16;
-    let probe = synth::prompts(&codec, &corpus, PROBE, 1)
-        .await
-        .map_err(synth_err)?;
+    let probe = corpus.prompts(&codec, PROBE, 1).await.map_err(synth_err)?;
     let probe_prompt = Prompt::Text(probe[0].text.clone());
     let rec = preflight(a.endpoint, client, &probe_prompt, opts).await?;
     let overhead = match rec.usage.prompt_tokens {
@@ -319,7 +318,8 @@ async fn build_prompts(
     let count = requests
         .map_or(1024, |r| (r + u64::from(a.warmup)).saturating_mul(points))
         .clamp(1, 4096) as usize;
-    let ps = synth::prompts(&codec, &corpus, content as usize, count)
+    let ps = corpus
+        .prompts(&codec, content as usize, count)
         .await
         .map_err(synth_err)?;
     let targets = ps
@@ -389,7 +389,7 @@ async fn settled_counters(http: &reqwest::Client, base: &str) -> Option<metrics:
 
 /// Read the counters after a point (again, briefly, if the engine has not counted the last
 /// requests yet) and compare with what the client saw. Agreement is only judged when the
-/// server's count is knowable: no failed request had streamed part of its answer.
+/// server's count is knowable (see [`server_reported_output`]).
 async fn cross_check(
     http: &reqwest::Client,
     base: &str,
@@ -397,10 +397,7 @@ async fn cross_check(
     records: &[RequestRecord],
 ) -> Option<ServerCheck> {
     let before = before?;
-    let partial = records
-        .iter()
-        .any(|r| r.error.is_some() && !r.chunks.is_empty());
-    let want = server_reported_output(records).filter(|_| !partial);
+    let want = server_reported_output(records);
     let mut after = metrics::scrape(http, base).await?;
     if let Some(w) = want {
         for _ in 0..10 {
@@ -436,9 +433,4 @@ fn write_json(path: &std::path::Path, report: &BenchReport) -> Result<(), BenchE
     std::fs::write(&tmp, text + "\n")
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| BenchError::Usage(format!("cannot write --json '{}': {e}", path.display())))
-}
-
-/// Points of a report, for callers that only want figures.
-pub fn points(r: &BenchReport) -> &[PointResult] {
-    &r.points
 }

@@ -71,7 +71,20 @@ impl Clock {
 
     /// ns from the epoch to `t` (0 if `t` is earlier).
     pub fn ns(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+        ns_between(self.epoch, t)
+    }
+}
+
+/// ns from `from` to `to` (0 if `to` is earlier), saturating.
+pub fn ns_between(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The start of an unwanted body (an error page), on one line, for a message.
+async fn body_snippet(resp: reqwest::Response, n: usize) -> String {
+    match tokio::time::timeout(Duration::from_secs(5), resp.text()).await {
+        Ok(Ok(body)) => snippet(&body, n),
+        _ => String::new(),
     }
 }
 
@@ -122,17 +135,24 @@ impl StreamClient {
             client_input_tokens: req.client_input_tokens,
             ..Default::default()
         };
+        let rid = match reqwest::header::HeaderValue::from_str(&rec.id) {
+            Ok(v) => v,
+            Err(e) => {
+                rec.error = Some(err("transport", format!("bad request id: {e}")));
+                return rec;
+            }
+        };
         let build = |c: &reqwest::Client| {
             c.post(self.url.clone())
                 .header("content-type", "application/json")
                 .header("accept", "text/event-stream")
-                .header("x-request-id", rec.id.as_str())
+                .header("x-request-id", rid.clone())
                 .body(req.body.clone())
                 .build()
         };
-        let (first, retry) = match (build(&self.pooled), build(&self.fresh)) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => {
+        let first = match build(&self.pooled) {
+            Ok(r) => r,
+            Err(e) => {
                 rec.error = Some(err("transport", format!("cannot build request: {e}")));
                 return rec;
             }
@@ -154,15 +174,16 @@ impl StreamClient {
                 Ok(Ok(r)) => break r,
                 Ok(Err(e)) if rec.retries < MAX_RETRIES && !e.is_timeout() => {
                     rec.retries += 1;
-                    match retry.try_clone() {
-                        Some(r) => {
+                    // Built only when needed: retries are rare, requests are not.
+                    match build(&self.fresh) {
+                        Ok(r) => {
                             // The request that counts is the one written now: its start is
                             // now; the failed attempt shows as queue time and in `retries`.
                             start = Instant::now();
                             rec.start_ns = clock.ns(start);
                             attempt.set(self.fresh.execute(r));
                         }
-                        None => return fail(rec, start, send_kind(&e), describe(&e)),
+                        Err(_) => return fail(rec, start, send_kind(&e), describe(&e)),
                     }
                 }
                 Ok(Err(e)) => return fail(rec, start, send_kind(&e), describe(&e)),
@@ -170,9 +191,7 @@ impl StreamClient {
         };
         let status = resp.status();
         if status != reqwest::StatusCode::OK {
-            let body = tokio::time::timeout(Duration::from_secs(5), resp.text()).await;
-            let body = body.ok().and_then(Result::ok).unwrap_or_default();
-            let msg = format!("HTTP {status}: {}", snippet(&body, 300));
+            let msg = format!("HTTP {status}: {}", body_snippet(resp, 300).await);
             return fail(rec, start, &format!("http_{}", status.as_u16()), msg);
         }
         let ctype = resp
@@ -186,12 +205,8 @@ impl StreamClient {
             } else {
                 ctype.to_owned()
             };
-            let body = tokio::time::timeout(Duration::from_secs(5), resp.text()).await;
-            let body = body.ok().and_then(Result::ok).unwrap_or_default();
-            let msg = format!(
-                "content-type {ctype}, not an SSE stream: {}",
-                snippet(&body, 200)
-            );
+            let body = body_snippet(resp, 200).await;
+            let msg = format!("content-type {ctype}, not an SSE stream: {body}");
             return fail(rec, start, "not_sse", msg);
         }
         read_stream(rec, resp, start, deadline, self.timeout).await
@@ -208,9 +223,7 @@ async fn read_stream(
     timeout: Duration,
 ) -> RequestRecord {
     let frame_at = Arc::new(AtomicU64::new(0));
-    let since = move |t: Instant| {
-        u64::try_from(t.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
-    };
+    let since = move |t: Instant| ns_between(start, t);
     let stamp = frame_at.clone();
     let bytes = resp
         .bytes_stream()
@@ -284,7 +297,7 @@ fn err(kind: &str, message: String) -> RequestError {
 }
 
 fn fail(mut rec: RequestRecord, start: Instant, kind: &str, message: String) -> RequestRecord {
-    rec.end_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    rec.end_ns = ns_between(start, Instant::now());
     rec.error = Some(err(kind, message));
     rec
 }

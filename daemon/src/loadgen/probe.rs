@@ -32,7 +32,7 @@ impl LagProbe {
                     let t0 = Instant::now();
                     let sm = sm.clone();
                     handle.spawn(async move {
-                        let lag = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                        let lag = super::client::ns_between(t0, Instant::now());
                         sm.lock().unwrap_or_else(PoisonError::into_inner).add(lag);
                     });
                 }

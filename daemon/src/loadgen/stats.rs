@@ -247,15 +247,17 @@ fn client_saturated(c: &ClientStats, duration_s: f64) -> bool {
 }
 
 /// What the server's generation counter should have grown by: the sum of its own
-/// `completion_tokens` over every request it answered. `None` when a request that completed
-/// carried no usage (the server's count cannot be known then).
+/// `completion_tokens` over every request it answered. `None` when that cannot be known: a
+/// completed request carried no usage, or a failed one had streamed part of its answer (the
+/// engine counted those tokens; no usage says how many).
 pub fn server_reported_output(records: &[RequestRecord]) -> Option<u64> {
     let mut sum = 0;
     for r in records {
-        match r.usage.completion_tokens {
-            Some(n) => sum += n,
-            None if r.error.is_none() => return None,
-            None => {}
+        match (r.usage.completion_tokens, &r.error) {
+            (Some(n), _) => sum += n,
+            (None, None) => return None,
+            (None, Some(_)) if !r.chunks.is_empty() => return None,
+            (None, Some(_)) => {}
         }
     }
     Some(sum)
@@ -421,6 +423,27 @@ mod tests {
         assert!((st.p99 - 9.9).abs() / 9.9 < 1e-3, "{}", st.p99);
         assert!((st.max - 10.0).abs() < 1e-12);
         assert!((st.mean - 5.0005).abs() < 1e-9);
+    }
+
+    #[test]
+    fn server_count_is_known_only_when_every_streamed_token_has_usage() {
+        let done = rec(0, &[1, 2], 3, Some(2));
+        let mut refused = rec(0, &[], 1, None);
+        refused.error = Some(RequestError {
+            kind: "http_500".into(),
+            message: String::new(),
+        });
+        assert_eq!(
+            server_reported_output(&[done.clone(), refused.clone()]),
+            Some(2)
+        );
+        let mut cut = rec(0, &[1], 2, None);
+        cut.error = Some(RequestError {
+            kind: "stream_cut".into(),
+            message: String::new(),
+        });
+        assert_eq!(server_reported_output(&[done.clone(), cut]), None);
+        assert_eq!(server_reported_output(&[done, rec(0, &[1], 2, None)]), None);
     }
 
     #[test]

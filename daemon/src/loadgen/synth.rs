@@ -153,26 +153,38 @@ pub struct Synthetic {
     pub tokens: usize,
 }
 
-/// `count` prompts of exactly `target` tokens each (as the codec counts them), cut from `corpus`.
-pub async fn prompts(
-    codec: &Codec,
-    corpus: &str,
-    target: usize,
-    count: usize,
-) -> Result<Vec<Synthetic>, SynthError> {
-    let ids = codec.encode(corpus).await?;
-    if ids.is_empty() {
-        return Err(SynthError::EmptyCorpus);
+/// A corpus, tokenized once, to cut synthetic prompts from.
+pub struct Corpus {
+    ids: Vec<u32>,
+}
+
+impl Corpus {
+    /// Tokenize `text` with `codec`.
+    pub async fn new(codec: &Codec, text: &str) -> Result<Self, SynthError> {
+        let ids = codec.encode(text).await?;
+        if ids.is_empty() {
+            return Err(SynthError::EmptyCorpus);
+        }
+        Ok(Self { ids })
     }
-    let len = ids.len();
-    // Spread the starting offsets over the corpus (an odd stride avoids short cycles).
-    let stride = (len / count.max(1)).max(1) | 1;
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let offset = (i * stride + i / len) % len;
-        out.push(exact(codec, &ids, offset, target).await?);
+
+    /// `count` prompts of exactly `target` tokens each (as the codec counts them).
+    pub async fn prompts(
+        &self,
+        codec: &Codec,
+        target: usize,
+        count: usize,
+    ) -> Result<Vec<Synthetic>, SynthError> {
+        let len = self.ids.len();
+        // Spread the starting offsets over the corpus (an odd stride avoids short cycles).
+        let stride = (len / count.max(1)).max(1) | 1;
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let offset = (i * stride + i / len) % len;
+            out.push(exact(codec, &self.ids, offset, target).await?);
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// The window at `offset` resized until its text re-encodes to `target` tokens.
@@ -237,7 +249,12 @@ mod tests {
     async fn prompts_have_the_exact_length_and_differ() {
         let c = word_codec();
         let corpus = "the quick brown fox jumps over the lazy dog";
-        let ps = prompts(&c, corpus, 12, 5).await.unwrap();
+        let ps = Corpus::new(&c, corpus)
+            .await
+            .unwrap()
+            .prompts(&c, 12, 5)
+            .await
+            .unwrap();
         assert_eq!(ps.len(), 5);
         for p in &ps {
             assert_eq!(c.encode(&p.text).await.unwrap().len(), 12, "{p:?}");
