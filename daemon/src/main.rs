@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use llmsd::bench::{self, BenchArgs};
+use llmsd::loadgen::stream::snippet;
 use llmsd::refengine::{self, RefArgs};
 use std::process::ExitCode;
 
@@ -38,12 +39,10 @@ fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
 fn main() -> ExitCode {
     // A panic is a bug of ours: one line and exit code 1, never a backtrace dump and 101.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        eprintln!("llmsd: internal error: {msg}");
+        eprintln!(
+            "llmsd: internal error: {}",
+            snippet(&info.to_string(), 2000)
+        );
         std::process::exit(1);
     }));
     let cli = match Cli::try_parse() {
@@ -81,8 +80,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
-    let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
-    eprintln!("llmsd: {msg}");
+    eprintln!("llmsd: {}", snippet(msg, 2000));
     ExitCode::from(code)
 }
 

@@ -21,10 +21,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Closed loop: requests in flight, one point per value (e.g. 1,4,8).
-    #[arg(long, value_delimiter = ',', value_parser = positive_u32)]
+    #[arg(long, value_delimiter = ',', value_parser = positive::<u32>)]
     pub concurrency: Option<Vec<u32>>,
     /// Static batches: requests sent together, one point per value.
-    #[arg(long, value_delimiter = ',', value_parser = positive_u32)]
+    #[arg(long, value_delimiter = ',', value_parser = positive::<u32>)]
     pub batch: Option<Vec<u32>>,
     /// Open loop: arrivals per second, one point per value.
     #[arg(long, value_delimiter = ',', value_parser = rate)]
@@ -36,10 +36,10 @@ pub struct BenchArgs {
     #[arg(long, value_parser = burstiness)]
     pub burstiness: Option<f64>,
     /// Rate mode: cap on requests in flight (arrivals wait; the wait is reported as queue time).
-    #[arg(long, value_parser = positive_u32)]
+    #[arg(long, value_parser = positive::<u32>)]
     pub max_concurrency: Option<u32>,
     /// Measured requests per point [default: 64]. Batch mode runs whole batches.
-    #[arg(long, conflicts_with = "duration", value_parser = positive_u64)]
+    #[arg(long, conflicts_with = "duration", value_parser = positive::<u64>)]
     pub requests: Option<u64>,
     /// Seconds per point: no request starts after this (the ones in flight finish).
     #[arg(long, value_parser = seconds)]
@@ -48,10 +48,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     pub warmup: u32,
     /// Output tokens per request (max_tokens with ignore_eos; min_tokens where the engine takes it).
-    #[arg(long, default_value_t = 128, value_parser = positive_u32)]
+    #[arg(long, default_value_t = 128, value_parser = positive::<u32>)]
     pub output_tokens: u32,
     /// Synthetic prompts of exactly this many input tokens (as the server counts them).
-    #[arg(long, value_parser = positive_u32, conflicts_with = "prompts")]
+    #[arg(long, value_parser = positive::<u32>, conflicts_with = "prompts")]
     pub input_tokens: Option<u32>,
     /// tokenizer.json for --input-tokens [default: the server's /tokenize].
     #[arg(long, requires = "input_tokens")]
@@ -90,18 +90,11 @@ pub enum ArrivalArg {
     Gamma,
 }
 
-fn positive_u32(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("'{s}' is not a whole number")),
-    }
-}
-
-fn positive_u64(s: &str) -> Result<u64, String> {
-    match s.trim().parse::<u64>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
+/// A whole number of at least 1.
+fn positive<T: std::str::FromStr + From<u8> + PartialOrd>(s: &str) -> Result<T, String> {
+    match s.trim().parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        Ok(_) => Err("must be at least 1".into()),
         Err(_) => Err(format!("'{s}' is not a whole number")),
     }
 }

@@ -250,17 +250,12 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
 
 /// `llmsd reference-engine`: serve until `shutdown` resolves, then write the ground truth file.
 pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let out = args.ground_truth.clone();
-    let state = new_state(args)?;
-    let truth = state.truth.clone();
-    println!("reference engine listening on http://{addr}");
-    let task = tokio::spawn(accept(listener, state));
+    let running = spawn(args).await?;
+    println!("reference engine listening on {}", running.url());
     shutdown.await;
-    task.abort();
+    let truth = running.truth.clone();
+    drop(running);
     if let Some(path) = out {
         std::fs::write(&path, truth.to_json())
             .map_err(|e| format!("cannot write ground truth to '{}': {e}", path.display()))?;

@@ -55,7 +55,7 @@ impl Default for Truth {
 impl Truth {
     /// ns since the engine started.
     pub fn now_ns(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        crate::loadgen::client::ns_between(self.epoch, Instant::now())
     }
 
     /// Keep a finished request's record.
@@ -66,11 +66,18 @@ impl Truth {
             .push(r);
     }
 
-    /// Every record so far, as JSON: `{"epoch_monotonic_ns": N, "requests": [...]}`.
+    /// Every record so far, as the JSON of [`GroundTruth`].
     pub fn to_json(&self) -> String {
-        let r = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        serde_json::json!({ "epoch_monotonic_ns": self.epoch_monotonic_ns, "requests": *r })
-            .to_string()
+        let requests = self
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let t = GroundTruth {
+            epoch_monotonic_ns: self.epoch_monotonic_ns,
+            requests,
+        };
+        serde_json::to_string(&t).unwrap_or_default()
     }
 }
 
