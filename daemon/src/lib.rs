@@ -11,5 +11,7 @@
 //! The daemon proper (engine supervisor, job queue, GPU sampler, store, RPC) comes next.
 
 pub mod bench;
+pub mod engine;
+pub mod gpu;
 pub mod loadgen;
 pub mod refengine;

@@ -5,7 +5,14 @@
 //! (with `#[serde(default)]` so older readers keep working), never renamed.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod result;
+
+pub use api::{
+    ApiError, EngineInfo, EngineMetrics, EngineState, GpuPointStats, GpuSample, Hello, JobDetail,
+    JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
+};
 
 pub use result::{
     Arrival, BenchReport, Chunk, ClientStats, LatencyStats, Load, PointResult, REPORT_VERSION,

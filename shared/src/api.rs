@@ -1,0 +1,376 @@
+//! The daemon's RPC service ([`Llmsd`]) and every type its calls take or return.
+//!
+//! The wire codec is JSON (length-delimited frames) on both the Unix socket and TCP: the
+//! result types use untagged enums and skipped fields, which bincode cannot carry.
+
+use crate::result::PointResult;
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change of [`Llmsd`] or its types.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts (raw per-request records can be large).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+/// The daemon's API. Every call is short: `submit` queues and returns, and `watch` always
+/// answers before the caller's deadline.
+#[tarpc::service]
+pub trait Llmsd {
+    /// Protocol version and daemon facts. Over TCP it must come first, with the token;
+    /// every other call on that connection is refused until it succeeds.
+    async fn hello(token: Option<String>) -> Result<Hello, ApiError>;
+    /// Validate a sweep file completely and queue it; returns the job id. Nothing is
+    /// queued when the spec is refused.
+    async fn submit(req: SubmitRequest) -> Result<u64, ApiError>;
+    /// Every job, oldest first.
+    async fn jobs() -> Result<Vec<JobSummary>, ApiError>;
+    /// One job with its spec and points.
+    async fn job(id: u64) -> Result<JobDetail, ApiError>;
+    /// Cancel a queued or running job; returns its state afterwards.
+    async fn cancel(id: u64) -> Result<JobState, ApiError>;
+    /// Move a queued job to `position` (0 = next) among the queued jobs; returns the queued
+    /// job ids in their new order.
+    async fn reorder(id: u64, position: u32) -> Result<Vec<u64>, ApiError>;
+    /// The finished points of a job, in point order. `raw` adds the per-request records.
+    async fn results(id: u64, raw: bool) -> Result<Vec<ResultRow>, ApiError>;
+    /// Engines the daemon runs or ran since it started.
+    async fn engines() -> Result<Vec<EngineInfo>, ApiError>;
+    /// The last `lines` log lines of an engine, by id (`"7"`) or name (newest first match).
+    async fn engine_log(engine: String, lines: u32) -> Result<Vec<String>, ApiError>;
+    /// The latest sample of each GPU (empty without GPUs).
+    async fn gpus() -> Result<Vec<GpuSample>, ApiError>;
+    /// Long-poll: what changed after `since_seq`, waiting up to `wait_ms` (clamped under the
+    /// call's deadline) when nothing has.
+    async fn watch(since_seq: u64, wait_ms: u64) -> Result<Update, ApiError>;
+}
+
+/// Errors of the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    /// The spec or an argument is wrong; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such job or engine.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The call is not allowed in the current state (e.g. reorder a running job).
+    #[error("{0}")]
+    Conflict(String),
+    /// TCP connection without a successful `hello`, or a wrong token.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The daemon is shutting down.
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+    /// A failure inside the daemon.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Answer of `hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the daemon.
+    pub protocol: u32,
+    /// The daemon's package version.
+    pub version: String,
+    /// Host name.
+    pub host: String,
+    /// GPUs found (0 without a driver).
+    pub gpus: u32,
+}
+
+/// A sweep file to queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    /// The TOML text.
+    pub spec: String,
+    /// Where relative paths in the spec are resolved (the file's directory, made absolute
+    /// by the client).
+    pub base_dir: Option<String>,
+    /// The file name, for messages.
+    pub file: Option<String>,
+}
+
+/// State of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for its GPUs.
+    Queued,
+    /// Its engine is being started.
+    Starting,
+    /// A point is running.
+    Running,
+    /// Every point finished and none failed.
+    Done,
+    /// It ended, and at least one point (or the job itself) failed.
+    Failed,
+    /// Cancelled by a user.
+    Cancelled,
+}
+
+impl JobState {
+    /// Lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Starting => "starting",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Done, failed or cancelled.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+/// A row of the job list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    /// Job id.
+    pub id: u64,
+    /// The spec's `name`.
+    pub name: String,
+    /// Current state.
+    pub state: JobState,
+    /// Points finished (failed points included).
+    pub points_done: u32,
+    /// Points the job expands to.
+    pub points_total: u32,
+    /// Of the finished points, how many failed.
+    #[serde(default)]
+    pub points_failed: u32,
+    /// Submission time, unix ms.
+    pub submitted_ms: u64,
+    /// When the job last started running, unix ms.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    /// When it reached a final state, unix ms.
+    #[serde(default)]
+    pub finished_ms: Option<u64>,
+    /// Why it failed or was cancelled.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One point of a job: engine x load setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointPlan {
+    /// Index within the job.
+    pub index: u32,
+    /// The engine's name within the job.
+    pub engine: String,
+    /// The load setting, as `llmsd bench` writes it.
+    pub load: crate::result::Load,
+}
+
+/// A job in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    /// The list row.
+    pub summary: JobSummary,
+    /// The submitted TOML, as given.
+    pub spec: String,
+    /// The points it expands to.
+    pub plan: Vec<PointPlan>,
+    /// Indices of the finished points.
+    pub finished: Vec<u32>,
+}
+
+/// A finished point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Index within the job.
+    pub index: u32,
+    /// The engine's name within the job.
+    pub engine: String,
+    /// The engine kind (`llamacpp`, `vllm`, `external`, ...).
+    pub kind: String,
+    /// Why the point produced no figures (engine crashed, never ready, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The figures, in `llmsd bench --json` shape (absent when `error` is set).
+    #[serde(default)]
+    pub point: Option<PointResult>,
+    /// GPU figures over the point, where there are GPUs.
+    #[serde(default)]
+    pub gpu: Option<PointGpu>,
+    /// Finish time, unix ms.
+    pub finished_ms: u64,
+}
+
+/// State of an engine process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state", content = "detail")]
+pub enum EngineState {
+    /// Launched; waiting for its health check.
+    Starting,
+    /// Healthy and serving.
+    Ready,
+    /// Being stopped.
+    Stopping,
+    /// Stopped by the daemon.
+    Stopped,
+    /// Exited on its own, never got ready, or could not be started; the reason.
+    Failed(String),
+}
+
+/// Common engine gauges, mapped from each engine's own `/metrics` names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineMetrics {
+    /// When scraped, unix ms.
+    pub unix_ms: u64,
+    /// Requests being decoded.
+    pub running: Option<f64>,
+    /// Requests waiting to be scheduled.
+    pub waiting: Option<f64>,
+    /// KV-cache usage, 0 to 1.
+    pub kv_cache_usage: Option<f64>,
+    /// Prompt tokens processed since start.
+    pub prompt_tokens_total: Option<f64>,
+    /// Tokens generated since start.
+    pub generation_tokens_total: Option<f64>,
+}
+
+/// An engine the daemon knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    /// Daemon-wide engine id.
+    pub id: u64,
+    /// Name within its job (`[[engine]] name`, default the kind).
+    pub name: String,
+    /// Kind: `external`, `reference`, `llamacpp`, ...
+    pub kind: String,
+    /// The job it serves.
+    pub job: Option<u64>,
+    /// Current state.
+    pub state: EngineState,
+    /// Base URL it serves on.
+    pub url: String,
+    /// Process-group leader (absent for `external`).
+    pub pid: Option<u32>,
+    /// The argv it was started with.
+    pub argv: Vec<String>,
+    /// Log file path.
+    pub log_path: Option<String>,
+    /// Start time, unix ms.
+    pub started_ms: u64,
+    /// Latest scrape of `/metrics`.
+    #[serde(default)]
+    pub metrics: Option<EngineMetrics>,
+}
+
+/// One reading of one GPU.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuSample {
+    /// Unix ms.
+    pub unix_ms: u64,
+    /// NVML index.
+    pub index: u32,
+    /// Product name.
+    pub name: String,
+    /// Utilization, percent.
+    pub util_pct: Option<u32>,
+    /// Memory used, bytes.
+    pub mem_used: Option<u64>,
+    /// Memory total, bytes.
+    pub mem_total: Option<u64>,
+    /// Power draw, milliwatts.
+    pub power_mw: Option<u32>,
+    /// Total energy since the driver loaded, millijoules.
+    pub energy_mj: Option<u64>,
+    /// Temperature, °C.
+    pub temp_c: Option<u32>,
+    /// SM clock, MHz.
+    pub sm_clock_mhz: Option<u32>,
+    /// GPU memory of each process on this GPU: (pid, bytes).
+    #[serde(default)]
+    pub processes: Vec<(u32, u64)>,
+}
+
+/// GPU figures over one point, per GPU the job used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PointGpu {
+    /// One entry per GPU.
+    pub gpus: Vec<GpuPointStats>,
+    /// Output tokens of the point per joule over all its GPUs (`None` without an energy
+    /// counter).
+    pub tokens_per_joule: Option<f64>,
+    /// Samples the figures come from.
+    pub samples: u32,
+}
+
+/// One GPU over one point.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuPointStats {
+    /// NVML index.
+    pub index: u32,
+    /// Highest memory used, bytes.
+    pub peak_mem_used: Option<u64>,
+    /// Mean utilization, percent.
+    pub mean_util_pct: Option<f64>,
+    /// Mean power draw, watts.
+    pub mean_power_w: Option<f64>,
+    /// Energy over the point from the total-energy counter, joules.
+    pub energy_j: Option<f64>,
+    /// Mean power while idle before the point, watts (the baseline).
+    pub idle_power_w: Option<f64>,
+    /// `energy_j` minus the idle baseline over the same time, joules.
+    pub energy_above_idle_j: Option<f64>,
+    /// Highest memory of the engine's processes on this GPU, bytes.
+    pub engine_mem_peak: Option<u64>,
+}
+
+/// The point being run now, as seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LivePoint {
+    /// Job id.
+    pub job: u64,
+    /// Point index.
+    pub index: u32,
+    /// Engine name.
+    pub engine: String,
+    /// The load setting.
+    pub load: Option<crate::result::Load>,
+    /// Seconds since the measured part began.
+    pub elapsed_s: f64,
+    /// Requests finished (failed included).
+    pub requests_done: u64,
+    /// Requests the point will send, if fixed.
+    pub requests_total: Option<u64>,
+    /// Failed requests so far.
+    pub failed: u64,
+    /// Output tokens received so far.
+    pub output_tokens: u64,
+    /// Output tokens received in the last second.
+    pub tokens_per_s: f64,
+    /// TTFT so far: p50, p99 (ms).
+    pub ttft_ms: Option<(f64, f64)>,
+    /// ITL so far: p50, p99 (ms).
+    pub itl_ms: Option<(f64, f64)>,
+}
+
+/// Answer of `watch`: the state now, and the GPU samples since `since_seq`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    /// Pass this as `since_seq` next time.
+    pub seq: u64,
+    /// Whether anything changed after the caller's `since_seq`.
+    pub changed: bool,
+    /// Engines.
+    pub engines: Vec<EngineInfo>,
+    /// Jobs that are not final, and the most recent final ones.
+    pub jobs: Vec<JobSummary>,
+    /// The running point, if one runs.
+    pub live: Vec<LivePoint>,
+    /// GPU samples taken after `since_seq`, oldest first (at most a minute's worth).
+    pub gpu_samples: Vec<GpuSample>,
+    /// Anything else worth a line: (unix ms, text).
+    #[serde(default)]
+    pub events: Vec<(u64, String)>,
+}
