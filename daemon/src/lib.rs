@@ -11,7 +11,9 @@
 //! The daemon proper (engine supervisor, job queue, GPU sampler, store, RPC) comes next.
 
 pub mod bench;
+pub mod config;
 pub mod engine;
 pub mod gpu;
 pub mod loadgen;
 pub mod refengine;
+pub mod store;

@@ -7,12 +7,14 @@
 
 pub mod api;
 pub mod result;
+pub mod sweep;
 
 pub use api::{
     ApiError, EngineInfo, EngineMetrics, EngineState, GpuPointStats, GpuSample, Hello, JobDetail,
     JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_FRAME_BYTES, PROTOCOL_VERSION,
     PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
+pub use sweep::{EngineDef, LoadDef, Sweep};
 
 pub use result::{
     Arrival, BenchReport, Chunk, ClientStats, LatencyStats, Load, PointResult, REPORT_VERSION,

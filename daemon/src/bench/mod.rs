@@ -9,6 +9,7 @@ pub mod args;
 mod table;
 
 use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
+use crate::loadgen::live::Live;
 use crate::loadgen::request::{Endpoint, Prompt, RequestOptions, body};
 use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate, server_reported_output};
@@ -52,76 +53,144 @@ struct ServerInfo {
 
 /// Run the whole benchmark; prints the table to stdout and writes `--json` if asked.
 pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
-    let loads = a.loads().map_err(BenchError::Usage)?;
-    let base = a
-        .url
-        .trim_end_matches('/')
-        .trim_end_matches("/v1")
-        .to_owned();
-    let url = reqwest::Url::parse(&format!("{base}{}", a.endpoint.path()))
-        .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", a.url)))?;
-    let client = StreamClient::new(url.clone(), Duration::from_secs_f64(a.timeout))
-        .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?;
-    let http = http_builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| BenchError::Internal(e.to_string()))?;
-    // Local inputs first: a bad file is reported before the server is even asked.
-    let source = PromptSource::open(&a)?;
-    if let Some(path) = &a.json {
-        check_json_path(path)?;
-    }
-    let info = discover(&http, &base).await?;
-    let model = a.model.clone().or(info.model);
-    let engine = info
-        .owned_by
-        .clone()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let takes_min_tokens = ["vllm", "sglang", "tensorrt", "trtllm", "llms-reference"]
-        .iter()
-        .any(|e| engine.contains(e));
-    let opts = RequestOptions {
-        model: model.clone(),
-        max_tokens: Some(a.output_tokens),
-        min_tokens: takes_min_tokens,
-    };
-
-    let (prompts, targets) = build_prompts(&a, source, &client, &http, &base, &opts).await?;
-    let prepared: Vec<Prepared> = prompts
-        .iter()
-        .zip(&targets)
-        .map(|(p, t)| Prepared {
-            body: body(a.endpoint, p, &opts),
-            client_input_tokens: *t,
-        })
-        .collect();
-    let mut report = BenchReport {
-        version: REPORT_VERSION,
-        url: base.clone(),
-        endpoint: a.endpoint.as_str().into(),
-        model: model.unwrap_or_default(),
-        server: info.owned_by,
-        points: Vec::new(),
-    };
-    let mut w = Workload {
-        client,
-        prepared: Arc::new(prepared),
-        id_prefix: String::new(),
-        first_prompt: 0,
-    };
+    let json = a.json.clone();
+    let raw = a.raw;
+    let mut session = Session::open(a).await?;
+    let mut report = session.header();
     println!("{}", table::header());
-    for (i, load) in loads.into_iter().enumerate() {
-        w.id_prefix = format!("llms-p{i}");
-        let point = run_one(&a, &mut w, &http, &base, load).await?;
+    for i in 0..session.loads().len() {
+        let (mut point, records) = session.point(i, None).await?;
         println!("{}", table::row(&point));
+        if raw {
+            point.requests = records;
+        }
         report.points.push(point);
         // Written after every point: a long sweep that dies keeps what it finished.
-        if let Some(path) = &a.json {
+        if let Some(path) = &json {
             write_json(path, &report)?;
         }
     }
     Ok(report)
+}
+
+/// One server, ready to be measured: found, its prompts built, its preflight passed. The
+/// daemon's scheduler runs its points one by one; `run` runs them all.
+pub struct Session {
+    a: BenchArgs,
+    loads: Vec<Load>,
+    w: Workload,
+    http: reqwest::Client,
+    base: String,
+    header: BenchReport,
+}
+
+impl Session {
+    /// Check the arguments, find the server, build the prompts and send the preflight.
+    pub async fn open(a: BenchArgs) -> Result<Self, BenchError> {
+        let loads = a.loads().map_err(BenchError::Usage)?;
+        let base = a
+            .url
+            .trim_end_matches('/')
+            .trim_end_matches("/v1")
+            .to_owned();
+        let url = reqwest::Url::parse(&format!("{base}{}", a.endpoint.path()))
+            .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", a.url)))?;
+        let client = StreamClient::new(url.clone(), Duration::from_secs_f64(a.timeout))
+            .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let http = http_builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| BenchError::Internal(e.to_string()))?;
+        // Local inputs first: a bad file is reported before the server is even asked.
+        let source = PromptSource::open(&a)?;
+        if let Some(path) = &a.json {
+            check_json_path(path)?;
+        }
+        let info = discover(&http, &base).await?;
+        let model = a.model.clone().or(info.model);
+        let engine = info
+            .owned_by
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let takes_min_tokens = ["vllm", "sglang", "tensorrt", "trtllm", "llms-reference"]
+            .iter()
+            .any(|e| engine.contains(e));
+        let opts = RequestOptions {
+            model: model.clone(),
+            max_tokens: Some(a.output_tokens),
+            min_tokens: takes_min_tokens,
+        };
+        let (prompts, targets) = build_prompts(&a, source, &client, &http, &base, &opts).await?;
+        let prepared: Vec<Prepared> = prompts
+            .iter()
+            .zip(&targets)
+            .map(|(p, t)| Prepared {
+                body: body(a.endpoint, p, &opts),
+                client_input_tokens: *t,
+            })
+            .collect();
+        let header = BenchReport {
+            version: REPORT_VERSION,
+            url: base.clone(),
+            endpoint: a.endpoint.as_str().into(),
+            model: model.unwrap_or_default(),
+            server: info.owned_by,
+            points: Vec::new(),
+        };
+        let w = Workload {
+            client,
+            prepared: Arc::new(prepared),
+            id_prefix: String::new(),
+            first_prompt: 0,
+        };
+        Ok(Self {
+            a,
+            loads,
+            w,
+            http,
+            base,
+            header,
+        })
+    }
+
+    /// The load settings, one point each.
+    pub fn loads(&self) -> &[Load] {
+        &self.loads
+    }
+
+    /// The report's header (server, model, endpoint), with no points.
+    pub fn header(&self) -> BenchReport {
+        self.header.clone()
+    }
+
+    /// Start the next point at prompt `n` of the set (a resumed sweep skips the prompts its
+    /// finished points used).
+    pub fn set_first_prompt(&mut self, n: u64) {
+        self.w.first_prompt = n;
+    }
+
+    /// Prompts used so far (warm-ups included): where the next point starts.
+    pub fn first_prompt(&self) -> u64 {
+        self.w.first_prompt
+    }
+
+    /// Run point `index` of [`Session::loads`]: warm-up, counters, the measured requests,
+    /// counters again, figures. The raw records come back apart from the figures. `live`
+    /// follows the measured requests as they go.
+    pub async fn point(
+        &mut self,
+        index: usize,
+        live: Option<Arc<Live>>,
+    ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
+        let load = self
+            .loads
+            .get(index)
+            .cloned()
+            .ok_or_else(|| BenchError::Internal(format!("no point {index}")))?;
+        self.w.id_prefix = format!("llms-p{index}");
+        run_one(&self.a, &mut self.w, &self.http, &self.base, load, live).await
+    }
 }
 
 /// Warm-up, counters, the measured requests, counters again, figures. Moves the workload's
@@ -132,7 +201,8 @@ async fn run_one(
     http: &reqwest::Client,
     base: &str,
     load: Load,
-) -> Result<PointResult, BenchError> {
+    live: Option<Arc<Live>>,
+) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
     let failed_warmup = warmup(w, a.warmup).await;
     if failed_warmup > 0 {
         eprintln!(
@@ -150,7 +220,11 @@ async fn run_one(
         max_concurrency: a.max_concurrency,
         seed: a.seed,
     };
-    let run = run_point(w, &spec)
+    let measured = Workload {
+        client: w.client.clone().with_live(live),
+        ..w.clone()
+    };
+    let run = run_point(&measured, &spec)
         .await
         .map_err(|e| BenchError::Usage(e.to_string()))?;
     w.first_prompt += run.records.len() as u64;
@@ -176,10 +250,7 @@ async fn run_one(
             point.flags.push("server_count_mismatch".into());
         }
     }
-    if a.raw {
-        point.requests = run.records;
-    }
-    Ok(point)
+    Ok((point, run.records))
 }
 
 async fn discover(http: &reqwest::Client, base: &str) -> Result<ServerInfo, BenchError> {

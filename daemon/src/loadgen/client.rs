@@ -6,6 +6,7 @@
 //! a connection it announced as kept alive, as llama.cpp does) is re-sent on a fresh connection
 //! and the retry is counted in the record.
 
+use super::live::Live;
 use super::stream::{Flow, StreamState, snippet};
 use bytes::Bytes;
 use eventsource_stream::{EventStreamError, Eventsource};
@@ -39,6 +40,8 @@ pub struct StreamClient {
     fresh: reqwest::Client,
     url: reqwest::Url,
     timeout: Duration,
+    /// Progress of the point being run, when someone watches it.
+    live: Option<Arc<Live>>,
 }
 
 /// The time base of a point: event times are stored as ns since `epoch`.
@@ -112,7 +115,14 @@ impl StreamClient {
             fresh: build(0)?,
             url,
             timeout,
+            live: None,
         })
+    }
+
+    /// The same client, reporting tokens and finished requests to `live` (or to nobody).
+    pub fn with_live(mut self, live: Option<Arc<Live>>) -> Self {
+        self.live = live;
+        self
     }
 
     /// The endpoint URL.
@@ -209,7 +219,19 @@ impl StreamClient {
             let msg = format!("content-type {ctype}, not an SSE stream: {body}");
             return fail(rec, start, "not_sse", msg);
         }
-        read_stream(rec, resp, start, deadline, self.timeout).await
+        let rec = read_stream(
+            rec,
+            resp,
+            start,
+            deadline,
+            self.timeout,
+            self.live.as_deref(),
+        )
+        .await;
+        if let Some(live) = &self.live {
+            live.finished(&rec);
+        }
+        rec
     }
 }
 
@@ -221,6 +243,7 @@ async fn read_stream(
     start: Instant,
     deadline: tokio::time::Instant,
     timeout: Duration,
+    live: Option<&Live>,
 ) -> RequestRecord {
     let frame_at = Arc::new(AtomicU64::new(0));
     let since = move |t: Instant| ns_between(start, t);
@@ -244,7 +267,12 @@ async fn read_stream(
         match next {
             Some(Ok(ev)) => {
                 let t = frame_at.load(Ordering::Relaxed);
-                match st.on_event(&ev.data, t) {
+                let seen = st.chunks.len();
+                let flow = st.on_event(&ev.data, t);
+                if let (Some(live), Some(c)) = (live, st.chunks.get(seen)) {
+                    live.add_tokens(c.1);
+                }
+                match flow {
                     Ok(Flow::Continue) => {}
                     Ok(Flow::Done) => break Ok(t),
                     Err(e) => break Err(e),

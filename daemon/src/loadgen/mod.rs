@@ -5,10 +5,12 @@
 //!   synthetic prompts.
 //! - [`client`]: sends one request and records its stream; [`stream`]: per-event rules.
 //! - [`runner`]: load modes (closed loop, static batches, open loop); [`schedule`]: arrivals.
-//! - [`stats`]: records to figures; [`probe`]: is the client the bottleneck?
+//! - [`stats`]: records to figures; [`probe`]: is the client the bottleneck? [`live`]: progress
+//!   of a running point.
 //! - [`metrics`]: the server's own Prometheus counters, for cross-checks.
 
 pub mod client;
+pub mod live;
 pub mod metrics;
 pub mod probe;
 pub mod prompts;

@@ -1,0 +1,292 @@
+//! The daemon's configuration: a TOML file (`--config`), with command-line flags over it, and
+//! defaults that follow systemd's directories when it runs as a service.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `llmsd` options for the daemon itself (no subcommand).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DaemonArgs {
+    /// TOML configuration file (see systemd/llmsd.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Unix socket to serve the API on.
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Directory of the store and the engine logs.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Also serve the API on this TCP address (clients must present the token).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// File holding the TCP token (readable by the daemon's user only).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// GPU source: nvml, none, or fake:N (a deterministic fake with N GPUs, for tests).
+    #[arg(long)]
+    pub gpu: Option<String>,
+}
+
+/// The file's shape. Unknown keys are refused, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    socket: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    listen: Option<String>,
+    token_file: Option<PathBuf>,
+    gpu: Option<String>,
+    /// Seconds an engine gets between SIGTERM and SIGKILL.
+    engine_grace_s: Option<f64>,
+    /// Default seconds an engine may take to become healthy.
+    ready_timeout_s: Option<f64>,
+    #[serde(default)]
+    engines: BTreeMap<String, EngineEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineEntry {
+    command: Vec<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Unix socket path.
+    pub socket: PathBuf,
+    /// State directory (store in `db/`, engine logs in `logs/`).
+    pub state_dir: PathBuf,
+    /// Optional TCP address.
+    pub listen: Option<String>,
+    /// The TCP token (read from the token file).
+    pub token: Option<String>,
+    /// GPU source spec.
+    pub gpu: String,
+    /// SIGTERM-to-SIGKILL grace for engines.
+    pub engine_grace: Duration,
+    /// Default readiness timeout.
+    pub ready_timeout: Duration,
+    /// Engine kind -> argv prefix.
+    pub engines: BTreeMap<String, Vec<String>>,
+}
+
+impl Config {
+    /// Read the file (if any), apply the flags, fill in defaults, read the token. Errors name
+    /// the file and the key or flag at fault.
+    pub fn load(args: &DaemonArgs) -> Result<Config, String> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => File::default(),
+        };
+        let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
+        let socket =
+            args.socket.clone().or(file.socket).unwrap_or_else(|| {
+                default_socket(env("RUNTIME_DIRECTORY"), env("XDG_RUNTIME_DIR"))
+            });
+        let state_dir = args
+            .state_dir
+            .clone()
+            .or(file.state_dir)
+            .or_else(|| env("STATE_DIRECTORY").map(first_of_list))
+            .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("llmsd")))
+            .or_else(|| env("HOME").map(|h| h.join(".local/state/llmsd")))
+            .ok_or("no --state-dir given and no HOME to put one in")?;
+        let listen = args.listen.clone().or(file.listen);
+        let token_file = args.token_file.clone().or(file.token_file);
+        let token = match (&listen, &token_file) {
+            (Some(_), Some(p)) => Some(read_token(p)?),
+            (Some(l), None) => {
+                return Err(format!(
+                    "--listen {l} needs --token-file (or token_file in the config): TCP clients must present a token"
+                ));
+            }
+            (None, _) => None,
+        };
+        let seconds = |v: Option<f64>, key: &str, default: f64| match v {
+            None => Ok(Duration::from_secs_f64(default)),
+            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+            Some(s) => Err(format!(
+                "{key}: must be between 0 and 86400 seconds, got {s}"
+            )),
+        };
+        let mut engines = BTreeMap::new();
+        for (kind, e) in file.engines {
+            if e.command.is_empty() || e.command[0].trim().is_empty() {
+                return Err(format!(
+                    "engines.{kind}.command: give the program and its leading arguments, e.g. [\"llama-server\"]"
+                ));
+            }
+            engines.insert(kind, e.command);
+        }
+        Ok(Config {
+            socket,
+            state_dir,
+            listen,
+            token,
+            gpu: args
+                .gpu
+                .clone()
+                .or(file.gpu)
+                .unwrap_or_else(|| "nvml".into()),
+            engine_grace: seconds(file.engine_grace_s, "engine_grace_s", 10.0)?,
+            ready_timeout: seconds(file.ready_timeout_s, "ready_timeout_s", 600.0)?,
+            engines,
+        })
+    }
+}
+
+/// systemd's `RuntimeDirectory=` (as `$RUNTIME_DIRECTORY`), else `$XDG_RUNTIME_DIR`, else
+/// `/tmp/llmsd-$UID.sock`: the same rule `llms` follows to find the daemon.
+pub fn default_socket(runtime_dir: Option<PathBuf>, xdg: Option<PathBuf>) -> PathBuf {
+    match (runtime_dir, xdg) {
+        (Some(d), _) => first_of_list(d).join("llmsd.sock"),
+        (None, Some(d)) => d.join("llmsd.sock"),
+        (None, None) => PathBuf::from(format!("/tmp/llmsd-{}.sock", nix::unistd::getuid())),
+    }
+}
+
+/// systemd passes several directories colon-separated; the first is ours.
+fn first_of_list(p: PathBuf) -> PathBuf {
+    match p.to_str().and_then(|s| s.split(':').next()) {
+        Some(first) => PathBuf::from(first),
+        None => p,
+    }
+}
+
+fn read_file(p: &Path) -> Result<File, String> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| format!("cannot read --config '{}': {e}", p.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {}", p.display(), one_line(&text, &e)))
+}
+
+/// A TOML error in one line that names where it is: `line 7, load.requests: invalid type...`
+/// (the key is read from the source at the error's position; serde's own message does not
+/// always name it).
+pub fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else { return msg };
+    let upto = &text[..span.start.min(text.len())];
+    let line_no = upto.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    let mut table = String::new();
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for l in text.lines().take(line_no) {
+        let t = l.trim();
+        if t.starts_with('[') {
+            let name = t.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            table = if t.starts_with("[[") {
+                // An array of tables: name the element, engine[0], engine[1], ...
+                let n = seen.entry(name.clone()).or_default();
+                *n += 1;
+                format!("{name}[{}]", *n - 1)
+            } else {
+                name
+            };
+        }
+    }
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match key {
+        Some(k) if table.is_empty() => format!("line {line_no}, {k}: {msg}"),
+        Some(k) => format!("line {line_no}, {table}.{k}: {msg}"),
+        None => format!("line {line_no}: {msg}"),
+    }
+}
+
+/// The token: the file's trimmed content. The file must not be readable by group or others.
+fn read_token(p: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(p)
+        .map_err(|e| format!("cannot read --token-file '{}': {e}", p.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "--token-file '{}' is readable by others (mode {mode:o}); chmod 600 it",
+            p.display()
+        ));
+    }
+    let token = std::fs::read_to_string(p)
+        .map_err(|e| format!("cannot read --token-file '{}': {e}", p.display()))?
+        .trim()
+        .to_owned();
+    if token.len() < 16 {
+        return Err(format!(
+            "--token-file '{}' holds fewer than 16 characters; use a long random token",
+            p.display()
+        ));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_defaults() {
+        assert_eq!(
+            default_socket(Some("/run/llmsd".into()), Some("/run/user/1".into())),
+            PathBuf::from("/run/llmsd/llmsd.sock")
+        );
+        assert_eq!(
+            default_socket(None, Some("/run/user/1".into())),
+            PathBuf::from("/run/user/1/llmsd.sock")
+        );
+        assert!(default_socket(None, None).starts_with("/tmp"));
+    }
+
+    #[test]
+    fn file_and_flags() {
+        let dir = std::env::temp_dir().join(format!("llmsd-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("c.toml");
+        std::fs::write(
+            &cfg,
+            "state_dir = \"/x\"\nengine_grace_s = 3\n[engines.llamacpp]\ncommand = [\"/opt/llama-server\"]\n",
+        )
+        .unwrap();
+        let args = DaemonArgs {
+            config: Some(cfg.clone()),
+            state_dir: Some("/y".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.state_dir, PathBuf::from("/y"), "the flag wins");
+        assert_eq!(c.engine_grace, Duration::from_secs(3));
+        assert_eq!(c.engines["llamacpp"], vec!["/opt/llama-server".to_string()]);
+
+        std::fs::write(&cfg, "stat_dir = \"/x\"\n").unwrap();
+        let e = Config::load(&args).unwrap_err();
+        assert!(e.contains("stat_dir") && e.contains("c.toml"), "{e}");
+        std::fs::write(&cfg, "[engines.vllm]\ncommand = []\n").unwrap();
+        let e = Config::load(&args).unwrap_err();
+        assert!(e.contains("engines.vllm.command"), "{e}");
+
+        let args = DaemonArgs {
+            listen: Some("127.0.0.1:0".into()),
+            state_dir: Some("/y".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).unwrap_err().contains("--token-file"));
+        let tok = dir.join("token");
+        std::fs::write(&tok, "0123456789abcdef0123\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let args = DaemonArgs {
+            token_file: Some(tok.clone()),
+            ..args
+        };
+        assert!(Config::load(&args).unwrap_err().contains("chmod 600"));
+        std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            Config::load(&args).unwrap().token.as_deref(),
+            Some("0123456789abcdef0123")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

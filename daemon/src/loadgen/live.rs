@@ -1,0 +1,109 @@
+//! What a point has done so far, for the daemon's live view: tokens as they arrive, and the
+//! latency of requests as they finish. The hot path pays one relaxed atomic add per chunk.
+
+use super::stats::Samples;
+use llms_shared::RequestRecord;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Shared between the client tasks of one point and whoever reads its progress.
+#[derive(Default)]
+pub struct Live {
+    tokens: AtomicU64,
+    done: AtomicU64,
+    failed: AtomicU64,
+    latency: Mutex<Latency>,
+}
+
+#[derive(Default)]
+struct Latency {
+    ttft: Samples,
+    itl: Samples,
+}
+
+/// A reading of [`Live`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveSnapshot {
+    /// Output tokens received (chunks of finished and unfinished requests).
+    pub tokens: u64,
+    /// Requests finished, failed included.
+    pub done: u64,
+    /// Requests failed.
+    pub failed: u64,
+    /// TTFT p50 and p99 of the completed requests, ms.
+    pub ttft_ms: Option<(f64, f64)>,
+    /// ITL p50 and p99 over the completed requests, ms.
+    pub itl_ms: Option<(f64, f64)>,
+}
+
+impl Live {
+    /// `n` more tokens arrived.
+    pub fn add_tokens(&self, n: u32) {
+        self.tokens.fetch_add(u64::from(n), Ordering::Relaxed);
+    }
+
+    /// A request ended (measured requests only).
+    pub fn finished(&self, r: &RequestRecord) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        if r.error.is_some() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            if let Some(t) = r.ttft_ns() {
+                l.ttft.add(t);
+            }
+            for w in r.chunks.windows(2) {
+                l.itl.add(w[1].0.saturating_sub(w[0].0));
+            }
+        }
+    }
+
+    /// The figures so far.
+    pub fn snapshot(&self) -> LiveSnapshot {
+        let pair = |s: &Samples| (!s.is_empty()).then(|| (s.quantile_ms(0.5), s.quantile_ms(0.99)));
+        let (ttft_ms, itl_ms) = match self.latency.lock() {
+            Ok(l) => (pair(&l.ttft), pair(&l.itl)),
+            Err(_) => (None, None),
+        };
+        LiveSnapshot {
+            tokens: self.tokens.load(Ordering::Relaxed),
+            done: self.done.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            ttft_ms,
+            itl_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_percentiles() {
+        let live = Live::default();
+        live.add_tokens(3);
+        let ok = RequestRecord {
+            chunks: vec![(2_000_000, 1), (3_000_000, 1), (5_000_000, 1)],
+            ..Default::default()
+        };
+        live.finished(&ok);
+        live.finished(&RequestRecord {
+            error: Some(llms_shared::RequestError {
+                kind: "http_500".into(),
+                message: String::new(),
+            }),
+            ..Default::default()
+        });
+        let s = live.snapshot();
+        assert_eq!((s.tokens, s.done, s.failed), (3, 2, 1));
+        let (p50, _) = s.ttft_ms.unwrap();
+        assert!((p50 - 2.0).abs() < 0.01, "{p50}");
+        let (i50, i99) = s.itl_ms.unwrap();
+        assert!(
+            (i50 - 1.0).abs() < 0.01 && (i99 - 2.0).abs() < 0.01,
+            "{i50} {i99}"
+        );
+    }
+}

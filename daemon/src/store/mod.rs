@@ -1,0 +1,240 @@
+//! The store: a typed wrapper over sled, and the only module that knows its trees, keys and
+//! encodings.
+//!
+//! Trees (DESIGN.md section 5): `meta` (schema version, job id counter), `jobs`, `points`
+//! (one finished point each), `requests` (raw per-request records), `samples` (GPU and engine
+//! time series per point), `engines` (the engines each job ran). Keys are big-endian integers,
+//! so scans come back in order; values are one version byte and JSON.
+//!
+//! Crash safety: a point's requests and samples are written first and its `points` entry
+//! last; the `points` entry is what makes a point finished. [`Store::flush`] makes it durable.
+//! A crash before the entry leaves stray requests that the re-run clears first.
+//!
+//! sled calls are short and made inline from async code (like mini-redis's `std::sync::Mutex`
+//! reasoning: no await while they run, microseconds each); only `flush` waits on the disk, and
+//! it is async.
+
+mod codec;
+pub mod types;
+
+use codec::{decode, encode, key_job, key_point, key_sub};
+use llms_shared::{RequestRecord, ResultRow};
+use std::path::Path;
+pub use types::{JobRecord, StoredSample};
+
+/// Schema this build writes. Opening a store with a newer one is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (I/O, corruption).
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    /// A value could not be encoded or decoded.
+    #[error("store: bad value in {tree}: {msg}")]
+    Codec {
+        /// Tree name.
+        tree: &'static str,
+        /// What went wrong.
+        msg: String,
+    },
+    /// The store was written by a newer llmsd.
+    #[error(
+        "the store at {dir} has schema version {found}; this llmsd understands up to {SCHEMA_VERSION}. Use a newer llmsd, or another --state-dir"
+    )]
+    TooNew {
+        /// The store directory.
+        dir: String,
+        /// Version found.
+        found: u32,
+    },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// The daemon's store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    jobs: sled::Tree,
+    points: sled::Tree,
+    requests: sled::Tree,
+    samples: sled::Tree,
+    engines: sled::Tree,
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`, checking its schema version.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let db = sled::open(dir)?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            None => {
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = v.as_ref().try_into().map(u32::from_be_bytes).map_err(|_| {
+                    StoreError::Codec {
+                        tree: "meta",
+                        msg: "schema is not a u32".into(),
+                    }
+                })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::TooNew {
+                        dir: dir.display().to_string(),
+                        found,
+                    });
+                }
+            }
+        }
+        Ok(Store {
+            jobs: db.open_tree("jobs")?,
+            points: db.open_tree("points")?,
+            requests: db.open_tree("requests")?,
+            samples: db.open_tree("samples")?,
+            engines: db.open_tree("engines")?,
+            meta,
+            db,
+        })
+    }
+
+    /// A new job id: 1, 2, 3, ... never reused.
+    pub fn next_job_id(&self) -> Result<u64> {
+        let v = self.meta.update_and_fetch("next_job_id", |old| {
+            let n = old
+                .and_then(|o| o.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|v| v.as_ref().try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1))
+    }
+
+    /// Write a job record (new or changed).
+    pub fn put_job(&self, job: &JobRecord) -> Result<()> {
+        self.jobs.insert(key_job(job.id), encode("jobs", job)?)?;
+        Ok(())
+    }
+
+    /// One job.
+    pub fn job(&self, id: u64) -> Result<Option<JobRecord>> {
+        self.jobs
+            .get(key_job(id))?
+            .map(|v| decode("jobs", &v))
+            .transpose()
+    }
+
+    /// Every job, by id.
+    pub fn jobs(&self) -> Result<Vec<JobRecord>> {
+        self.jobs
+            .iter()
+            .values()
+            .map(|v| decode("jobs", &v?))
+            .collect()
+    }
+
+    /// Store a finished point: its raw records and samples, then the point itself. Call
+    /// [`Store::flush`] before the next point begins.
+    pub fn put_point(
+        &self,
+        job: u64,
+        row: &ResultRow,
+        requests: &[RequestRecord],
+        samples: &[StoredSample],
+    ) -> Result<()> {
+        self.clear_point(job, row.index)?;
+        let mut batch = sled::Batch::default();
+        for (i, r) in requests.iter().enumerate() {
+            batch.insert(
+                &key_sub(job, row.index, i as u32)[..],
+                encode("requests", r)?,
+            );
+        }
+        self.requests.apply_batch(batch)?;
+        let mut batch = sled::Batch::default();
+        for (i, s) in samples.iter().enumerate() {
+            batch.insert(
+                &key_sub(job, row.index, i as u32)[..],
+                encode("samples", s)?,
+            );
+        }
+        self.samples.apply_batch(batch)?;
+        self.points
+            .insert(key_point(job, row.index), encode("points", row)?)?;
+        Ok(())
+    }
+
+    /// Remove whatever a point left before it was finished (records of an interrupted run).
+    fn clear_point(&self, job: u64, index: u32) -> Result<()> {
+        for tree in [&self.requests, &self.samples] {
+            let mut batch = sled::Batch::default();
+            for k in tree.scan_prefix(key_point(job, index)).keys() {
+                batch.remove(k?);
+            }
+            tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// The finished points of a job, in index order.
+    pub fn points(&self, job: u64) -> Result<Vec<ResultRow>> {
+        self.points
+            .scan_prefix(key_job(job))
+            .values()
+            .map(|v| decode("points", &v?))
+            .collect()
+    }
+
+    /// Indices of a job's finished points.
+    pub fn finished(&self, job: u64) -> Result<Vec<u32>> {
+        Ok(self.points(job)?.iter().map(|p| p.index).collect())
+    }
+
+    /// The raw records of one point.
+    pub fn requests(&self, job: u64, index: u32) -> Result<Vec<RequestRecord>> {
+        self.requests
+            .scan_prefix(key_point(job, index))
+            .values()
+            .map(|v| decode("requests", &v?))
+            .collect()
+    }
+
+    /// The time series of one point.
+    pub fn samples(&self, job: u64, index: u32) -> Result<Vec<StoredSample>> {
+        self.samples
+            .scan_prefix(key_point(job, index))
+            .values()
+            .map(|v| decode("samples", &v?))
+            .collect()
+    }
+
+    /// Remember an engine a job ran (its final state, argv and log path).
+    pub fn put_engine(&self, job: u64, info: &llms_shared::EngineInfo) -> Result<()> {
+        let n = self.engines.scan_prefix(key_job(job)).count() as u32;
+        self.engines
+            .insert(key_point(job, n), encode("engines", info)?)?;
+        Ok(())
+    }
+
+    /// The engines a job ran.
+    pub fn engines(&self, job: u64) -> Result<Vec<llms_shared::EngineInfo>> {
+        self.engines
+            .scan_prefix(key_job(job))
+            .values()
+            .map(|v| decode("engines", &v?))
+            .collect()
+    }
+
+    /// Make everything written so far durable.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use llms_shared::{JobState, LoadDef, PointPlan, Sweep};
+
+fn dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("llmsd-store-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn job(id: u64) -> JobRecord {
+    JobRecord {
+        id,
+        state: JobState::Queued,
+        spec_text: "name = \"x\"".into(),
+        file: None,
+        sweep: Sweep {
+            name: "x".into(),
+            model: None,
+            prompts: None,
+            endpoint: None,
+            gpus: None,
+            engines: vec![],
+            load: LoadDef::default(),
+        },
+        plan: vec![PointPlan {
+            index: 0,
+            engine: "e".into(),
+            load: llms_shared::Load::Concurrency { concurrency: 1 },
+        }],
+        order: id,
+        submitted_ms: 1,
+        started_ms: None,
+        finished_ms: None,
+        error: None,
+        points_done: 0,
+        points_failed: 0,
+    }
+}
+
+fn row(index: u32) -> ResultRow {
+    ResultRow {
+        index,
+        engine: "e".into(),
+        kind: "external".into(),
+        error: Some("x".into()),
+        point: None,
+        gpu: None,
+        finished_ms: 5,
+    }
+}
+
+#[tokio::test]
+async fn jobs_points_and_records_survive_reopen_in_order() {
+    let d = dir("reopen");
+    {
+        let s = Store::open(&d).unwrap();
+        assert_eq!(s.next_job_id().unwrap(), 1);
+        assert_eq!(s.next_job_id().unwrap(), 2);
+        s.put_job(&job(2)).unwrap();
+        s.put_job(&job(1)).unwrap();
+        let recs: Vec<RequestRecord> = (0..3)
+            .map(|i| RequestRecord {
+                id: format!("r{i}"),
+                ..Default::default()
+            })
+            .collect();
+        // Index 10 sorts after 2 only with big-endian keys.
+        s.put_point(1, &row(10), &recs, &[]).unwrap();
+        s.put_point(1, &row(2), &recs[..1], &[]).unwrap();
+        s.put_point(2, &row(0), &[], &[]).unwrap();
+        s.flush().await.unwrap();
+    }
+    let s = Store::open(&d).unwrap();
+    assert_eq!(s.next_job_id().unwrap(), 3, "ids are never reused");
+    let ids: Vec<u64> = s.jobs().unwrap().iter().map(|j| j.id).collect();
+    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(s.finished(1).unwrap(), vec![2, 10]);
+    assert_eq!(s.finished(2).unwrap(), vec![0]);
+    let r: Vec<String> = s
+        .requests(1, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(r, vec!["r0", "r1", "r2"]);
+    assert_eq!(s.job(1).unwrap().unwrap(), job(1));
+    assert!(s.job(9).unwrap().is_none());
+    drop(s);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_rerun_point_replaces_its_stray_records() {
+    let d = dir("rerun");
+    let s = Store::open(&d).unwrap();
+    let many: Vec<RequestRecord> = (0..5).map(|_| RequestRecord::default()).collect();
+    s.put_point(1, &row(0), &many, &[]).unwrap();
+    s.put_point(1, &row(0), &many[..2], &[]).unwrap();
+    assert_eq!(s.requests(1, 0).unwrap().len(), 2);
+    drop(s);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let d = dir("schema");
+    {
+        let db = sled::open(&d).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let e = Store::open(&d).err().unwrap().to_string();
+    assert!(
+        e.contains("schema version 2") && e.contains("newer llmsd"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn values_carry_a_version() {
+    let v = codec::encode("jobs", &job(1)).unwrap();
+    assert_eq!(v[0], 1);
+    let mut bad = v.clone();
+    bad[0] = 9;
+    let e = codec::decode::<JobRecord>("jobs", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("version 9"), "{e}");
+}

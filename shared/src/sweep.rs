@@ -1,0 +1,113 @@
+//! A sweep file (TOML; DESIGN.md section 5): what a job runs. The daemon parses and validates
+//! it at submit time and stores the normalized form (relative paths made absolute, engine
+//! names filled in), so a restart runs exactly what was accepted.
+
+use crate::result::{Arrival, Slo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Shown in lists and reports.
+    pub name: String,
+    /// Default model of every engine (a path or a served name).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Prompts file [default: the built-in set].
+    #[serde(default)]
+    pub prompts: Option<String>,
+    /// `chat` (default) or `completions`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// GPUs the job uses [default: all]. Jobs on disjoint sets may run side by side.
+    #[serde(default)]
+    pub gpus: Option<Vec<u32>>,
+    /// The engines, run one after the other.
+    #[serde(rename = "engine", default)]
+    pub engines: Vec<EngineDef>,
+    /// The load settings every engine is measured at.
+    pub load: LoadDef,
+}
+
+/// One `[[engine]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineDef {
+    /// `external`, `reference`, `llamacpp` (and, with their adapters, `vllm`, `sglang`,
+    /// `trtllm`).
+    pub kind: String,
+    /// Name in results [default: the kind, numbered when repeated].
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `external` only: the running server's base URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Model for this engine (overrides the sweep's).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Extra argv appended to the daemon-configured command.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Seconds the engine may take to become healthy [default: the daemon's].
+    #[serde(default)]
+    pub ready_timeout_s: Option<f64>,
+}
+
+/// `[load]`: the same knobs as `llmsd bench`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadDef {
+    /// Closed loop: requests in flight, one point each.
+    #[serde(default)]
+    pub concurrency: Option<Vec<u32>>,
+    /// Static batches, one point each.
+    #[serde(default)]
+    pub batch: Option<Vec<u32>>,
+    /// Open loop: arrivals per second, one point each.
+    #[serde(default)]
+    pub rate: Option<Vec<f64>>,
+    /// Spacing of arrivals in rate mode.
+    #[serde(default)]
+    pub arrival: Option<Arrival>,
+    /// Gamma shape for `arrival = "gamma"`.
+    #[serde(default)]
+    pub burstiness: Option<f64>,
+    /// Rate mode: cap on requests in flight.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Measured requests per point [default: 64].
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// Seconds per point (instead of `requests`).
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    /// Output tokens per request [default: 128].
+    #[serde(default)]
+    pub output_tokens: Option<u32>,
+    /// Synthetic prompts of exactly this many input tokens.
+    #[serde(default)]
+    pub input_tokens: Option<u32>,
+    /// tokenizer.json for `input_tokens` [default: the server's /tokenize].
+    #[serde(default)]
+    pub tokenizer: Option<String>,
+    /// Requests sent before each point and not counted.
+    #[serde(default)]
+    pub warmup_requests: Option<u32>,
+    /// Seed of prompt order and arrivals.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Goodput objectives, milliseconds.
+    #[serde(default)]
+    pub slo: Option<Slo>,
+    /// Flag points whose error rate exceeds this.
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    /// Per-request timeout, seconds [default: 600].
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
+}
