@@ -16,4 +16,5 @@ pub mod engine;
 pub mod gpu;
 pub mod loadgen;
 pub mod refengine;
+pub mod scheduler;
 pub mod store;

@@ -1,0 +1,4 @@
+//! The persistent job queue and the worker that runs sweep points.
+
+pub mod queue;
+pub mod spec;

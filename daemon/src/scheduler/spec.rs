@@ -1,0 +1,355 @@
+//! Sweep files: parse, validate completely (every error names its field), normalize, and
+//! expand into points. Nothing here runs anything; engine checks that need the daemon's
+//! configuration come in through a callback.
+
+use crate::bench::BenchArgs;
+use crate::bench::args::ArrivalArg;
+use crate::config::one_line;
+use crate::loadgen::request::Endpoint;
+use crate::loadgen::{prompts, synth};
+use llms_shared::{Arrival, EngineDef, Load, LoadDef, PointPlan, Sweep};
+use std::path::{Path, PathBuf};
+
+/// What the daemon knows that a spec is checked against.
+pub struct Checks<'a> {
+    /// GPUs on this host.
+    pub gpus: u32,
+    /// Is this engine runnable here (kind known and configured, model present)? `field` is
+    /// the place to name in the message, e.g. `engine[1]`.
+    pub engine: &'a dyn Fn(&str, &EngineDef) -> Result<(), String>,
+}
+
+/// Parse and validate a sweep; returns the normalized sweep and its points. `base_dir` is
+/// where relative paths are resolved; `file` only names the spec in messages.
+pub fn parse(
+    text: &str,
+    base_dir: Option<&Path>,
+    file: Option<&str>,
+    checks: &Checks<'_>,
+) -> Result<(Sweep, Vec<PointPlan>), String> {
+    let at = |m: String| match file {
+        Some(f) => format!("{f}: {m}"),
+        None => m,
+    };
+    let mut sweep: Sweep = toml::from_str(text).map_err(|e| at(one_line(text, &e)))?;
+    normalize(&mut sweep, base_dir).map_err(at)?;
+    validate(&sweep, checks).map_err(at)?;
+    let plan = expand(&sweep).map_err(at)?;
+    Ok((sweep, plan))
+}
+
+fn resolve(base: Option<&Path>, p: &str) -> String {
+    let path = PathBuf::from(p);
+    match base {
+        Some(b) if path.is_relative() => b.join(path).display().to_string(),
+        _ => p.to_owned(),
+    }
+}
+
+/// Make relative paths absolute and give every engine a unique name.
+fn normalize(s: &mut Sweep, base: Option<&Path>) -> Result<(), String> {
+    s.prompts = s.prompts.as_deref().map(|p| resolve(base, p));
+    s.load.tokenizer = s.load.tokenizer.as_deref().map(|p| resolve(base, p));
+    let model = s.model.clone();
+    let mut names: Vec<String> = Vec::new();
+    for (i, e) in s.engines.iter_mut().enumerate() {
+        // Only engines that take a file get the sweep's model resolved as a path; a served
+        // name ("Qwen/Qwen2.5-3B") is left alone.
+        if e.model.is_none() && e.kind != "external" && e.kind != "reference" {
+            e.model = model.clone();
+        }
+        if e.kind == "llamacpp" {
+            e.model = e.model.as_deref().map(|m| resolve(base, m));
+        }
+        let name = match &e.name {
+            Some(n) => {
+                if n.trim().is_empty() || n.len() > 64 || n.contains(char::is_whitespace) {
+                    return Err(format!(
+                        "engine[{i}].name: '{n}' must be 1 to 64 characters without spaces"
+                    ));
+                }
+                if names.contains(n) {
+                    return Err(format!(
+                        "engine[{i}].name: '{n}' is used by an earlier engine"
+                    ));
+                }
+                n.clone()
+            }
+            None => {
+                let mut n = e.kind.clone();
+                let mut k = 2;
+                while names.contains(&n) {
+                    n = format!("{}-{k}", e.kind);
+                    k += 1;
+                }
+                n
+            }
+        };
+        e.name = Some(name.clone());
+        names.push(name);
+    }
+    Ok(())
+}
+
+fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
+    if s.name.trim().is_empty() || s.name.len() > 200 {
+        return Err("name: give the sweep a name of 1 to 200 characters".into());
+    }
+    if s.engines.is_empty() {
+        return Err("engine: give at least one [[engine]]".into());
+    }
+    if let Some(e) = &s.endpoint
+        && e != "chat"
+        && e != "completions"
+    {
+        return Err(format!("endpoint: '{e}' is not chat or completions"));
+    }
+    if let Some(p) = &s.prompts {
+        let got = prompts::load(Path::new(p)).map_err(|e| format!("prompts: {e}"))?;
+        if got.is_empty() {
+            return Err(format!("prompts: '{p}' holds no prompts"));
+        }
+    }
+    if let Some(g) = &s.gpus {
+        if g.is_empty() {
+            return Err("gpus: give at least one GPU index, or leave gpus out".into());
+        }
+        for (i, idx) in g.iter().enumerate() {
+            if *idx >= checks.gpus {
+                return Err(format!(
+                    "gpus[{i}]: GPU {idx} does not exist (this host has {} GPU{})",
+                    checks.gpus,
+                    if checks.gpus == 1 { "" } else { "s" }
+                ));
+            }
+            if g[..i].contains(idx) {
+                return Err(format!("gpus[{i}]: GPU {idx} is listed twice"));
+            }
+        }
+    }
+    for (i, e) in s.engines.iter().enumerate() {
+        let field = format!("engine[{i}]");
+        if let Some(t) = e.ready_timeout_s
+            && !(t.is_finite() && t > 0.0 && t <= 86_400.0)
+        {
+            return Err(format!(
+                "{field}.ready_timeout_s: must be between 0 and 86400, got {t}"
+            ));
+        }
+        for k in e.env.keys() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(format!("{field}.env: '{k}' is not a variable name"));
+            }
+        }
+        (checks.engine)(&field, e)?;
+    }
+    validate_load(&s.load)?;
+    Ok(())
+}
+
+fn validate_load(l: &LoadDef) -> Result<(), String> {
+    let given = [l.concurrency.is_some(), l.batch.is_some(), l.rate.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 => return Err("load: give one of concurrency, batch or rate (a list)".into()),
+        1 => {}
+        _ => return Err("load: give only one of concurrency, batch and rate".into()),
+    }
+    for (key, list) in [("concurrency", &l.concurrency), ("batch", &l.batch)] {
+        if let Some(v) = list {
+            if v.is_empty() {
+                return Err(format!("load.{key}: the list is empty"));
+            }
+            if let Some(i) = v.iter().position(|&c| c == 0 || c > 100_000) {
+                return Err(format!(
+                    "load.{key}[{i}]: must be between 1 and 100000, got {}",
+                    v[i]
+                ));
+            }
+        }
+    }
+    if let Some(v) = &l.rate {
+        if v.is_empty() {
+            return Err("load.rate: the list is empty".into());
+        }
+        if let Some(i) = v
+            .iter()
+            .position(|r| !(r.is_finite() && (1e-4..=1e6).contains(r)))
+        {
+            return Err(format!(
+                "load.rate[{i}]: must be between 0.0001 and 1000000 per second, got {}",
+                v[i]
+            ));
+        }
+    }
+    let arrival = l.arrival.unwrap_or(Arrival::Poisson);
+    if l.arrival.is_some() && l.rate.is_none() {
+        return Err("load.arrival: only applies to rate".into());
+    }
+    if let Some(b) = l.burstiness {
+        if arrival != Arrival::Gamma {
+            return Err("load.burstiness: only applies to arrival = \"gamma\"".into());
+        }
+        if !(b.is_finite() && (0.01..=100.0).contains(&b)) {
+            return Err(format!(
+                "load.burstiness: must be between 0.01 and 100, got {b}"
+            ));
+        }
+    }
+    if let Some(m) = l.max_concurrency {
+        if l.rate.is_none() {
+            return Err(
+                "load.max_concurrency: only applies to rate (use concurrency for a closed loop)"
+                    .into(),
+            );
+        }
+        if m == 0 {
+            return Err("load.max_concurrency: must be at least 1".into());
+        }
+    }
+    if l.requests.is_some() && l.duration_s.is_some() {
+        return Err("load.duration_s: give requests or duration_s, not both".into());
+    }
+    if let Some(r) = l.requests
+        && !(1..=10_000_000).contains(&r)
+    {
+        return Err(format!(
+            "load.requests: must be between 1 and 10000000, got {r}"
+        ));
+    }
+    let secs = |key: &str, v: Option<f64>| match v {
+        Some(d) if !(d.is_finite() && (1e-3..=864_000.0).contains(&d)) => Err(format!(
+            "load.{key}: must be between 0.001 and 864000 seconds, got {d}"
+        )),
+        _ => Ok(()),
+    };
+    secs("duration_s", l.duration_s)?;
+    secs("timeout_s", l.timeout_s)?;
+    if let Some(o) = l.output_tokens
+        && !(1..=1_000_000).contains(&o)
+    {
+        return Err(format!(
+            "load.output_tokens: must be between 1 and 1000000, got {o}"
+        ));
+    }
+    if let Some(n) = l.input_tokens
+        && !(1..=10_000_000).contains(&n)
+    {
+        return Err(format!(
+            "load.input_tokens: must be between 1 and 10000000, got {n}"
+        ));
+    }
+    if let Some(t) = &l.tokenizer {
+        if l.input_tokens.is_none() {
+            return Err("load.tokenizer: only applies with input_tokens".into());
+        }
+        synth::Codec::from_file(Path::new(t)).map_err(|e| format!("load.tokenizer: {e}"))?;
+    }
+    if let Some(w) = l.warmup_requests
+        && w > 100_000
+    {
+        return Err(format!(
+            "load.warmup_requests: must be at most 100000, got {w}"
+        ));
+    }
+    if let Some(m) = l.max_error_rate
+        && !(m.is_finite() && (0.0..=1.0).contains(&m))
+    {
+        return Err(format!(
+            "load.max_error_rate: must be between 0 and 1, got {m}"
+        ));
+    }
+    if let Some(slo) = &l.slo {
+        for (k, v) in [("ttft", slo.ttft), ("tpot", slo.tpot), ("e2e", slo.e2e)] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(format!("load.slo.{k}: must be a positive number of ms"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Engine x load setting, in run order.
+fn expand(s: &Sweep) -> Result<Vec<PointPlan>, String> {
+    let loads = loads(&s.load);
+    let mut plan = Vec::new();
+    for e in &s.engines {
+        for load in &loads {
+            plan.push(PointPlan {
+                index: plan.len() as u32,
+                engine: e.name.clone().unwrap_or_else(|| e.kind.clone()),
+                load: load.clone(),
+            });
+        }
+    }
+    if plan.len() > 100_000 {
+        return Err(format!(
+            "load: {} points is more than one job may hold (100000)",
+            plan.len()
+        ));
+    }
+    Ok(plan)
+}
+
+/// The load settings of `[load]`, in order.
+pub fn loads(l: &LoadDef) -> Vec<Load> {
+    let arrival = l.arrival.unwrap_or(Arrival::Poisson);
+    if let Some(c) = &l.concurrency {
+        c.iter()
+            .map(|&concurrency| Load::Concurrency { concurrency })
+            .collect()
+    } else if let Some(b) = &l.batch {
+        b.iter().map(|&batch| Load::Batch { batch }).collect()
+    } else {
+        l.rate
+            .iter()
+            .flatten()
+            .map(|&rate| Load::Rate {
+                rate,
+                arrival,
+                burstiness: (arrival == Arrival::Gamma).then_some(l.burstiness.unwrap_or(1.0)),
+            })
+            .collect()
+    }
+}
+
+/// `llmsd bench` options for one engine of a sweep, serving at `url`.
+pub fn bench_args(s: &Sweep, url: &str, model: Option<String>) -> BenchArgs {
+    let l = &s.load;
+    BenchArgs {
+        url: url.to_owned(),
+        endpoint: match s.endpoint.as_deref() {
+            Some("completions") => Endpoint::Completions,
+            _ => Endpoint::Chat,
+        },
+        model,
+        concurrency: l.concurrency.clone(),
+        batch: l.batch.clone(),
+        rate: l.rate.clone(),
+        arrival: match l.arrival {
+            None | Some(Arrival::Poisson) => ArrivalArg::Poisson,
+            Some(Arrival::Constant) => ArrivalArg::Constant,
+            Some(Arrival::Gamma) => ArrivalArg::Gamma,
+        },
+        burstiness: l.burstiness,
+        max_concurrency: l.max_concurrency,
+        requests: l.requests,
+        duration: l.duration_s,
+        warmup: l.warmup_requests.unwrap_or(0),
+        output_tokens: l.output_tokens.unwrap_or(128),
+        input_tokens: l.input_tokens,
+        tokenizer: l.tokenizer.as_ref().map(PathBuf::from),
+        prompts: s.prompts.as_ref().map(PathBuf::from),
+        slo: l.slo,
+        max_error_rate: l.max_error_rate,
+        seed: l.seed.unwrap_or(0),
+        timeout: l.timeout_s.unwrap_or(600.0),
+        json: None,
+        raw: true,
+    }
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

@@ -1,0 +1,117 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn ok_engine(_: &str, _: &EngineDef) -> Result<(), String> {
+    Ok(())
+}
+
+fn no_vllm(field: &str, e: &EngineDef) -> Result<(), String> {
+    if e.kind == "vllm" {
+        Err(format!("{field}.kind: 'vllm' is not configured"))
+    } else {
+        Ok(())
+    }
+}
+
+fn checks(engine: &dyn Fn(&str, &EngineDef) -> Result<(), String>) -> Checks<'_> {
+    Checks { gpus: 2, engine }
+}
+
+const SMOKE: &str = r#"
+name = "smoke"
+[[engine]]
+kind = "external"
+url = "http://127.0.0.1:8000"
+model = "truth"
+[load]
+concurrency = [1, 2, 4]
+requests = 8
+output_tokens = 16
+"#;
+
+#[test]
+fn the_smoke_sweep_expands_to_three_points() {
+    let (s, plan) = parse(SMOKE, None, None, &checks(&ok_engine)).unwrap();
+    assert_eq!(s.engines[0].name.as_deref(), Some("external"));
+    assert_eq!(plan.len(), 3);
+    assert_eq!(plan[2].load, Load::Concurrency { concurrency: 4 });
+    let a = bench_args(&s, "http://127.0.0.1:8000", Some("truth".into()));
+    assert_eq!(a.loads().unwrap().len(), 3);
+    assert_eq!((a.requests, a.output_tokens), (Some(8), 16));
+}
+
+#[test]
+fn engines_times_loads_with_unique_names_and_resolved_paths() {
+    let text = r#"
+name = "two"
+model = "m.gguf"
+[[engine]]
+kind = "llamacpp"
+[[engine]]
+kind = "llamacpp"
+args = ["-np", "4"]
+[load]
+batch = [1, 8]
+"#;
+    let (s, plan) = parse(text, Some(Path::new("/data")), None, &checks(&ok_engine)).unwrap();
+    assert_eq!(plan.len(), 4);
+    assert_eq!(plan[3].engine, "llamacpp-2");
+    assert_eq!(s.engines[1].model.as_deref(), Some("/data/m.gguf"));
+}
+
+#[test]
+fn every_error_names_its_field() {
+    let cases: &[(&str, &str)] = &[
+        ("name = \"x\"\n[load]\nconcurrency=[1]\n", "engine"),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1]\nrequests=\"a\"\n",
+            "load.requests",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurency=[1]\n",
+            "concurency",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[[engine]]\nkind=\"vllm\"\n[load]\nconcurrency=[1]\n",
+            "engine[1].kind",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1, 0]\n",
+            "load.concurrency[1]",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1]\nrate=[2.0]\n",
+            "only one",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1]\nburstiness=2.0\n",
+            "load.burstiness",
+        ),
+        (
+            "name = \"x\"\ngpus=[0, 5]\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1]\n",
+            "gpus[1]",
+        ),
+        (
+            "name = \"x\"\nprompts=\"/nonexistent/p.jsonl\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1]\n",
+            "prompts",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\nname=\"a\"\n[[engine]]\nkind=\"external\"\nname=\"a\"\n[load]\nconcurrency=[1]\n",
+            "engine[1].name",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\nready_timeout_s=-1\n[load]\nconcurrency=[1]\n",
+            "engine[0].ready_timeout_s",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\nconcurrency=[1]\nrequests=5\nduration_s=3\n",
+            "load.duration_s",
+        ),
+        ("name = \n", "line 1"),
+    ];
+    for (text, want) in cases {
+        let e = parse(text, None, Some("s.toml"), &checks(&no_vllm)).unwrap_err();
+        assert!(e.contains(want) && e.starts_with("s.toml: "), "{want}: {e}");
+    }
+}
