@@ -150,11 +150,18 @@ async fn no_gpus_reports_nothing() {
 async fn dropped_meter_is_forgotten_and_cancel_stops() {
     let (gpu, cancel) = fake(1);
     drop(gpu.begin_point(None, vec![]));
+    let mut rounds = gpu.subscribe();
     let meter = gpu.begin_point(None, vec![]);
     assert_eq!(gpu.shared.lock().meters.len(), 1);
+    // The second round to finish began after `begin_point` (the first may have been running).
+    for _ in 0..2 {
+        tokio::time::timeout(GUARD, rounds.changed())
+            .await
+            .unwrap()
+            .unwrap();
+    }
     cancel.cancel();
     // Stopped: the round count stays put even though a meter wants 10 Hz.
-    let rounds = gpu.subscribe();
     let stopped = tokio::time::timeout(GUARD, async {
         loop {
             let before = *rounds.borrow();
@@ -165,7 +172,7 @@ async fn dropped_meter_is_forgotten_and_cancel_stops() {
         }
     });
     stopped.await.unwrap();
-    // Ending after the stop still gives the rounds it had.
+    // Ending after the stop still gives the figures of the rounds it had.
     let (fig, _) = gpu.end_point(meter, 1);
     assert!(fig.is_some());
 }
