@@ -137,7 +137,7 @@ const MAIN_COLUMNS: [&str; 13] = [
     "ITL P50", "TPOT P50", "E2E P50", "FLAGS",
 ];
 
-/// The main figures of each point with figures (latencies in ms).
+/// The main figures of each point with figures (latencies, columns 7 to 11, in ms).
 fn main_rows(r: &JobResults) -> Vec<Vec<String>> {
     r.points()
         .map(|(row, p)| {
@@ -178,7 +178,8 @@ fn failure_lines(r: &JobResults, prefix: &str, flat: bool) -> String {
 /// For people: a line naming the job, the main figures (latencies in ms), then the
 /// failed points.
 pub fn results_table(r: &JobResults) -> String {
-    let mut out = format!("job {}  {}  {}\n\n", r.job, r.name, r.state.as_str());
+    let (job, name, state) = (r.job, &r.name, r.state.as_str());
+    let mut out = format!("job {job}  {name}  {state}  (latencies in ms)\n\n");
     out.push_str(&table(&MAIN_COLUMNS, &main_rows(r)));
     let failed = failure_lines(r, "", false);
     if !failed.is_empty() {
@@ -192,7 +193,11 @@ pub fn results_table(r: &JobResults) -> String {
 pub fn results_md(r: &JobResults) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-    let mut out = line(MAIN_COLUMNS.iter().map(|h| h.to_lowercase()).collect());
+    let header = MAIN_COLUMNS.iter().enumerate().map(|(i, h)| match i {
+        7..=11 => format!("{} (ms)", h.to_lowercase()),
+        _ => h.to_lowercase(),
+    });
+    let mut out = line(header.collect());
     out.push_str(&line(
         MAIN_COLUMNS.iter().map(|_| "---".to_owned()).collect(),
     ));

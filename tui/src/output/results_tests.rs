@@ -149,6 +149,9 @@ fn md_has_one_cell_per_column_and_escapes_pipes() {
     for l in &lines[..4] {
         assert_eq!(cells(l), MAIN_COLUMNS.len(), "{l}");
     }
+    assert!(
+        lines[0].contains("| ttft p50 (ms) |") && lines[0].ends_with("| e2e p50 (ms) | flags |")
+    );
     assert!(lines[1].starts_with("| --- |"));
     assert!(
         lines[3].starts_with("| 1 | a\\|b | concurrency=4 | 10 | 0 | 200.0 | 4.00 | 12.5 |"),
@@ -165,7 +168,7 @@ fn md_has_one_cell_per_column_and_escapes_pipes() {
 fn table_names_the_job_and_lists_failures() {
     let t = results_table(&results());
     assert!(
-        t.starts_with("job 7  sweep  failed\n\nPOINT  ENGINE"),
+        t.starts_with("job 7  sweep  failed  (latencies in ms)\n\nPOINT  ENGINE"),
         "{t}"
     );
     assert!(t.contains("point 2 (sg|lang) failed: engine exited\nlast log line\n"));
