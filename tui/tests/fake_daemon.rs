@@ -221,6 +221,7 @@ async fn commands_against_the_fake() {
     );
     let e = commands::logs(&s, "vllm", 2).await.unwrap_err();
     assert_eq!(e.message, "engine vllm not found");
+    let _ = std::fs::remove_dir_all(sock.parent().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,12 +259,14 @@ async fn the_binary_against_the_fake() {
     let (code, out, _) = llms(&sock, &["results", "7", "--format", "md"]).await;
     assert_eq!(code, Some(0));
     assert!(out.starts_with("| point | engine |"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_protocol_is_refused() {
     let sock = serve(fake(PROTOCOL_VERSION + 1), "proto");
-    let e = connect(&Target::Unix(sock)).await.err().unwrap();
+    let e = connect(&Target::Unix(sock.clone())).await.err().unwrap();
+    let _ = std::fs::remove_dir_all(sock.parent().unwrap());
     assert_eq!(e.code, 2);
     let want = format!(
         "llmsd speaks protocol {}, this llms speaks {PROTOCOL_VERSION}",
