@@ -1,0 +1,163 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `llms [--socket PATH | --connect HOST:PORT --token-file PATH] [COMMAND]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "llms",
+    version,
+    about = "Client of llmsd: queue benchmark jobs, read results"
+)]
+pub struct Cli {
+    /// How to reach the daemon.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// The subcommand; none opens the dashboard.
+    #[command(subcommand)]
+    pub cmd: Option<Command>,
+}
+
+/// Where the daemon listens.
+#[derive(Debug, Clone, Default, Args)]
+#[group(skip)]
+pub struct DaemonArgs {
+    /// The daemon's Unix socket [default: $LLMS_SOCKET, else /run/llmsd/llmsd.sock if it
+    /// exists, else $XDG_RUNTIME_DIR/llmsd.sock, else /tmp/llmsd-$UID.sock].
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "connect")]
+    pub socket: Option<PathBuf>,
+    /// Reach the daemon over TCP instead (needs --token-file).
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub connect: Option<String>,
+    /// File holding the daemon's token, for --connect.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Queue a sweep file; prints the job id.
+    Submit {
+        /// The sweep file (TOML).
+        file: PathBuf,
+        /// Print `{"id": N}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the jobs, oldest first.
+    Jobs {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job: its state, its points and its error.
+    Show {
+        /// Job id.
+        job: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The finished points of a job.
+    Results(ResultsArgs),
+    /// Cancel a queued or running job; prints its state afterwards.
+    Cancel {
+        /// Job id.
+        job: u64,
+    },
+    /// The last lines of an engine's log.
+    Logs {
+        /// Engine id or name.
+        engine: String,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: u32,
+    },
+}
+
+/// Arguments of `llms results`.
+#[derive(Debug, Args)]
+#[group(skip)]
+pub struct ResultsArgs {
+    /// Job id.
+    pub job: u64,
+    /// Output format [default: table].
+    #[arg(long, value_enum, conflicts_with_all = ["json", "csv", "md"])]
+    pub format: Option<Format>,
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["csv", "md"])]
+    pub json: bool,
+    /// Same as --format csv.
+    #[arg(long, conflicts_with = "md")]
+    pub csv: bool,
+    /// Same as --format md.
+    #[arg(long)]
+    pub md: bool,
+    /// With JSON: include the per-request records.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+impl ResultsArgs {
+    /// The format asked for, by either spelling.
+    pub fn format(&self) -> Format {
+        match (self.format, self.json, self.csv, self.md) {
+            (Some(f), ..) => f,
+            (None, true, ..) => Format::Json,
+            (None, _, true, _) => Format::Csv,
+            (None, _, _, true) => Format::Md,
+            _ => Format::Table,
+        }
+    }
+}
+
+/// Output format of `llms results`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// The points in `llmsd bench --json` shape, with engine and kind added.
+    Json,
+    /// One header and one row per point.
+    Csv,
+    /// A Markdown table.
+    Md,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn results(args: &[&str]) -> Result<Format, clap::Error> {
+        let cli = Cli::try_parse_from(args)?;
+        match cli.cmd {
+            Some(Command::Results(r)) => Ok(r.format()),
+            _ => panic!("not results"),
+        }
+    }
+
+    #[test]
+    fn both_format_spellings() {
+        assert_eq!(results(&["llms", "results", "3"]).unwrap(), Format::Table);
+        assert_eq!(
+            results(&["llms", "results", "3", "--csv"]).unwrap(),
+            Format::Csv
+        );
+        let f = results(&["llms", "results", "3", "--format", "md"]).unwrap();
+        assert_eq!(f, Format::Md);
+        assert!(results(&["llms", "results", "3", "--json", "--csv"]).is_err());
+        assert!(results(&["llms", "results", "3", "--json", "--format", "md"]).is_err());
+    }
+
+    #[test]
+    fn daemon_flags_anywhere() {
+        let cli = Cli::try_parse_from(["llms", "jobs", "--socket", "/x.sock"]).unwrap();
+        assert_eq!(cli.daemon.socket, Some(PathBuf::from("/x.sock")));
+        assert!(
+            Cli::try_parse_from(["llms", "--socket", "/x", "--connect", "h:1", "jobs"]).is_err()
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The subcommands. Each takes a [`Session`] and returns the text to print on stdout, or a
+//! [`Failure`]; [`run`] connects and dispatches.
+
+use crate::cli::{Cli, Command, Format};
+use crate::conn::{Session, Target, connect, ctx};
+use crate::failure::Failure;
+use crate::output::{self, JobResults};
+use llms_shared::{ApiError, SubmitRequest};
+use serde_json::Value;
+use std::path::Path;
+
+/// Run the command line: read local input first (so a bad file fails without a daemon),
+/// then connect, then call.
+pub async fn run(cli: Cli) -> Result<String, Failure> {
+    let Some(cmd) = cli.cmd else {
+        return Err(Failure::usage(
+            "the dashboard is not built yet; use the subcommands (`llms --help`)",
+        ));
+    };
+    let submit_req = match &cmd {
+        Command::Submit { file, .. } => Some(read_submit(file)?),
+        _ => None,
+    };
+    let target = Target::from_args(&cli.daemon)?;
+    let s = connect(&target).await?;
+    match cmd {
+        Command::Submit { file, json } => {
+            let req = submit_req.ok_or_else(|| Failure::error("sweep file not read"))?;
+            submit(&s, req, &file.display().to_string(), json).await
+        }
+        Command::Jobs { json } => jobs(&s, json).await,
+        Command::Show { job, json } => show(&s, job, json).await,
+        Command::Results(a) => results(&s, a.job, a.format(), a.raw).await,
+        Command::Cancel { job } => cancel(&s, job).await,
+        Command::Logs { engine, lines } => logs(&s, &engine, lines).await,
+    }
+}
+
+/// Read a sweep file into a request: its text, its absolute directory and its name as given.
+pub fn read_submit(file: &Path) -> Result<SubmitRequest, Failure> {
+    let name = file.display();
+    let spec = std::fs::read_to_string(file)
+        .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
+    let abs = std::path::absolute(file)
+        .map_err(|e| Failure::usage(format!("cannot resolve {name}: {e}")))?;
+    Ok(SubmitRequest {
+        spec,
+        base_dir: abs.parent().map(|d| d.display().to_string()),
+        file: Some(name.to_string()),
+    })
+}
+
+/// Queue a sweep; prints the job id, or `{"id": N}`. A refused spec is exit 2 with
+/// `FILE: MESSAGE`.
+pub async fn submit(
+    s: &Session,
+    req: SubmitRequest,
+    file: &str,
+    json: bool,
+) -> Result<String, Failure> {
+    let id = match s.client.submit(ctx(), req).await {
+        Ok(Err(ApiError::Invalid(m))) => return Err(Failure::usage(format!("{file}: {m}"))),
+        outcome => s.check(outcome, file)?,
+    };
+    Ok(if json {
+        format!("{{\"id\": {id}}}\n")
+    } else {
+        format!("{id}\n")
+    })
+}
+
+/// The job list, as a table or a JSON array.
+pub async fn jobs(s: &Session, json: bool) -> Result<String, Failure> {
+    let list = s.check(s.client.jobs(ctx()).await, "jobs")?;
+    Ok(if json {
+        pretty(&output::jobs_json(&list))?
+    } else {
+        output::jobs_table(&list)
+    })
+}
+
+/// One job in full.
+pub async fn show(s: &Session, id: u64, json: bool) -> Result<String, Failure> {
+    let detail = s.check(s.client.job(ctx(), id).await, &format!("job {id}"))?;
+    Ok(if json {
+        pretty(&output::show_json(&detail))?
+    } else {
+        output::show_text(&detail)
+    })
+}
+
+/// A job's finished points in `format`; `raw` adds per-request records (JSON only).
+pub async fn results(s: &Session, id: u64, format: Format, raw: bool) -> Result<String, Failure> {
+    let what = format!("job {id}");
+    let detail = s.check(s.client.job(ctx(), id).await, &what)?;
+    let raw = raw && format == Format::Json;
+    let rows = s.check(s.client.results(ctx(), id, raw).await, &what)?;
+    let r = JobResults {
+        job: id,
+        name: detail.summary.name,
+        state: detail.summary.state,
+        rows,
+    };
+    match format {
+        Format::Table => Ok(output::results_table(&r)),
+        Format::Json => {
+            let v = output::results_json(&r)
+                .map_err(|e| Failure::error(format!("cannot write the results as JSON: {e}")))?;
+            pretty(&v)
+        }
+        Format::Csv => Ok(output::results_csv(&r)),
+        Format::Md => Ok(output::results_md(&r)),
+    }
+}
+
+/// Cancel a job; prints its state afterwards (`cancelled`, or its final state if it had
+/// already ended).
+pub async fn cancel(s: &Session, id: u64) -> Result<String, Failure> {
+    let state = s.check(s.client.cancel(ctx(), id).await, &format!("job {id}"))?;
+    Ok(format!("{}\n", state.as_str()))
+}
+
+/// The last `lines` lines of an engine's log.
+pub async fn logs(s: &Session, engine: &str, lines: u32) -> Result<String, Failure> {
+    let what = format!("engine {engine}");
+    let log = s.check(
+        s.client.engine_log(ctx(), engine.to_owned(), lines).await,
+        &what,
+    )?;
+    Ok(log.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// Pretty JSON with a final newline.
+fn pretty(v: &Value) -> Result<String, Failure> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| Failure::error(format!("cannot write JSON: {e}")))
+}

@@ -1,0 +1,75 @@
+//! The built `llms` binary without a daemon: exit codes and one-line messages.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+fn llms(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llms"))
+        .args(args)
+        .env_remove("LLMS_SOCKET")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn no_daemon_is_exit_2_with_a_hint() {
+    let o = llms(&["--socket", "/nonexistent/x.sock", "jobs"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("llms: cannot reach llmsd at /nonexistent/x.sock: "),
+        "{e}"
+    );
+    assert!(e.contains("is llmsd running?"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn missing_submit_file_names_the_path() {
+    // The file is read before connecting, so this fails the same with or without a daemon.
+    let o = llms(&[
+        "--socket",
+        "/nonexistent/x.sock",
+        "submit",
+        "/nonexistent/sweep.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("llms: cannot read /nonexistent/sweep.toml: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_one_line_exit_2() {
+    for args in [
+        &["results", "seven"][..],
+        &["results", "7", "--json", "--csv"],
+        &["--connect", "localhost:1", "jobs"],
+        &["frobnicate"],
+    ] {
+        let o = llms(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = stderr(&o);
+        assert!(
+            e.starts_with("llms: ") && e.lines().count() == 1,
+            "{args:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn no_subcommand_says_the_dashboard_is_not_built() {
+    let o = llms(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("dashboard is not built yet"));
+    let v = llms(&["--version"]);
+    assert_eq!(v.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("llms "));
+}
