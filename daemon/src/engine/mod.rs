@@ -20,6 +20,7 @@ mod state;
 mod stop;
 mod validate;
 
+/// Map an engine's Prometheus `/metrics` text onto the common [`EngineMetrics`](llms_shared::EngineMetrics).
 pub use metrics::map as map_metrics;
 
 use futures::future::BoxFuture;

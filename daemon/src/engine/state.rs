@@ -17,7 +17,9 @@ const KEEP: usize = 100;
 
 /// One engine the supervisor knows.
 pub(crate) struct Record {
+    /// What `list` shows.
     pub info: EngineInfo,
+    /// Its output.
     pub logs: Arc<LogSink>,
     /// Its process group; `None` for `external` (or before launch).
     pub proc: Option<Arc<Proc>>,
@@ -27,10 +29,13 @@ pub(crate) struct Record {
 
 /// Shared by every [`EngineHandle`](super::EngineHandle) clone and the engines' tasks.
 pub(crate) struct Inner {
+    /// The daemon config's part.
     pub cfg: EngineConfig,
+    /// Asked after every stop.
     pub gpu_check: Option<GpuCheck>,
+    /// For health probes and scrapes.
     pub http: reqwest::Client,
-    pub next_id: AtomicU64,
+    next_id: AtomicU64,
     /// Set by `stop_all`: no more starts.
     pub closed: AtomicBool,
     records: Mutex<VecDeque<Record>>,
@@ -38,6 +43,7 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// No engines yet.
     pub fn new(cfg: EngineConfig, gpu_check: Option<GpuCheck>, http: reqwest::Client) -> Self {
         Self {
             cfg,
@@ -58,10 +64,12 @@ impl Inner {
         self.changed.send_modify(|n| *n += 1);
     }
 
+    /// The change counter.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }
 
+    /// A fresh engine id.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
