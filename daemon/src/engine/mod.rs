@@ -1,3 +1,232 @@
-//! Engine supervision (being built): launch engines in their own process groups on free ports,
-//! wait for readiness, keep their logs, detect crashes, stop them (SIGTERM, grace, SIGKILL to
-//! the group) and scrape their `/metrics` into the common names.
+//! Engine supervision: launch engines in their own process groups on free ports, wait for
+//! readiness, keep their logs, detect crashes, stop them (SIGTERM, grace, SIGKILL to the
+//! group) and scrape their `/metrics` into the common names.
+//!
+//! Kinds are rows of a table ([`known_kinds`]): `external` (an OpenAI-compatible URL that is
+//! already running: no process), `reference` (`llmsd reference-engine`) and `llamacpp`
+//! (`llama-server`). Binaries come from the daemon config ([`EngineConfig::commands`]); specs
+//! only append `args`. Nothing runs through a shell.
+//!
+//! The daemon makes itself a child subreaper (Linux) when the supervisor is spawned, so the
+//! orphans of a killed engine leader become its children and are reaped, not left as zombies.
+
+mod kinds;
+mod launch;
+mod logs;
+mod metrics;
+mod process;
+mod readiness;
+mod state;
+mod stop;
+mod validate;
+
+/// Map an engine's Prometheus `/metrics` text onto the common [`EngineMetrics`](llms_shared::EngineMetrics).
+pub use metrics::map as map_metrics;
+
+use futures::future::BoxFuture;
+use llms_shared::EngineInfo;
+use logs::LogSink;
+use process::Proc;
+use state::Inner;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Supervisor settings, from the daemon config.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Kind -> argv prefix, e.g. `"llamacpp" -> ["llama-server"]`. `"reference"` defaults to
+    /// `[current_exe, "reference-engine"]` when absent.
+    pub commands: BTreeMap<String, Vec<String>>,
+    /// Where `engine-{id}-{name}.log` files go (created if missing).
+    pub log_dir: PathBuf,
+    /// From SIGTERM to SIGKILL [default 10 s].
+    pub grace: Duration,
+    /// Longest wait for `/health`, unless the spec sets one [default 600 s].
+    pub ready_timeout: Duration,
+    /// Log lines kept in memory per engine [default 2000].
+    pub ring_lines: usize,
+}
+
+impl EngineConfig {
+    /// The defaults, logs under `log_dir`.
+    pub fn new(log_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            commands: BTreeMap::new(),
+            log_dir: log_dir.into(),
+            grace: Duration::from_secs(10),
+            ready_timeout: Duration::from_secs(600),
+            ring_lines: 2000,
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    /// The defaults, logs under the temporary directory (`llms-engines`).
+    fn default() -> Self {
+        Self::new(std::env::temp_dir().join("llms-engines"))
+    }
+}
+
+/// One engine of a job, as the job spec gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSpec {
+    /// Name within its job (used in the log file name and `log_tail`).
+    pub name: String,
+    /// One of [`known_kinds`].
+    pub kind: String,
+    /// Model: a GGUF file for `llamacpp`, the served name for `reference`.
+    pub model: Option<String>,
+    /// Base URL, `external` only.
+    pub url: Option<String>,
+    /// Appended to the kind's argv.
+    pub args: Vec<String>,
+    /// Added to the engine's environment.
+    pub env: Vec<(String, String)>,
+    /// GPUs it may use (`CUDA_VISIBLE_DEVICES`); `None` leaves the variable alone.
+    pub gpus: Option<Vec<u32>>,
+    /// Overrides [`EngineConfig::ready_timeout`].
+    pub ready_timeout: Option<Duration>,
+}
+
+/// Given pids, answers those that still hold GPU memory (NVML where present).
+pub type GpuCheck = Arc<dyn Fn(Vec<u32>) -> BoxFuture<'static, Vec<u32>> + Send + Sync>;
+
+/// Why an engine could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The process could not be started (binary missing, log file not writable, ...).
+    #[error("cannot start the engine: {0}")]
+    Spawn(String),
+    /// It exited or did not get healthy in time: the reason and the last log lines.
+    #[error("engine not ready: {0}")]
+    NotReady(String),
+    /// The caller cancelled, or the engine was stopped, while it started.
+    #[error("engine start cancelled")]
+    Cancelled,
+    /// The spec is wrong; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The kinds the supervisor runs.
+pub fn known_kinds() -> &'static [&'static str] {
+    &["external", "reference", "llamacpp"]
+}
+
+/// Start the supervisor. Makes this process a child subreaper (see the module docs).
+pub fn spawn(cfg: EngineConfig, gpu_check: Option<GpuCheck>) -> EngineHandle {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let http = crate::loadgen::client::http_builder()
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
+    EngineHandle {
+        inner: Arc::new(Inner::new(cfg, gpu_check, http)),
+    }
+}
+
+/// The supervisor: start, stop, list and tail engines. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    inner: Arc<Inner>,
+}
+
+/// A started (ready) engine.
+#[derive(Clone)]
+pub struct Engine {
+    /// Daemon-wide id.
+    pub id: u64,
+    /// Base URL (no `/v1`).
+    pub url: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    proc: Option<Arc<Proc>>,
+    logs: Arc<LogSink>,
+}
+
+/// What stopping an engine took and left.
+#[derive(Debug, Clone, Default)]
+pub struct StopReport {
+    /// SIGKILL was needed after the grace period.
+    pub forced: bool,
+    /// Processes of the group still alive afterwards (none, normally).
+    pub leftover_pids: Vec<u32>,
+    /// Processes of the group (taken before the stop) still holding GPU memory.
+    pub gpu_pids: Vec<u32>,
+}
+
+/// Log lines put in failure reasons.
+const TAIL_LINES: usize = 20;
+
+impl EngineHandle {
+    /// Check a spec against the kinds and the daemon config; `field` prefixes the message
+    /// (e.g. `engine[1]` gives "engine[1].kind: ...").
+    pub fn validate(&self, field: &str, spec: &EngineSpec) -> Result<(), String> {
+        validate::spec(&self.inner.cfg, field, spec)
+    }
+
+    /// Every engine since the supervisor started (the last 100 that ended), oldest first.
+    pub fn list(&self) -> Vec<EngineInfo> {
+        self.inner.infos()
+    }
+
+    /// A counter that goes up on any engine state or metrics change.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.subscribe()
+    }
+
+    /// The last `lines` log lines of engine `key`: an id ("7") or a name (the newest engine
+    /// with that name).
+    pub fn log_tail(&self, key: &str, lines: usize) -> Option<Vec<String>> {
+        let id = self.inner.resolve(key)?;
+        self.inner.with(id, |r| r.logs.tail(lines))
+    }
+
+    /// Stop every engine still starting or running (daemon shutdown); no start succeeds after.
+    pub async fn stop_all(&self) {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let stops = self.inner.active().into_iter().map(|id| self.stop(id));
+        futures::future::join_all(stops).await;
+    }
+}
+
+impl Engine {
+    /// Current members of its process group (from `/proc`); empty for `external`.
+    pub fn pids(&self) -> Vec<u32> {
+        self.proc
+            .as_ref()
+            .map_or_else(Vec::new, |p| process::members(p.pgid))
+    }
+
+    /// Resolves when the engine process dies on its own (not by a stop), with how ("exited
+    /// with status N", "killed by signal S") and its last log lines. Never resolves for
+    /// `external` or after a deliberate stop.
+    pub async fn exited(&self) -> String {
+        if let Some(p) = &self.proc {
+            let e = p.exited().await;
+            if !e.deliberate {
+                return failure(&e.status, &self.logs);
+            }
+        }
+        std::future::pending().await
+    }
+}
+
+/// "{what} ({fatal line})" + the last log lines.
+fn failure(what: &str, logs: &LogSink) -> String {
+    let mut s = what.to_owned();
+    if let Some(f) = logs.fatal() {
+        s = format!("{s} ({f})");
+    }
+    s.push_str("; last log lines:");
+    for l in logs.tail(TAIL_LINES) {
+        s.push_str("\n  ");
+        s.push_str(&l);
+    }
+    s
+}

@@ -42,7 +42,8 @@ pub async fn connection(mut conn: Conn, st: Arc<State>) {
 /// Handle one request; `Ok(true)` keeps the connection open.
 async fn route(conn: &mut Conn, req: &Request, st: &State) -> io::Result<bool> {
     let ka = req.keep_alive;
-    if st.loading() {
+    let health = matches!(req.path.as_str(), "/health" | "/v1/health");
+    if st.loading() || (health && st.args.never_ready) {
         let body = json!({"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}});
         conn.respond(503, "application/json", body.to_string().as_bytes(), ka)
             .await?;
@@ -346,6 +347,7 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
         return error(conn, 503, "engine stopped", ka).await;
     }
     if !ask.stream {
+        super::faults::exit_if(st.args.exit_after, n);
         let mut got = 0u32;
         while got < ask.tokens && ticks.recv().await.is_some() {
             got += 1;
@@ -370,6 +372,7 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
         rec.fault = Some(Fault::Close.name().to_owned());
     }
     conn.start_sse(close).await?;
+    super::faults::exit_if(st.args.exit_after, n);
     if st.args.burst {
         conn.buffer();
     }

@@ -7,9 +7,12 @@
 //! request or per request through the `x-llms-fault` header: `http500`, `cut` (stream closed
 //! without `[DONE]`), `malformed` (a chunk that is not JSON), `stall` (stream stops), `close`
 //! (connection closed after a response that announced keep-alive, as llama.cpp does).
+//! Process faults for the engine supervisor's tests: `--exit-after N` (exit 3 mid-request),
+//! `--never-ready` (`/health` 503 forever), `--ignore-sigterm` (with a child that ignores it too).
 
 mod api;
 pub mod engine;
+mod faults;
 mod http;
 pub mod truth;
 
@@ -96,6 +99,20 @@ pub struct RefArgs {
     /// Worker threads of the engine's runtime.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Fault: exit abruptly with status 3 right after starting to answer the Nth generation
+    /// request (a crash mid-point).
+    #[arg(long)]
+    pub exit_after: Option<u64>,
+    /// Fault: `/health` answers 503 forever (an engine that never gets ready).
+    #[arg(long)]
+    pub never_ready: bool,
+    /// Fault: ignore SIGTERM and SIGINT, and start one child process in the same process group
+    /// that ignores them too (only SIGKILL to the whole group ends both).
+    #[arg(long)]
+    pub ignore_sigterm: bool,
+    /// The child of `--ignore-sigterm`: ignores SIGTERM and SIGINT, starts no child.
+    #[arg(long, hide = true)]
+    pub ignore_sigterm_child: bool,
 }
 
 impl Default for RefArgs {
@@ -124,6 +141,10 @@ impl Default for RefArgs {
             close_after_response: false,
             ground_truth: None,
             threads: 2,
+            exit_after: None,
+            never_ready: false,
+            ignore_sigterm: false,
+            ignore_sigterm_child: false,
         }
     }
 }
@@ -251,9 +272,18 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
 /// `llmsd reference-engine`: serve until `shutdown` resolves, then write the ground truth file.
 pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let out = args.ground_truth.clone();
+    let ignore = args.ignore_sigterm || args.ignore_sigterm_child;
+    // Handlers first, so no SIGTERM slips in before they are in place.
+    let deaf = match ignore {
+        true => Some(faults::Deaf::install(args.ignore_sigterm)?),
+        false => None,
+    };
     let running = spawn(args).await?;
     println!("reference engine listening on {}", running.url());
-    shutdown.await;
+    match deaf {
+        Some(d) => d.forever().await,
+        None => shutdown.await,
+    }
     let truth = running.truth.clone();
     drop(running);
     if let Some(path) = out {

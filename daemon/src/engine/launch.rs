@@ -1,0 +1,270 @@
+//! Starting engines: Starting -> Ready, or Failed(reason) (Stopped when cancelled).
+
+use super::kinds::{self, Kind, PORT_IN_USE};
+use super::logs::LogSink;
+use super::process::{self, Exit, Proc};
+use super::readiness::{self, Ready};
+use super::state::Record;
+use super::{Engine, EngineError, EngineHandle, EngineSpec, failure, validate};
+use llms_shared::{EngineInfo, EngineState};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+impl EngineHandle {
+    /// Start an engine for `job` and return once it is ready. On a crash or timeout during
+    /// start the group is stopped and [`EngineError::NotReady`] carries the reason and the last
+    /// log lines; on `cancel` the group is stopped and the answer is
+    /// [`EngineError::Cancelled`].
+    pub async fn start(
+        &self,
+        spec: EngineSpec,
+        job: Option<u64>,
+        cancel: CancellationToken,
+    ) -> Result<Engine, EngineError> {
+        self.validate("engine", &spec)
+            .map_err(EngineError::Invalid)?;
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(EngineError::Cancelled);
+        }
+        let kind = kinds::find(&spec.kind)
+            .ok_or_else(|| EngineError::Invalid(format!("unknown kind '{}'", spec.kind)))?;
+        let id = inner.next_id();
+        let log_path = match kind.process {
+            true => {
+                let safe: String = spec
+                    .name
+                    .chars()
+                    .map(|c| match c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        true => c,
+                        false => '_',
+                    })
+                    .collect();
+                std::fs::create_dir_all(&inner.cfg.log_dir).map_err(|e| {
+                    EngineError::Spawn(format!("log dir {}: {e}", inner.cfg.log_dir.display()))
+                })?;
+                Some(inner.cfg.log_dir.join(format!("engine-{id}-{safe}.log")))
+            }
+            false => None,
+        };
+        let logs = LogSink::new(log_path.as_deref(), inner.cfg.ring_lines)
+            .map_err(|e| EngineError::Spawn(format!("log file: {e}")))?;
+        let logs = Arc::new(logs);
+        let url = match kind.process {
+            true => String::new(),
+            false => base_url(spec.url.as_deref().unwrap_or_default()),
+        };
+        inner.insert(Record {
+            info: EngineInfo {
+                id,
+                name: spec.name.clone(),
+                kind: spec.kind.clone(),
+                job,
+                state: EngineState::Starting,
+                url,
+                pid: None,
+                argv: Vec::new(),
+                log_path: log_path.map(|p| p.display().to_string()),
+                started_ms: unix_ms(),
+                metrics: None,
+            },
+            logs: logs.clone(),
+            proc: None,
+            scrape: CancellationToken::new(),
+        });
+        let deadline = Instant::now() + spec.ready_timeout.unwrap_or(inner.cfg.ready_timeout);
+        let r = self
+            .attempts(id, kind, &spec, &logs, deadline, &cancel)
+            .await;
+        if let Err(e) = &r {
+            let state = match e {
+                EngineError::Cancelled => EngineState::Stopped,
+                EngineError::NotReady(m) | EngineError::Spawn(m) | EngineError::Invalid(m) => {
+                    let short = m.split("; last log lines:").next().unwrap_or_default();
+                    EngineState::Failed(short.to_owned())
+                }
+            };
+            inner.set_state(id, state);
+        }
+        r
+    }
+
+    /// Launch (a second time if the first found its port taken) and wait for readiness.
+    async fn attempts(
+        &self,
+        id: u64,
+        kind: &'static Kind,
+        spec: &EngineSpec,
+        logs: &Arc<LogSink>,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Engine, EngineError> {
+        let inner = &self.inner;
+        let external = !kind.process;
+        for attempt in 0..2 {
+            let (url, proc) = match external {
+                true => (
+                    inner.with(id, |r| r.info.url.clone()).unwrap_or_default(),
+                    None,
+                ),
+                false => {
+                    let prefix = validate::command(&inner.cfg, kind.name).ok_or_else(|| {
+                        EngineError::Invalid(format!("{} not configured", kind.name))
+                    })?;
+                    let port =
+                        free_port().map_err(|e| EngineError::Spawn(format!("free port: {e}")))?;
+                    let argv = kind.argv(&prefix, spec, port);
+                    logs.note(&format!("starting: {argv:?}"));
+                    let on_exit = self.on_exit(id, logs.clone());
+                    let p = process::launch(
+                        &argv,
+                        &spec.env,
+                        spec.gpus.as_deref(),
+                        logs.clone(),
+                        on_exit,
+                    )
+                    .map_err(|e| EngineError::Spawn(format!("{}: {e}", argv[0])))?;
+                    let url = format!("http://127.0.0.1:{port}");
+                    let (u, pp) = (url.clone(), p.clone());
+                    inner.update(id, |r| {
+                        r.info.state = EngineState::Starting;
+                        r.info.url = u;
+                        r.info.pid = Some(pp.pgid);
+                        r.info.argv = argv;
+                        r.proc = Some(pp);
+                    });
+                    (url, Some(p))
+                }
+            };
+            let stopped = inner.with(id, |r| r.info.state == EngineState::Stopped);
+            if inner.closed.load(Ordering::SeqCst) || stopped == Some(true) {
+                self.stop(id).await;
+                return Err(EngineError::Cancelled);
+            }
+            let ready = readiness::wait(
+                &inner.http,
+                &url,
+                kind.health,
+                external,
+                deadline,
+                cancel,
+                proc.as_deref(),
+            )
+            .await;
+            let (what, retry) = match ready {
+                Ready::Yes => return Ok(self.ready(id, kind, spec, url, proc, logs)),
+                Ready::Cancelled => {
+                    self.stop(id).await;
+                    return Err(EngineError::Cancelled);
+                }
+                Ready::Exited(e) if e.deliberate => return Err(EngineError::Cancelled),
+                Ready::Exited(e) => {
+                    let port = logs.fatal().is_some_and(|f| f.starts_with(PORT_IN_USE));
+                    (e.status, port && attempt == 0)
+                }
+                Ready::TimedOut(last) => {
+                    self.stop(id).await;
+                    let t = spec.ready_timeout.unwrap_or(inner.cfg.ready_timeout);
+                    (
+                        format!("not ready within {t:?} (last probe: {last})"),
+                        false,
+                    )
+                }
+            };
+            if !retry {
+                return Err(EngineError::NotReady(failure(&what, logs)));
+            }
+            logs.note("port taken meanwhile: retrying on another port");
+        }
+        Err(EngineError::NotReady(failure("port in use twice", logs)))
+    }
+
+    /// What happens when engine `id`'s leader ends: unless the daemon stopped it, it failed.
+    fn on_exit(&self, id: u64, logs: Arc<LogSink>) -> impl FnOnce(&Exit) + Send + 'static {
+        let inner = self.inner.clone();
+        move |e: &Exit| {
+            if !e.deliberate {
+                inner.update(id, |r| {
+                    r.scrape.cancel();
+                    r.info.state = EngineState::Failed(failure_line(&e.status, &logs));
+                });
+            }
+        }
+    }
+
+    /// Mark `id` ready and start its scrape loop.
+    fn ready(
+        &self,
+        id: u64,
+        kind: &Kind,
+        spec: &EngineSpec,
+        url: String,
+        proc: Option<Arc<Proc>>,
+        logs: &Arc<LogSink>,
+    ) -> Engine {
+        let inner = self.inner.clone();
+        logs.note(&format!("ready at {url}"));
+        inner.update(id, |r| {
+            // Unless it died meanwhile (then `exited` tells).
+            if r.info.state == EngineState::Starting {
+                r.info.state = EngineState::Ready;
+            }
+        });
+        let scrape = inner.with(id, |r| r.scrape.clone()).unwrap_or_default();
+        let sink = inner.clone();
+        tokio::spawn(super::metrics::scrape_loop(
+            inner.http.clone(),
+            format!("{url}{}", kind.metrics),
+            scrape.clone(),
+            move |m| sink.set_metrics(id, m),
+        ));
+        Engine {
+            id,
+            url,
+            kind: spec.kind.clone(),
+            name: spec.name.clone(),
+            proc,
+            logs: logs.clone(),
+        }
+    }
+}
+
+/// The reason in one line: status and fatal line, if any.
+fn failure_line(status: &str, logs: &LogSink) -> String {
+    match logs.fatal() {
+        Some(f) => format!("{status} ({f})"),
+        None => status.to_owned(),
+    }
+}
+
+/// `url` without a trailing `/` or `/v1`.
+fn base_url(url: &str) -> String {
+    let u = url.trim_end_matches('/');
+    u.strip_suffix("/v1").unwrap_or(u).to_owned()
+}
+
+/// A port free right now on 127.0.0.1 (another process may take it before the engine does:
+/// hence the retry).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base_url_drops_v1_and_slash() {
+        assert_eq!(super::base_url("http://h:1/v1/"), "http://h:1");
+        assert_eq!(super::base_url("http://h:1/"), "http://h:1");
+        assert_eq!(super::base_url("http://h:1/x"), "http://h:1/x");
+    }
+}

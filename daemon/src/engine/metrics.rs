@@ -1,0 +1,217 @@
+//! Engine `/metrics` (Prometheus text) mapped onto the common [`EngineMetrics`], and the scrape
+//! loop of a ready engine. Names from ENGINES.md section 6 and the reference engine.
+
+use crate::loadgen::metrics::parse;
+use llms_shared::EngineMetrics;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// Between scrapes.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// One engine family's names for the common metrics.
+struct Family {
+    running: &'static str,
+    waiting: &'static str,
+    /// KV-cache usage as a 0..1 ratio, if the engine exports one.
+    kv: Option<&'static str>,
+    prompt: &'static str,
+    generation: &'static str,
+}
+
+const FAMILIES: [Family; 5] = [
+    Family {
+        running: "vllm:num_requests_running",
+        waiting: "vllm:num_requests_waiting",
+        kv: Some("vllm:kv_cache_usage_perc"),
+        prompt: "vllm:prompt_tokens_total",
+        generation: "vllm:generation_tokens_total",
+    },
+    Family {
+        running: "sglang:num_running_reqs",
+        waiting: "sglang:num_queue_reqs",
+        kv: Some("sglang:token_usage"),
+        prompt: "sglang:prompt_tokens_total",
+        generation: "sglang:generation_tokens_total",
+    },
+    Family {
+        running: "trtllm_num_requests_running",
+        waiting: "trtllm_num_requests_waiting",
+        kv: Some("trtllm_kv_cache_utilization"),
+        prompt: "trtllm_prompt_tokens_total",
+        generation: "trtllm_generation_tokens_total",
+    },
+    Family {
+        running: "llamacpp:requests_processing",
+        waiting: "llamacpp:requests_deferred",
+        kv: None, // llama.cpp has none (only /slots)
+        prompt: "llamacpp:prompt_tokens_total",
+        generation: "llamacpp:tokens_predicted_total",
+    },
+    Family {
+        running: "llmsref:requests_running",
+        waiting: "llmsref:requests_waiting",
+        kv: Some("llmsref:kv_cache_usage_perc"),
+        prompt: "llmsref:prompt_tokens_total",
+        generation: "llmsref:generation_tokens_total",
+    },
+];
+
+/// Map a `/metrics` text onto the common names (`unix_ms` left 0). Series are summed over their
+/// label sets (vLLM's data-parallel engines), except that SGLang's per-tensor-parallel-rank
+/// copies count once (rank 0) and KV usage, a ratio, is averaged. `None` where no known name
+/// is present.
+pub fn map(text: &str) -> EngineMetrics {
+    // Every TP rank of SGLang reports the same scheduler gauges: keep rank 0's.
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.contains("tp_rank=\"") || l.contains("tp_rank=\"0\""))
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    let sums = parse(&kept);
+    let mut counts: HashMap<&str, f64> = HashMap::new();
+    for l in kept.lines().filter(|l| !l.starts_with('#')) {
+        if let Some(i) = l.find(['{', ' ']) {
+            *counts.entry(&l[..i]).or_default() += 1.0;
+        }
+    }
+    let first = |pick: fn(&Family) -> Option<&'static str>| {
+        FAMILIES
+            .iter()
+            .filter_map(pick)
+            .find_map(|n| sums.get(n).map(|v| (n, *v)))
+    };
+    EngineMetrics {
+        unix_ms: 0,
+        running: first(|f| Some(f.running)).map(|(_, v)| v),
+        waiting: first(|f| Some(f.waiting)).map(|(_, v)| v),
+        kv_cache_usage: first(|f| f.kv).map(|(n, v)| v / counts.get(n).copied().unwrap_or(1.0)),
+        prompt_tokens_total: first(|f| Some(f.prompt)).map(|(_, v)| v),
+        generation_tokens_total: first(|f| Some(f.generation)).map(|(_, v)| v),
+    }
+}
+
+/// Scrape `url` about once a second until `cancel`, handing each mapped reading to `sample`.
+/// Failed or empty scrapes are skipped (the engine may have no metrics).
+pub(crate) async fn scrape_loop(
+    http: reqwest::Client,
+    url: String,
+    cancel: CancellationToken,
+    sample: impl Fn(EngineMetrics) + Send,
+) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let got = tokio::select! {
+            () = cancel.cancelled() => return,
+            r = fetch(&http, &url) => r,
+        };
+        if let Some(mut m) = got {
+            m.unix_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            sample(m);
+        }
+    }
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> Option<EngineMetrics> {
+    let resp = http.get(url).timeout(EVERY * 2).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let m = map(&resp.text().await.ok()?);
+    let empty = EngineMetrics::default();
+    (m != empty).then_some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vllm_two_engines_summed_kv_averaged() {
+        let t = "# TYPE vllm:num_requests_running gauge\n\
+            vllm:num_requests_running{model_name=\"m\",engine=\"0\"} 3\n\
+            vllm:num_requests_running{model_name=\"m\",engine=\"1\"} 4\n\
+            vllm:num_requests_waiting{model_name=\"m\",engine=\"0\"} 1\n\
+            vllm:kv_cache_usage_perc{model_name=\"m\",engine=\"0\"} 0.2\n\
+            vllm:kv_cache_usage_perc{model_name=\"m\",engine=\"1\"} 0.4\n\
+            vllm:prompt_tokens_total{model_name=\"m\",engine=\"0\"} 100\n\
+            vllm:generation_tokens_total{model_name=\"m\",engine=\"0\"} 2.5e3\n";
+        let m = map(t);
+        assert_eq!(m.running, Some(7.0));
+        assert_eq!(m.waiting, Some(1.0));
+        assert!((m.kv_cache_usage.unwrap() - 0.3).abs() < 1e-9);
+        assert_eq!(m.prompt_tokens_total, Some(100.0));
+        assert_eq!(m.generation_tokens_total, Some(2500.0));
+    }
+
+    #[test]
+    fn sglang_tp_ranks_count_once() {
+        let g = |name: &str, rank: u32, v: f64| {
+            format!("{name}{{model_name=\"m\",tp_rank=\"{rank}\",pp_rank=\"0\"}} {v}\n")
+        };
+        let mut t = String::new();
+        for r in 0..2 {
+            t += &g("sglang:num_running_reqs", r, 5.0);
+            t += &g("sglang:num_queue_reqs", r, 2.0);
+            t += &g("sglang:token_usage", r, 0.5);
+        }
+        t += "sglang:prompt_tokens_total{model_name=\"m\",is_streaming=\"true\"} 10\n";
+        t += "sglang:prompt_tokens_total{model_name=\"m\",is_streaming=\"false\"} 5\n";
+        t += "sglang:generation_tokens_total{model_name=\"m\",is_streaming=\"true\"} 64\n";
+        let m = map(&t);
+        assert_eq!((m.running, m.waiting), (Some(5.0), Some(2.0)));
+        assert_eq!(m.kv_cache_usage, Some(0.5));
+        assert_eq!(m.prompt_tokens_total, Some(15.0));
+        assert_eq!(m.generation_tokens_total, Some(64.0));
+    }
+
+    #[test]
+    fn trtllm() {
+        let t = "trtllm_num_requests_running{model_name=\"m\",engine_type=\"trtllm\"} 8\n\
+            trtllm_num_requests_waiting{model_name=\"m\",engine_type=\"trtllm\"} 0\n\
+            trtllm_kv_cache_utilization{model_name=\"m\",engine_type=\"trtllm\"} 0.75\n\
+            trtllm_prompt_tokens_total{model_name=\"m\",engine_type=\"trtllm\"} 42\n\
+            trtllm_generation_tokens_total{model_name=\"m\",engine_type=\"trtllm\"} 43\n";
+        let m = map(t);
+        assert_eq!(m.running, Some(8.0));
+        assert_eq!(m.waiting, Some(0.0));
+        assert_eq!(m.kv_cache_usage, Some(0.75));
+        assert_eq!(m.prompt_tokens_total, Some(42.0));
+        assert_eq!(m.generation_tokens_total, Some(43.0));
+    }
+
+    #[test]
+    fn llamacpp_has_no_kv() {
+        let t = "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n\
+            # TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 320\n\
+            llamacpp:tokens_predicted_total 4096\nllamacpp:requests_processing 2\n\
+            llamacpp:requests_deferred 1\nllamacpp:n_tokens_max 700\n";
+        let m = map(t);
+        assert_eq!(m.running, Some(2.0));
+        assert_eq!(m.waiting, Some(1.0));
+        assert_eq!(m.kv_cache_usage, None);
+        assert_eq!(m.prompt_tokens_total, Some(320.0));
+        assert_eq!(m.generation_tokens_total, Some(4096.0));
+    }
+
+    #[test]
+    fn reference_engine_and_unknown_text() {
+        let t = "# TYPE llmsref:requests_running gauge\nllmsref:requests_running 1\n\
+            llmsref:requests_waiting 0\nllmsref:kv_cache_usage_perc 0.000100\n\
+            llmsref:requests_total 3\nllmsref:prompt_tokens_total 30\n\
+            llmsref:generation_tokens_total 48\n";
+        let m = map(t);
+        assert_eq!(m.running, Some(1.0));
+        assert_eq!(m.kv_cache_usage, Some(0.0001));
+        assert_eq!(m.generation_tokens_total, Some(48.0));
+        assert_eq!(map("foo 1\n"), EngineMetrics::default());
+    }
+}

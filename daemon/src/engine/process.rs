@@ -1,0 +1,241 @@
+//! Engine processes: launch in a process group of their own with output piped to a
+//! [`LogSink`], wait for the leader, scan `/proc` for the group's members, and stop the group
+//! (SIGTERM, grace, SIGKILL, reap).
+
+use super::logs::{LogSink, pump};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How the leader ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Exit {
+    /// "exited with status N" or "killed by signal S".
+    pub status: String,
+    /// Whether the daemon was stopping it.
+    pub deliberate: bool,
+}
+
+/// A launched engine process group.
+pub(crate) struct Proc {
+    /// Process-group id = the leader's pid.
+    pub pgid: u32,
+    stopping: Arc<AtomicBool>,
+    exit: watch::Receiver<Option<Exit>>,
+    /// Serializes stops.
+    pub stop_lock: tokio::sync::Mutex<()>,
+}
+
+/// Start `argv` (no shell) in a new process group, output to `sink`. When the leader ends,
+/// `on_exit` runs before [`Proc::exited`] resolves.
+pub(crate) fn launch(
+    argv: &[String],
+    env: &[(String, String)],
+    gpus: Option<&[u32]>,
+    sink: Arc<LogSink>,
+    on_exit: impl FnOnce(&Exit) + Send + 'static,
+) -> std::io::Result<Arc<Proc>> {
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command"))?;
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(g) = gpus {
+        let list: Vec<String> = g.iter().map(u32::to_string).collect();
+        cmd.env("CUDA_VISIBLE_DEVICES", list.join(","));
+    }
+    let mut child = cmd.spawn()?;
+    let pgid = child
+        .id()
+        .ok_or_else(|| std::io::Error::other("the process ended at once"))?;
+    let mut pumps = tokio::task::JoinSet::new();
+    if let Some(out) = child.stdout.take() {
+        pumps.spawn(pump(out, sink.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps.spawn(pump(err, sink.clone()));
+    }
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (tx, exit) = watch::channel(None);
+    let flag = stopping.clone();
+    tokio::spawn(async move {
+        let status = match child.wait().await {
+            Ok(s) => describe(s),
+            Err(e) => format!("could not be waited for: {e}"),
+        };
+        let deliberate = flag.load(Ordering::SeqCst);
+        if !deliberate {
+            // The leader died on its own: its helpers (vLLM's EngineCore, ...) must not
+            // outlive it holding the GPU.
+            let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
+        }
+        // The pipes close when the last holder is gone; give the readers time to drain.
+        let _ = tokio::time::timeout(Duration::from_secs(2), pumps.join_all()).await;
+        reap(pgid);
+        sink.note(&status);
+        let exit = Exit { status, deliberate };
+        on_exit(&exit);
+        let _ = tx.send(Some(exit));
+    });
+    Ok(Arc::new(Proc {
+        pgid,
+        stopping,
+        exit,
+        stop_lock: tokio::sync::Mutex::new(()),
+    }))
+}
+
+impl Proc {
+    /// How the leader ended, once it has (and its output is drained).
+    pub async fn exited(&self) -> Exit {
+        let mut rx = self.exit.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(e) => e.clone().unwrap_or_else(lost),
+            Err(_) => lost(),
+        }
+    }
+
+    /// The leader's end, if it has ended.
+    pub fn exit_now(&self) -> Option<Exit> {
+        self.exit.borrow().clone()
+    }
+
+    /// SIGTERM to the group, up to `grace` for all of it to go, then SIGKILL to the group.
+    /// Returns whether SIGKILL was needed and the members left (none, normally).
+    pub async fn terminate(&self, grace: Duration) -> (bool, Vec<u32>) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = killpg(self.pid(), Signal::SIGTERM);
+        let forced = !self.gone_within(grace).await;
+        if forced {
+            let _ = killpg(self.pid(), Signal::SIGKILL);
+            self.gone_within(Duration::from_secs(5)).await;
+        }
+        // The leader reaped and its output drained (bounded: a stuck member was reported).
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.exited()).await;
+        reap(self.pgid);
+        (forced, members(self.pgid))
+    }
+
+    async fn gone_within(&self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            reap(self.pgid);
+            if members(self.pgid).is_empty() {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.pgid as i32)
+    }
+}
+
+fn lost() -> Exit {
+    Exit {
+        status: "exit status lost".into(),
+        deliberate: false,
+    }
+}
+
+/// "exited with status N" / "killed by signal SIGKILL".
+pub(crate) fn describe(s: ExitStatus) -> String {
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(sig)) => match Signal::try_from(sig) {
+            Ok(name) => format!("killed by signal {sig} ({name})"),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        (None, None) => format!("ended ({s})"),
+    }
+}
+
+/// Live (not zombie) processes of group `pgid`, from `/proc`.
+pub(crate) fn members(pgid: u32) -> Vec<u32> {
+    scan(pgid)
+        .into_iter()
+        .filter(|(_, st)| *st != 'Z' && *st != 'X')
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Reap the group's zombies that are our children: with the daemon a child subreaper, the
+/// orphans of a killed leader are. Others (and the leader, which tokio reaps) are left alone.
+fn reap(pgid: u32) {
+    for (pid, st) in scan(pgid) {
+        if st == 'Z' && pid != pgid {
+            let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+/// (pid, state) of every process whose process group is `pgid`.
+fn scan(pgid: u32) -> Vec<(u32, char)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (state, pgrp) = parse_stat(&stat)?;
+            (pgrp == pgid).then_some((pid, state))
+        })
+        .collect()
+}
+
+/// State and process group from a `/proc/PID/stat` line (`pid (comm) S ppid pgrp ...`; comm
+/// may hold spaces and parentheses, so parse after the last `)`).
+fn parse_stat(stat: &str) -> Option<(char, u32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let _ppid = f.next()?;
+    Some((state, f.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_comm() {
+        let s = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100";
+        assert_eq!(parse_stat(s), Some(('S', 4242)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_in_its_group() {
+        let me = std::process::id();
+        let pgid = nix::unistd::getpgrp().as_raw() as u32;
+        assert!(members(pgid).contains(&me));
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            describe(ExitStatus::from_raw(3 << 8)),
+            "exited with status 3"
+        );
+        assert_eq!(
+            describe(ExitStatus::from_raw(9)),
+            "killed by signal 9 (SIGKILL)"
+        );
+    }
+}

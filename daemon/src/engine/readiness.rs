@@ -1,0 +1,108 @@
+//! Readiness: poll the health endpoint until it answers 200, the process ends, the deadline
+//! passes or the caller cancels.
+
+use super::process::{Exit, Proc};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Between probes.
+const POLL: Duration = Duration::from_millis(250);
+/// Bound of one probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How waiting for readiness ended.
+#[derive(Debug)]
+pub(crate) enum Ready {
+    /// Healthy.
+    Yes,
+    /// The process ended first.
+    Exited(Exit),
+    /// Not healthy by the deadline; the last probe's outcome.
+    TimedOut(String),
+    /// The caller cancelled.
+    Cancelled,
+}
+
+/// Poll `{url}{health}` (for `external`, `/v1/models` when `/health` is 404) until ready.
+pub(crate) async fn wait(
+    http: &reqwest::Client,
+    url: &str,
+    health: &str,
+    external: bool,
+    deadline: Instant,
+    cancel: &CancellationToken,
+    proc: Option<&Proc>,
+) -> Ready {
+    let mut last = String::from("no answer yet");
+    loop {
+        let exited = async {
+            match proc {
+                Some(p) => p.exited().await,
+                None => std::future::pending().await,
+            }
+        };
+        let attempt = async {
+            match probe(http, url, health, external).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tokio::time::sleep(POLL).await;
+                    Some(e)
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Ready::Cancelled,
+            e = exited => return Ready::Exited(e),
+            () = tokio::time::sleep_until(deadline.into()) => return Ready::TimedOut(last),
+            r = attempt => match r {
+                None => return Ready::Yes,
+                Some(e) => last = e,
+            },
+        }
+    }
+}
+
+/// One probe: `Ok` when healthy, else what was seen.
+async fn probe(
+    http: &reqwest::Client,
+    url: &str,
+    health: &str,
+    external: bool,
+) -> Result<(), String> {
+    let get = |path: &str| {
+        http.get(format!("{url}{path}"))
+            .timeout(PROBE_TIMEOUT)
+            .send()
+    };
+    let status = get(health)
+        .await
+        .map_err(|e| format!("GET {health}: {}", without_url(&e)))?
+        .status();
+    if status.is_success() {
+        return Ok(());
+    }
+    if external && status == reqwest::StatusCode::NOT_FOUND {
+        let s = get("/v1/models")
+            .await
+            .map_err(|e| format!("GET /v1/models: {}", without_url(&e)))?
+            .status();
+        return match s.is_success() {
+            true => Ok(()),
+            false => Err(format!("GET {health}: 404, GET /v1/models: {s}")),
+        };
+    }
+    Err(format!("GET {health}: {status}"))
+}
+
+/// A reqwest error's innermost cause ("Connection refused"), not its URL-laden summary.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut src: &dyn std::error::Error = e;
+    while let Some(s) = src.source() {
+        src = s;
+    }
+    match e.is_timeout() {
+        true => "timed out".into(),
+        false => src.to_string(),
+    }
+}

@@ -1,0 +1,192 @@
+//! Spec checks, before anything is queued or started. Messages name the field.
+
+use super::{EngineConfig, EngineSpec, kinds};
+
+/// Check `spec` against the kinds and `cfg`; `field` prefixes every message.
+pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result<(), String> {
+    let err = |f: &str, m: String| Err(format!("{field}.{f}: {m}"));
+    let Some(kind) = kinds::find(&spec.kind) else {
+        return err(
+            "kind",
+            format!(
+                "unknown engine kind '{}' (known: {})",
+                spec.kind,
+                super::known_kinds().join(", ")
+            ),
+        );
+    };
+    if spec.name.trim().is_empty() || spec.name.chars().any(char::is_control) {
+        return err(
+            "name",
+            "must be non-empty, without control characters".into(),
+        );
+    }
+    if kind.process && command(cfg, kind.name).is_none() {
+        return err(
+            "kind",
+            format!(
+                "'{0}' is not configured in the daemon config ([engines.{0}] command)",
+                kind.name
+            ),
+        );
+    }
+    if !kind.process {
+        let Some(url) = &spec.url else {
+            return err("url", format!("required for kind '{}'", kind.name));
+        };
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => return err("url", format!("'{url}' is not an http(s) URL")),
+        }
+        let unused = [
+            ("args", !spec.args.is_empty()),
+            ("env", !spec.env.is_empty()),
+            ("gpus", spec.gpus.is_some()),
+        ];
+        if let Some((f, _)) = unused.iter().find(|(_, set)| *set) {
+            return err(
+                f,
+                "not allowed for kind 'external' (no process is started)".into(),
+            );
+        }
+        return timeout(field, spec);
+    }
+    if spec.url.is_some() {
+        return err(
+            "url",
+            "only for kind 'external' (the daemon picks the port)".into(),
+        );
+    }
+    if kind.model_file {
+        match &spec.model {
+            None => return err("model", format!("required for kind '{}'", kind.name)),
+            Some(m) if !std::path::Path::new(m).is_file() => {
+                return err("model", format!("'{m}' does not exist or is not a file"));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(a) = spec.args.iter().find(|a| a.contains('\0')) {
+        return err("args", format!("{a:?} contains a NUL byte"));
+    }
+    if let Some(a) = kind.reserved_in(&spec.args) {
+        return err("args", format!("'{a}' is set by the daemon"));
+    }
+    for (k, v) in &spec.env {
+        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
+            return err(
+                "env",
+                format!("{k:?} is not a valid variable name or value"),
+            );
+        }
+    }
+    timeout(field, spec)
+}
+
+fn timeout(field: &str, spec: &EngineSpec) -> Result<(), String> {
+    match spec.ready_timeout {
+        Some(t) if t.is_zero() => Err(format!("{field}.ready_timeout: must be above 0")),
+        _ => Ok(()),
+    }
+}
+
+/// The argv prefix configured for `kind` (`reference` defaults to this executable).
+pub(crate) fn command(cfg: &EngineConfig, kind: &str) -> Option<Vec<String>> {
+    match cfg.commands.get(kind) {
+        Some(c) if !c.is_empty() => Some(c.clone()),
+        Some(_) => None,
+        None if kind == "reference" => {
+            let exe = std::env::current_exe().ok()?;
+            Some(vec![
+                exe.to_string_lossy().into_owned(),
+                "reference-engine".into(),
+            ])
+        }
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(kind: &str) -> EngineSpec {
+        EngineSpec {
+            name: "e".into(),
+            kind: kind.into(),
+            model: None,
+            url: None,
+            args: vec![],
+            env: vec![],
+            gpus: None,
+            ready_timeout: None,
+        }
+    }
+
+    fn check(s: &EngineSpec) -> Result<(), String> {
+        spec(&EngineConfig::new("/tmp"), "engine[1]", s)
+    }
+
+    #[test]
+    fn kinds_and_configuration() {
+        let e = check(&base("vllm")).unwrap_err();
+        assert!(
+            e.starts_with("engine[1].kind: unknown engine kind 'vllm'"),
+            "{e}"
+        );
+        let e = check(&base("llamacpp")).unwrap_err();
+        assert_eq!(
+            e,
+            "engine[1].kind: 'llamacpp' is not configured in the daemon config ([engines.llamacpp] command)"
+        );
+        assert_eq!(check(&base("reference")), Ok(()));
+    }
+
+    #[test]
+    fn external_needs_a_url_and_no_process_fields() {
+        let mut s = base("external");
+        assert_eq!(
+            check(&s).unwrap_err(),
+            "engine[1].url: required for kind 'external'"
+        );
+        s.url = Some("ftp://x".into());
+        assert!(
+            check(&s)
+                .unwrap_err()
+                .starts_with("engine[1].url: 'ftp://x'")
+        );
+        s.url = Some("http://127.0.0.1:8000".into());
+        assert_eq!(check(&s), Ok(()));
+        s.args = vec!["--x".into()];
+        assert!(
+            check(&s)
+                .unwrap_err()
+                .starts_with("engine[1].args: not allowed")
+        );
+    }
+
+    #[test]
+    fn llamacpp_model_file_and_reserved_args() {
+        let mut cfg = EngineConfig::new("/tmp");
+        cfg.commands
+            .insert("llamacpp".into(), vec!["llama-server".into()]);
+        let mut s = base("llamacpp");
+        let e = spec(&cfg, "engine[0]", &s).unwrap_err();
+        assert_eq!(e, "engine[0].model: required for kind 'llamacpp'");
+        s.model = Some("/no/such.gguf".into());
+        let e = spec(&cfg, "engine[0]", &s).unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        s.model = Some(env!("CARGO_MANIFEST_DIR").to_owned() + "/Cargo.toml");
+        assert_eq!(spec(&cfg, "engine[0]", &s), Ok(()));
+        s.args = vec!["--port".into(), "1".into()];
+        let e = spec(&cfg, "engine[0]", &s).unwrap_err();
+        assert_eq!(e, "engine[0].args: '--port' is set by the daemon");
+        s.args = vec![];
+        s.url = Some("http://x".into());
+        assert!(
+            spec(&cfg, "engine[0]", &s)
+                .unwrap_err()
+                .starts_with("engine[0].url:")
+        );
+    }
+}
