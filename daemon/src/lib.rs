@@ -8,13 +8,26 @@
 //!   that records the true time of every chunk it sends (ground truth for accuracy tests and
 //!   benchmarks, and the engine of the demo on machines without a GPU).
 //!
-//! The daemon proper (engine supervisor, job queue, GPU sampler, store, RPC) comes next.
+//! - [`daemon`]: `run`, the only place the daemon's subsystems are wired together; start
+//!   reading there. [`config`]: its TOML file and flags.
+//! - [`scheduler`]: the persistent job queue (sweep files, points, resume after a crash).
+//! - [`engine`]: engine processes (process groups, readiness, logs, stop, `/metrics`).
+//! - [`gpu`]: the NVML sampler (and a deterministic fake) and per-point GPU figures.
+//! - [`store`]: sled, the only module that knows trees, keys and encodings.
+//! - [`rpc`]: the tarpc server: translate and delegate.
+//! - [`bench`]: the one-shot `llmsd bench`, whose `Session` the scheduler also uses.
+//!
+//! Dependencies go one way: `rpc` -> {`scheduler`, `engine`, `gpu`}; `scheduler` ->
+//! {`engine`, `gpu`, `bench`/`loadgen`, `store`}; `loadgen` and `store` depend on no other
+//! module here.
 
 pub mod bench;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod gpu;
 pub mod loadgen;
 pub mod refengine;
+pub mod rpc;
 pub mod scheduler;
 pub mod store;

@@ -3,15 +3,23 @@
 
 use clap::{Parser, Subcommand};
 use llmsd::bench::{self, BenchArgs};
+use llmsd::config::{Config, DaemonArgs};
 use llmsd::loadgen::stream::snippet;
 use llmsd::refengine::{self, RefArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "llmsd", version, about = "llms daemon and one-shot tools")]
+#[command(
+    name = "llmsd",
+    version,
+    about = "llms daemon: runs queued benchmark sweeps; with a subcommand, a one-shot tool",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
+    #[command(flatten)]
+    daemon: DaemonArgs,
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
@@ -55,7 +63,10 @@ fn main() -> ExitCode {
             return fail(2, para.join(" ").trim_start_matches("error: "));
         }
     };
-    match cli.cmd {
+    let Some(cmd) = cli.cmd else {
+        return daemon(&cli.daemon);
+    };
+    match cmd {
         Cmd::Bench { args, threads } => {
             let rt = match runtime(threads) {
                 Ok(rt) => rt,
@@ -77,6 +88,40 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The daemon: configuration errors exit 2, start-up failures 1, a clean stop 0.
+fn daemon(args: &DaemonArgs) -> ExitCode {
+    let cfg = match Config::load(args) {
+        Ok(c) => c,
+        Err(e) => return fail(2, &e),
+    };
+    init_tracing();
+    let rt = match runtime(None) {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(llmsd::daemon::run(cfg, shutdown_signal(), |_| {})) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, &e),
+    }
+}
+
+/// Logs to stderr. Under systemd (`JOURNAL_STREAM` set) journald adds the time and the unit,
+/// so lines carry only level, target and message, without colour. `LLMSD_LOG` filters
+/// (default `info`).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LLMSD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        b.without_time().try_init()
+    } else {
+        b.try_init()
+    };
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {

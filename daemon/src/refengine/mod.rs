@@ -36,7 +36,7 @@ pub struct RefArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Model name served (requests naming another model get 404).
-    #[arg(long, default_value = "reference")]
+    #[arg(long, default_value = "truth")]
     pub model: String,
     /// Fixed mode: arrival to first token, ms [default 20].
     #[arg(long)]
@@ -120,7 +120,7 @@ impl Default for RefArgs {
         Self {
             host: "127.0.0.1".into(),
             port: 0,
-            model: "reference".into(),
+            model: "truth".into(),
             ttft_ms: None,
             itl_ms: None,
             prefill_ms_per_token: None,

@@ -1,4 +1,375 @@
-//! The persistent job queue and the worker that runs sweep points.
+//! The persistent job queue and the workers that run sweep points.
+//!
+//! [`SchedulerHandle`] is the only writer of job records. A dispatcher task starts the first
+//! queued job whose GPUs are free (one job at a time per GPU set); a worker per running job
+//! runs its engines and points ([`worker`]). The store is the truth: every finished point is
+//! written and flushed before the next begins, and a restart re-queues interrupted jobs at
+//! their first unfinished point ([`queue::recover`]).
 
 pub mod queue;
 pub mod spec;
+mod worker;
+
+use crate::engine::EngineHandle;
+use crate::gpu::GpuHandle;
+use crate::store::{JobRecord, Store, StoreError};
+use llms_shared::{ApiError, JobDetail, JobState, JobSummary, LivePoint, ResultRow, SubmitRequest};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Handle to the queue. Cheap to clone.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engines: EngineHandle,
+    gpu: GpuHandle,
+    /// Serializes read-modify-write of job records (sync store calls only, never held
+    /// across an await).
+    jobs_lock: Mutex<()>,
+    running: Mutex<HashMap<u64, RunningJob>>,
+    wake: Notify,
+    changed: watch::Sender<u64>,
+    live: watch::Sender<Vec<LivePoint>>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+struct RunningJob {
+    cancel: CancellationToken,
+    gpus: Option<Vec<u32>>,
+}
+
+fn internal(e: StoreError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Re-queue interrupted jobs, then start dispatching. `shutdown` interrupts running points
+/// (their jobs go back to the queue) and stops the dispatcher.
+pub fn spawn(
+    store: Store,
+    engines: EngineHandle,
+    gpu: GpuHandle,
+    shutdown: CancellationToken,
+) -> Result<SchedulerHandle, StoreError> {
+    for mut job in store.jobs()? {
+        let finished: Vec<(u32, bool)> = store
+            .points(job.id)?
+            .iter()
+            .map(|p| (p.index, p.error.is_some()))
+            .collect();
+        let before = job.clone();
+        queue::recover(&mut job, &finished);
+        if job != before {
+            tracing::info!(
+                job = job.id,
+                "job was {} when the daemon stopped; queued again at point {} of {}",
+                before.state.as_str(),
+                job.points_done,
+                job.plan.len()
+            );
+            store.put_job(&job)?;
+        }
+    }
+    let h = SchedulerHandle {
+        inner: Arc::new(Inner {
+            store,
+            engines,
+            gpu,
+            jobs_lock: Mutex::new(()),
+            running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            changed: watch::Sender::new(0),
+            live: watch::Sender::new(Vec::new()),
+            shutdown,
+            tracker: TaskTracker::new(),
+        }),
+    };
+    let d = h.clone();
+    h.inner.tracker.spawn(async move { d.dispatch().await });
+    Ok(h)
+}
+
+impl SchedulerHandle {
+    async fn dispatch(&self) {
+        loop {
+            let notified = self.inner.wake.notified();
+            if self.inner.shutdown.is_cancelled() {
+                return;
+            }
+            match self.start_next() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!("scheduler: {e}"),
+            }
+            tokio::select! {
+                () = notified => {}
+                () = self.inner.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Start the next runnable job, if any. Returns whether one started.
+    fn start_next(&self) -> Result<bool, StoreError> {
+        let jobs = self.inner.store.jobs()?;
+        let mut running = self.inner.running.lock().map_err(|_| StoreError::Codec {
+            tree: "jobs",
+            msg: "lock poisoned".into(),
+        })?;
+        let busy: Vec<Option<Vec<u32>>> = running.values().map(|r| r.gpus.clone()).collect();
+        let Some(id) = queue::next_runnable(&jobs, &busy) else {
+            return Ok(false);
+        };
+        let Some(job) = jobs.into_iter().find(|j| j.id == id) else {
+            return Ok(false);
+        };
+        let cancel = CancellationToken::new();
+        running.insert(
+            id,
+            RunningJob {
+                cancel: cancel.clone(),
+                gpus: job.sweep.gpus.clone(),
+            },
+        );
+        drop(running);
+        self.update(id, |j| {
+            j.state = JobState::Starting;
+            j.started_ms = Some(now_ms());
+            j.error = None;
+        })?;
+        let w = worker::Worker {
+            sched: self.clone(),
+            job: id,
+            cancel,
+        };
+        let me = self.clone();
+        self.inner.tracker.spawn(async move {
+            w.run().await;
+            if let Ok(mut r) = me.inner.running.lock() {
+                r.remove(&id);
+            }
+            me.inner.live.send_modify(|l| l.retain(|p| p.job != id));
+            me.bump();
+            me.inner.wake.notify_one();
+        });
+        Ok(true)
+    }
+
+    fn bump(&self) {
+        self.inner.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Read-modify-write one job record; returns it after the change.
+    fn update(
+        &self,
+        id: u64,
+        f: impl FnOnce(&mut JobRecord),
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let out = {
+            let _g = self.inner.jobs_lock.lock();
+            let Some(mut job) = self.inner.store.job(id)? else {
+                return Ok(None);
+            };
+            f(&mut job);
+            self.inner.store.put_job(&job)?;
+            job
+        };
+        self.bump();
+        Ok(Some(out))
+    }
+
+    /// GPUs on this host.
+    pub fn gpu_count(&self) -> u32 {
+        self.inner.gpu.count()
+    }
+
+    /// Validate and queue a sweep. Nothing is stored when it is refused.
+    pub async fn submit(&self, req: SubmitRequest) -> Result<u64, ApiError> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(ApiError::ShuttingDown);
+        }
+        let (sweep, plan) = {
+            let engines = self.inner.engines.clone();
+            let check = move |field: &str, e: &llms_shared::EngineDef| {
+                engines.validate(field, &worker::engine_spec(e, None, None))
+            };
+            let checks = spec::Checks {
+                gpus: self.inner.gpu.count(),
+                engine: &check,
+            };
+            let base = req.base_dir.as_deref().map(Path::new);
+            spec::parse(&req.spec, base, req.file.as_deref(), &checks).map_err(ApiError::Invalid)?
+        };
+        let store = &self.inner.store;
+        let id = store.next_job_id().map_err(internal)?;
+        let order = {
+            let _g = self.inner.jobs_lock.lock();
+            let order = store
+                .jobs()
+                .map_err(internal)?
+                .iter()
+                .map(|j| j.order)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let job = JobRecord {
+                id,
+                state: JobState::Queued,
+                spec_text: req.spec,
+                file: req.file,
+                sweep,
+                plan,
+                order,
+                submitted_ms: now_ms(),
+                started_ms: None,
+                finished_ms: None,
+                error: None,
+                points_done: 0,
+                points_failed: 0,
+            };
+            store.put_job(&job).map_err(internal)?;
+            order
+        };
+        store.flush().await.map_err(internal)?;
+        tracing::info!(job = id, order, "queued");
+        self.bump();
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Cancel a queued or running job.
+    pub async fn cancel(&self, id: u64) -> Result<JobState, ApiError> {
+        let mut was = None;
+        let job = self
+            .update(id, |j| {
+                was = Some(j.state);
+                if !j.state.is_final() {
+                    j.state = JobState::Cancelled;
+                    j.finished_ms = Some(now_ms());
+                    j.error = Some("cancelled by a user".into());
+                }
+            })
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::NotFound(format!("job {id}")))?;
+        if let Some(s) = was.filter(|s| s.is_final()) {
+            return Err(ApiError::Conflict(format!(
+                "job {id} is already {}",
+                s.as_str()
+            )));
+        }
+        if let Ok(r) = self.inner.running.lock()
+            && let Some(r) = r.get(&id)
+        {
+            r.cancel.cancel();
+        }
+        self.inner.store.flush().await.map_err(internal)?;
+        Ok(job.state)
+    }
+
+    /// Move a queued job to `position` among the queued ones.
+    pub async fn reorder(&self, id: u64, position: u32) -> Result<Vec<u64>, ApiError> {
+        let order = {
+            let _g = self.inner.jobs_lock.lock();
+            let store = &self.inner.store;
+            let jobs = store.jobs().map_err(internal)?;
+            let new = queue::reorder(&jobs, id, position).map_err(|e| {
+                if e.contains("not found") {
+                    ApiError::NotFound(format!("job {id}"))
+                } else {
+                    ApiError::Conflict(e)
+                }
+            })?;
+            for (jid, order) in &new {
+                if let Some(mut j) = jobs.iter().find(|j| j.id == *jid).cloned() {
+                    j.order = *order;
+                    store.put_job(&j).map_err(internal)?;
+                }
+            }
+            new.into_iter().map(|(j, _)| j).collect()
+        };
+        self.inner.store.flush().await.map_err(internal)?;
+        self.bump();
+        self.inner.wake.notify_one();
+        Ok(order)
+    }
+
+    /// Every job, by id.
+    pub fn jobs(&self) -> Result<Vec<JobSummary>, ApiError> {
+        Ok(self
+            .inner
+            .store
+            .jobs()
+            .map_err(internal)?
+            .iter()
+            .map(JobRecord::summary)
+            .collect())
+    }
+
+    /// One job in full.
+    pub fn job(&self, id: u64) -> Result<JobDetail, ApiError> {
+        let store = &self.inner.store;
+        let job = store
+            .job(id)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::NotFound(format!("job {id}")))?;
+        Ok(JobDetail {
+            summary: job.summary(),
+            spec: job.spec_text.clone(),
+            plan: job.plan.clone(),
+            finished: store.finished(id).map_err(internal)?,
+        })
+    }
+
+    /// A job's finished points; `raw` adds each point's request records.
+    pub fn results(&self, id: u64, raw: bool) -> Result<Vec<ResultRow>, ApiError> {
+        let store = &self.inner.store;
+        if store.job(id).map_err(internal)?.is_none() {
+            return Err(ApiError::NotFound(format!("job {id}")));
+        }
+        let mut rows = store.points(id).map_err(internal)?;
+        if raw {
+            for r in &mut rows {
+                if let Some(p) = &mut r.point {
+                    p.requests = store.requests(id, r.index).map_err(internal)?;
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Bumps whenever a job changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    /// Running points, as seen so far.
+    pub fn live(&self) -> Vec<LivePoint> {
+        self.inner.live.borrow().clone()
+    }
+
+    /// Bumps whenever the live points change.
+    pub fn subscribe_live(&self) -> watch::Receiver<Vec<LivePoint>> {
+        self.inner.live.subscribe()
+    }
+
+    /// Wait for the dispatcher and every worker to end after `shutdown` was cancelled: the
+    /// running points are interrupted and their jobs queued again.
+    pub async fn wait(&self) {
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+}

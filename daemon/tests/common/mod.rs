@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod daemon;
+
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use llmsd::refengine::{self, RefArgs};
 use std::collections::HashMap;

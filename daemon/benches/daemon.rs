@@ -1,0 +1,185 @@
+//! The daemon's own cost and responsiveness (figures, not assertions):
+//!
+//! - idle RSS and CPU: `llmsd` with one fake GPU sampled at 1 Hz, nothing queued, over 20 s;
+//! - watch latency: a watcher long-polls while another client submits a one-request job; the
+//!   time from `submit` being sent to the watcher holding an update that lists the job, and
+//!   from the GPU sample's own timestamp to the watcher receiving it.
+//!
+//! Run: `cargo bench -p llmsd --bench daemon` (builds llmsd in release first).
+
+use llms_shared::{LlmsdClient, MAX_FRAME_BYTES, SubmitRequest};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tarpc::tokio_serde::formats::Json;
+use tokio_util::codec::LengthDelimitedCodec;
+
+fn ctx() -> tarpc::context::Context {
+    let mut c = tarpc::context::current();
+    c.deadline = Instant::now() + Duration::from_secs(30);
+    c
+}
+
+async fn client(socket: &Path) -> Result<LlmsdClient, String> {
+    let s = tokio::net::UnixStream::connect(socket)
+        .await
+        .map_err(|e| e.to_string())?;
+    let framed = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME_BYTES)
+        .new_framed(s);
+    let c = LlmsdClient::new(
+        tarpc::client::Config::default(),
+        tarpc::serde_transport::new(framed, Json::default()),
+    )
+    .spawn();
+    c.hello(ctx(), None)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+fn proc_stat(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    (rss_kb, ticks as f64 / hz)
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn pct(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn start(bin: &Path, dir: &Path) -> Child {
+    Command::new(bin)
+        .args(["--socket", dir.join("s.sock").to_str().unwrap_or_default()])
+        .args([
+            "--state-dir",
+            dir.join("state").to_str().unwrap_or_default(),
+        ])
+        .args(["--gpu", "fake:1"])
+        .env("LLMSD_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start llmsd")
+}
+
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+fn main() {
+    let status = Command::new("cargo")
+        .args(["build", "--release", "-p", "llmsd", "--bin", "llmsd"])
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
+    let bin = target.join("release/llmsd");
+    let dir = std::env::temp_dir().join(format!("llmsd-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = start(&bin, &dir);
+    let socket = dir.join("s.sock");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let t0 = Instant::now();
+        let c = loop {
+            if let Ok(c) = client(&socket).await {
+                break c;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "llmsd did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        println!("llmsd ready {:.0} ms after exec", t0.elapsed().as_secs_f64() * 1e3);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (_, cpu0) = proc_stat(child.id());
+        let idle = Duration::from_secs(20);
+        tokio::time::sleep(idle).await;
+        let (rss, cpu1) = proc_stat(child.id());
+        println!(
+            "idle: RSS {:.1} MiB, CPU {:.3}% of one core over {} s (1 fake GPU at 1 Hz)",
+            rss as f64 / 1024.0,
+            (cpu1 - cpu0) / idle.as_secs_f64() * 100.0,
+            idle.as_secs()
+        );
+
+        // GPU sample -> watcher.
+        let mut seq = c.watch(ctx(), 0, 0).await.unwrap().unwrap().seq;
+        let mut lat = Vec::new();
+        while lat.len() < 20 {
+            let u = c.watch(ctx(), seq, 5000).await.unwrap().unwrap();
+            let now = unix_ms();
+            seq = u.seq;
+            for s in &u.gpu_samples {
+                lat.push(now.saturating_sub(s.unix_ms) as f64);
+            }
+        }
+        println!(
+            "watch, GPU sample to watcher: p50 {:.0} ms, max {:.0} ms ({} samples, ms resolution)",
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 1.0),
+            lat.len()
+        );
+
+        // submit -> watcher sees the job.
+        let submitter = client(&socket).await.unwrap();
+        let mut lat = Vec::new();
+        for i in 0..30 {
+            let seq0 = c.watch(ctx(), 0, 0).await.unwrap().unwrap().seq;
+            let name = format!("w{i}");
+            let spec = format!("name = \"{name}\"\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:9\"\n[load]\nconcurrency = [1]\nrequests = 1\n");
+            let watcher = c.clone();
+            let sent = Instant::now();
+            let poll = tokio::spawn(async move {
+                let mut seq = seq0;
+                loop {
+                    let u = watcher.watch(ctx(), seq, 5000).await.unwrap().unwrap();
+                    seq = u.seq;
+                    if u.jobs.iter().any(|j| j.name == name) {
+                        return Instant::now();
+                    }
+                }
+            });
+            let id = submitter
+                .submit(ctx(), SubmitRequest { spec, base_dir: None, file: None })
+                .await
+                .unwrap()
+                .unwrap();
+            let seen = poll.await.unwrap();
+            lat.push(seen.duration_since(sent).as_secs_f64() * 1e3);
+            let _ = submitter.cancel(ctx(), id).await;
+        }
+        println!(
+            "watch, submit to watcher: p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms (30 submits)",
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 0.9),
+            pct(&mut lat, 1.0)
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

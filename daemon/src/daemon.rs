@@ -1,0 +1,118 @@
+//! `run`: the only place that wires the subsystems together. Read this first.
+//!
+//! Start: open the store (refusing a newer schema), start the GPU sampler and the engine
+//! supervisor, re-queue interrupted jobs and start the scheduler, serve the API, tell systemd
+//! READY. Stop (the `shutdown` future, i.e. SIGTERM/SIGINT): tell systemd STOPPING, stop taking
+//! RPCs, interrupt the running points (their jobs are queued again and resume there), stop
+//! every engine (SIGTERM to the group, grace, SIGKILL), flush the store.
+
+use crate::config::Config;
+use crate::engine::{self, EngineConfig, GpuCheck};
+use crate::rpc::{self, hub::Hub, server::Api};
+use crate::{gpu, scheduler, store::Store};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What `run` reports once serving (for tests and the log).
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The Unix socket.
+    pub socket: std::path::PathBuf,
+    /// The TCP address, if any.
+    pub tcp: Option<std::net::SocketAddr>,
+}
+
+/// Run the daemon until `shutdown` resolves. Errors are start-up failures, in one line.
+pub async fn run(
+    cfg: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_start: impl FnOnce(&Started),
+) -> Result<(), String> {
+    let db_dir = cfg.state_dir.join("db");
+    let log_dir = cfg.state_dir.join("logs");
+    for d in [&db_dir, &log_dir] {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
+    let store = Store::open(&db_dir).map_err(|e| match e {
+        crate::store::StoreError::Sled(sled::Error::Io(io))
+            if io.kind() == std::io::ErrorKind::WouldBlock =>
+        {
+            format!("the store {} is in use by another llmsd", db_dir.display())
+        }
+        e => format!("cannot open the store {}: {e}", db_dir.display()),
+    })?;
+    let cancel = CancellationToken::new();
+    let source = gpu::source_from_config(&cfg.gpu).map_err(|e| format!("gpu: {e}"))?;
+    let gpu = gpu::spawn(source, cancel.child_token());
+    tracing::info!(gpus = gpu.count(), "GPU sampler started ({})", cfg.gpu);
+    let g = gpu.clone();
+    let check: GpuCheck = Arc::new(move |pids| {
+        let g = g.clone();
+        Box::pin(async move { g.pids_holding_memory(pids).await })
+    });
+    let engines = engine::spawn(
+        EngineConfig {
+            commands: cfg.engines.clone(),
+            log_dir,
+            grace: cfg.engine_grace,
+            ready_timeout: cfg.ready_timeout,
+            ring_lines: 2000,
+        },
+        Some(check),
+    );
+    let sched_stop = CancellationToken::new();
+    let scheduler = scheduler::spawn(
+        store.clone(),
+        engines.clone(),
+        gpu.clone(),
+        sched_stop.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let hub = Hub::spawn(
+        scheduler.clone(),
+        engines.clone(),
+        gpu.clone(),
+        cancel.child_token(),
+    );
+    let api = Api {
+        scheduler: scheduler.clone(),
+        engines: engines.clone(),
+        gpu: gpu.clone(),
+        hub,
+        token: cfg.token.as_deref().map(Arc::from),
+    };
+    let listening = rpc::serve(api, &cfg.socket, cfg.listen.as_deref()).await?;
+    let started = Started {
+        socket: listening.socket.clone(),
+        tcp: listening.tcp,
+    };
+    tracing::info!(socket = %started.socket.display(), tcp = ?started.tcp, "serving");
+    on_start(&started);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = tokio::spawn(watchdog());
+    shutdown.await;
+    tracing::info!("stopping");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    listening.stop().await;
+    sched_stop.cancel();
+    scheduler.wait().await;
+    engines.stop_all().await;
+    let flushed = store.flush().await;
+    cancel.cancel();
+    watchdog.abort();
+    flushed.map_err(|e| format!("cannot flush the store: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ping systemd's watchdog at half its interval, when it has one.
+async fn watchdog() {
+    let Some(interval) = sd_notify::watchdog_enabled().filter(|d| !d.is_zero()) else {
+        return;
+    };
+    let every = interval / 2;
+    loop {
+        tokio::time::sleep(every).await;
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+    }
+}

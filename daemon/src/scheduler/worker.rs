@@ -1,0 +1,416 @@
+//! Runs one job: for each engine, start it, run its unfinished points, stop it. Each point is
+//! stored and flushed before the next begins. A point ends one of four ways: figures; the
+//! engine died (the point fails with the reason and the engine's last log lines, and the
+//! engine's remaining points fail with it); the job was cancelled; or the daemon is stopping
+//! (the point is dropped and re-run on the next start).
+
+use super::{SchedulerHandle, now_ms, spec};
+use crate::bench::Session;
+use crate::engine::{Engine, EngineSpec};
+use crate::loadgen::live::Live;
+use crate::store::{JobRecord, StoredSample};
+use llms_shared::{EngineDef, JobState, LivePoint, PointPlan, ResultRow};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub(super) struct Worker {
+    pub sched: SchedulerHandle,
+    pub job: u64,
+    pub cancel: CancellationToken,
+}
+
+/// How a job's run ended early.
+enum Stop {
+    /// The user cancelled it (its state is already written).
+    Cancelled,
+    /// The daemon is stopping: back to the queue.
+    Shutdown,
+}
+
+/// The engine spec of an `[[engine]]` entry.
+pub(super) fn engine_spec(
+    e: &EngineDef,
+    gpus: Option<Vec<u32>>,
+    default_timeout: Option<Duration>,
+) -> EngineSpec {
+    EngineSpec {
+        name: e.name.clone().unwrap_or_else(|| e.kind.clone()),
+        kind: e.kind.clone(),
+        model: e.model.clone(),
+        url: e.url.clone(),
+        args: e.args.clone(),
+        env: e.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        gpus,
+        ready_timeout: e
+            .ready_timeout_s
+            .map(Duration::from_secs_f64)
+            .or(default_timeout),
+    }
+}
+
+/// The model name to send: what the spec says for servers that name models by their spec
+/// (external), else whatever the server lists.
+fn request_model(e: &EngineDef) -> Option<String> {
+    match e.kind.as_str() {
+        "external" => e.model.clone(),
+        _ => None,
+    }
+}
+
+impl Worker {
+    pub async fn run(self) {
+        let s = &self.sched;
+        let Ok(Some(job)) = s.inner.store.job(self.job) else {
+            tracing::error!(job = self.job, "job vanished from the store");
+            return;
+        };
+        tracing::info!(job = job.id, name = %job.sweep.name, "starting");
+        let outcome = self.run_engines(&job).await;
+        let flushed = s.inner.store.flush().await;
+        let res = match outcome {
+            Err(Stop::Cancelled) => {
+                tracing::info!(job = job.id, "cancelled");
+                return;
+            }
+            Err(Stop::Shutdown) => s.update(job.id, |j| {
+                if !j.state.is_final() {
+                    j.state = JobState::Queued;
+                }
+            }),
+            Ok(()) => s.update(job.id, |j| {
+                if !j.state.is_final() {
+                    j.state = if j.points_failed > 0 {
+                        JobState::Failed
+                    } else {
+                        JobState::Done
+                    };
+                    if j.points_failed > 0 {
+                        j.error = Some(format!(
+                            "{} of {} points failed",
+                            j.points_failed,
+                            j.plan.len()
+                        ));
+                    }
+                    j.finished_ms = Some(now_ms());
+                }
+            }),
+        };
+        if let Err(e) = flushed.and(res.map(|_| ())) {
+            tracing::error!(job = job.id, "cannot record the job's end: {e}");
+        }
+        let _ = s.inner.store.flush().await;
+    }
+
+    fn stopped(&self) -> Option<Stop> {
+        if self.sched.inner.shutdown.is_cancelled() {
+            Some(Stop::Shutdown)
+        } else if self.cancel.is_cancelled() {
+            Some(Stop::Cancelled)
+        } else {
+            None
+        }
+    }
+
+    async fn run_engines(&self, job: &JobRecord) -> Result<(), Stop> {
+        for def in &job.sweep.engines {
+            let name = def.name.clone().unwrap_or_else(|| def.kind.clone());
+            let finished = self.sched.inner.store.points(job.id).unwrap_or_default();
+            let todo: Vec<&PointPlan> = job
+                .plan
+                .iter()
+                .filter(|p| p.engine == name && !finished.iter().any(|f| f.index == p.index))
+                .collect();
+            if todo.is_empty() {
+                continue;
+            }
+            self.run_engine(job, def, &todo, &finished).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_engine(
+        &self,
+        job: &JobRecord,
+        def: &EngineDef,
+        todo: &[&PointPlan],
+        finished: &[ResultRow],
+    ) -> Result<(), Stop> {
+        let s = &self.sched;
+        let spec = engine_spec(def, job.sweep.gpus.clone(), None);
+        // Either stop signal cancels the start.
+        let stop = CancellationToken::new();
+        let start = {
+            let guard = stop.clone();
+            let (shutdown, cancel) = (s.inner.shutdown.clone(), self.cancel.clone());
+            let watcher = tokio::spawn(async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => guard.cancel(),
+                    () = cancel.cancelled() => guard.cancel(),
+                    () = guard.cancelled() => {}
+                }
+            });
+            let r = s
+                .inner
+                .engines
+                .start(spec, Some(job.id), stop.clone())
+                .await;
+            stop.cancel();
+            watcher.abort();
+            r
+        };
+        let engine = match start {
+            Ok(e) => e,
+            Err(e) => {
+                if let Some(stop) = self.stopped() {
+                    return Err(stop);
+                }
+                let why = format!("engine {} did not start: {e}", spec_name(def));
+                for p in todo {
+                    self.fail_point(job, def, p, &why).await;
+                }
+                return Ok(());
+            }
+        };
+        let _ = s.update(job.id, |j| {
+            if !j.state.is_final() {
+                j.state = JobState::Running;
+            }
+        });
+        let result = self.run_points(job, def, &engine, todo, finished).await;
+        s.inner.engines.stop(engine.id).await;
+        if let Some(info) = s
+            .inner
+            .engines
+            .list()
+            .into_iter()
+            .find(|i| i.id == engine.id)
+            && let Err(e) = s.inner.store.put_engine(job.id, &info)
+        {
+            tracing::warn!(job = job.id, "cannot record engine {}: {e}", engine.id);
+        }
+        result
+    }
+
+    async fn run_points(
+        &self,
+        job: &JobRecord,
+        def: &EngineDef,
+        engine: &Engine,
+        todo: &[&PointPlan],
+        finished: &[ResultRow],
+    ) -> Result<(), Stop> {
+        let args = spec::bench_args(&job.sweep, &engine.url, request_model(def));
+        let opened = tokio::select! {
+            r = Session::open(args) => r.map_err(|e| e.to_string()),
+            why = engine.exited() => Err(why),
+            () = self.sched.inner.shutdown.cancelled() => return Err(Stop::Shutdown),
+            () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+        };
+        let mut session = match opened {
+            Ok(s) => s,
+            Err(why) => {
+                let why = format!("cannot measure engine {}: {why}", spec_name(def));
+                for p in todo {
+                    self.fail_point(job, def, p, &why).await;
+                }
+                return Ok(());
+            }
+        };
+        let loads = crate::scheduler::spec::loads(&job.sweep.load);
+        let warmup = u64::from(job.sweep.load.warmup_requests.unwrap_or(0));
+        let mut dead: Option<String> = None;
+        for p in todo {
+            if let Some(stop) = self.stopped() {
+                return Err(stop);
+            }
+            if let Some(why) = &dead {
+                self.fail_point(job, def, p, why).await;
+                continue;
+            }
+            // The prompts the engine's earlier points used, finished in an earlier run or not.
+            let first: u64 = job
+                .plan
+                .iter()
+                .filter(|q| q.engine == p.engine && q.index < p.index)
+                .map(|q| {
+                    let done = finished.iter().find(|f| f.index == q.index);
+                    warmup
+                        + done
+                            .and_then(|f| f.point.as_ref())
+                            .map_or(0, |r| r.completed + r.failed)
+                })
+                .sum();
+            if session.first_prompt() < first {
+                session.set_first_prompt(first);
+            }
+            // Points are engine x load, in order: the load's index within the engine.
+            let li = p.index as usize % loads.len().max(1);
+            if loads.get(li) != Some(&p.load) {
+                self.fail_point(job, def, p, "the point's load is not in the sweep")
+                    .await;
+                continue;
+            }
+            match self
+                .run_point(job, def, engine, &mut session, p, li)
+                .await?
+            {
+                None => {}
+                Some(why) => dead = Some(why),
+            }
+        }
+        Ok(())
+    }
+
+    /// Run and store one point. Returns the engine's death notice when it died.
+    async fn run_point(
+        &self,
+        job: &JobRecord,
+        def: &EngineDef,
+        engine: &Engine,
+        session: &mut Session,
+        p: &PointPlan,
+        li: usize,
+    ) -> Result<Option<String>, Stop> {
+        let s = &self.sched;
+        let live = Arc::new(Live::default());
+        let meter = s
+            .inner
+            .gpu
+            .begin_point(job.sweep.gpus.clone(), engine.pids());
+        let mut samples: Vec<StoredSample> = Vec::new();
+        let started = Instant::now();
+        let requests_total = job
+            .sweep
+            .load
+            .requests
+            .or(if job.sweep.load.duration_s.is_none() {
+                Some(64)
+            } else {
+                None
+            });
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_tokens = 0u64;
+        let mut last_at = Instant::now();
+        // Boxed so it can be dropped (its in-flight requests aborted) as soon as it is decided.
+        let mut run = Box::pin(session.point(li, Some(live.clone())));
+        let outcome = loop {
+            tokio::select! {
+                r = &mut run => break Ok(r),
+                why = engine.exited() => break Err(Some(why)),
+                () = s.inner.shutdown.cancelled() => break Err(None),
+                () = self.cancel.cancelled() => break Err(None),
+                _ = tick.tick() => {
+                    let snap = live.snapshot();
+                    let dt = last_at.elapsed().as_secs_f64().max(1e-3);
+                    let lp = LivePoint {
+                        job: job.id,
+                        index: p.index,
+                        engine: p.engine.clone(),
+                        load: Some(p.load.clone()),
+                        elapsed_s: started.elapsed().as_secs_f64(),
+                        requests_done: snap.done,
+                        requests_total,
+                        failed: snap.failed,
+                        output_tokens: snap.tokens,
+                        tokens_per_s: (snap.tokens - last_tokens) as f64 / dt,
+                        ttft_ms: snap.ttft_ms,
+                        itl_ms: snap.itl_ms,
+                    };
+                    last_tokens = snap.tokens;
+                    last_at = Instant::now();
+                    s.inner.live.send_modify(|l| {
+                        l.retain(|x| x.job != job.id);
+                        l.push(lp.clone());
+                    });
+                    samples.push(StoredSample::Progress(lp));
+                    if let Some(m) = s.inner.engines.list().into_iter().find(|i| i.id == engine.id).and_then(|i| i.metrics) {
+                        samples.push(StoredSample::Engine(m));
+                    }
+                    s.inner.gpu.set_pids(&meter, engine.pids());
+                }
+            }
+        };
+        drop(run);
+        let tokens = live.snapshot().tokens;
+        let (gpu, gpu_samples) = s.inner.gpu.end_point(meter, tokens);
+        samples.extend(gpu_samples.into_iter().map(StoredSample::Gpu));
+        let (row, records, died) = match outcome {
+            Err(None) => return Err(self.stopped().unwrap_or(Stop::Shutdown)),
+            Err(Some(why)) => {
+                let why = format!("engine {} exited during the point: {why}", spec_name(def));
+                (
+                    self.row(def, p, Err(why.clone()), None),
+                    Vec::new(),
+                    Some(why),
+                )
+            }
+            Ok(Err(e)) => (self.row(def, p, Err(e.to_string()), None), Vec::new(), None),
+            Ok(Ok((point, records))) => (self.row(def, p, Ok(point), gpu), records, None),
+        };
+        self.store_point(job, row, &records, &samples).await;
+        Ok(died)
+    }
+
+    fn row(
+        &self,
+        def: &EngineDef,
+        p: &PointPlan,
+        point: Result<llms_shared::PointResult, String>,
+        gpu: Option<llms_shared::PointGpu>,
+    ) -> ResultRow {
+        let (point, error) = match point {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e)),
+        };
+        ResultRow {
+            index: p.index,
+            engine: p.engine.clone(),
+            kind: def.kind.clone(),
+            error,
+            point,
+            gpu,
+            finished_ms: now_ms(),
+        }
+    }
+
+    async fn fail_point(&self, job: &JobRecord, def: &EngineDef, p: &PointPlan, why: &str) {
+        let row = self.row(def, p, Err(why.to_owned()), None);
+        self.store_point(job, row, &[], &[]).await;
+    }
+
+    /// Write the point, flush, count it. A store failure is logged: the point is then re-run
+    /// after a restart, never half-stored (its `points` entry is written last).
+    async fn store_point(
+        &self,
+        job: &JobRecord,
+        row: ResultRow,
+        records: &[llms_shared::RequestRecord],
+        samples: &[StoredSample],
+    ) {
+        let s = &self.sched;
+        let failed = row.error.is_some();
+        if let Some(e) = &row.error {
+            tracing::warn!(job = job.id, point = row.index, "point failed: {e}");
+        }
+        let stored = s.inner.store.put_point(job.id, &row, records, samples);
+        let flushed = s.inner.store.flush().await;
+        if let Err(e) = stored.and(flushed) {
+            tracing::error!(
+                job = job.id,
+                point = row.index,
+                "cannot store the point: {e}"
+            );
+            return;
+        }
+        let _ = s.update(job.id, |j| {
+            j.points_done += 1;
+            j.points_failed += u32::from(failed);
+        });
+    }
+}
+
+fn spec_name(def: &EngineDef) -> String {
+    def.name.clone().unwrap_or_else(|| def.kind.clone())
+}

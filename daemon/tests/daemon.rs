@@ -1,0 +1,341 @@
+//! The daemon as a user meets it: a real `llmsd` process on a temporary socket and state
+//! directory, driven over its tarpc API. Engines are the reference engine, either in this test
+//! process (kind `external`) or launched by the daemon (kind `reference`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::daemon::{Daemon, connect, ctx, is_final, submit_req, temp_dir, wait_job};
+use common::{Engine, fixed};
+use llms_shared::{ApiError, JobState, ResultRow};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const MIN: Duration = Duration::from_secs(60);
+
+fn smoke(url: &str, concurrency: &str, requests: u32) -> String {
+    format!(
+        "name = \"smoke\"\n[[engine]]\nkind = \"external\"\nurl = \"{url}\"\nmodel = \"truth\"\n[load]\nconcurrency = [{concurrency}]\nrequests = {requests}\noutput_tokens = 16\n"
+    )
+}
+
+fn indices(rows: &[ResultRow]) -> Vec<u32> {
+    rows.iter().map(|r| r.index).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_watch_results() {
+    let engine = Engine::start(fixed(20.0, 10.0));
+    let dir = temp_dir("smoke");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let id = c
+        .submit(ctx(), submit_req(&smoke(&engine.url, "1, 2, 4", 8)))
+        .await
+        .unwrap()
+        .unwrap();
+    // Follow it through watch: the live point shows requests and tokens as they happen.
+    let (mut seq, mut saw_live, mut saw_gpu) = (0, false, false);
+    let t0 = std::time::Instant::now();
+    loop {
+        let u = c.watch(ctx(), seq, 2000).await.unwrap().unwrap();
+        assert!(u.seq >= seq);
+        seq = u.seq;
+        saw_gpu |= !u.gpu_samples.is_empty();
+        if let Some(p) = u.live.iter().find(|p| p.job == id)
+            && p.output_tokens > 0
+        {
+            assert_eq!(p.engine, "external");
+            assert!(p.requests_total == Some(8));
+            saw_live = true;
+        }
+        let j = u.jobs.iter().find(|j| j.id == id).unwrap();
+        if is_final(j) {
+            assert_eq!(j.state, JobState::Done, "{j:?}\n{}", d.log());
+            assert_eq!((j.points_done, j.points_total), (3, 3));
+            break;
+        }
+        assert!(t0.elapsed() < MIN, "{}", d.log());
+    }
+    assert!(saw_live, "watch never showed the running point");
+    assert!(saw_gpu, "watch never carried GPU samples");
+    let rows = c.results(ctx(), id, false).await.unwrap().unwrap();
+    assert_eq!(indices(&rows), vec![0, 1, 2]);
+    for r in &rows {
+        let p = r.point.as_ref().expect("figures");
+        assert_eq!(
+            (p.completed, p.failed, p.output_tokens),
+            (8, 0, 128),
+            "{r:?}"
+        );
+        assert_eq!(r.engine, "external");
+        assert!(
+            r.point.as_ref().unwrap().requests.is_empty(),
+            "raw only on demand"
+        );
+        let g = r.gpu.as_ref().expect("fake GPU figures");
+        assert!(g.samples >= 2 && g.tokens_per_joule.is_some(), "{g:?}");
+    }
+    // Raw records come from the store, one per request, matching the engine's own truth.
+    let raw = c.results(ctx(), id, true).await.unwrap().unwrap();
+    let truth = engine.truth().await;
+    for r in &raw {
+        let reqs = &r.point.as_ref().unwrap().requests;
+        assert_eq!(reqs.len(), 8);
+        for q in reqs {
+            assert_eq!(truth[&q.id].events.len(), q.chunks.len(), "{}", q.id);
+        }
+    }
+    let detail = c.job(ctx(), id).await.unwrap().unwrap();
+    assert_eq!(detail.finished, vec![0, 1, 2]);
+    assert_eq!(detail.plan.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_sweep_loses_no_point_and_runs_none_twice() {
+    // About 1.7 s per point: 8 requests of 16 tokens at 10 ms, one at a time.
+    let engine = Engine::start(fixed(10.0, 10.0));
+    let dir = temp_dir("kill9");
+    let mut d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let spec = smoke(&engine.url, "1, 1, 1, 1, 1, 1", 8);
+    let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+    wait_job(&c, id, MIN, |j| j.points_done >= 2).await;
+    let before = c.results(ctx(), id, false).await.unwrap().unwrap();
+    d.kill9_and_restart();
+    let c = d.client().await;
+    let j = wait_job(&c, id, MIN, is_final).await;
+    assert_eq!(j.state, JobState::Done, "{j:?}\n{}", d.log());
+    let after = c.results(ctx(), id, false).await.unwrap().unwrap();
+    assert_eq!(
+        indices(&after),
+        vec![0, 1, 2, 3, 4, 5],
+        "each point exactly once"
+    );
+    for b in &before {
+        assert_eq!(
+            after.iter().find(|a| a.index == b.index),
+            Some(b),
+            "a finished point was run again or changed"
+        );
+    }
+    assert!(d.log().contains("queued again"), "{}", d.log());
+    // Every measured request id is unique across the whole job: nothing was stored twice.
+    let raw = c.results(ctx(), id, true).await.unwrap().unwrap();
+    let mut ids = BTreeSet::new();
+    for r in &raw {
+        for q in &r.point.as_ref().unwrap().requests {
+            assert!(ids.insert(format!("{}:{}", r.index, q.id)));
+        }
+    }
+    assert_eq!(ids.len(), 48);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_interrupts_the_point_and_the_job_resumes() {
+    let engine = Engine::start(fixed(10.0, 10.0));
+    let dir = temp_dir("sigterm");
+    let mut d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let id = c
+        .submit(ctx(), submit_req(&smoke(&engine.url, "1, 1, 1", 8)))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_job(&c, id, MIN, |j| j.points_done >= 1).await;
+    let st = d.sigterm();
+    assert!(st.success(), "{st}\n{}", d.log());
+    assert!(!d.socket.exists(), "the socket file is removed");
+    d.restart();
+    let c = d.client().await;
+    let j = wait_job(&c, id, MIN, is_final).await;
+    assert_eq!(j.state, JobState::Done, "{}", d.log());
+    let rows = c.results(ctx(), id, false).await.unwrap().unwrap();
+    assert_eq!(indices(&rows), vec![0, 1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_specs_are_refused_and_the_queue_is_untouched() {
+    let dir = temp_dir("badspec");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let cases = [
+        ("name = \"x\"\n[[engine]\nkind=1", "line"),
+        ("name = \"x\"\n[load]\nconcurrency = [1]\n", "engine"),
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"nope\"\n[load]\nconcurrency = [1]\n",
+            "engine[0].kind",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"external\"\n[load]\nconcurrency = [1]\n",
+            "engine[0].url",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"llamacpp\"\nmodel = \"/nonexistent.gguf\"\n[load]\nconcurrency = [1]\n",
+            "engine[0]",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:1\"\n[load]\nconcurrency = [4, 0]\n",
+            "load.concurrency[1]",
+        ),
+        (
+            "name = \"x\"\ngpus = [3]\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:1\"\n[load]\nconcurrency = [1]\n",
+            "gpus[0]",
+        ),
+    ];
+    for (spec, field) in cases {
+        match c.submit(ctx(), submit_req(spec)).await.unwrap() {
+            Err(ApiError::Invalid(m)) => {
+                assert!(
+                    m.contains(field) && m.starts_with("test.toml: "),
+                    "{field}: {m}"
+                )
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(c.jobs(ctx()).await.unwrap().unwrap().is_empty());
+    // Unknown ids are named.
+    match c.cancel(ctx(), 42).await.unwrap() {
+        Err(ApiError::NotFound(m)) => assert!(m.contains("42")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_reorder() {
+    let engine = Engine::start(fixed(10.0, 10.0));
+    let dir = temp_dir("cancel");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let long = smoke(&engine.url, "1, 1, 1, 1, 1, 1, 1, 1", 8);
+    let a = c.submit(ctx(), submit_req(&long)).await.unwrap().unwrap();
+    let b = c.submit(ctx(), submit_req(&long)).await.unwrap().unwrap();
+    let e = c
+        .submit(ctx(), submit_req(&smoke(&engine.url, "1", 2)))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_job(&c, a, MIN, |j| j.state == JobState::Running).await;
+    // The small job jumps ahead of b.
+    assert_eq!(c.reorder(ctx(), e, 0).await.unwrap().unwrap(), vec![e, b]);
+    assert!(matches!(
+        c.reorder(ctx(), a, 0).await.unwrap(),
+        Err(ApiError::Conflict(_))
+    ));
+    // Cancel the queued one, then the running one.
+    assert_eq!(
+        c.cancel(ctx(), b).await.unwrap().unwrap(),
+        JobState::Cancelled
+    );
+    assert_eq!(
+        c.cancel(ctx(), a).await.unwrap().unwrap(),
+        JobState::Cancelled
+    );
+    let je = wait_job(&c, e, MIN, is_final).await;
+    assert_eq!(je.state, JobState::Done);
+    let ja = wait_job(&c, a, MIN, is_final).await;
+    assert_eq!(ja.state, JobState::Cancelled);
+    assert!(ja.points_done < 8);
+    assert!(matches!(
+        c.cancel(ctx(), a).await.unwrap(),
+        Err(ApiError::Conflict(_))
+    ));
+    let jb = wait_job(&c, b, MIN, is_final).await;
+    assert_eq!((jb.state, jb.points_done), (JobState::Cancelled, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_watchers_and_a_vanishing_client() {
+    let engine = Engine::start(fixed(10.0, 5.0));
+    let dir = temp_dir("watchers");
+    let d = Daemon::start(&dir, "", &[]);
+    let (c1, c2) = (d.client().await, d.client().await);
+    // A client that disconnects in the middle of a long-poll changes nothing.
+    {
+        let c3 = d.client().await;
+        let _ = tokio::time::timeout(
+            Duration::from_millis(100),
+            c3.watch(ctx(), u64::MAX - 1, 5000),
+        )
+        .await;
+    }
+    let id = c1
+        .submit(ctx(), submit_req(&smoke(&engine.url, "1, 2", 4)))
+        .await
+        .unwrap()
+        .unwrap();
+    let follow = |c: llms_shared::LlmsdClient| async move {
+        let (mut seq, mut updates) = (0, 0);
+        loop {
+            let u = c.watch(ctx(), seq, 2000).await.unwrap().unwrap();
+            assert!(u.seq >= seq);
+            updates += u64::from(u.changed);
+            seq = u.seq;
+            if u.jobs.iter().any(|j| j.id == id && is_final(j)) {
+                return (updates, u.jobs.into_iter().find(|j| j.id == id).unwrap());
+            }
+        }
+    };
+    let (r1, r2) = tokio::join!(
+        tokio::time::timeout(MIN, follow(c1.clone())),
+        tokio::time::timeout(MIN, follow(c2.clone()))
+    );
+    let ((u1, j1), (u2, j2)) = (r1.unwrap(), r2.unwrap());
+    assert!(u1 > 1 && u2 > 1);
+    assert_eq!(j1, j2);
+    assert_eq!(j1.state, JobState::Done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_needs_the_token() {
+    let dir = temp_dir("tcp");
+    let token = dir.join("token");
+    std::fs::write(&token, "s3cret-token-of-enough-length\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let d = Daemon::start(
+        &dir,
+        "",
+        &["--listen", &addr, "--token-file", token.to_str().unwrap()],
+    );
+    let tcp = |addr: String| async move {
+        common::daemon::transport_client(tokio::net::TcpStream::connect(addr).await.unwrap())
+    };
+    // No hello, or a wrong token: refused, and refused again after.
+    let c = tcp(addr.clone()).await;
+    assert!(matches!(
+        c.jobs(ctx()).await.unwrap(),
+        Err(ApiError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        c.hello(ctx(), Some("wrong".into())).await.unwrap(),
+        Err(ApiError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        c.jobs(ctx()).await.unwrap(),
+        Err(ApiError::Unauthorized(_))
+    ));
+    // The right token opens that connection only.
+    let ok = tcp(addr.clone()).await;
+    ok.hello(ctx(), Some("s3cret-token-of-enough-length".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ok.jobs(ctx()).await.unwrap().unwrap().is_empty());
+    assert!(matches!(
+        c.jobs(ctx()).await.unwrap(),
+        Err(ApiError::Unauthorized(_))
+    ));
+    // The Unix socket is 0660 and needs no token.
+    let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let u = connect(&d.socket).await;
+    assert!(u.jobs(ctx()).await.unwrap().is_ok());
+}
