@@ -40,7 +40,7 @@ impl Daemon {
             "--state-dir".into(),
             dir.join("state").display().to_string(),
         ];
-        if !extra.iter().any(|a| *a == "--gpu") {
+        if !extra.contains(&"--gpu") {
             args.extend(["--gpu".into(), "fake:1".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
