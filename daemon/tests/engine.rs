@@ -3,12 +3,12 @@
 //! Timeouts here only guard against hangs; no test asserts latency.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use llms_shared::EngineState;
 use llmsd::engine::{self, EngineConfig, EngineError, EngineHandle, EngineSpec, GpuCheck};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -308,29 +308,9 @@ async fn cancel_spawn_failure_external_and_validation() {
     assert!(matches!(bad, Err(EngineError::Invalid(m)) if m.contains(".url:")));
 }
 
-/// Paths printed by scripts/llamacpp.sh (builds on first use).
-fn artifacts() -> &'static HashMap<String, String> {
-    static A: OnceLock<HashMap<String, String>> = OnceLock::new();
-    A.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/llamacpp.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/llamacpp.sh");
-        assert!(out.status.success(), "scripts/llamacpp.sh failed");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llamacpp_starts_is_scraped_and_stops_cleanly() {
-    let a = artifacts();
+    let a = common::llama_artifacts();
     let mut cfg = config("llamacpp");
     cfg.commands
         .insert("llamacpp".into(), vec![a["LLMS_LLAMA_SERVER"].clone()]);

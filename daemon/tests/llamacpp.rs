@@ -8,30 +8,8 @@ mod common;
 
 use common::bench_args;
 use llmsd::bench;
-use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// Paths printed by scripts/llamacpp.sh (builds on first use).
-fn artifacts() -> &'static HashMap<String, String> {
-    static A: OnceLock<HashMap<String, String>> = OnceLock::new();
-    A.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/llamacpp.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/llamacpp.sh");
-        assert!(out.status.success(), "scripts/llamacpp.sh failed");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    })
-}
 
 struct LlamaServer {
     child: Child,
@@ -40,7 +18,7 @@ struct LlamaServer {
 
 impl LlamaServer {
     async fn start() -> LlamaServer {
-        let a = artifacts();
+        let a = common::llama_artifacts();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -153,7 +131,7 @@ async fn both_endpoints_give_exact_counts_that_match_llamacpp_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synthetic_prompts_are_exact_with_the_tokenizer_file_and_with_server_tokenize() {
     let srv = LlamaServer::start().await;
-    let tok = artifacts()["LLMS_QWEN2_TOKENIZER"].clone();
+    let tok = common::llama_artifacts()["LLMS_QWEN2_TOKENIZER"].clone();
     for endpoint in ["completions", "chat"] {
         for with_file in [true, false] {
             let mut extra = vec![

@@ -6,7 +6,8 @@ pub mod daemon;
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use llmsd::refengine::{self, RefArgs};
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
+use std::sync::{OnceLock, mpsc};
 
 /// A reference engine on its own runtime and threads, so the client under test does not share
 /// a scheduler with it. Stops when dropped.
@@ -72,4 +73,24 @@ pub fn bench_args(url: &str, extra: &[&str]) -> llmsd::bench::BenchArgs {
     let mut v = vec!["--url", url];
     v.extend_from_slice(extra);
     llmsd::bench::args::parse(&v).unwrap()
+}
+
+/// Paths printed by scripts/llamacpp.sh (builds on first use).
+pub fn llama_artifacts() -> &'static HashMap<String, String> {
+    static A: OnceLock<HashMap<String, String>> = OnceLock::new();
+    A.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/llamacpp.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/llamacpp.sh");
+        assert!(out.status.success(), "scripts/llamacpp.sh failed");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    })
 }
