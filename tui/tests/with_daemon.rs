@@ -1,0 +1,183 @@
+//! The walk-through with the real binaries: start `llmsd`, submit the smoke sweep
+//! with `llms submit`, follow it with `llms jobs`, kill -9 and restart the daemon mid-sweep,
+//! and read the results as JSON, CSV and Markdown. The engine is `llmsd reference-engine`
+//! serving model "truth", as the smoke sweep expects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `llmsd` is built next to `llms` (same workspace, same target directory).
+fn llmsd() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_llms")).with_file_name("llmsd");
+    assert!(
+        p.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`",
+        p.display()
+    );
+    p
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_daemon(dir: &Path) -> Kill {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("llmsd.log"))
+        .unwrap();
+    let child = Command::new(llmsd())
+        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+        .args(["--state-dir", dir.join("state").to_str().unwrap()])
+        .args(["--gpu", "none"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::os::unix::net::UnixStream::connect(dir.join("s.sock")).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "llmsd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Kill(child)
+}
+
+fn llms(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llms"))
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn job(dir: &Path, id: u64) -> serde_json::Value {
+    let jobs: serde_json::Value =
+        serde_json::from_str(&stdout(&llms(dir, &["jobs", "--json"]))).unwrap();
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id)
+        .cloned()
+        .expect("job listed")
+}
+
+fn wait(dir: &Path, id: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let t0 = Instant::now();
+    loop {
+        let j = job(dir, id);
+        if pred(&j) {
+            return j;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "stuck: {j}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn smoke_sweep_through_the_cli_survives_kill_9() {
+    let dir = std::env::temp_dir().join(format!("llms-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let _engine = Kill(
+        Command::new(llmsd())
+            .args(["reference-engine", "--port", &port.to_string()])
+            .args(["--ttft-ms", "10", "--itl-ms", "10"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut daemon = start_daemon(&dir);
+    // The smoke sweep, with more requests per point so a kill lands mid-sweep.
+    let spec = dir.join("smoke.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"smoke\"\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:{port}\"\nmodel = \"truth\"\n[load]\nconcurrency = [1, 2, 4]\nrequests = 8\noutput_tokens = 16\n"
+        ),
+    )
+    .unwrap();
+    let out = stdout(&llms(&dir, &["submit", spec.to_str().unwrap(), "--json"]));
+    let id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    wait(&dir, id, |j| j["points_done"].as_u64() >= Some(1));
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    daemon = start_daemon(&dir);
+    let j = wait(&dir, id, |j| j["state"] == "done" || j["state"] == "failed");
+    assert_eq!(j["state"], "done", "{j}");
+    assert_eq!(
+        (j["points_done"].as_u64(), j["points_total"].as_u64()),
+        (Some(3), Some(3))
+    );
+
+    let table = stdout(&llms(&dir, &["jobs"]));
+    assert!(table.contains("smoke") && table.contains("done"), "{table}");
+
+    let res: serde_json::Value = serde_json::from_str(&stdout(&llms(
+        &dir,
+        &["results", &id.to_string(), "--json"],
+    )))
+    .unwrap();
+    let points = res["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    for (p, c) in points.iter().zip([1, 2, 4]) {
+        assert_eq!(p["engine"], "external");
+        assert_eq!(p["load"]["concurrency"], c);
+        assert_eq!(p["completed"], 8);
+        assert_eq!(p["output_tokens"], 128);
+        assert!(p["ttft_ms"]["p50"].as_f64().unwrap() > 0.0);
+    }
+    let csv = stdout(&llms(&dir, &["results", &id.to_string(), "--csv"]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("job,index,engine,kind,load,"));
+    assert!(lines[3].contains("concurrency=4"));
+    let md = stdout(&llms(&dir, &["results", &id.to_string(), "--md"]));
+    assert!(
+        md.lines().filter(|l| l.starts_with('|')).count() >= 5,
+        "{md}"
+    );
+
+    let show = stdout(&llms(&dir, &["show", &id.to_string()]));
+    assert!(show.contains("smoke"), "{show}");
+    // A finished job cannot be cancelled; an unknown one is not found.
+    assert_eq!(
+        llms(&dir, &["cancel", &id.to_string()]).status.code(),
+        Some(1)
+    );
+    assert_eq!(llms(&dir, &["results", "99"]).status.code(), Some(2));
+    drop(daemon);
+    let _ = std::fs::remove_dir_all(&dir);
+}
