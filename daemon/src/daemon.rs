@@ -41,6 +41,9 @@ pub async fn run(
         }
         e => format!("cannot open the store {}: {e}", db_dir.display()),
     })?;
+    // Engines a killed predecessor left running would hold GPUs and ports the resumed jobs
+    // need: stop them first.
+    engine::reap_orphans(&log_dir, cfg.engine_grace).await;
     let cancel = CancellationToken::new();
     let source = gpu::source_from_config(&cfg.gpu).map_err(|e| format!("gpu: {e}"))?;
     let gpu = gpu::spawn(source, cancel.child_token());
@@ -82,6 +85,8 @@ pub async fn run(
         token: cfg.token.as_deref().map(Arc::from),
     };
     let listening = rpc::serve(api, &cfg.socket, cfg.listen.as_deref()).await?;
+    // Only now, with the API up, may jobs start engines.
+    scheduler.start();
     let started = Started {
         socket: listening.socket.clone(),
         tcp: listening.tcp,

@@ -97,6 +97,11 @@ fn daemon(args: &DaemonArgs) -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     init_tracing();
+    // In the daemon a panic is contained by its task (a worker's job is marked failed); log
+    // it in one line rather than end the process with engines running and data unflushed.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("internal error: {}", snippet(&info.to_string(), 2000));
+    }));
     let rt = match runtime(None) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),

@@ -179,6 +179,10 @@ async fn bad_specs_are_refused_and_the_queue_is_untouched() {
             "load.concurrency[1]",
         ),
         (
+            "name = \"x\"\n[[engine]]\nkind = \"reference\"\nenv = { LD_PRELOAD = \"/tmp/x.so\" }\n[load]\nconcurrency = [1]\n",
+            "engine[0].env",
+        ),
+        (
             "name = \"x\"\ngpus = [3]\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:1\"\n[load]\nconcurrency = [1]\n",
             "gpus[0]",
         ),
@@ -338,4 +342,50 @@ async fn tcp_needs_the_token() {
     assert_eq!(mode, 0o660);
     let u = connect(&d.socket).await;
     assert!(u.jobs(ctx()).await.unwrap().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_right_after_submit_always_wins() {
+    let engine = Engine::start(fixed(1.0, 1.0));
+    let dir = temp_dir("race");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let spec = smoke(&engine.url, "1", 2);
+    let mut ids = Vec::new();
+    for _ in 0..60 {
+        let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+        assert_eq!(
+            c.cancel(ctx(), id).await.unwrap().unwrap(),
+            JobState::Cancelled
+        );
+        ids.push(id);
+    }
+    for id in ids {
+        let j = wait_job(&c, id, MIN, is_final).await;
+        assert_eq!(j.state, JobState::Cancelled, "{j:?}");
+    }
+    // And nothing is left starting or running.
+    let busy: Vec<_> = c
+        .jobs(ctx())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .filter(|j| !is_final(j))
+        .collect();
+    assert!(busy.is_empty(), "{busy:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_engine_in_a_sweep_with_gpus_runs() {
+    // The sweep's GPUs are for engines the daemon starts; an external server gets none, and
+    // what passes at submit runs.
+    let engine = Engine::start(fixed(1.0, 1.0));
+    let dir = temp_dir("extgpu");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let spec = format!("gpus = [0]\n{}", smoke(&engine.url, "1", 2));
+    let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+    let j = wait_job(&c, id, MIN, is_final).await;
+    assert_eq!(j.state, JobState::Done, "{j:?}\n{}", d.log());
 }

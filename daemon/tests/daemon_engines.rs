@@ -21,7 +21,9 @@ fn reference_job(name: &str, args: &[&str], extra: &str) -> String {
     )
 }
 
-/// Processes whose process group is `pgid` (the engine's leader pid).
+/// Live processes whose process group is `pgid` (the engine's leader pid). Zombies hold
+/// nothing and are left out: an orphan of a killed daemon is reaped by init, and this VM's
+/// init does not reap.
 fn group_members(pgid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -34,7 +36,8 @@ fn group_members(pgid: u32) -> Vec<u32> {
         let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
         let f: Vec<&str> = after.split_whitespace().collect();
         // Fields after the name: state, ppid, pgrp.
-        if f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
+        let zombie = matches!(f.first(), Some(&"Z") | Some(&"X"));
+        if !zombie && f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
             out.push(pid);
         }
     }
@@ -185,4 +188,29 @@ async fn a_llamacpp_job_runs_end_to_end() {
     assert_eq!(e.state, EngineState::Stopped);
     assert!(e.argv.iter().any(|a| a == "--metrics"));
     assert!(group_members(e.pid.unwrap()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_left_by_a_killed_daemon_are_stopped_on_restart() {
+    let dir = temp_dir("orphan");
+    let mut d = Daemon::start(&dir, "engine_grace_s = 2\n", &[]);
+    let c = d.client().await;
+    // Slow enough that the kill lands mid-point: 64 requests of 16 tokens at 20 ms, one at a
+    // time.
+    let spec = reference_job("orphan", &["--ttft-ms", "20", "--itl-ms", "20"], "");
+    let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+    wait_job(&c, id, LIMIT, |j| j.state == JobState::Running).await;
+    let old = engines_of(&c, id).await[0].pid.unwrap();
+    assert!(!group_members(old).is_empty());
+    d.kill9_and_restart();
+    let c = d.client().await;
+    // The restarted daemon stopped the orphan before resuming the job with a new engine.
+    assert!(group_members(old).is_empty(), "{}", d.log());
+    assert!(
+        d.log().contains("left running by an earlier llmsd"),
+        "{}",
+        d.log()
+    );
+    let j = wait_job(&c, id, LIMIT, is_final).await;
+    assert_eq!(j.state, JobState::Done, "{j:?}");
 }

@@ -111,7 +111,7 @@ async fn starts_serves_lists_tails_scrapes_and_stops() {
         .await
         .unwrap();
     assert_eq!(models.status(), 200);
-    assert!(models.text().await.unwrap().contains("\"reference\""));
+    assert!(models.text().await.unwrap().contains("\"truth\""));
 
     let info = h.list().pop().unwrap();
     assert_eq!(

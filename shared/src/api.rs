@@ -373,7 +373,4 @@ pub struct Update {
     pub live: Vec<LivePoint>,
     /// GPU samples taken after `since_seq`, oldest first (at most a minute's worth).
     pub gpu_samples: Vec<GpuSample>,
-    /// Anything else worth a line: (unix ms, text).
-    #[serde(default)]
-    pub events: Vec<(u64, String)>,
 }

@@ -183,34 +183,68 @@ impl Session {
         index: usize,
         live: Option<Arc<Live>>,
     ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
-        let load = self
-            .loads
+        self.warmup(index).await?;
+        self.measure(index, live, &|_| {}).await
+    }
+
+    /// The warm-up of point `index` (not measured).
+    pub async fn warmup(&mut self, index: usize) -> Result<(), BenchError> {
+        self.load(index)?;
+        self.w.id_prefix = format!("llms-p{index}");
+        let failed = warmup(&self.w, self.a.warmup).await;
+        if failed > 0 {
+            eprintln!(
+                "warning: {failed} of {} warm-up requests failed",
+                self.a.warmup
+            );
+        }
+        self.w.first_prompt += u64::from(self.a.warmup);
+        Ok(())
+    }
+
+    /// The measured part of point `index` (after [`Session::warmup`]): counters, requests,
+    /// counters again, figures. Moves the prompt cursor past the prompts it used.
+    /// `edge(true)` runs right before the first measured request and `edge(false)` right
+    /// after the last one ends (the daemon's GPU meter covers exactly that span).
+    pub async fn measure(
+        &mut self,
+        index: usize,
+        live: Option<Arc<Live>>,
+        edge: &(dyn Fn(bool) + Sync),
+    ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
+        let load = self.load(index)?;
+        self.w.id_prefix = format!("llms-p{index}");
+        measure(
+            &self.a,
+            &mut self.w,
+            &self.http,
+            &self.base,
+            load,
+            live,
+            edge,
+        )
+        .await
+    }
+
+    fn load(&self, index: usize) -> Result<Load, BenchError> {
+        self.loads
             .get(index)
             .cloned()
-            .ok_or_else(|| BenchError::Internal(format!("no point {index}")))?;
-        self.w.id_prefix = format!("llms-p{index}");
-        run_one(&self.a, &mut self.w, &self.http, &self.base, load, live).await
+            .ok_or_else(|| BenchError::Internal(format!("no point {index}")))
     }
 }
 
-/// Warm-up, counters, the measured requests, counters again, figures. Moves the workload's
-/// prompt cursor past every prompt it used.
-async fn run_one(
+/// Counters, the measured requests, counters again, figures. Moves the workload's prompt
+/// cursor past every prompt it used.
+async fn measure(
     a: &BenchArgs,
     w: &mut Workload,
     http: &reqwest::Client,
     base: &str,
     load: Load,
     live: Option<Arc<Live>>,
+    edge: &(dyn Fn(bool) + Sync),
 ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
-    let failed_warmup = warmup(w, a.warmup).await;
-    if failed_warmup > 0 {
-        eprintln!(
-            "warning: {failed_warmup} of {} warm-up requests failed",
-            a.warmup
-        );
-    }
-    w.first_prompt += u64::from(a.warmup);
     let before = settled_counters(http, base).await;
     let (requests, duration) = a.stop();
     let spec = PointSpec {
@@ -224,9 +258,10 @@ async fn run_one(
         client: w.client.clone().with_live(live),
         ..w.clone()
     };
-    let run = run_point(&measured, &spec)
-        .await
-        .map_err(|e| BenchError::Usage(e.to_string()))?;
+    edge(true);
+    let run = run_point(&measured, &spec).await;
+    edge(false);
+    let run = run.map_err(|e| BenchError::Usage(e.to_string()))?;
     w.first_prompt += run.records.len() as u64;
     let exp = Expectations {
         output_tokens: Some(a.output_tokens),

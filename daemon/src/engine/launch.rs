@@ -118,9 +118,11 @@ impl EngineHandle {
                     let argv = kind.argv(&prefix, spec, port);
                     logs.note(&format!("starting: {argv:?}"));
                     let on_exit = self.on_exit(id, logs.clone());
+                    let owner = inner.cfg.log_dir.display().to_string();
                     let p = process::launch(
                         &argv,
                         &spec.env,
+                        &owner,
                         spec.gpus.as_deref(),
                         logs.clone(),
                         on_exit,

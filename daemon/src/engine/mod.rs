@@ -110,6 +110,22 @@ pub enum EngineError {
     Invalid(String),
 }
 
+/// Stop the engines an earlier run of a daemon with this `log_dir` left running (it was
+/// killed with no chance to stop them): SIGTERM to each group, `grace`, SIGKILL. Returns the
+/// process groups found.
+pub async fn reap_orphans(log_dir: &std::path::Path, grace: std::time::Duration) -> Vec<u32> {
+    let groups = process::orphans(&log_dir.display().to_string());
+    for g in &groups {
+        let forced = process::terminate_group(*g, grace).await;
+        tracing::warn!(
+            pgid = g,
+            forced,
+            "stopped an engine left running by an earlier llmsd"
+        );
+    }
+    groups
+}
+
 /// The kinds the supervisor runs.
 pub fn known_kinds() -> &'static [&'static str] {
     &["external", "reference", "llamacpp"]

@@ -32,11 +32,16 @@ pub(crate) struct Proc {
     pub stop_lock: tokio::sync::Mutex<()>,
 }
 
+/// Every engine carries `LLMSD_ENGINE_OWNER=<the daemon's log dir>` in its environment, so a
+/// daemon restarted after a kill -9 finds the engines its predecessor left ([`orphans`]).
+pub(crate) const OWNER_ENV: &str = "LLMSD_ENGINE_OWNER";
+
 /// Start `argv` (no shell) in a new process group, output to `sink`. When the leader ends,
 /// `on_exit` runs before [`Proc::exited`] resolves.
 pub(crate) fn launch(
     argv: &[String],
     env: &[(String, String)],
+    owner: &str,
     gpus: Option<&[u32]>,
     sink: Arc<LogSink>,
     on_exit: impl FnOnce(&Exit) + Send + 'static,
@@ -47,6 +52,7 @@ pub(crate) fn launch(
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .env(OWNER_ENV, owner)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -173,6 +179,47 @@ pub(crate) fn members(pgid: u32) -> Vec<u32> {
         .filter(|(_, st)| *st != 'Z' && *st != 'X')
         .map(|(p, _)| p)
         .collect()
+}
+
+/// Process groups with a member whose environment says `owner` owns it: engines of an
+/// earlier run of this daemon (same state directory) that outlived it.
+pub(crate) fn orphans(owner: &str) -> Vec<u32> {
+    let want = format!("{OWNER_ENV}={owner}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut groups: Vec<u32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
+        })
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(&stat)
+                .filter(|(st, _)| *st != 'Z')
+                .map(|(_, g)| g)
+        })
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}
+
+/// SIGTERM to group `pgid`, up to `grace` for it to go, then SIGKILL. For groups that are
+/// not our children (a predecessor's), so nothing to reap.
+pub(crate) async fn terminate_group(pgid: u32, grace: Duration) -> bool {
+    let pid = Pid::from_raw(pgid as i32);
+    let _ = killpg(pid, Signal::SIGTERM);
+    let end = Instant::now() + grace;
+    while !members(pgid).is_empty() {
+        if Instant::now() >= end {
+            let _ = killpg(pid, Signal::SIGKILL);
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// Reap the group's zombies that are our children: with the daemon a child subreaper, the

@@ -79,8 +79,52 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
                 format!("{k:?} is not a valid variable name or value"),
             );
         }
+        if !env_allowed(k) {
+            return err(
+                "env",
+                format!(
+                    "'{k}' may not be set by a job (it could change which program runs); allowed: {}*",
+                    ENV_PREFIXES.join("*, ")
+                ),
+            );
+        }
     }
     timeout(field, spec)
+}
+
+/// Variables a job may set: engine and library tuning. Loader and interpreter paths
+/// (`LD_PRELOAD`, `PATH`, `PYTHONPATH`, ...) stay the daemon's, as binaries do.
+const ENV_PREFIXES: &[&str] = &[
+    "CUDA_",
+    "NCCL_",
+    "NVIDIA_",
+    "CUBLAS",
+    "CUDNN_",
+    "TORCH_",
+    "PYTORCH_",
+    "TORCHINDUCTOR_",
+    "TRITON_",
+    "VLLM_",
+    "SGLANG_",
+    "SGL_",
+    "TRTLLM_",
+    "TLLM_",
+    "TRT_",
+    "FLASHINFER_",
+    "HF_",
+    "HUGGING_FACE_",
+    "TRANSFORMERS_",
+    "TOKENIZERS_",
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "GGML_",
+    "LLAMA_",
+    "LLAMA_ARG_",
+];
+
+fn env_allowed(k: &str) -> bool {
+    ENV_PREFIXES.iter().any(|p| k.starts_with(p))
 }
 
 fn timeout(field: &str, spec: &EngineSpec) -> Result<(), String> {

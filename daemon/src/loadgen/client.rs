@@ -139,6 +139,21 @@ impl StreamClient {
         clock: Clock,
         due: Instant,
     ) -> RequestRecord {
+        let rec = self.exchange(req, id, clock, due).await;
+        // Every ending counts, failures before any response included.
+        if let Some(live) = &self.live {
+            live.finished(&rec);
+        }
+        rec
+    }
+
+    async fn exchange(
+        &self,
+        req: &Prepared,
+        id: String,
+        clock: Clock,
+        due: Instant,
+    ) -> RequestRecord {
         let mut rec = RequestRecord {
             id,
             due_ns: clock.ns(due),
@@ -219,7 +234,7 @@ impl StreamClient {
             let msg = format!("content-type {ctype}, not an SSE stream: {body}");
             return fail(rec, start, "not_sse", msg);
         }
-        let rec = read_stream(
+        read_stream(
             rec,
             resp,
             start,
@@ -227,11 +242,7 @@ impl StreamClient {
             self.timeout,
             self.live.as_deref(),
         )
-        .await;
-        if let Some(live) = &self.live {
-            live.finished(&rec);
-        }
-        rec
+        .await
     }
 }
 

@@ -112,7 +112,6 @@ impl Hub {
             jobs: recent(self.scheduler.jobs().unwrap_or_default()),
             live: self.scheduler.live(),
             gpu_samples,
-            events: Vec::new(),
         }
     }
 }

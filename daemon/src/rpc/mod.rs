@@ -19,8 +19,13 @@ use tokio_util::codec::LengthDelimitedCodec;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Connections served at once; more wait in the kernel's backlog.
+/// Unix connections served at once.
 const MAX_CONNECTIONS: usize = 256;
+/// TCP connections at once: a separate, smaller pool, so strangers on the network cannot
+/// crowd out local users.
+const MAX_TCP_CONNECTIONS: usize = 32;
+/// A TCP connection that has not said `hello` with the token by then is closed.
+const HELLO_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The listeners, bound. Dropping it does not stop them; call [`Listening::stop`].
 pub struct Listening {
@@ -66,7 +71,9 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
                     () = stop.cancelled() => return,
                 };
                 match conn {
-                    Ok((s, _)) => spawn_conn(&t, &stop, &limit, s, Server::new(api.clone(), true)),
+                    Ok((s, _)) => {
+                        spawn_conn(&t, &stop, &limit, s, Server::new(api.clone(), true), false)
+                    }
                     Err(e) => tracing::warn!("unix accept: {e}"),
                 }
             }
@@ -74,6 +81,7 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
     }
     if let Some(tcp) = tcp {
         let (stop, t) = (stop.clone(), tasks.clone());
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_TCP_CONNECTIONS));
         tasks.spawn(async move {
             loop {
                 let conn = tokio::select! {
@@ -84,7 +92,7 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
                     Ok((s, peer)) => {
                         tracing::info!(%peer, "TCP client connected");
                         let _ = s.set_nodelay(true);
-                        spawn_conn(&t, &stop, &limit, s, Server::new(api.clone(), false));
+                        spawn_conn(&t, &stop, &limit, s, Server::new(api.clone(), false), true);
                     }
                     Err(e) => tracing::warn!("tcp accept: {e}"),
                 }
@@ -99,22 +107,25 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
     })
 }
 
-/// Serve one connection until it closes or the daemon stops.
+/// Serve one connection until it closes or the daemon stops (or, with `needs_hello`, until
+/// [`HELLO_WITHIN`] has passed without a successful `hello`).
 fn spawn_conn<S>(
     tasks: &TaskTracker,
     stop: &CancellationToken,
     limit: &std::sync::Arc<tokio::sync::Semaphore>,
     stream: S,
     server: Server,
+    needs_hello: bool,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let Ok(permit) = limit.clone().try_acquire_owned() else {
-        tracing::warn!("too many connections ({MAX_CONNECTIONS}); refusing one");
+        tracing::warn!("too many connections; refusing one");
         return;
     };
     let stop = stop.clone();
     let calls = tasks.clone();
+    let authed = server.authorized();
     tasks.spawn(async move {
         let framed = LengthDelimitedCodec::builder()
             .max_frame_length(MAX_FRAME_BYTES)
@@ -126,9 +137,20 @@ fn spawn_conn<S>(
                 calls.spawn(call);
                 async {}
             });
+        let unauthed = async {
+            if !needs_hello {
+                return std::future::pending().await;
+            }
+            tokio::time::sleep(HELLO_WITHIN).await;
+            if authed.load(std::sync::atomic::Ordering::Acquire) {
+                std::future::pending::<()>().await;
+            }
+            tracing::warn!("closing a TCP connection that did not authenticate in time");
+        };
         tokio::select! {
             () = serve => {}
             () = stop.cancelled() => {}
+            () = unauthed => {}
         }
         drop(permit);
     });

@@ -47,6 +47,11 @@ impl Server {
         }
     }
 
+    /// Whether this connection may call (shared with the connection's task).
+    pub fn authorized(&self) -> Arc<AtomicBool> {
+        self.authed.clone()
+    }
+
     fn check(&self) -> Result<(), ApiError> {
         if self.authed.load(Ordering::Acquire) {
             Ok(())

@@ -58,8 +58,9 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Re-queue interrupted jobs, then start dispatching. `shutdown` interrupts running points
-/// (their jobs go back to the queue) and stops the dispatcher.
+/// Re-queue interrupted jobs. Nothing runs until [`SchedulerHandle::start`] (called once the
+/// API is served, so a daemon that fails to start has started no engine). `shutdown`
+/// interrupts running points (their jobs go back to the queue) and stops the dispatcher.
 pub fn spawn(
     store: Store,
     engines: EngineHandle,
@@ -99,12 +100,16 @@ pub fn spawn(
             tracker: TaskTracker::new(),
         }),
     };
-    let d = h.clone();
-    h.inner.tracker.spawn(async move { d.dispatch().await });
     Ok(h)
 }
 
 impl SchedulerHandle {
+    /// Start running queued jobs.
+    pub fn start(&self) {
+        let d = self.clone();
+        self.inner.tracker.spawn(async move { d.dispatch().await });
+    }
+
     async fn dispatch(&self) {
         loop {
             let notified = self.inner.wake.notified();
@@ -123,19 +128,35 @@ impl SchedulerHandle {
         }
     }
 
-    /// Start the next runnable job, if any. Returns whether one started.
+    /// Start the next runnable job, if any. Returns whether to look again at once.
     fn start_next(&self) -> Result<bool, StoreError> {
         let jobs = self.inner.store.jobs()?;
-        let mut running = self.inner.running.lock().map_err(|_| StoreError::Codec {
-            tree: "jobs",
-            msg: "lock poisoned".into(),
-        })?;
+        // Held until the worker is registered: a `cancel` that finds the job `starting` then
+        // finds its token too (it takes this lock after writing `cancelled`).
+        let Ok(mut running) = self.inner.running.lock() else {
+            return Ok(false);
+        };
         let busy: Vec<Option<Vec<u32>>> = running.values().map(|r| r.gpus.clone()).collect();
         let Some(id) = queue::next_runnable(&jobs, &busy) else {
             return Ok(false);
         };
-        let Some(job) = jobs.into_iter().find(|j| j.id == id) else {
-            return Ok(false);
+        // Claim it: queued -> starting, checked under the jobs lock, so a cancel that got
+        // there first wins and the job never starts.
+        let claimed = {
+            let _g = self.inner.jobs_lock.lock();
+            match self.inner.store.job(id)? {
+                Some(mut j) if j.state == JobState::Queued => {
+                    j.state = JobState::Starting;
+                    j.started_ms = Some(now_ms());
+                    j.error = None;
+                    self.inner.store.put_job(&j)?;
+                    Some(j)
+                }
+                _ => None,
+            }
+        };
+        let Some(job) = claimed else {
+            return Ok(true);
         };
         let cancel = CancellationToken::new();
         running.insert(
@@ -146,11 +167,7 @@ impl SchedulerHandle {
             },
         );
         drop(running);
-        self.update(id, |j| {
-            j.state = JobState::Starting;
-            j.started_ms = Some(now_ms());
-            j.error = None;
-        })?;
+        self.bump();
         let w = worker::Worker {
             sched: self.clone(),
             job: id,
@@ -158,7 +175,19 @@ impl SchedulerHandle {
         };
         let me = self.clone();
         self.inner.tracker.spawn(async move {
-            w.run().await;
+            // A panic in the worker is contained here: the job is marked failed and its GPUs
+            // are freed, rather than the queue stalling behind it.
+            if let Err(e) = tokio::spawn(w.run()).await {
+                tracing::error!(job = id, "worker failed: {e}");
+                let _ = me.update(id, |j| {
+                    if !j.state.is_final() {
+                        j.state = JobState::Failed;
+                        j.error = Some(format!("internal error: {e}"));
+                        j.finished_ms = Some(now_ms());
+                    }
+                });
+                let _ = me.inner.store.flush().await;
+            }
             if let Ok(mut r) = me.inner.running.lock() {
                 r.remove(&id);
             }
@@ -202,18 +231,29 @@ impl SchedulerHandle {
         if self.inner.shutdown.is_cancelled() {
             return Err(ApiError::ShuttingDown);
         }
-        let (sweep, plan) = {
-            let engines = self.inner.engines.clone();
-            let check = move |field: &str, e: &llms_shared::EngineDef| {
-                engines.validate(field, &worker::engine_spec(e, None, None))
+        // Reading prompts and tokenizer files is blocking work: off the runtime.
+        let engines = self.inner.engines.clone();
+        let gpus = self.inner.gpu.count();
+        let (text, base, file) = (req.spec.clone(), req.base_dir.clone(), req.file.clone());
+        let (sweep, plan) = tokio::task::spawn_blocking(move || {
+            // The very spec the worker will start, so what passes here runs there.
+            let check = |field: &str, e: &llms_shared::EngineDef, gpus: Option<&[u32]>| {
+                engines.validate(field, &worker::engine_spec(e, gpus))
             };
             let checks = spec::Checks {
-                gpus: self.inner.gpu.count(),
+                gpus,
                 engine: &check,
             };
-            let base = req.base_dir.as_deref().map(Path::new);
-            spec::parse(&req.spec, base, req.file.as_deref(), &checks).map_err(ApiError::Invalid)?
-        };
+            spec::parse(
+                &text,
+                base.as_deref().map(Path::new),
+                file.as_deref(),
+                &checks,
+            )
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Invalid)?;
         let store = &self.inner.store;
         let id = store.next_job_id().map_err(internal)?;
         let order = {
@@ -244,10 +284,12 @@ impl SchedulerHandle {
             store.put_job(&job).map_err(internal)?;
             order
         };
-        store.flush().await.map_err(internal)?;
+        // Announced before the flush: a caller that goes away during the flush leaves a job
+        // that is queued and runs, not one that waits for the next wake-up.
         tracing::info!(job = id, order, "queued");
         self.bump();
         self.inner.wake.notify_one();
+        store.flush().await.map_err(internal)?;
         Ok(id)
     }
 
@@ -301,9 +343,9 @@ impl SchedulerHandle {
             }
             new.into_iter().map(|(j, _)| j).collect()
         };
-        self.inner.store.flush().await.map_err(internal)?;
         self.bump();
         self.inner.wake.notify_one();
+        self.inner.store.flush().await.map_err(internal)?;
         Ok(order)
     }
 

@@ -10,13 +10,16 @@ use crate::loadgen::{prompts, synth};
 use llms_shared::{Arrival, EngineDef, Load, LoadDef, PointPlan, Sweep};
 use std::path::{Path, PathBuf};
 
+/// Checks one `[[engine]]`: (field to name, the entry, the sweep's GPUs).
+pub type EngineCheck<'a> = &'a dyn Fn(&str, &EngineDef, Option<&[u32]>) -> Result<(), String>;
+
 /// What the daemon knows that a spec is checked against.
 pub struct Checks<'a> {
     /// GPUs on this host.
     pub gpus: u32,
-    /// Is this engine runnable here (kind known and configured, model present)? `field` is
-    /// the place to name in the message, e.g. `engine[1]`.
-    pub engine: &'a dyn Fn(&str, &EngineDef) -> Result<(), String>,
+    /// Is this engine runnable here (kind known and configured, model present), given the
+    /// sweep's GPUs? `field` is the place to name in the message, e.g. `engine[1]`.
+    pub engine: EngineCheck<'a>,
 }
 
 /// Parse and validate a sweep; returns the normalized sweep and its points. `base_dir` is
@@ -141,7 +144,7 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
                 return Err(format!("{field}.env: '{k}' is not a variable name"));
             }
         }
-        (checks.engine)(&field, e)?;
+        (checks.engine)(&field, e, s.gpus.as_deref())?;
     }
     validate_load(&s.load)?;
     Ok(())

@@ -2,11 +2,11 @@
 
 use super::*;
 
-fn ok_engine(_: &str, _: &EngineDef) -> Result<(), String> {
+fn ok_engine(_: &str, _: &EngineDef, _: Option<&[u32]>) -> Result<(), String> {
     Ok(())
 }
 
-fn no_vllm(field: &str, e: &EngineDef) -> Result<(), String> {
+fn no_vllm(field: &str, e: &EngineDef, _: Option<&[u32]>) -> Result<(), String> {
     if e.kind == "vllm" {
         Err(format!("{field}.kind: 'vllm' is not configured"))
     } else {
@@ -14,7 +14,7 @@ fn no_vllm(field: &str, e: &EngineDef) -> Result<(), String> {
     }
 }
 
-fn checks(engine: &dyn Fn(&str, &EngineDef) -> Result<(), String>) -> Checks<'_> {
+fn checks(engine: EngineCheck<'_>) -> Checks<'_> {
     Checks { gpus: 2, engine }
 }
 

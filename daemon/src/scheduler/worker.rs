@@ -7,10 +7,11 @@
 use super::{SchedulerHandle, now_ms, spec};
 use crate::bench::Session;
 use crate::engine::{Engine, EngineSpec};
+use crate::gpu::PointMeter;
 use crate::loadgen::live::Live;
 use crate::store::{JobRecord, StoredSample};
-use llms_shared::{EngineDef, JobState, LivePoint, PointPlan, ResultRow};
-use std::sync::Arc;
+use llms_shared::{EngineDef, GpuSample, JobState, LivePoint, PointGpu, PointPlan, ResultRow};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -26,14 +27,19 @@ enum Stop {
     Cancelled,
     /// The daemon is stopping: back to the queue.
     Shutdown,
+    /// The store could not be read or written: stop rather than run points whose results
+    /// cannot be kept (or run finished ones again).
+    Store(String),
 }
 
-/// The engine spec of an `[[engine]]` entry.
-pub(super) fn engine_spec(
-    e: &EngineDef,
-    gpus: Option<Vec<u32>>,
-    default_timeout: Option<Duration>,
-) -> EngineSpec {
+/// The engine spec of an `[[engine]]` entry in a sweep on `gpus`. An `external` server is
+/// not ours to place, so it gets none.
+pub(super) fn engine_spec(e: &EngineDef, gpus: Option<&[u32]>) -> EngineSpec {
+    let gpus = if e.kind == "external" {
+        None
+    } else {
+        gpus.map(<[u32]>::to_vec)
+    };
     EngineSpec {
         name: e.name.clone().unwrap_or_else(|| e.kind.clone()),
         kind: e.kind.clone(),
@@ -42,10 +48,7 @@ pub(super) fn engine_spec(
         args: e.args.clone(),
         env: e.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         gpus,
-        ready_timeout: e
-            .ready_timeout_s
-            .map(Duration::from_secs_f64)
-            .or(default_timeout),
+        ready_timeout: e.ready_timeout_s.map(Duration::from_secs_f64),
     }
 }
 
@@ -61,9 +64,18 @@ fn request_model(e: &EngineDef) -> Option<String> {
 impl Worker {
     pub async fn run(self) {
         let s = &self.sched;
-        let Ok(Some(job)) = s.inner.store.job(self.job) else {
-            tracing::error!(job = self.job, "job vanished from the store");
-            return;
+        let job = match s.inner.store.job(self.job) {
+            Ok(Some(job)) if !job.state.is_final() => job,
+            // Cancelled between being picked and starting.
+            Ok(Some(_)) => return,
+            Ok(None) => {
+                tracing::error!(job = self.job, "job vanished from the store");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(job = self.job, "cannot read the job: {e}");
+                return;
+            }
         };
         tracing::info!(job = job.id, name = %job.sweep.name, "starting");
         let outcome = self.run_engines(&job).await;
@@ -78,6 +90,16 @@ impl Worker {
                     j.state = JobState::Queued;
                 }
             }),
+            Err(Stop::Store(e)) => {
+                tracing::error!(job = job.id, "store failure, job stopped: {e}");
+                s.update(job.id, |j| {
+                    if !j.state.is_final() {
+                        j.state = JobState::Failed;
+                        j.error = Some(format!("store failure: {e}"));
+                        j.finished_ms = Some(now_ms());
+                    }
+                })
+            }
             Ok(()) => s.update(job.id, |j| {
                 if !j.state.is_final() {
                     j.state = if j.points_failed > 0 {
@@ -115,7 +137,12 @@ impl Worker {
     async fn run_engines(&self, job: &JobRecord) -> Result<(), Stop> {
         for def in &job.sweep.engines {
             let name = def.name.clone().unwrap_or_else(|| def.kind.clone());
-            let finished = self.sched.inner.store.points(job.id).unwrap_or_default();
+            let finished = self
+                .sched
+                .inner
+                .store
+                .points(job.id)
+                .map_err(|e| Stop::Store(e.to_string()))?;
             let todo: Vec<&PointPlan> = job
                 .plan
                 .iter()
@@ -137,7 +164,7 @@ impl Worker {
         finished: &[ResultRow],
     ) -> Result<(), Stop> {
         let s = &self.sched;
-        let spec = engine_spec(def, job.sweep.gpus.clone(), None);
+        let spec = engine_spec(def, job.sweep.gpus.as_deref());
         // Either stop signal cancels the start.
         let stop = CancellationToken::new();
         let start = {
@@ -167,7 +194,7 @@ impl Worker {
                 }
                 let why = format!("engine {} did not start: {e}", spec_name(def));
                 for p in todo {
-                    self.fail_point(job, def, p, &why).await;
+                    self.fail_point(job, def, p, &why).await?;
                 }
                 return Ok(());
             }
@@ -212,7 +239,7 @@ impl Worker {
             Err(why) => {
                 let why = format!("cannot measure engine {}: {why}", spec_name(def));
                 for p in todo {
-                    self.fail_point(job, def, p, &why).await;
+                    self.fail_point(job, def, p, &why).await?;
                 }
                 return Ok(());
             }
@@ -225,7 +252,7 @@ impl Worker {
                 return Err(stop);
             }
             if let Some(why) = &dead {
-                self.fail_point(job, def, p, why).await;
+                self.fail_point(job, def, p, why).await?;
                 continue;
             }
             // The prompts the engine's earlier points used, finished in an earlier run or not.
@@ -248,7 +275,7 @@ impl Worker {
             let li = p.index as usize % loads.len().max(1);
             if loads.get(li) != Some(&p.load) {
                 self.fail_point(job, def, p, "the point's load is not in the sweep")
-                    .await;
+                    .await?;
                 continue;
             }
             match self
@@ -274,27 +301,35 @@ impl Worker {
     ) -> Result<Option<String>, Stop> {
         let s = &self.sched;
         let live = Arc::new(Live::default());
-        let meter = s
-            .inner
-            .gpu
-            .begin_point(job.sweep.gpus.clone(), engine.pids());
+        // The GPU meter covers the measured requests only: from right before the first to
+        // right after the last (warm-up and counter reads left out).
+        let meter: Mutex<Option<PointMeter>> = Mutex::new(None);
+        let ended: Mutex<Option<(Option<PointGpu>, Vec<GpuSample>)>> = Mutex::new(None);
+        let gpu = &s.inner.gpu;
+        let edge = |start: bool| {
+            let Ok(mut m) = meter.lock() else { return };
+            if start {
+                *m = Some(gpu.begin_point(job.sweep.gpus.clone(), engine.pids()));
+            } else if let Some(taken) = m.take()
+                && let Ok(mut e) = ended.lock()
+            {
+                *e = Some(gpu.end_point(taken, live.snapshot().tokens));
+            }
+        };
         let mut samples: Vec<StoredSample> = Vec::new();
-        let started = Instant::now();
-        let requests_total = job
-            .sweep
-            .load
-            .requests
-            .or(if job.sweep.load.duration_s.is_none() {
-                Some(64)
-            } else {
-                None
-            });
+        let requests_total = match (job.sweep.load.requests, job.sweep.load.duration_s) {
+            (Some(r), _) => Some(r),
+            (None, None) => Some(64),
+            (None, Some(_)) => None,
+        };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_tokens = 0u64;
-        let mut last_at = Instant::now();
+        let (mut last_tokens, mut last_at, mut started) = (0u64, Instant::now(), None);
         // Boxed so it can be dropped (its in-flight requests aborted) as soon as it is decided.
-        let mut run = Box::pin(session.point(li, Some(live.clone())));
+        let mut run = Box::pin(async {
+            session.warmup(li).await?;
+            session.measure(li, Some(live.clone()), &edge).await
+        });
         let outcome = loop {
             tokio::select! {
                 r = &mut run => break Ok(r),
@@ -302,6 +337,11 @@ impl Worker {
                 () = s.inner.shutdown.cancelled() => break Err(None),
                 () = self.cancel.cancelled() => break Err(None),
                 _ = tick.tick() => {
+                    // Progress starts with the measured part (the meter's start).
+                    if meter.lock().map(|m| m.is_none()).unwrap_or(true) {
+                        continue;
+                    }
+                    let t0 = *started.get_or_insert_with(Instant::now);
                     let snap = live.snapshot();
                     let dt = last_at.elapsed().as_secs_f64().max(1e-3);
                     let lp = LivePoint {
@@ -309,32 +349,52 @@ impl Worker {
                         index: p.index,
                         engine: p.engine.clone(),
                         load: Some(p.load.clone()),
-                        elapsed_s: started.elapsed().as_secs_f64(),
+                        elapsed_s: t0.elapsed().as_secs_f64(),
                         requests_done: snap.done,
                         requests_total,
                         failed: snap.failed,
                         output_tokens: snap.tokens,
-                        tokens_per_s: (snap.tokens - last_tokens) as f64 / dt,
+                        tokens_per_s: snap.tokens.saturating_sub(last_tokens) as f64 / dt,
                         ttft_ms: snap.ttft_ms,
                         itl_ms: snap.itl_ms,
                     };
-                    last_tokens = snap.tokens;
-                    last_at = Instant::now();
+                    (last_tokens, last_at) = (snap.tokens, Instant::now());
                     s.inner.live.send_modify(|l| {
                         l.retain(|x| x.job != job.id);
                         l.push(lp.clone());
                     });
                     samples.push(StoredSample::Progress(lp));
-                    if let Some(m) = s.inner.engines.list().into_iter().find(|i| i.id == engine.id).and_then(|i| i.metrics) {
+                    let info = s.inner.engines.list().into_iter().find(|i| i.id == engine.id);
+                    if let Some(m) = info.and_then(|i| i.metrics) {
                         samples.push(StoredSample::Engine(m));
                     }
-                    s.inner.gpu.set_pids(&meter, engine.pids());
+                    if let Ok(m) = meter.lock() && let Some(m) = m.as_ref() {
+                        gpu.set_pids(m, engine.pids());
+                    }
                 }
             }
         };
         drop(run);
-        let tokens = live.snapshot().tokens;
-        let (gpu, gpu_samples) = s.inner.gpu.end_point(meter, tokens);
+        // Requests fail fast once an engine dies, so a point can end before the engine's
+        // death is reported (its output is drained first): a point with failures waits a
+        // moment for that news, so the reason is the engine's exit, not refused connections.
+        let outcome = match outcome {
+            Ok(r)
+                if engine.kind != "external" && r.as_ref().map_or(true, |(p, _)| p.failed > 0) =>
+            {
+                match tokio::time::timeout(Duration::from_secs(3), engine.exited()).await {
+                    Ok(why) => Err(Some(why)),
+                    Err(_) => Ok(r),
+                }
+            }
+            other => other,
+        };
+        // An interrupted point's meter is dropped with its figures.
+        let (gpu_fig, gpu_samples) = ended
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+            .unwrap_or_default();
         samples.extend(gpu_samples.into_iter().map(StoredSample::Gpu));
         let (row, records, died) = match outcome {
             Err(None) => return Err(self.stopped().unwrap_or(Stop::Shutdown)),
@@ -347,9 +407,9 @@ impl Worker {
                 )
             }
             Ok(Err(e)) => (self.row(def, p, Err(e.to_string()), None), Vec::new(), None),
-            Ok(Ok((point, records))) => (self.row(def, p, Ok(point), gpu), records, None),
+            Ok(Ok((point, records))) => (self.row(def, p, Ok(point), gpu_fig), records, None),
         };
-        self.store_point(job, row, &records, &samples).await;
+        self.store_point(job, row, &records, &samples).await?;
         Ok(died)
     }
 
@@ -375,20 +435,26 @@ impl Worker {
         }
     }
 
-    async fn fail_point(&self, job: &JobRecord, def: &EngineDef, p: &PointPlan, why: &str) {
+    async fn fail_point(
+        &self,
+        job: &JobRecord,
+        def: &EngineDef,
+        p: &PointPlan,
+        why: &str,
+    ) -> Result<(), Stop> {
         let row = self.row(def, p, Err(why.to_owned()), None);
-        self.store_point(job, row, &[], &[]).await;
+        self.store_point(job, row, &[], &[]).await
     }
 
-    /// Write the point, flush, count it. A store failure is logged: the point is then re-run
-    /// after a restart, never half-stored (its `points` entry is written last).
+    /// Write the point, flush, count it. A point is never half-stored (its `points` entry is
+    /// written last); a store failure stops the job.
     async fn store_point(
         &self,
         job: &JobRecord,
         row: ResultRow,
         records: &[llms_shared::RequestRecord],
         samples: &[StoredSample],
-    ) {
+    ) -> Result<(), Stop> {
         let s = &self.sched;
         let failed = row.error.is_some();
         if let Some(e) = &row.error {
@@ -397,17 +463,17 @@ impl Worker {
         let stored = s.inner.store.put_point(job.id, &row, records, samples);
         let flushed = s.inner.store.flush().await;
         if let Err(e) = stored.and(flushed) {
-            tracing::error!(
-                job = job.id,
-                point = row.index,
-                "cannot store the point: {e}"
-            );
-            return;
+            return Err(Stop::Store(format!(
+                "cannot store point {}: {e}",
+                row.index
+            )));
         }
-        let _ = s.update(job.id, |j| {
+        s.update(job.id, |j| {
             j.points_done += 1;
             j.points_failed += u32::from(failed);
-        });
+        })
+        .map_err(|e| Stop::Store(e.to_string()))?;
+        Ok(())
     }
 }
 
