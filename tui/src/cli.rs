@@ -75,6 +75,12 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 100)]
         lines: u32,
     },
+    /// The GPUs now: utilization, memory, power, energy, temperature, processes.
+    Gpus {
+        /// Print the samples as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `llms results`.

@@ -33,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Results(a) => results(&s, a.job, a.format(), a.raw).await,
         Command::Cancel { job } => cancel(&s, job).await,
         Command::Logs { engine, lines } => logs(&s, &engine, lines).await,
+        Command::Gpus { json } => gpus(&s, json).await,
     }
 }
 
@@ -128,6 +129,20 @@ pub async fn logs(s: &Session, engine: &str, lines: u32) -> Result<String, Failu
         &what,
     )?;
     Ok(log.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// The latest sample of each GPU: a table, or the samples as JSON.
+pub async fn gpus(s: &Session, json: bool) -> Result<String, Failure> {
+    let gpus = s.check(s.client.gpus(ctx()).await, "GPUs")?;
+    if json {
+        let v = serde_json::to_value(&gpus)
+            .map_err(|e| Failure::error(format!("cannot write JSON: {e}")))?;
+        return pretty(&v);
+    }
+    if gpus.is_empty() {
+        return Ok("no GPUs (no NVIDIA driver, or llmsd runs with --gpu none)\n".into());
+    }
+    Ok(output::gpus_table(&gpus))
 }
 
 /// Pretty JSON with a final newline.

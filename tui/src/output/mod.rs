@@ -1,8 +1,10 @@
 //! Pure formatting of what the daemon returns: tables, JSON, CSV and Markdown. No I/O.
 
+mod gpus;
 mod jobs;
 mod results;
 
+pub use gpus::gpus_table;
 pub use jobs::{jobs_json, jobs_table, show_json, show_text};
 pub use results::{CSV_COLUMNS, JobResults, results_csv, results_json, results_md, results_table};
 
