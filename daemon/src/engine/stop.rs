@@ -44,9 +44,17 @@ impl EngineHandle {
         }
         let (forced, leftover_pids) = proc.terminate(inner.cfg.grace).await;
         let gpu_pids = gpu_check(inner, before).await;
+        if !gpu_pids.is_empty() || !leftover_pids.is_empty() {
+            tracing::warn!(
+                engine = id,
+                ?leftover_pids,
+                ?gpu_pids,
+                "processes of a stopped engine are still alive or hold GPU memory"
+            );
+        }
         inner.update(id, |r| {
             r.logs.note(&format!(
-                "stopped (forced: {forced}, left: {leftover_pids:?})"
+                "stopped (forced: {forced}, processes left: {leftover_pids:?}, holding GPU memory: {gpu_pids:?})"
             ));
             r.info.state = EngineState::Stopped;
         });
