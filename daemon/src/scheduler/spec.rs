@@ -212,11 +212,12 @@ fn validate_load(l: &LoadDef) -> Result<(), String> {
     if l.requests.is_some() && l.duration_s.is_some() {
         return Err("load.duration_s: give requests or duration_s, not both".into());
     }
+    // A point's records are held in memory until it is stored (~2 KB per 128-token request).
     if let Some(r) = l.requests
-        && !(1..=10_000_000).contains(&r)
+        && !(1..=1_000_000).contains(&r)
     {
         return Err(format!(
-            "load.requests: must be between 1 and 10000000, got {r}"
+            "load.requests: must be between 1 and 1000000, got {r}"
         ));
     }
     let secs = |key: &str, v: Option<f64>| match v {
