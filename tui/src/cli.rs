@@ -81,6 +81,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare jobs: engines x load settings, throughput, TTFT, ITL, memory, tokens/J.
+    Compare {
+        /// Job ids.
+        #[arg(required = true, num_args = 1..)]
+        jobs: Vec<u64>,
+        /// A Markdown table.
+        #[arg(long, conflicts_with = "json")]
+        md: bool,
+        /// The rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write charts (SVG and PNG) and a Markdown report comparing jobs.
+    Report {
+        /// Job ids.
+        #[arg(required = true, num_args = 1..)]
+        jobs: Vec<u64>,
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The demo: a private llmsd, llama.cpp and the reference engine, a sweep, the dashboard.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `llms demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// The sweep to run [default: sweeps/demo.toml].
+    #[arg(long)]
+    pub sweep: Option<PathBuf>,
+    /// No dashboard: wait for the sweep, print the comparison, stop (for scripts and CI).
+    #[arg(long)]
+    pub no_dashboard: bool,
 }
 
 /// Arguments of `llms results`.

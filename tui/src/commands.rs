@@ -13,10 +13,12 @@ use std::path::Path;
 /// then connect, then call.
 pub async fn run(cli: Cli) -> Result<String, Failure> {
     let Some(cmd) = cli.cmd else {
-        return Err(Failure::usage(
-            "the dashboard is not built yet; use the subcommands (`llms --help`)",
-        ));
+        crate::dash::run(Target::from_args(&cli.daemon)?).await?;
+        return Ok(String::new());
     };
+    if let Command::Demo(args) = cmd {
+        return crate::demo::run(args).await;
+    }
     let submit_req = match &cmd {
         Command::Submit { file, .. } => Some(read_submit(file)?),
         _ => None,
@@ -34,6 +36,15 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Cancel { job } => cancel(&s, job).await,
         Command::Logs { engine, lines } => logs(&s, &engine, lines).await,
         Command::Gpus { json } => gpus(&s, json).await,
+        Command::Compare { jobs, md, json } => {
+            let data = fetch_jobs(&s, &jobs).await?;
+            crate::report::compare(&data, md, json)
+        }
+        Command::Report { jobs, out } => {
+            let data = fetch_jobs(&s, &jobs).await?;
+            crate::report::write(&data, &out)
+        }
+        Command::Demo(_) => Err(Failure::error("demo is handled above")),
     }
 }
 
@@ -143,6 +154,21 @@ pub async fn gpus(s: &Session, json: bool) -> Result<String, Failure> {
         return Ok("no GPUs (no NVIDIA driver, or llmsd runs with --gpu none)\n".into());
     }
     Ok(output::gpus_table(&gpus))
+}
+
+/// Each job's summary and finished points, in the order given.
+pub async fn fetch_jobs(
+    s: &Session,
+    ids: &[u64],
+) -> Result<Vec<(llms_shared::JobSummary, Vec<llms_shared::ResultRow>)>, Failure> {
+    let mut out = Vec::new();
+    for &id in ids {
+        let what = format!("job {id}");
+        let detail = s.check(s.client.job(ctx(), id).await, &what)?;
+        let rows = s.check(s.client.results(ctx(), id, false).await, &what)?;
+        out.push((detail.summary, rows));
+    }
+    Ok(out)
 }
 
 /// Pretty JSON with a final newline.
