@@ -1,9 +1,322 @@
-//! `llms demo` (being built).
+//! `llms demo`: a private `llmsd` on a temporary socket and state directory, llama.cpp and
+//! its small model (built by `scripts/llamacpp.sh` on first use, with its progress shown),
+//! `sweeps/demo.toml` submitted, and the dashboard. Quitting stops everything it started:
+//! the daemon stops its engines on SIGTERM, and the temporary directory is removed.
 
 use crate::cli::DemoArgs;
+use crate::conn::{Target, connect, ctx};
 use crate::failure::Failure;
+use llms_shared::{JobState, SubmitRequest};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-/// Run the demo.
-pub async fn run(_args: DemoArgs) -> Result<String, Failure> {
-    Err(Failure::error("the demo is not built yet"))
+/// Run the demo; with `--no-dashboard`, wait for the sweep and return the comparison.
+pub async fn run(args: DemoArgs) -> Result<String, Failure> {
+    let root = repo_root()?;
+    let sweep_path = args
+        .sweep
+        .clone()
+        .unwrap_or_else(|| root.join("sweeps/demo.toml"));
+    let llmsd = llmsd_binary()?;
+    step(
+        "llama.cpp and its model (built on first use, about 5 minutes; cached under ~/.cache/llms)",
+    );
+    let artifacts = llamacpp(&root)?;
+    let server = artifacts("LLMS_LLAMA_SERVER")?;
+    let model = artifacts("LLMS_TINY_GGUF")?;
+    let spec = fill_model(&sweep_path, &model)?;
+    let dir = TempDir::new()?;
+    let socket = dir.path.join("llmsd.sock");
+    std::fs::write(
+        dir.path.join("llmsd.toml"),
+        format!("[engines.llamacpp]\ncommand = [{}]\n", toml_str(&server)),
+    )
+    .map_err(|e| Failure::error(format!("cannot write the demo's config: {e}")))?;
+    step(&format!(
+        "starting a private llmsd ({})",
+        dir.path.display()
+    ));
+    let daemon = Daemon::start(&llmsd, &dir.path, &socket)?;
+    let target = Target::Unix(socket.clone());
+    let s = daemon.connect(&target).await?;
+    let base = sweep_path.parent().map(|p| p.display().to_string());
+    let req = SubmitRequest {
+        spec,
+        base_dir: base,
+        file: Some(sweep_path.display().to_string()),
+    };
+    let id = s.check(s.client.submit(ctx(), req).await, "the demo sweep")?;
+    step(&format!(
+        "job {id} submitted: {} (llms --socket {} jobs)",
+        sweep_path.display(),
+        socket.display()
+    ));
+    let out = if args.no_dashboard {
+        wait_done(&s, id).await?;
+        let data = crate::commands::fetch_jobs(&s, &[id]).await?;
+        crate::report::compare(&data, false, false)
+    } else {
+        drop(s);
+        crate::dash::run(target).await.map(|()| String::new())
+    };
+    step("stopping the private llmsd and its engines");
+    daemon.stop();
+    drop(dir);
+    out
+}
+
+fn step(msg: &str) {
+    eprintln!("demo: {msg}");
+}
+
+/// The repository (for `scripts/llamacpp.sh` and `sweeps/`): `$LLMS_REPO`, else the first
+/// directory upwards from here or from the executable that has both.
+fn repo_root() -> Result<PathBuf, Failure> {
+    let is_root = |d: &Path| d.join("scripts/llamacpp.sh").is_file() && d.join("sweeps").is_dir();
+    if let Some(d) = std::env::var_os("LLMS_REPO").map(PathBuf::from) {
+        return if is_root(&d) {
+            Ok(d)
+        } else {
+            Err(Failure::usage(format!(
+                "LLMS_REPO={} has no scripts/llamacpp.sh and sweeps/",
+                d.display()
+            )))
+        };
+    }
+    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
+    for start in starts.into_iter().flatten() {
+        if let Some(d) = start.ancestors().find(|d| is_root(d)) {
+            return Ok(d.to_owned());
+        }
+    }
+    Err(Failure::usage(
+        "run the demo from the llms repository (it needs scripts/llamacpp.sh and sweeps/), or set LLMS_REPO",
+    ))
+}
+
+/// `llmsd` next to this executable, else on PATH.
+fn llmsd_binary() -> Result<PathBuf, Failure> {
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .map(|e| e.with_file_name("llmsd"))
+        .filter(|p| p.is_file())
+    {
+        return Ok(p);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("llmsd"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Failure::usage(
+                "llmsd not found next to llms or on PATH; build it: cargo build --release",
+            )
+        })
+}
+
+type Artifacts = Box<dyn Fn(&str) -> Result<String, Failure>>;
+
+/// Run scripts/llamacpp.sh (its progress goes to the terminal) and read its KEY=VALUE lines.
+fn llamacpp(root: &Path) -> Result<Artifacts, Failure> {
+    let out = Command::new("bash")
+        .arg(root.join("scripts/llamacpp.sh"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Failure::error(format!("cannot run scripts/llamacpp.sh: {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::error(format!(
+            "scripts/llamacpp.sh failed ({}); its log is under ~/.cache/llms/logs",
+            out.status
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(Box::new(move |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| Failure::error(format!("scripts/llamacpp.sh printed no {key}")))
+    }))
+}
+
+/// The sweep's text with the generated model given to every llamacpp engine that has none.
+fn fill_model(path: &Path, model: &str) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut doc: toml::Table = toml::from_str(&text)
+        .map_err(|e| Failure::usage(format!("{}: {}", path.display(), e.message())))?;
+    if let Some(toml::Value::Array(engines)) = doc.get_mut("engine") {
+        for e in engines.iter_mut().filter_map(toml::Value::as_table_mut) {
+            let llama = e.get("kind").and_then(toml::Value::as_str) == Some("llamacpp");
+            if llama && !e.contains_key("model") {
+                e.insert("model".into(), toml::Value::String(model.to_owned()));
+            }
+        }
+    }
+    toml::to_string(&doc).map_err(|e| Failure::error(format!("cannot write the sweep: {e}")))
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// Poll until the job is final; prints progress when it changes.
+async fn wait_done(s: &crate::conn::Session, id: u64) -> Result<(), Failure> {
+    let mut last = (u32::MAX, JobState::Queued);
+    loop {
+        let jobs = s.check(s.client.jobs(ctx()).await, "jobs")?;
+        let Some(j) = jobs.into_iter().find(|j| j.id == id) else {
+            return Err(Failure::error(format!("job {id} vanished")));
+        };
+        if (j.points_done, j.state) != last {
+            step(&format!(
+                "job {id}: {} {}/{} points",
+                j.state.as_str(),
+                j.points_done,
+                j.points_total
+            ));
+            last = (j.points_done, j.state);
+        }
+        if j.state.is_final() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The private daemon; stopped (SIGTERM, which stops its engines) when dropped.
+struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(llmsd: &Path, dir: &Path, socket: &Path) -> Result<Daemon, Failure> {
+        let log = dir.join("llmsd.log");
+        let file = std::fs::File::create(&log)
+            .map_err(|e| Failure::error(format!("cannot create {}: {e}", log.display())))?;
+        let child = Command::new(llmsd)
+            .arg("--config")
+            .arg(dir.join("llmsd.toml"))
+            .arg("--socket")
+            .arg(socket)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .map_err(|e| Failure::error(format!("cannot start {}: {e}", llmsd.display())))?;
+        Ok(Daemon {
+            child: Some(child),
+            log,
+        })
+    }
+
+    /// Connect once the socket answers (the daemon binds it within a second).
+    async fn connect(&self, target: &Target) -> Result<crate::conn::Session, Failure> {
+        let t0 = Instant::now();
+        loop {
+            match connect(target).await {
+                Ok(s) => return Ok(s),
+                Err(e) if t0.elapsed() > Duration::from_secs(30) => {
+                    let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                    return Err(Failure::error(format!(
+                        "the private llmsd did not start: {}; its log: {}",
+                        e.message,
+                        log.lines().last().unwrap_or("(empty)")
+                    )));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        // The daemon stops its engines (grace, then SIGKILL) before it exits.
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// A private directory, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> Result<TempDir, Failure> {
+        let path = std::env::temp_dir().join(format!("llms-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| Failure::error(format!("cannot create {}: {e}", path.display())))?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_demo_sweep_gets_the_model_for_llamacpp_only() {
+        let dir = std::env::temp_dir().join(format!("llms-demo-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.toml");
+        std::fs::write(
+            &p,
+            "name = \"d\"\n[[engine]]\nkind = \"llamacpp\"\n[[engine]]\nkind = \"reference\"\n[[engine]]\nkind = \"llamacpp\"\nmodel = \"/mine.gguf\"\n[load]\nconcurrency = [1]\n",
+        )
+        .unwrap();
+        let text = fill_model(&p, "/cache/tiny.gguf").unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let engines = doc["engine"].as_array().unwrap();
+        assert_eq!(engines[0]["model"].as_str(), Some("/cache/tiny.gguf"));
+        assert!(engines[1].get("model").is_none());
+        assert_eq!(engines[2]["model"].as_str(), Some("/mine.gguf"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_shipped_demo_sweep_parses() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sweeps/demo.toml");
+        let text = fill_model(&p, "/x.gguf").unwrap();
+        assert!(text.contains("/x.gguf"));
+    }
 }
