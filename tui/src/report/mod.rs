@@ -1,19 +1,168 @@
-//! `llms compare` and `llms report` (being built).
+//! `llms compare` (the comparison table as text, Markdown or JSON) and `llms report` (charts
+//! as SVG and PNG plus `report.md`, written into a directory).
 
+pub mod charts;
+pub mod markdown;
+pub mod table;
+
+use crate::compare::{self, Metric};
 use crate::failure::Failure;
+use charts::Chart;
 use llms_shared::{JobSummary, ResultRow};
-use std::path::Path;
+use markdown::Image;
+use std::path::{Path, PathBuf};
 
 /// The comparison table as text, Markdown (`md`) or JSON (`json`).
 pub fn compare(
-    _jobs: &[(JobSummary, Vec<ResultRow>)],
-    _md: bool,
-    _json: bool,
+    jobs: &[(JobSummary, Vec<ResultRow>)],
+    md: bool,
+    json: bool,
 ) -> Result<String, Failure> {
-    Err(Failure::error("compare is not built yet"))
+    let rows = compare::rows(jobs);
+    if json {
+        return serde_json::to_string_pretty(&table::json(jobs, &rows))
+            .map(|s| s + "\n")
+            .map_err(|e| Failure::error(format!("cannot write JSON: {e}")));
+    }
+    if md {
+        let mut out = format!("# Comparison: {}\n\n## Jobs\n\n", jobs_title(jobs));
+        out.push_str(&table::jobs_md(jobs));
+        out.push('\n');
+        out.push_str(&table::markdown(&rows, 2));
+        return Ok(out);
+    }
+    Ok(table::text(jobs, &rows))
 }
 
 /// Write the charts and the Markdown report into `out`; returns the list of files written.
-pub fn write(_jobs: &[(JobSummary, Vec<ResultRow>)], _out: &Path) -> Result<String, Failure> {
-    Err(Failure::error("report is not built yet"))
+///
+/// Everything is checked and drawn before the first file is renamed into place: a job set
+/// with no finished point, or a directory that cannot be written, leaves no report behind.
+pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String, Failure> {
+    let rows = compare::rows(jobs);
+    if !rows
+        .iter()
+        .any(|r| r.error.is_none() && r.throughput.is_some())
+    {
+        let ids: Vec<String> = jobs.iter().map(|(j, _)| j.id.to_string()).collect();
+        return Err(Failure::usage(format!(
+            "no finished points in job {}: nothing to report",
+            ids.join(", ")
+        )));
+    }
+    let title = jobs_title(jobs);
+    let mut drawn: Vec<(String, Chart)> = Vec::new();
+    let mut notes = Vec::new();
+    for m in Metric::ALL {
+        match charts::line_chart(&rows, m, &title) {
+            Some(c) => drawn.push((m.key().to_owned(), c)),
+            None => notes.push(format!("No {} chart: no point has this figure.", m.title())),
+        }
+    }
+    match charts::throughput_bars(&rows, &title) {
+        Some(c) => drawn.push(("throughput_bars".to_owned(), c)),
+        None => notes.push("No throughput bar chart: the series share no load value.".to_owned()),
+    }
+    let images: Vec<Image> = drawn
+        .iter()
+        .map(|(stem, c)| Image {
+            stem: stem.clone(),
+            title: c.title.clone(),
+        })
+        .collect();
+    let report = markdown::report(jobs, &rows, &images, &notes);
+    let mut svgs = Vec::new();
+    for (stem, c) in &drawn {
+        let svg = c
+            .svg()
+            .map_err(|e| Failure::error(format!("cannot draw {stem}.svg: {e}")))?;
+        svgs.push((format!("{stem}.svg"), svg));
+    }
+
+    std::fs::create_dir_all(out)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", out.display())))?;
+    let mut staged = Staged::new(out);
+    for (name, svg) in &svgs {
+        staged.bytes(name, svg.as_bytes())?;
+    }
+    for (stem, c) in &drawn {
+        staged.png(stem, c)?;
+    }
+    staged.bytes("report.md", report.as_bytes())?;
+    let written = staged.commit()?;
+    Ok(written
+        .iter()
+        .map(|p| format!("{}\n", p.display()))
+        .collect())
 }
+
+/// The job names, for titles: `qwen2.5-3b engines` or `a, b`.
+fn jobs_title(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
+    let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
+    names.join(", ")
+}
+
+/// Files written under temporary names in the output directory, renamed into place by
+/// `commit`; dropped uncommitted, it removes them.
+struct Staged {
+    dir: PathBuf,
+    /// (temporary, final) paths.
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    fn new(dir: &Path) -> Self {
+        Staged {
+            dir: dir.to_path_buf(),
+            files: Vec::new(),
+        }
+    }
+
+    /// The temporary and final paths of `name`; the temporary one keeps `ext` last (the PNG
+    /// encoder picks its format from the extension).
+    fn paths(&self, name: &str, ext: &str) -> (PathBuf, PathBuf) {
+        let tmp = format!(".{name}.{}.part{ext}", std::process::id());
+        (self.dir.join(tmp), self.dir.join(name))
+    }
+
+    fn bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), Failure> {
+        let (tmp, dest) = self.paths(name, "");
+        self.files.push((tmp.clone(), dest.clone()));
+        std::fs::write(&tmp, bytes).map_err(|e| cannot_write(&dest, e))
+    }
+
+    fn png(&mut self, stem: &str, chart: &Chart) -> Result<(), Failure> {
+        let (tmp, dest) = self.paths(&format!("{stem}.png"), ".png");
+        self.files.push((tmp.clone(), dest.clone()));
+        chart.png(&tmp).map_err(|e| cannot_write(&dest, e))
+    }
+
+    /// Rename every file into place; returns the final paths.
+    fn commit(mut self) -> Result<Vec<PathBuf>, Failure> {
+        let files = std::mem::take(&mut self.files);
+        let mut done = Vec::new();
+        for (i, (tmp, dest)) in files.iter().enumerate() {
+            if let Err(e) = std::fs::rename(tmp, dest) {
+                self.files = files[i..].to_vec();
+                return Err(cannot_write(dest, e));
+            }
+            done.push(dest.clone());
+        }
+        Ok(done)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+fn cannot_write(path: &Path, e: impl std::fmt::Display) -> Failure {
+    Failure::usage(format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;

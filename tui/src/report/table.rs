@@ -1,0 +1,316 @@
+//! The comparison as text, Markdown and JSON: a long table (one row per point), then per
+//! metric a pivot (a row per load value, a column per series).
+
+use crate::compare::{CmpRow, Metric, fmt, fmt_x, pivot};
+use llms_shared::{JobSummary, ResultRow};
+use serde_json::{Value, json};
+
+/// Jobs as given to `compare` and `report`: each job with its points.
+pub type Jobs = [(JobSummary, Vec<ResultRow>)];
+
+/// The status of a point: `ok`, `FAILED: reason`, or its flags (and failed requests).
+pub fn status(r: &CmpRow) -> String {
+    if let Some(e) = &r.error {
+        return format!("FAILED: {e}");
+    }
+    let mut marks = r.flags.clone();
+    if r.failed_requests > 0 {
+        marks.push(format!("{} failed requests", r.failed_requests));
+    }
+    if marks.is_empty() {
+        "ok".into()
+    } else {
+        marks.join(", ")
+    }
+}
+
+/// The distinct modes of the rows, in row order (`concurrency`, or `batch, rate`).
+pub fn modes(rows: &[CmpRow]) -> Vec<&'static str> {
+    let mut m: Vec<&'static str> = rows.iter().map(|r| r.mode).collect();
+    m.dedup();
+    m
+}
+
+/// The load of a row as `mode=x` (`concurrency=8`); `-` when unknown.
+pub fn load(r: &CmpRow) -> String {
+    if r.x.is_finite() {
+        format!("{}={}", r.mode, fmt_x(r.x))
+    } else {
+        "-".into()
+    }
+}
+
+/// One line per job: `job 3 "name": failed, 10/10 points (1 failed)`.
+pub fn job_lines(jobs: &Jobs) -> Vec<String> {
+    jobs.iter()
+        .map(|(j, points)| {
+            let failed = points.iter().filter(|r| r.error.is_some()).count();
+            let mut s = format!(
+                "job {} \"{}\": {}, {}/{} points",
+                j.id,
+                j.name,
+                j.state.as_str(),
+                j.points_done,
+                j.points_total
+            );
+            if failed > 0 {
+                s.push_str(&format!(" ({failed} failed)"));
+            }
+            s
+        })
+        .collect()
+}
+
+/// Figures of a row in table order: tok/s, req/s, TTFT p50/p99, ITL p50/p99, GiB, tok/J.
+fn figures(r: &CmpRow) -> Vec<String> {
+    [
+        r.throughput,
+        r.req_per_s,
+        r.ttft_p50,
+        r.ttft_p99,
+        r.itl_p50,
+        r.itl_p99,
+        r.peak_mem_gib,
+        r.tokens_per_joule,
+    ]
+    .into_iter()
+    .map(fmt)
+    .collect()
+}
+
+/// Metrics with at least one figure in the rows.
+pub fn metrics_with_data(rows: &[CmpRow]) -> Vec<Metric> {
+    Metric::ALL
+        .into_iter()
+        .filter(|m| rows.iter().any(|r| m.of(r).is_some_and(f64::is_finite)))
+        .collect()
+}
+
+/// A pivot's cells as text: the figure, `*` after it when the point is flagged, `-` when
+/// absent (failed or not run).
+fn pivot_cells(rows: &[CmpRow], metric: Metric) -> (Vec<String>, Vec<Vec<String>>) {
+    let (names, grid) = pivot(rows, metric);
+    let body = grid
+        .into_iter()
+        .map(|(x, cells)| {
+            let mut line = vec![fmt_x(x)];
+            for (name, v) in names.iter().zip(cells) {
+                let flagged = v.is_some()
+                    && rows
+                        .iter()
+                        .any(|r| &r.series == name && r.x == x && r.marked());
+                line.push(format!("{}{}", fmt(v), if flagged { "*" } else { "" }));
+            }
+            line
+        })
+        .collect();
+    (names, body)
+}
+
+/// Columns aligned with two spaces; `right[i]` right-aligns column `i`. The last column is
+/// not padded.
+fn aligned(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(headers).chain(rows.iter().map(Vec::as_slice)) {
+        let last = row.len().saturating_sub(1);
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
+                match (i == last, right.get(i).copied().unwrap_or(false)) {
+                    (_, true) => format!("{pad}{c}"),
+                    (true, false) => c.clone(),
+                    (false, false) => format!("{c}{pad}"),
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The comparison as text for a terminal: the jobs, the long table, then a pivot per metric
+/// with data. With a single mode the load column is headed by the mode and holds the value
+/// alone, which keeps ok rows within 80 columns.
+pub fn text(jobs: &Jobs, rows: &[CmpRow]) -> String {
+    let mut out = String::new();
+    for l in job_lines(jobs) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("no points yet\n");
+        return out;
+    }
+    out.push_str(
+        "TTFT and ITL: p50 and p99 in ms; GiB: peak GPU memory; * flagged; - no figure\n\n",
+    );
+    let modes = modes(rows);
+    let single = modes.len() == 1;
+    let mut headers: Vec<String> = vec![
+        "series".into(),
+        if single {
+            modes[0].into()
+        } else {
+            "load".into()
+        },
+    ];
+    headers.extend(
+        [
+            "tok/s", "req/s", "TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status",
+        ]
+        .map(String::from),
+    );
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut line = vec![
+                r.series.clone(),
+                if single && r.x.is_finite() {
+                    fmt_x(r.x)
+                } else {
+                    load(r)
+                },
+            ];
+            line.extend(figures(r));
+            line.push(status(r));
+            line
+        })
+        .collect();
+    let mut right = vec![false, single];
+    right.extend([true; 8]);
+    out.push_str(&aligned(&headers, &body, &right));
+    let by = modes.join("/");
+    for m in metrics_with_data(rows) {
+        let (names, cells) = pivot_cells(rows, m);
+        out.push_str(&format!("\n{} by {by}\n", m.title()));
+        let mut headers = vec![by.clone()];
+        headers.extend(names);
+        let right = vec![true; headers.len()];
+        out.push_str(&aligned(&headers, &cells, &right));
+    }
+    out
+}
+
+/// The jobs as a Markdown table: id, name, state, points (done/total), failed points.
+pub fn jobs_md(jobs: &Jobs) -> String {
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|(j, points)| {
+            let failed = points.iter().filter(|r| r.error.is_some()).count();
+            vec![
+                j.id.to_string(),
+                j.name.clone(),
+                j.state.as_str().to_owned(),
+                format!("{}/{}", j.points_done, j.points_total),
+                failed.to_string(),
+            ]
+        })
+        .collect();
+    let headers = ["id", "name", "state", "points", "failed"].map(String::from);
+    md_table(&headers, &rows)
+}
+
+/// A Markdown table.
+pub fn md_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(headers.iter().map(|h| cell(h)).collect());
+    out.push_str(&line(headers.iter().map(|_| "---".to_owned()).collect()));
+    for r in rows {
+        out.push_str(&line(r.iter().map(|c| cell(c)).collect()));
+    }
+    out
+}
+
+/// The comparison as Markdown: a `## Points` table, then a `## <metric> by <mode>` pivot per
+/// metric with data. Headings start at `level` (2 for `##`).
+pub fn markdown(rows: &[CmpRow], level: usize) -> String {
+    let h = "#".repeat(level);
+    if rows.is_empty() {
+        return format!("{h} Points\n\nNo points yet.\n");
+    }
+    let headers = [
+        "series",
+        "load",
+        "output tok/s",
+        "req/s",
+        "TTFT p50 ms",
+        "TTFT p99 ms",
+        "ITL p50 ms",
+        "ITL p99 ms",
+        "peak mem GiB",
+        "tok/J",
+        "status",
+    ]
+    .map(String::from);
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut line = vec![r.series.clone(), load(r)];
+            line.extend(figures(r));
+            line.push(status(r));
+            line
+        })
+        .collect();
+    let mut out = format!("{h} Points\n\n");
+    out.push_str(&md_table(&headers, &body));
+    let by = modes(rows).join("/");
+    for m in metrics_with_data(rows) {
+        let (names, cells) = pivot_cells(rows, m);
+        let cells: Vec<Vec<String>> = cells
+            .into_iter()
+            .map(|l| l.into_iter().map(|c| c.replace('*', "\\*")).collect())
+            .collect();
+        out.push_str(&format!("\n{h} {} by {by}\n\n", m.title()));
+        let mut headers = vec![by.clone()];
+        headers.extend(names);
+        out.push_str(&md_table(&headers, &cells));
+    }
+    if rows.iter().any(|r| r.marked() && r.error.is_none()) {
+        out.push_str("\n`*` flagged point (see its status).\n");
+    }
+    out
+}
+
+/// The comparison as JSON: `{"jobs":[{id,name,state}], "rows":[{job, series, kind, mode, x,
+/// error, flags, failed_requests, throughput, req_per_s, ttft_p50, ttft_p99, itl_p50,
+/// itl_p99, peak_mem_gib, tokens_per_joule}]}`, `null` where a figure is missing.
+pub fn json(jobs: &Jobs, rows: &[CmpRow]) -> Value {
+    let jobs: Vec<Value> = jobs
+        .iter()
+        .map(|(j, _)| json!({"id": j.id, "name": j.name, "state": j.state.as_str()}))
+        .collect();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "job": r.job,
+                "series": r.series,
+                "kind": r.kind,
+                "mode": r.mode,
+                "x": r.x,
+                "error": r.error,
+                "flags": r.flags,
+                "failed_requests": r.failed_requests,
+                "throughput": r.throughput,
+                "req_per_s": r.req_per_s,
+                "ttft_p50": r.ttft_p50,
+                "ttft_p99": r.ttft_p99,
+                "itl_p50": r.itl_p50,
+                "itl_p99": r.itl_p99,
+                "peak_mem_gib": r.peak_mem_gib,
+                "tokens_per_joule": r.tokens_per_joule,
+            })
+        })
+        .collect();
+    json!({"jobs": jobs, "rows": rows})
+}

@@ -1,0 +1,364 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::compare::rows;
+use crate::failure::EXIT_USAGE;
+use crate::fixtures::{failed_row, job, sweep};
+use llms_shared::JobState;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("llms-report-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn two_jobs() -> Vec<(JobSummary, Vec<ResultRow>)> {
+    let a = sweep();
+    let mut b = sweep();
+    b.0.id = 4;
+    b.0.name = "rerun".into();
+    vec![a, b]
+}
+
+fn expected_files() -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = Metric::ALL
+        .iter()
+        .flat_map(|m| [format!("{}.svg", m.key()), format!("{}.png", m.key())])
+        .collect();
+    names.insert("throughput_bars.svg".into());
+    names.insert("throughput_bars.png".into());
+    names.insert("report.md".into());
+    names
+}
+
+fn listing(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Width and height from a PNG's IHDR chunk (after checking the signature).
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert!(bytes.len() > 24, "PNG too short");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR", "first chunk is IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&bytes[16..20]), be(&bytes[20..24]))
+}
+
+#[test]
+fn text_has_the_long_table_and_pivots() {
+    let out = compare(&[sweep()], false, false).unwrap();
+    assert!(out.starts_with("job 3 \"qwen2.5-3b engines\": failed, 10/10 points (1 failed)\n"));
+    let header = out.lines().find(|l| l.starts_with("series")).unwrap();
+    for h in [
+        "concurrency",
+        "tok/s",
+        "req/s",
+        "TTFT",
+        "p99",
+        "ITL",
+        "GiB",
+        "tok/J",
+        "status",
+    ] {
+        assert!(header.contains(h), "{h} in {header}");
+    }
+    assert!(out.contains("FAILED: engine llamacpp exited during the point"));
+    assert!(out.contains("client_bound"));
+    assert!(out.contains("\noutput tok/s by concurrency\n"));
+    assert!(out.contains("\ntok/J by concurrency\n"));
+    // vllm at concurrency 8: 4 * sqrt(8) * 100 = 1131 tok/s.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("vllm") && l.contains("1131"))
+    );
+    // Everything but the statuses of failed and flagged rows fits in 80 columns.
+    for l in out
+        .lines()
+        .filter(|l| !l.contains("FAILED") && !l.contains("client_bound"))
+    {
+        assert!(
+            l.chars().count() <= 80,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+    // The flagged point is starred in the pivots, the failed one is a dash.
+    let pivot = out.split("output tok/s by concurrency\n").nth(1).unwrap();
+    let line16 = pivot
+        .lines()
+        .find(|l| l.trim_start().starts_with("16"))
+        .unwrap();
+    assert!(line16.contains('*'), "{line16}");
+    let line32 = pivot
+        .lines()
+        .find(|l| l.trim_start().starts_with("32"))
+        .unwrap();
+    assert_eq!(
+        line32.split_whitespace().collect::<Vec<_>>(),
+        ["32", "-", "2263"]
+    );
+}
+
+#[test]
+fn markdown_has_a_table_per_section() {
+    let out = compare(&[sweep()], true, false).unwrap();
+    assert!(out.starts_with("# Comparison: qwen2.5-3b engines\n"));
+    assert!(out.contains("| 3 | qwen2.5-3b engines | failed | 10/10 | 1 |"));
+    assert!(out.contains("## Points\n\n| series | load | output tok/s | req/s |"));
+    assert!(out.contains("| vllm | concurrency=8 | 1131 |"));
+    assert!(out.contains("FAILED: engine llamacpp exited"));
+    for m in Metric::ALL {
+        assert!(out.contains(&format!(
+            "## {} by concurrency\n\n| concurrency | llamacpp | vllm |",
+            m.title()
+        )));
+    }
+    assert!(
+        out.contains("| 16 | 400\\* | 1600 |"),
+        "flagged cells starred, escaped"
+    );
+    // Every row of the points table has all eleven cells.
+    let points = out
+        .split("## Points\n\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    for l in points.lines() {
+        assert_eq!(l.matches(" | ").count(), 10, "{l}");
+    }
+}
+
+#[test]
+fn json_has_every_key_and_nulls_for_the_failed_point() {
+    let v: Value = serde_json::from_str(&compare(&[sweep()], false, true).unwrap()).unwrap();
+    assert_eq!(
+        v["jobs"][0],
+        serde_json::json!({"id": 3, "name": "qwen2.5-3b engines", "state": "failed"})
+    );
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    let keys = [
+        "job",
+        "series",
+        "kind",
+        "mode",
+        "x",
+        "error",
+        "flags",
+        "failed_requests",
+        "throughput",
+        "req_per_s",
+        "ttft_p50",
+        "ttft_p99",
+        "itl_p50",
+        "itl_p99",
+        "peak_mem_gib",
+        "tokens_per_joule",
+    ];
+    for r in rows {
+        let have: BTreeSet<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(have, keys.into_iter().collect::<BTreeSet<_>>());
+    }
+    // The failed point has no figures, and no load either (its result carries none).
+    let failed: Vec<&Value> = rows.iter().filter(|r| !r["error"].is_null()).collect();
+    assert_eq!(failed.len(), 1);
+    let failed = failed[0];
+    assert_eq!(failed["series"], "llamacpp");
+    assert!(failed["x"].is_null());
+    assert!(failed["error"].as_str().unwrap().contains("exited"));
+    for k in &keys[8..] {
+        assert!(failed[k].is_null(), "{k} is {}", failed[k]);
+    }
+    let flagged = rows
+        .iter()
+        .find(|r| r["series"] == "llamacpp" && r["x"] == 16.0)
+        .unwrap();
+    assert_eq!(flagged["flags"], serde_json::json!(["client_bound"]));
+    assert!(flagged["error"].is_null());
+    assert_eq!(flagged["mode"], "concurrency");
+    assert!(flagged["throughput"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn several_jobs_name_series_by_job() {
+    let jobs = two_jobs();
+    let v: Value = serde_json::from_str(&compare(&jobs, false, true).unwrap()).unwrap();
+    let series: BTreeSet<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["series"].as_str().unwrap())
+        .collect();
+    let want: BTreeSet<&str> = ["3/llamacpp", "3/vllm", "4/llamacpp", "4/vllm"].into();
+    assert_eq!(series, want);
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 2);
+    let text = compare(&jobs, false, false).unwrap();
+    assert!(text.contains("job 4 \"rerun\""));
+    assert!(text.lines().any(|l| l.starts_with("4/vllm")));
+    let md = compare(&jobs, true, false).unwrap();
+    assert!(md.contains("| concurrency | 3/llamacpp | 3/vllm | 4/llamacpp | 4/vllm |"));
+}
+
+#[test]
+fn write_produces_every_chart_and_the_report() {
+    let dir = TempDir::new("all");
+    let out = dir.0.join("nested/report");
+    let started = std::time::Instant::now();
+    let listed = write(&[sweep()], &out).unwrap();
+    eprintln!("write(fixtures::sweep()) took {:?}", started.elapsed());
+    let want = expected_files();
+    // Every file is listed once, one per line, and nothing else (no temporary) is left.
+    let lines: BTreeSet<String> = listed
+        .lines()
+        .map(|l| {
+            Path::new(l)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(listed.lines().count(), want.len());
+    assert_eq!(lines, want);
+    assert_eq!(listing(&out), want);
+    for name in &want {
+        let path = out.join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        if name.ends_with(".svg") {
+            let svg = String::from_utf8(bytes).unwrap();
+            assert!(svg.trim_start().starts_with("<svg"), "{name}");
+            assert!(svg.trim_end().ends_with("</svg>"), "{name}");
+            assert!(svg.contains(r#"width="1000""#) && svg.contains(r#"height="600""#));
+            // plotters puts each text on its own line inside <text>.
+            for text in ["vllm", "llamacpp"] {
+                assert!(svg.lines().any(|l| l == text), "{name}: series {text}");
+            }
+            assert!(svg.contains("qwen2.5-3b engines"), "{name}: title");
+        } else if name.ends_with(".png") {
+            assert_eq!(png_size(&bytes), charts::SIZE, "{name}");
+        }
+    }
+    let tput = std::fs::read_to_string(out.join("throughput.svg")).unwrap();
+    assert!(
+        tput.lines().any(|l| l == "concurrency"),
+        "x axis names the mode"
+    );
+    for x in ["1", "4", "8", "16", "32"] {
+        assert!(tput.lines().any(|l| l == x), "x label {x}");
+    }
+    assert!(
+        tput.contains("* flagged point"),
+        "flagged points are explained"
+    );
+    let bars = std::fs::read_to_string(out.join("throughput_bars.svg")).unwrap();
+    assert!(
+        bars.contains("at concurrency=16"),
+        "largest common load value"
+    );
+
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.starts_with("# llms report: qwen2.5-3b engines\n"));
+    assert!(md.contains("| 3 | qwen2.5-3b engines | failed | 10/10 | 1 |"));
+    assert!(md.contains("| series | load | output tok/s |"));
+    assert!(md.contains("| vllm | concurrency=8 | 1131 |"));
+    // Every linked file exists, and every chart is linked as SVG and PNG.
+    let links: BTreeSet<String> = md
+        .split("](")
+        .skip(1)
+        .map(|s| s.split(')').next().unwrap().to_owned())
+        .collect();
+    let charts: BTreeSet<String> = want.iter().filter(|n| *n != "report.md").cloned().collect();
+    assert_eq!(links, charts);
+    assert!(md.contains("![qwen2.5-3b engines: TTFT p99 ms](ttft_p99.svg)"));
+    let failed = md.split("## Failed and flagged points\n\n").nth(1).unwrap();
+    assert!(failed.contains("- llamacpp: FAILED: engine llamacpp exited"));
+    assert!(failed.contains("- llamacpp concurrency=16: client_bound"));
+}
+
+#[test]
+fn a_metric_without_figures_is_left_out_and_said_so() {
+    let (j, mut points) = sweep();
+    for p in &mut points {
+        p.gpu = None;
+    }
+    let dir = TempDir::new("nogpu");
+    let listed = write(&[(j, points)], &dir.0).unwrap();
+    assert!(!listed.contains("peak_mem") && !listed.contains("tokens_per_joule"));
+    assert!(listed.contains("throughput.png"));
+    let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
+    assert!(md.contains("No peak mem GiB chart: no point has this figure."));
+    assert!(md.contains("No tok/J chart: no point has this figure."));
+    assert!(!md.contains("peak_mem.svg"));
+}
+
+#[test]
+fn an_unwritable_directory_is_exit_2_naming_it() {
+    let dir = TempDir::new("unwritable");
+    let file = dir.0.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("report");
+    let f = write(&[sweep()], &out).unwrap_err();
+    assert_eq!(f.code, EXIT_USAGE);
+    assert!(
+        f.message.contains(&out.display().to_string()),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn no_finished_point_is_refused_and_writes_nothing() {
+    let dir = TempDir::new("empty");
+    let out = dir.0.join("report");
+    let failed = (
+        job(5, "broken", JobState::Failed, 1, 1),
+        vec![failed_row(0, "vllm", "vllm", "engine did not start")],
+    );
+    let queued = (job(6, "waiting", JobState::Queued, 0, 4), Vec::new());
+    let f = write(&[failed, queued], &out).unwrap_err();
+    assert_eq!(f.code, EXIT_USAGE);
+    assert!(
+        f.message.contains("no finished points in job 5, 6"),
+        "{}",
+        f.message
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn charts_leave_failed_points_out_and_mark_flagged_ones() {
+    let rows = rows(&[sweep()]);
+    let c = charts::line_chart(&rows, Metric::Throughput, "t").unwrap();
+    let charts::Body::Lines { xs, lines } = &c.body else {
+        panic!("a line chart")
+    };
+    assert_eq!(xs, &vec![1.0, 4.0, 8.0, 16.0, 32.0]);
+    let llama = lines.iter().find(|l| l.name == "llamacpp").unwrap();
+    let got: Vec<(f64, bool)> = llama.points.iter().map(|p| (p.0, p.2)).collect();
+    assert_eq!(
+        got,
+        vec![(1.0, false), (4.0, false), (8.0, false), (16.0, true)]
+    );
+    assert_eq!(charts::common_x(&rows), Some(16.0));
+    assert_eq!(c.title, "t: output tok/s");
+    assert_eq!(c.x_desc, "concurrency");
+}
