@@ -5,8 +5,8 @@
 //! Run: `cargo bench -p llmsd --bench scale` (builds llmsd in release first).
 
 use llms_shared::{
-    GpuPointStats, JobState, LatencyStats, LlmsdClient, Load, LoadDef, MAX_FRAME_BYTES,
-    PointGpu, PointPlan, PointResult, ResultRow, Sweep,
+    GpuPointStats, JobState, LatencyStats, LlmsdClient, Load, LoadDef, MAX_FRAME_BYTES, PointGpu,
+    PointPlan, PointResult, ResultRow, Sweep,
 };
 use llmsd::store::{JobRecord, Store};
 use std::path::{Path, PathBuf};
@@ -71,7 +71,9 @@ fn seed(dir: &Path) {
             .map(|i| PointPlan {
                 index: i,
                 engine: format!("engine{}", i / 10),
-                load: Load::Concurrency { concurrency: 1 << (i % 10) },
+                load: Load::Concurrency {
+                    concurrency: 1 << (i % 10),
+                },
             })
             .collect();
         let job = JobRecord {
@@ -103,6 +105,7 @@ fn seed(dir: &Path) {
                 index: p.index,
                 engine: p.engine.clone(),
                 kind: "reference".into(),
+                load: Some(p.load.clone()),
                 error: None,
                 point: Some(point(1 << (p.index % 10))),
                 gpu: Some(PointGpu {

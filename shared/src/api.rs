@@ -194,6 +194,9 @@ pub struct ResultRow {
     pub engine: String,
     /// The engine kind (`llamacpp`, `vllm`, `external`, ...).
     pub kind: String,
+    /// The point's load setting (also known when it failed and has no figures).
+    #[serde(default)]
+    pub load: Option<crate::result::Load>,
     /// Why the point produced no figures (engine crashed, never ready, ...).
     #[serde(default)]
     pub error: Option<String>,

@@ -84,6 +84,7 @@ pub fn row(
         index,
         engine: engine.into(),
         kind: kind.into(),
+        load: Some(point.load.clone()),
         error: None,
         point: Some(point),
         gpu,
@@ -91,11 +92,12 @@ pub fn row(
     }
 }
 
-pub fn failed_row(index: u32, engine: &str, kind: &str, why: &str) -> ResultRow {
+pub fn failed_row(index: u32, engine: &str, kind: &str, load: Load, why: &str) -> ResultRow {
     ResultRow {
         index,
         engine: engine.into(),
         kind: kind.into(),
+        load: Some(load),
         error: Some(why.into()),
         point: None,
         gpu: None,
@@ -137,6 +139,7 @@ pub fn sweep() -> (JobSummary, Vec<ResultRow>) {
                     index,
                     engine,
                     kind,
+                    load,
                     "engine llamacpp exited during the point: exited with status 1",
                 ));
                 continue;

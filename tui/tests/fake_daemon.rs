@@ -113,6 +113,7 @@ impl Llmsd for Fake {
             index: 0,
             engine: "ref".into(),
             kind: "reference".into(),
+            load: None,
             error: None,
             point: Some(serde_json::from_value(point).unwrap()),
             gpu: None,

@@ -428,6 +428,7 @@ impl Worker {
             index: p.index,
             engine: p.engine.clone(),
             kind: def.kind.clone(),
+            load: Some(p.load.clone()),
             error,
             point,
             gpu,

@@ -44,6 +44,7 @@ fn row(index: u32) -> ResultRow {
         index,
         engine: "e".into(),
         kind: "external".into(),
+        load: None,
         error: Some("x".into()),
         point: None,
         gpu: None,

@@ -65,6 +65,7 @@ fn results() -> JobResults {
         index,
         engine: engine.into(),
         kind: "vllm".into(),
+        load: None,
         error: error.map(Into::into),
         point,
         gpu,

@@ -4,7 +4,7 @@ use super::*;
 use crate::compare::rows;
 use crate::failure::EXIT_USAGE;
 use crate::fixtures::{failed_row, job, sweep};
-use llms_shared::JobState;
+use llms_shared::{JobState, Load};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -331,7 +331,13 @@ fn no_finished_point_is_refused_and_writes_nothing() {
     let out = dir.0.join("report");
     let failed = (
         job(5, "broken", JobState::Failed, 1, 1),
-        vec![failed_row(0, "vllm", "vllm", "engine did not start")],
+        vec![failed_row(
+            0,
+            "vllm",
+            "vllm",
+            Load::Concurrency { concurrency: 1 },
+            "engine did not start",
+        )],
     );
     let queued = (job(6, "waiting", JobState::Queued, 0, 4), Vec::new());
     let f = write(&[failed, queued], &out).unwrap_err();
