@@ -71,3 +71,7 @@ async fn follow(s: &Session, tx: &mpsc::UnboundedSender<AppEvent>) -> Option<Str
         }
     }
 }
+
+#[cfg(test)]
+#[path = "poller_tests.rs"]
+mod tests;
