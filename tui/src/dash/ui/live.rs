@@ -37,7 +37,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
 fn render_gpus(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let wide = area.width >= 120;
     let title = if wide {
-        " GPUs (power bar: against the highest draw seen; the limit is not reported) "
+        " GPUs (power bar: against the highest draw seen on any GPU; the limit is not reported) "
     } else {
         " GPUs "
     };
@@ -49,10 +49,12 @@ fn render_gpus(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
         return;
     }
+    // One scale for every GPU: the highest draw seen on any of them this session.
+    let max_mw = m.gpus.values().map(|g| g.max_power_mw).max().unwrap_or(0);
     let lines: Vec<Line<'_>> = m
         .gpus
         .values()
-        .map(|g| gpu_line(g, t, inner.width as usize))
+        .map(|g| gpu_line(g, max_mw, t, inner.width as usize))
         .collect();
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -63,7 +65,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
 
 /// One GPU: index and name, utilization, memory, power, temperature, SM clock; the bars
 /// take what width is left.
-fn gpu_line(g: &GpuView, t: Theme, width: usize) -> Line<'static> {
+fn gpu_line(g: &GpuView, max_mw: u32, t: Theme, width: usize) -> Line<'static> {
     let s = &g.latest;
     let wide = width >= 118;
     let name_w = if wide { 16 } else { 9 };
@@ -100,7 +102,7 @@ fn gpu_line(g: &GpuView, t: Theme, width: usize) -> Line<'static> {
     spans.push(Span::styled(bar(mfrac, bw), t.bar()));
     spans.push(Span::raw(mem_txt));
     if wide {
-        let max = f64::from(g.max_power_mw.max(1)) / 1000.0;
+        let max = f64::from(max_mw.max(1)) / 1000.0;
         spans.push(Span::styled(bar(watts.unwrap_or(0.0) / max, bw), t.bar()));
     }
     spans.push(Span::raw(pow_txt));
