@@ -65,10 +65,14 @@ fn bad_arguments_are_one_line_exit_2() {
 }
 
 #[test]
-fn no_subcommand_says_the_dashboard_is_not_built() {
+fn no_subcommand_without_a_terminal_says_the_dashboard_needs_one() {
+    // `output()` pipes stdin/stdout: the dashboard refuses before connecting or touching
+    // the terminal.
     let o = llms(&[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("dashboard is not built yet"));
+    let e = stderr(&o);
+    assert!(e.contains("the dashboard needs a terminal"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
     let v = llms(&["--version"]);
     assert_eq!(v.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&v.stdout).starts_with("llms "));

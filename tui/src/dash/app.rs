@@ -1,0 +1,106 @@
+//! The loop: terminal keys, a tick carrying the time, and events from the poller and from
+//! finished commands, each turned into a [`Msg`] for `update`; commands run in spawned
+//! tasks; the frame is redrawn after a change, at most [`FRAME`] apart.
+
+use super::command::{self, Command, Reply};
+use super::event::{DaemonEvent, Msg};
+use super::model::Model;
+use super::{keymap, poller, ui, update::update};
+use crate::conn::{Session, Target};
+use crate::failure::Failure;
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+
+/// Tick period: the clock the model sees, and the redraw check.
+pub const TICK: Duration = Duration::from_millis(100);
+/// Shortest time between two frames.
+pub const FRAME: Duration = Duration::from_millis(100);
+
+/// What tasks send the loop.
+#[derive(Debug)]
+pub enum AppEvent {
+    /// From the poller.
+    Daemon(DaemonEvent),
+    /// A command finished.
+    Reply(Reply),
+}
+
+/// Now, unix ms.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Run the dashboard on `terminal` until the user quits.
+pub async fn run(
+    terminal: &mut DefaultTerminal,
+    mut model: Model,
+    target: Target,
+    session: Session,
+) -> Result<(), Failure> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (sessions, current) = watch::channel(None);
+    let poller = tokio::spawn(poller::run(target, session, tx.clone(), sessions));
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let outcome = loop {
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+            if let Err(e) = terminal.draw(|f| ui::render(&model, f)) {
+                break Err(Failure::error(format!("cannot draw: {e}")));
+            }
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let msg = tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
+                    keymap::action(&model.ui, k).map(Msg::Action)
+                }
+                Some(Ok(TermEvent::Resize(..))) => {
+                    dirty = true;
+                    None
+                }
+                Some(Ok(_)) => None,
+                Some(Err(e)) => break Err(Failure::error(format!("cannot read the terminal: {e}"))),
+                None => break Ok(()),
+            },
+            _ = tick.tick() => {
+                let now = now_ms();
+                // Clocks on screen move by the second.
+                dirty |= now / 1000 != model.now_ms / 1000;
+                Some(Msg::Tick(now))
+            }
+            Some(ev) = rx.recv() => Some(match ev {
+                AppEvent::Daemon(d) => Msg::Daemon(d),
+                AppEvent::Reply(r) => Msg::Reply(r),
+            }),
+        };
+        let Some(msg) = msg else { continue };
+        if !matches!(msg, Msg::Tick(_)) {
+            dirty = true;
+        }
+        for cmd in update(&mut model, msg) {
+            spawn(cmd, current.borrow().clone(), tx.clone());
+        }
+        if model.quit {
+            break Ok(());
+        }
+    };
+    poller.abort();
+    outcome
+}
+
+fn spawn(cmd: Command, s: Option<Session>, tx: mpsc::UnboundedSender<AppEvent>) {
+    tokio::spawn(async move {
+        let reply = command::execute(cmd, s).await;
+        // The loop may have ended; nobody is left to tell.
+        let _ = tx.send(AppEvent::Reply(reply));
+    });
+}

@@ -1,0 +1,293 @@
+//! [`Model`]: everything the screens draw. Daemon data (the latest [`Update`], the job list,
+//! cached results, the log tail) and bounded histories live here; what the user controls lives
+//! in [`UiState`]. Changed only by [`update`](super::update); read by [`ui`](super::ui).
+
+pub mod ui_state;
+
+use crate::compare::{self, CmpRow, Metric};
+use llms_shared::{EngineInfo, GpuSample, Hello, JobState, JobSummary, ResultRow, Update};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+pub use ui_state::{Picker, ResultsView, Screen, Status, UiState};
+
+/// Samples kept per GPU for its utilization sparkline.
+pub const GPU_HISTORY: usize = 120;
+/// Tokens/s readings kept for the running point's chart.
+pub const TOKENS_HISTORY: usize = 600;
+
+/// The connection to the daemon, as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnState {
+    /// Connected and following `watch`.
+    Connected,
+    /// Lost; the poller retries with backoff.
+    Reconnecting {
+        /// When it was lost (model clock), unix ms.
+        since_ms: u64,
+        /// The last failure.
+        reason: String,
+    },
+}
+
+/// One GPU: its latest sample, the highest power seen and recent utilization.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuView {
+    /// The latest sample.
+    pub latest: GpuSample,
+    /// Highest power draw seen this session, mW (the power bar's scale: the sample has no
+    /// power limit).
+    pub max_power_mw: u32,
+    /// Recent utilization, percent, oldest first.
+    pub util: VecDeque<u64>,
+}
+
+/// The running point's tokens/s over time: (elapsed s, tokens/s).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenHistory {
+    /// (job, point index) the readings belong to.
+    pub point: Option<(u64, u32)>,
+    /// Readings, oldest first, at most [`TOKENS_HISTORY`].
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The comparison the Results screen shows, computed when its inputs change (never per
+/// frame).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Comparison {
+    /// The jobs compared (the picks, else the selected job).
+    pub jobs: Vec<u64>,
+    /// Of those, jobs whose points are not loaded yet.
+    pub loading: Vec<u64>,
+    /// One row per point, by mode, series, load value.
+    pub rows: Vec<CmpRow>,
+    /// Row indices ordered by mode, load value, series (the bar chart's grouping).
+    pub by_x: Vec<usize>,
+    /// Largest value of each metric (in [`Metric::ALL`] order), for bar scales.
+    pub max: [f64; 7],
+}
+
+/// An engine's log tail.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineLog {
+    /// Engine id.
+    pub engine: u64,
+    /// Lines, oldest first.
+    pub lines: Vec<String>,
+}
+
+/// The whole dashboard state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Now, unix ms, as the last tick said.
+    pub now_ms: u64,
+    /// Where the daemon is, for the header.
+    pub label: String,
+    /// Connection state.
+    pub conn: ConnState,
+    /// What the last `hello` said.
+    pub hello: Option<Hello>,
+    /// The latest `watch` answer (GPU samples are folded into `gpus`).
+    pub latest: Update,
+    /// Per GPU, by index.
+    pub gpus: BTreeMap<u32, GpuView>,
+    /// The running point's tokens/s.
+    pub tokens: TokenHistory,
+    /// Every job (from `jobs`, kept current by `watch`), by id.
+    pub all_jobs: Vec<JobSummary>,
+    /// Finished points per job, as fetched; dropped when the job's count moves on.
+    pub results: HashMap<u64, Vec<ResultRow>>,
+    /// Jobs whose points are being fetched.
+    pub pending: HashSet<u64>,
+    /// What the Results screen compares.
+    pub comparison: Comparison,
+    /// The selected engine's log.
+    pub log: Option<EngineLog>,
+    /// Queued job ids in run order, as the last reorder answered (the job list carries no
+    /// queue position).
+    pub queue_order: Vec<u64>,
+    /// UI-only state.
+    pub ui: UiState,
+    /// The user asked to quit.
+    pub quit: bool,
+}
+
+impl Model {
+    /// A connected model with no data yet.
+    pub fn new(label: impl Into<String>, hello: Hello, no_color: bool, now_ms: u64) -> Self {
+        Model {
+            now_ms,
+            label: label.into(),
+            conn: ConnState::Connected,
+            hello: Some(hello),
+            latest: Update::default(),
+            gpus: BTreeMap::new(),
+            tokens: TokenHistory::default(),
+            all_jobs: Vec::new(),
+            results: HashMap::new(),
+            pending: HashSet::new(),
+            comparison: Comparison::default(),
+            log: None,
+            queue_order: Vec::new(),
+            ui: UiState::new(no_color),
+            quit: false,
+        }
+    }
+
+    /// Jobs of the Queue screen: running and starting, then queued in run order, then the
+    /// rest (recent final jobs), each group by id.
+    pub fn queue_jobs(&self) -> Vec<&JobSummary> {
+        let rank = |j: &JobSummary| -> (u8, usize, u64) {
+            match j.state {
+                JobState::Running | JobState::Starting => (0, 0, j.id),
+                JobState::Queued => {
+                    let at = self.queue_order.iter().position(|&q| q == j.id);
+                    (1, at.unwrap_or(usize::MAX), j.id)
+                }
+                _ => (2, 0, j.id),
+            }
+        };
+        let mut v: Vec<&JobSummary> = self.latest.jobs.iter().collect();
+        v.sort_by_key(|j| rank(j));
+        v
+    }
+
+    /// Jobs of the Results screen, newest first.
+    pub fn history(&self) -> impl Iterator<Item = &JobSummary> {
+        self.all_jobs.iter().rev()
+    }
+
+    /// A job by id, from the full list or the latest update.
+    pub fn job(&self, id: u64) -> Option<&JobSummary> {
+        match self.all_jobs.binary_search_by_key(&id, |j| j.id) {
+            Ok(i) => self.all_jobs.get(i),
+            Err(_) => self.latest.jobs.iter().find(|j| j.id == id),
+        }
+    }
+
+    /// The selected engine: the user's choice while it exists, else the first.
+    pub fn engine(&self) -> Option<&EngineInfo> {
+        let list = &self.latest.engines;
+        self.ui
+            .engine_sel
+            .and_then(|id| list.iter().find(|e| e.id == id))
+            .or_else(|| list.first())
+    }
+
+    /// The selected Results job: the user's choice while it exists, else the newest.
+    pub fn results_job(&self) -> Option<u64> {
+        match self.ui.results_sel {
+            Some(id) if self.job(id).is_some() => Some(id),
+            _ => self.all_jobs.last().map(|j| j.id),
+        }
+    }
+
+    /// The selected Queue job: the user's choice while listed, else the first listed.
+    pub fn queue_job(&self) -> Option<u64> {
+        let list = self.queue_jobs();
+        match self.ui.queue_sel {
+            Some(id) if list.iter().any(|j| j.id == id) => Some(id),
+            _ => list.first().map(|j| j.id),
+        }
+    }
+
+    /// Fold a `watch` answer in: GPU samples into their histories, the running point's
+    /// tokens/s into its chart, job states into the full list.
+    pub fn absorb(&mut self, mut u: Update) {
+        for s in std::mem::take(&mut u.gpu_samples) {
+            let g = self.gpus.entry(s.index).or_default();
+            g.max_power_mw = g.max_power_mw.max(s.power_mw.unwrap_or(0));
+            if let Some(p) = s.util_pct {
+                if g.util.len() == GPU_HISTORY {
+                    g.util.pop_front();
+                }
+                g.util.push_back(u64::from(p));
+            }
+            g.latest = s;
+        }
+        if let Some(live) = u.live.first() {
+            let key = Some((live.job, live.index));
+            if self.tokens.point != key {
+                self.tokens = TokenHistory {
+                    point: key,
+                    points: Vec::new(),
+                };
+            }
+            let pts = &mut self.tokens.points;
+            if pts.last().is_none_or(|(t, _)| *t < live.elapsed_s) {
+                if pts.len() == TOKENS_HISTORY {
+                    pts.remove(0);
+                }
+                pts.push((live.elapsed_s, live.tokens_per_s));
+            }
+        }
+        for j in &u.jobs {
+            match self.all_jobs.binary_search_by_key(&j.id, |x| x.id) {
+                Ok(i) => self.all_jobs[i] = j.clone(),
+                Err(i) => self.all_jobs.insert(i, j.clone()),
+            }
+        }
+        self.latest = u;
+    }
+
+    /// Drop cached points of jobs whose finished count moved on; returns the ids dropped.
+    pub fn drop_stale_results(&mut self) -> Vec<u64> {
+        let stale: Vec<u64> = self
+            .results
+            .iter()
+            .filter(|(id, rows)| {
+                self.job(**id)
+                    .is_some_and(|j| j.points_done as usize != rows.len())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &stale {
+            self.results.remove(id);
+        }
+        stale
+    }
+
+    /// The jobs the Results screen compares: the picks, else the selected job.
+    pub fn compared(&self) -> Vec<u64> {
+        if self.ui.picks.is_empty() {
+            self.results_job().into_iter().collect()
+        } else {
+            self.ui.picks.clone()
+        }
+    }
+
+    /// Recompute the comparison from the cache (only the compared jobs' points).
+    pub fn refresh_comparison(&mut self) {
+        let jobs = self.compared();
+        let mut loaded = Vec::new();
+        let mut loading = Vec::new();
+        for &id in &jobs {
+            match (self.job(id), self.results.get(&id)) {
+                (Some(s), Some(rows)) => loaded.push((s.clone(), rows.clone())),
+                _ => loading.push(id),
+            }
+        }
+        let rows = compare::rows(&loaded);
+        let mut by_x: Vec<usize> = (0..rows.len()).collect();
+        by_x.sort_by(|&a, &b| {
+            let (a, b) = (&rows[a], &rows[b]);
+            a.mode
+                .cmp(b.mode)
+                .then(a.x.total_cmp(&b.x))
+                .then(a.series.cmp(&b.series))
+        });
+        let mut max = [0.0f64; 7];
+        for (m, slot) in Metric::ALL.iter().zip(max.iter_mut()) {
+            *slot = rows
+                .iter()
+                .filter_map(|r| m.of(r))
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
+        }
+        self.comparison = Comparison {
+            jobs,
+            loading,
+            rows,
+            by_x,
+            max,
+        };
+    }
+}

@@ -1,0 +1,201 @@
+//! Every screen drawn into a TestBackend at 80x24 and 200x60 with fixed data and time,
+//! compared with the reviewed snapshots in `dash/snapshots/`.
+#![allow(clippy::unwrap_used)]
+use super::*;
+use crate::dash::model::{ConnState, Picker, ResultsView};
+use crate::dash::testdata;
+use crate::fixtures;
+use llms_shared::{JobState, Load};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 60)];
+
+fn draw(m: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(m, f)).unwrap();
+    t
+}
+
+fn snap(name: &str, m: &Model) {
+    for (w, h) in SIZES {
+        let t = draw(m, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+fn on(s: Screen) -> Model {
+    let mut m = testdata::model();
+    m.ui.screen = s;
+    m
+}
+
+#[test]
+fn live() {
+    snap("live", &on(Screen::Live));
+}
+
+#[test]
+fn live_without_gpus() {
+    snap("live_no_gpu", &testdata::model_no_gpu());
+}
+
+#[test]
+fn live_idle() {
+    let mut m = on(Screen::Live);
+    m.latest.live.clear();
+    m.tokens.points.clear();
+    snap("live_idle", &m);
+}
+
+#[test]
+fn queue() {
+    let mut m = on(Screen::Queue);
+    m.ui.queue_sel = Some(5);
+    snap("queue", &m);
+}
+
+#[test]
+fn queue_picker_with_an_error() {
+    let mut m = on(Screen::Queue);
+    m.ui.picker = Some(Picker {
+        files: vec!["sweeps/demo.toml".into(), "sweeps/engines.toml".into()],
+        selected: 1,
+        input: String::new(),
+    });
+    m.ui.status = Some(crate::dash::model::Status {
+        text: "sweeps/bad.toml: engine[0].kind: unknown kind `foo`".into(),
+        error: true,
+        at_ms: testdata::NOW,
+    });
+    snap("queue_picker", &m);
+}
+
+#[test]
+fn engines_with_a_log_tail() {
+    snap("engines", &on(Screen::Engines));
+}
+
+#[test]
+fn results_comparison_of_the_sweep() {
+    snap("results", &on(Screen::Results));
+    let mut m = on(Screen::Results);
+    m.ui.results_view = ResultsView::Bars;
+    let t = draw(&m, 80, 24);
+    insta::assert_snapshot!("results_bars_80x24", t.backend());
+}
+
+#[test]
+fn results_of_two_picked_jobs() {
+    let mut m = on(Screen::Results);
+    let (_, mut rows) = fixtures::sweep();
+    for r in &mut rows {
+        r.engine = format!("{}-tp2", r.engine);
+    }
+    m.results.insert(4, rows[..5].to_vec());
+    m.ui.picks = vec![3, 4];
+    m.refresh_comparison();
+    m.ui.metric = crate::compare::Metric::TtftP99;
+    let t = draw(&m, 200, 60);
+    insta::assert_snapshot!("results_picked_200x60", t.backend());
+}
+
+#[test]
+fn help() {
+    snap("help", &on(Screen::Help));
+}
+
+#[test]
+fn reconnecting_header() {
+    let mut m = on(Screen::Live);
+    m.conn = ConnState::Reconnecting {
+        since_ms: testdata::NOW - 12_000,
+        reason: "cannot reach llmsd at /run/llmsd/llmsd.sock: Connection refused (os error 111)"
+            .into(),
+    };
+    snap("reconnecting", &m);
+}
+
+#[test]
+fn too_small() {
+    let t = draw(&on(Screen::Live), 30, 8);
+    insta::assert_snapshot!("too_small_30x8", t.backend());
+}
+
+#[test]
+fn no_color_draws_no_colour() {
+    for s in Screen::ALL {
+        let mut m = on(s);
+        m.ui.no_color = true;
+        let t = draw(&m, 200, 60);
+        for c in t.backend().buffer().content() {
+            assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "{s:?}");
+        }
+    }
+    let m = on(Screen::Live);
+    let t = draw(&m, 200, 60);
+    assert!(
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
+
+/// 200 jobs x 50 points, all cached: rendering Results must not cost in proportion to the
+/// points stored (only the visible rows are built).
+#[test]
+fn results_with_ten_thousand_points_renders_fast() {
+    let mut m = on(Screen::Results);
+    m.all_jobs.clear();
+    m.results.clear();
+    for id in 1..=200u64 {
+        m.all_jobs.push(fixtures::job(
+            id,
+            &format!("sweep {id}"),
+            JobState::Done,
+            50,
+            50,
+        ));
+        let rows = (0..50u32)
+            .map(|i| {
+                let load = Load::Concurrency {
+                    concurrency: 1 + i % 25,
+                };
+                let engine = if i < 25 { "vllm" } else { "sglang" };
+                let p = fixtures::point(load, 1.0 + id as f64 / 100.0);
+                fixtures::row(i, engine, engine, p, Some(fixtures::gpu(40.0, 3.0)))
+            })
+            .collect();
+        m.results.insert(id, rows);
+    }
+    m.ui.results_sel = Some(100);
+    let t0 = std::time::Instant::now();
+    m.refresh_comparison();
+    let one_job = t0.elapsed();
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let mut time = |m: &Model| {
+        let t0 = std::time::Instant::now();
+        for _ in 0..100 {
+            term.draw(|f| render(m, f)).unwrap();
+        }
+        t0.elapsed() / 100
+    };
+    let per_frame_one = time(&m);
+    m.ui.picks = (1..=200).collect();
+    let t0 = std::time::Instant::now();
+    m.refresh_comparison();
+    let all_jobs = t0.elapsed();
+    assert_eq!(m.comparison.rows.len(), 10_000);
+    let per_frame_all = time(&m);
+    m.ui.cmp_scroll = 9_990;
+    let per_frame_end = time(&m);
+    println!(
+        "10,000 stored points: render {per_frame_one:?}/frame comparing 1 job (50 rows), \
+         {per_frame_all:?}/frame comparing all 200 (10,000 rows), {per_frame_end:?}/frame \
+         scrolled to the end; comparison recomputed in {one_job:?} (1 job) and {all_jobs:?} \
+         (200 jobs)"
+    );
+}

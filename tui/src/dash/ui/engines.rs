@@ -1,0 +1,146 @@
+//! The Engines screen: each engine's state, port, PID, GPU memory and uptime, and the
+//! selected engine's log tail (scrollable).
+
+use super::theme::Theme;
+use super::{cut, duration, gib};
+use crate::dash::model::Model;
+use llms_shared::{EngineInfo, EngineState};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+
+/// The port of a base URL (`http://127.0.0.1:8001/v1` -> `8001`).
+pub fn port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split('/').next()?;
+    host.rsplit_once(':')?.1.parse().ok()
+}
+
+/// GPU memory of the engine's process-group leader over every GPU (only the leader's pid is
+/// known: children of the group are not counted).
+pub fn gpu_mem(m: &Model, e: &EngineInfo) -> Option<u64> {
+    let pid = e.pid?;
+    let mut found = false;
+    let mut sum = 0;
+    for g in m.gpus.values() {
+        for (p, b) in &g.latest.processes {
+            if *p == pid {
+                found = true;
+                sum += b;
+            }
+        }
+    }
+    found.then_some(sum)
+}
+
+fn state(e: &EngineInfo, t: Theme) -> Span<'static> {
+    match &e.state {
+        EngineState::Starting => Span::styled("starting", t.warn()),
+        EngineState::Ready => Span::styled("ready", t.ok()),
+        EngineState::Stopping => Span::styled("stopping", t.warn()),
+        EngineState::Stopped => Span::styled("stopped", t.dim()),
+        EngineState::Failed(why) => Span::styled(format!("failed: {why}"), t.error()),
+    }
+}
+
+/// Draw the Engines screen.
+pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let list = &m.latest.engines;
+    let table_h = (list.len() as u16 + 3).clamp(4, area.height / 2);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
+    let block = Block::bordered().title(Span::styled(" Engines ", t.title()));
+    if list.is_empty() {
+        f.render_widget(
+            Paragraph::new("No engine has run since llmsd started.").block(block),
+            top,
+        );
+    } else {
+        let rows: Vec<Row<'_>> = list
+            .iter()
+            .map(|e| {
+                let up = match e.state {
+                    EngineState::Starting | EngineState::Ready => {
+                        duration(m.now_ms.saturating_sub(e.started_ms) as f64 / 1000.0)
+                    }
+                    _ => "-".into(),
+                };
+                Row::new(vec![
+                    Cell::from(e.id.to_string()),
+                    Cell::from(e.name.clone()),
+                    Cell::from(e.kind.clone()),
+                    Cell::from(e.job.map_or("-".into(), |j| j.to_string())),
+                    Cell::from(port(&e.url).map_or("-".into(), |p| p.to_string())),
+                    Cell::from(e.pid.map_or("-".into(), |p| p.to_string())),
+                    Cell::from(gpu_mem(m, e).map_or("-".into(), |b| format!("{} GiB", gib(b)))),
+                    Cell::from(up),
+                    Cell::from(state(e, t)),
+                ])
+            })
+            .collect();
+        let widths = [
+            Constraint::Length(4),
+            Constraint::Length(12),
+            Constraint::Length(9),
+            Constraint::Length(4),
+            Constraint::Length(5),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Min(8),
+        ];
+        let header = [
+            "ID", "NAME", "KIND", "JOB", "PORT", "PID", "GPU MEM", "UPTIME", "STATE",
+        ];
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(t.header()))
+            .row_highlight_style(t.selected())
+            .highlight_symbol("> ")
+            .block(block);
+        let sel = m
+            .engine()
+            .and_then(|s| list.iter().position(|e| e.id == s.id));
+        let mut st = TableState::default().with_selected(sel);
+        f.render_stateful_widget(table, top, &mut st);
+    }
+    render_log(m, t, f, bottom);
+}
+
+fn render_log(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let Some(e) = m.engine() else {
+        f.render_widget(Block::bordered().title(" log "), area);
+        return;
+    };
+    let log = m.log.as_ref().filter(|l| l.engine == e.id);
+    let n = log.map_or(0, |l| l.lines.len());
+    let back = m.ui.log_scroll.min(n.saturating_sub(1));
+    let pos = if back == 0 {
+        "following the tail".to_string()
+    } else {
+        format!("{back} lines back")
+    };
+    let title = format!(
+        " log of {} (engine {}, {n} lines, {pos}; GPU memory counts the group leader only) ",
+        e.name, e.id
+    );
+    let block = Block::bordered().title(Span::styled(
+        cut(&title, area.width as usize - 2),
+        t.title(),
+    ));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(log) = log else {
+        f.render_widget(Paragraph::new(Span::styled("loading…", t.dim())), inner);
+        return;
+    };
+    // Only the visible window is turned into lines.
+    let end = n - back;
+    let start = end.saturating_sub(inner.height as usize);
+    let w = inner.width as usize;
+    let lines: Vec<Line<'_>> = log.lines[start..end]
+        .iter()
+        .map(|l| Line::raw(cut(l, w)))
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,290 @@
+//! The Live screen: a line per GPU, the running point's tokens/s over time, and its
+//! figures so far with progress and ETAs. Without GPUs it says so and shows the rest.
+
+use super::theme::Theme;
+use super::{bar, cut, duration, gib};
+use crate::dash::model::{GpuView, Model};
+use crate::output::load_label;
+use llms_shared::{EngineState, JobState, LivePoint, Load};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
+
+/// Draw the Live screen.
+pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let gpu_rows = m.gpus.len().max(1) as u16 + 2;
+    let gpu_h = gpu_rows.min(area.height / 2);
+    let [gpus, rest] =
+        Layout::vertical([Constraint::Length(gpu_h), Constraint::Min(0)]).areas(area);
+    render_gpus(m, t, f, gpus);
+    let stats = stats_lines(m, t);
+    if rest.width >= 120 {
+        let [chart, side] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(64)]).areas(rest);
+        render_chart(m, t, f, chart);
+        render_stats(stats, f, side);
+    } else {
+        let h = (stats.len() as u16 + 2).min(rest.height.saturating_sub(5).max(3));
+        let [side, chart] =
+            Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(rest);
+        render_stats(stats, f, side);
+        render_chart(m, t, f, chart);
+    }
+}
+
+fn render_gpus(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let wide = area.width >= 120;
+    let title = if wide {
+        " GPUs (power bar: against the highest draw seen on any GPU; the limit is not reported) "
+    } else {
+        " GPUs "
+    };
+    let block = Block::bordered().title(Span::styled(title, t.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if m.gpus.is_empty() {
+        let msg = "No GPU (no NVIDIA driver, or llmsd runs with --gpu none); the rest is below.";
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        return;
+    }
+    // One scale for every GPU: the highest draw seen on any of them this session.
+    let max_mw = m.gpus.values().map(|g| g.max_power_mw).max().unwrap_or(0);
+    let lines: Vec<Line<'_>> = m
+        .gpus
+        .values()
+        .map(|g| gpu_line(g, max_mw, t, inner.width as usize))
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v}{unit}"))
+}
+
+/// One GPU: index and name, utilization, memory, power, temperature, SM clock; the bars
+/// take what width is left.
+fn gpu_line(g: &GpuView, max_mw: u32, t: Theme, width: usize) -> Line<'static> {
+    let s = &g.latest;
+    let wide = width >= 118;
+    let name_w = if wide { 16 } else { 9 };
+    let util = s.util_pct.map(f64::from);
+    let mem = match (s.mem_used, s.mem_total) {
+        (Some(u), Some(tot)) if tot > 0 => Some((u, tot)),
+        _ => None,
+    };
+    let watts = s.power_mw.map(|p| f64::from(p) / 1000.0);
+    let name = s.name.strip_prefix("NVIDIA ").unwrap_or(&s.name);
+    let head = format!("{:>2} {:<name_w$} ", s.index, cut(name, name_w));
+    let util_txt = format!(" {:>4} ", opt(s.util_pct, "%"));
+    let mem_txt = match mem {
+        Some((u, tot)) => format!(" {:>5}/{:<5}GiB ", gib(u), gib(tot)),
+        None => " mem -          ".into(),
+    };
+    let pow_txt = format!(" {:>6} ", opt(watts.map(|w| format!("{w:.0}")), " W"));
+    let rest = format!(
+        "{:>5} {:>9}",
+        opt(s.temp_c, "°C"),
+        opt(s.sm_clock_mhz, " MHz")
+    );
+    let fixed = head.chars().count()
+        + util_txt.len()
+        + mem_txt.chars().count()
+        + pow_txt.len()
+        + rest.chars().count();
+    let bars = if wide { 3 } else { 2 };
+    let bw = (width.saturating_sub(fixed) / bars).min(40);
+    let mut spans = vec![Span::styled(head, t.title())];
+    spans.push(Span::styled(bar(util.unwrap_or(0.0) / 100.0, bw), t.bar()));
+    spans.push(Span::raw(util_txt));
+    let mfrac = mem.map_or(0.0, |(u, tot)| u as f64 / tot as f64);
+    spans.push(Span::styled(bar(mfrac, bw), t.bar()));
+    spans.push(Span::raw(mem_txt));
+    if wide {
+        let max = f64::from(max_mw.max(1)) / 1000.0;
+        spans.push(Span::styled(bar(watts.unwrap_or(0.0) / max, bw), t.bar()));
+    }
+    spans.push(Span::raw(pow_txt));
+    let hot = s.temp_c.is_some_and(|c| c >= 85);
+    spans.push(Span::styled(rest, if hot { t.error() } else { t.text() }));
+    Line::from(spans)
+}
+
+fn render_chart(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let block = Block::bordered().title(Span::styled(" output tokens/s ", t.title()));
+    let pts = &m.tokens.points;
+    if pts.is_empty() || m.latest.live.is_empty() {
+        let msg = "no point running";
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, t.dim())).block(block),
+            area,
+        );
+        return;
+    }
+    let x0 = pts.first().map_or(0.0, |p| p.0);
+    let x1 = pts.last().map_or(1.0, |p| p.0).max(x0 + 1.0);
+    let ymax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    let ds = Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(t.bar())
+        .data(pts);
+    let chart = Chart::new(vec![ds])
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .bounds([x0, x1])
+                .labels([format!("{x0:.0}s"), format!("{x1:.0}s")])
+                .style(t.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, ymax])
+                .labels(["0".to_string(), format!("{ymax:.0}")])
+                .style(t.dim()),
+        );
+    f.render_widget(chart, area);
+}
+
+fn render_stats(lines: Vec<Line<'static>>, f: &mut Frame<'_>, area: Rect) {
+    let block = Block::bordered().title(" running point ");
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn ms(v: Option<(f64, f64)>) -> (String, String) {
+    match v {
+        Some((a, b)) => (format!("{a:.1}"), format!("{b:.1}")),
+        None => ("-".into(), "-".into()),
+    }
+}
+
+/// The running point's figures, or what the queue holds when none runs.
+fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
+    let Some(lp) = m.latest.live.first() else {
+        let running = m.latest.jobs.iter().filter(|j| !j.state.is_final()).count();
+        let queued = m
+            .latest
+            .jobs
+            .iter()
+            .filter(|j| j.state == JobState::Queued)
+            .count();
+        return vec![
+            Line::styled("No point running.", t.dim()),
+            Line::raw(format!(
+                "{queued} queued, {} starting or running",
+                running - queued
+            )),
+        ];
+    };
+    let job = m.job(lp.job);
+    let name = job.map_or(String::new(), |j| j.name.clone());
+    let total = job.map_or(0, |j| j.points_total);
+    let load = lp.load.as_ref().map_or("-".into(), load_label);
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("job {} {name}", lp.job), t.title()),
+        Span::raw(format!(
+            "  point {}/{total}  {}  {load}",
+            lp.index + 1,
+            lp.engine
+        )),
+    ])];
+    // The point: requests done against the total, and its ETA.
+    let (frac, req, eta) = match lp.requests_total {
+        Some(n) if n > 0 => {
+            let done = lp.requests_done.min(n);
+            let eta = (done > 0)
+                .then(|| lp.elapsed_s * (n - done) as f64 / done as f64)
+                .map_or("-".into(), duration);
+            (done as f64 / n as f64, format!("{done}/{n} req"), eta)
+        }
+        _ => (0.0, format!("{} req", lp.requests_done), "-".into()),
+    };
+    out.push(Line::from(vec![
+        Span::raw("point "),
+        Span::styled(bar(frac, 16), t.bar()),
+        Span::raw(format!(
+            " {req}  {} failed  {} in  ETA {eta}",
+            lp.failed,
+            duration(lp.elapsed_s)
+        )),
+    ]));
+    if let Some(j) = job {
+        let done = j.points_done;
+        let frac = if j.points_total > 0 {
+            f64::from(done) / f64::from(j.points_total)
+        } else {
+            0.0
+        };
+        let eta = job_eta(m, lp, done, j.points_total, j.started_ms);
+        out.push(Line::from(vec![
+            Span::raw("job   "),
+            Span::styled(bar(frac, 16), t.bar()),
+            Span::raw(format!(
+                " {done}/{} points  {} failed  ETA {eta}",
+                j.points_total, j.points_failed
+            )),
+        ]));
+    }
+    out.push(Line::raw(format!(
+        "in flight {}  tok/s {:.0}  output tokens {}",
+        in_flight(lp.load.as_ref()),
+        lp.tokens_per_s,
+        lp.output_tokens
+    )));
+    let (t50, t99) = ms(lp.ttft_ms);
+    let (i50, i99) = ms(lp.itl_ms);
+    out.push(Line::raw(format!(
+        "TTFT p50 {t50} p99 {t99} ms   ITL p50 {i50} p99 {i99} ms"
+    )));
+    out.push(Line::styled("E2E: at the end of the point", t.dim()));
+    out.push(engine_line(m, lp, t));
+    out
+}
+
+/// Requests in flight as the load sets them: the concurrency (closed loop) or batch size;
+/// open loop is not reported.
+fn in_flight(load: Option<&Load>) -> String {
+    match load {
+        Some(Load::Concurrency { concurrency }) => format!("{concurrency} (closed loop)"),
+        Some(Load::Batch { batch }) => format!("≤{batch} (batch)"),
+        Some(Load::Rate { .. }) => "- (open loop)".into(),
+        None => "-".into(),
+    }
+}
+
+/// Job ETA: the mean time per finished point since the job (last) started, times the points
+/// left; before any point finished, the running point's own estimate.
+fn job_eta(m: &Model, lp: &LivePoint, done: u32, total: u32, started: Option<u64>) -> String {
+    let left = total.saturating_sub(done);
+    let elapsed = started.map(|s| m.now_ms.saturating_sub(s) as f64 / 1000.0);
+    match (elapsed, done) {
+        (Some(e), d) if d > 0 => format!("~{}", duration(e / f64::from(d) * f64::from(left))),
+        _ => match lp.requests_total {
+            Some(n) if lp.requests_done > 0 => {
+                let per_point = lp.elapsed_s * n as f64 / lp.requests_done as f64;
+                format!("~{}", duration(per_point * f64::from(left)))
+            }
+            _ => "-".into(),
+        },
+    }
+}
+
+fn engine_line(m: &Model, lp: &LivePoint, t: Theme) -> Line<'static> {
+    let e =
+        m.latest.engines.iter().find(|e| {
+            e.job == Some(lp.job) && e.name == lp.engine && e.state != EngineState::Stopped
+        });
+    let Some(metrics) = e.and_then(|e| e.metrics.as_ref()) else {
+        return Line::styled("engine: no /metrics figures", t.dim());
+    };
+    let n = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+    let kv = metrics
+        .kv_cache_usage
+        .map_or("-".into(), |v| format!("{:.0}%", v * 100.0));
+    Line::raw(format!(
+        "engine: running {}  waiting {}  KV cache {kv}",
+        n(metrics.running),
+        n(metrics.waiting)
+    ))
+}

@@ -1,0 +1,131 @@
+//! `render`: a pure function of the [`Model`] that draws a frame: header (tabs and
+//! connection), the screen, the status line and the key hints. One module per screen.
+
+pub mod engines;
+pub mod header;
+pub mod help;
+pub mod live;
+pub mod queue;
+pub mod results;
+pub mod theme;
+
+use super::model::{ConnState, Model, Screen};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use theme::Theme;
+
+/// How long a status message stays, ms.
+pub const STATUS_MS: u64 = 15_000;
+
+/// Draw the whole dashboard.
+pub fn render(m: &Model, f: &mut Frame<'_>) {
+    let t = Theme::new(m.ui.no_color);
+    let area = f.area();
+    if area.width < 40 || area.height < 10 {
+        f.render_widget(
+            Paragraph::new("llms: the terminal is too small (40x10 at least); q quits"),
+            area,
+        );
+        return;
+    }
+    let status = status_line(m, t);
+    let [head, body, stat, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(u16::from(status.is_some())),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::render(m, t, f, head);
+    match m.ui.screen {
+        Screen::Live => live::render(m, t, f, body),
+        Screen::Queue => queue::render(m, t, f, body),
+        Screen::Engines => engines::render(m, t, f, body),
+        Screen::Results => results::render(m, t, f, body),
+        Screen::Help => help::render(m, t, f, body),
+    }
+    if m.ui.picker.is_some() {
+        queue::render_picker(m, t, f, body);
+    }
+    if let Some(line) = status {
+        f.render_widget(Paragraph::new(line), stat);
+    }
+    f.render_widget(Paragraph::new(hints(m, t)), foot);
+}
+
+/// The reconnecting notice, else a recent status message.
+fn status_line(m: &Model, t: Theme) -> Option<Line<'static>> {
+    if let ConnState::Reconnecting { since_ms, reason } = &m.conn {
+        return Some(Line::styled(
+            format!(
+                "reconnecting for {}: {reason} (figures shown are from before)",
+                duration(m.now_ms.saturating_sub(*since_ms) as f64 / 1000.0)
+            ),
+            t.error(),
+        ));
+    }
+    let s = m.ui.status.as_ref()?;
+    if m.now_ms.saturating_sub(s.at_ms) > STATUS_MS {
+        return None;
+    }
+    let style = if s.error { t.error() } else { t.ok() };
+    Some(Line::styled(s.text.clone(), style))
+}
+
+fn hints(m: &Model, t: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (key, desc) in super::keymap::hints(&m.ui) {
+        spans.push(Span::styled(key, t.key()));
+        spans.push(Span::styled(format!(" {desc}  "), t.dim()));
+    }
+    Line::from(spans)
+}
+
+/// A bar of `width` cells filled to `frac` (0 to 1).
+pub fn bar(frac: f64, width: usize) -> String {
+    let frac = if frac.is_finite() {
+        frac.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let full = (frac * width as f64).round() as usize;
+    format!("{}{}", "█".repeat(full), "░".repeat(width - full))
+}
+
+/// Seconds as `42s`, `3m05s` or `2h10m`.
+pub fn duration(secs: f64) -> String {
+    let s = if secs.is_finite() { secs.max(0.0) } else { 0.0 } as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// Bytes as GiB with one decimal.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// `text` cut to `width` characters, with `…` when cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// A centred rectangle of `w` x `h` within `r` (clamped to it).
+pub fn centered(r: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(r.width);
+    let h = h.min(r.height);
+    Rect::new(r.x + (r.width - w) / 2, r.y + (r.height - h) / 2, w, h)
+}
+
+#[cfg(test)]
+#[path = "../snapshot_tests.rs"]
+mod snapshot_tests;

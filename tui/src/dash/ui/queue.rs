@@ -1,0 +1,140 @@
+//! The Queue screen (jobs with state and progress) and the submit picker popup.
+
+use super::theme::Theme;
+use super::{bar, centered, cut};
+use crate::dash::command::SWEEPS_DIR;
+use crate::dash::model::Model;
+use crate::output::utc_time;
+use llms_shared::{JobState, JobSummary};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, Row, Table, TableState};
+
+/// A job state's style.
+pub fn state_style(s: JobState, t: Theme) -> ratatui::style::Style {
+    match s {
+        JobState::Running | JobState::Done => t.ok(),
+        JobState::Queued | JobState::Starting => t.warn(),
+        JobState::Failed => t.error(),
+        JobState::Cancelled => t.dim(),
+    }
+}
+
+/// `3/10` with `(1 failed)` when some failed.
+pub fn points(j: &JobSummary) -> String {
+    match j.points_failed {
+        0 => format!("{}/{}", j.points_done, j.points_total),
+        n => format!("{}/{} ({n} failed)", j.points_done, j.points_total),
+    }
+}
+
+/// Draw the Queue screen.
+pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let jobs = m.queue_jobs();
+    let block = Block::bordered().title(Span::styled(
+        " Queue: unfinished and recent jobs ",
+        t.title(),
+    ));
+    if jobs.is_empty() {
+        let p = Paragraph::new("No jobs. Press s to submit a sweep file.").block(block);
+        f.render_widget(p, area);
+        return;
+    }
+    let wide = area.width >= 120;
+    let bw = if wide { 20 } else { 8 };
+    let rows: Vec<Row<'_>> = jobs
+        .iter()
+        .map(|j| {
+            let frac = if j.points_total > 0 {
+                f64::from(j.points_done) / f64::from(j.points_total)
+            } else {
+                0.0
+            };
+            let mut cells = vec![
+                Cell::from(j.id.to_string()),
+                Cell::from(j.name.clone()),
+                Cell::from(Span::styled(j.state.as_str(), state_style(j.state, t))),
+                Cell::from(Line::from(vec![
+                    Span::styled(bar(frac, bw), t.bar()),
+                    Span::raw(format!(" {}", points(j))),
+                ])),
+            ];
+            if wide {
+                cells.push(Cell::from(utc_time(j.submitted_ms)));
+            }
+            cells.push(Cell::from(Span::styled(
+                j.error.clone().unwrap_or_default(),
+                t.error(),
+            )));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(5),
+        Constraint::Length(if wide { 30 } else { 20 }),
+        Constraint::Length(9),
+        Constraint::Length(bw as u16 + 18),
+    ];
+    let mut header = vec!["ID", "NAME", "STATE", "PROGRESS"];
+    if wide {
+        widths.push(Constraint::Length(19));
+        header.push("SUBMITTED (UTC)");
+    }
+    widths.push(Constraint::Min(5));
+    header.push("ERROR");
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.header()))
+        .row_highlight_style(t.selected())
+        .highlight_symbol("> ")
+        .block(block);
+    let sel = m
+        .queue_job()
+        .and_then(|id| jobs.iter().position(|j| j.id == id));
+    let mut state = TableState::default().with_selected(sel);
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+/// Draw the submit picker over `area`.
+pub fn render_picker(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let Some(p) = &m.ui.picker else { return };
+    let r = centered(
+        area,
+        area.width.saturating_sub(8).min(90),
+        area.height.saturating_sub(2).min(20),
+    );
+    f.render_widget(Clear, r);
+    let block = Block::bordered().title(Span::styled(" Submit a sweep file ", t.title()));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let [list, input, help] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    if p.files.is_empty() {
+        let msg = format!("no *.toml in ./{SWEEPS_DIR}/: type a path");
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), list);
+    } else {
+        let w = list.width as usize;
+        let items: Vec<Line<'_>> = p.files.iter().map(|s| Line::raw(cut(s, w))).collect();
+        let typed = !p.input.trim().is_empty();
+        let hl = if typed { t.dim() } else { t.selected() };
+        let mut state = ListState::default().with_selected(Some(p.selected));
+        f.render_stateful_widget(List::new(items).highlight_style(hl), list, &mut state);
+    }
+    let line = Line::from(vec![
+        Span::styled("path: ", t.title()),
+        Span::raw(p.input.clone()),
+        Span::styled("_", t.key()),
+    ]);
+    f.render_widget(Paragraph::new(line), input);
+    f.render_widget(
+        Paragraph::new(Span::styled(
+            "Enter submits the typed path, else the selected file; Esc closes",
+            t.dim(),
+        )),
+        help,
+    );
+}

@@ -1,0 +1,279 @@
+//! The Results screen: job history (newest first, picks marked) and the comparison of the
+//! picked jobs (else the selected one) as a table and as bars of one metric. Both panes
+//! draw only their visible rows; the comparison itself is computed in `update`.
+
+use super::queue::{points, state_style};
+use super::theme::Theme;
+use super::{bar, cut};
+use crate::compare::{CmpRow, Metric, fmt, fmt_x};
+use crate::dash::model::{Model, ResultsView};
+use crate::output::utc_time;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+
+/// Draw the Results screen.
+pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let jobs_h = (m.all_jobs.len() as u16 + 3).clamp(4, area.height * 2 / 5);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(jobs_h), Constraint::Min(0)]).areas(area);
+    render_jobs(m, t, f, top);
+    render_comparison(m, t, f, bottom);
+}
+
+fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let block = Block::bordered().title(Span::styled(
+        format!(" History: {} jobs, Space picks ", m.all_jobs.len()),
+        t.title(),
+    ));
+    if m.all_jobs.is_empty() {
+        f.render_widget(Paragraph::new("No jobs yet.").block(block), area);
+        return;
+    }
+    let wide = area.width >= 120;
+    let sel = m.results_job();
+    // Only the rows around the selection are built (the history can be long).
+    let visible = area.height.saturating_sub(3) as usize;
+    let at = sel
+        .and_then(|id| m.history().position(|j| j.id == id))
+        .unwrap_or(0);
+    let first = at.saturating_sub(visible.saturating_sub(1));
+    let rows: Vec<Row<'_>> = m
+        .history()
+        .skip(first)
+        .take(visible.max(1))
+        .map(|j| {
+            let picked = m.ui.picks.contains(&j.id);
+            let mut cells = vec![
+                Cell::from(if picked { "[x]" } else { "[ ]" }),
+                Cell::from(j.id.to_string()),
+                Cell::from(j.name.clone()),
+                Cell::from(Span::styled(j.state.as_str(), state_style(j.state, t))),
+                Cell::from(points(j)),
+            ];
+            if wide {
+                cells.push(Cell::from(j.finished_ms.map_or("-".into(), utc_time)));
+            }
+            cells.push(Cell::from(Span::styled(
+                j.error.clone().unwrap_or_default(),
+                t.error(),
+            )));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(3),
+        Constraint::Length(5),
+        Constraint::Length(if wide { 30 } else { 18 }),
+        Constraint::Length(9),
+        Constraint::Length(16),
+    ];
+    let mut header = vec!["", "ID", "NAME", "STATE", "POINTS"];
+    if wide {
+        widths.push(Constraint::Length(19));
+        header.push("FINISHED (UTC)");
+    }
+    widths.push(Constraint::Min(5));
+    header.push("ERROR");
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.header()))
+        .row_highlight_style(t.selected())
+        .highlight_symbol("> ")
+        .block(block);
+    let mut st = TableState::default().with_selected(sel.map(|_| at - first));
+    f.render_stateful_widget(table, area, &mut st);
+}
+
+fn render_comparison(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let c = &m.comparison;
+    let ids: Vec<String> = c.jobs.iter().map(u64::to_string).collect();
+    let mut title = match ids.len() {
+        0 => " Compare ".to_string(),
+        1 => format!(" Compare: job {} (TTFT, ITL in ms; output tokens) ", ids[0]),
+        _ => format!(
+            " Compare: jobs {} (TTFT, ITL in ms; output tokens) ",
+            ids.join(", ")
+        ),
+    };
+    if !c.loading.is_empty() {
+        let l: Vec<String> = c.loading.iter().map(u64::to_string).collect();
+        title.push_str(&format!("(loading {}) ", l.join(", ")));
+    }
+    let block = Block::bordered().title(Span::styled(title, t.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if c.rows.is_empty() {
+        let msg = if c.loading.is_empty() {
+            "No finished points."
+        } else {
+            "Loading points…"
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        return;
+    }
+    if inner.width >= 150 {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .spacing(2)
+                .areas(inner);
+        render_table(m, t, f, left);
+        render_bars(m, t, f, right);
+    } else {
+        match m.ui.results_view {
+            ResultsView::Table => render_table(m, t, f, inner),
+            ResultsView::Bars => render_bars(m, t, f, inner),
+        }
+    }
+}
+
+fn row_style(r: &CmpRow, t: Theme) -> Style {
+    if r.error.is_some() {
+        t.error()
+    } else if r.marked() {
+        t.warn()
+    } else {
+        t.text()
+    }
+}
+
+/// Why a row is marked: `FAILED: ...`, its flags, failed requests.
+fn note(r: &CmpRow) -> String {
+    if let Some(e) = &r.error {
+        return format!("FAILED: {e}");
+    }
+    let mut parts: Vec<String> = r.flags.iter().map(|f| format!("! {f}")).collect();
+    if r.failed_requests > 0 {
+        parts.push(format!("{} failed req", r.failed_requests));
+    }
+    parts.join(", ")
+}
+
+fn load_short(r: &CmpRow, wide: bool) -> String {
+    if !r.x.is_finite() {
+        return "?".into(); // a failed point carries no load
+    }
+    if wide {
+        return format!("{} {}", r.mode, fmt_x(r.x));
+    }
+    let m = match r.mode {
+        "concurrency" => "c",
+        "batch" => "b",
+        _ => "r",
+    };
+    format!("{m}={}", fmt_x(r.x))
+}
+
+/// Column titles: short (units in the block title) and shorter.
+fn short_title(m: Metric, wide: bool) -> &'static str {
+    match (m, wide) {
+        (Metric::Throughput, _) => "tok/s",
+        (Metric::TtftP50, true) => "TTFT p50",
+        (Metric::TtftP99, true) => "TTFT p99",
+        (Metric::ItlP50, true) => "ITL p50",
+        (Metric::ItlP99, true) => "ITL p99",
+        (Metric::PeakMem, true) => "peak GiB",
+        (Metric::TtftP50, false) => "TTFT50",
+        (Metric::TtftP99, false) => "TTFT99",
+        (Metric::ItlP50, false) => "ITL50",
+        (Metric::ItlP99, false) => "ITL99",
+        (Metric::PeakMem, false) => "GiB",
+        (Metric::TokensPerJoule, _) => "tok/J",
+    }
+}
+
+fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let c = &m.comparison;
+    let wide = area.width >= 110;
+    let visible = area.height.saturating_sub(1) as usize;
+    let start = m.ui.cmp_scroll.min(c.rows.len().saturating_sub(1));
+    let rows: Vec<Row<'_>> = c.rows[start..]
+        .iter()
+        .take(visible)
+        .map(|r| {
+            let mut cells = vec![
+                Cell::from(r.series.clone()),
+                Cell::from(load_short(r, wide)),
+            ];
+            cells.extend(Metric::ALL.iter().map(|k| Cell::from(fmt(k.of(r)))));
+            cells.push(Cell::from(note(r)));
+            Row::new(cells).style(row_style(r, t))
+        })
+        .collect();
+    let mw = if wide { 9 } else { 6 };
+    let mut widths = vec![
+        Constraint::Length(if wide { 16 } else { 10 }),
+        Constraint::Length(if wide { 14 } else { 6 }),
+    ];
+    widths.extend(Metric::ALL.iter().map(|_| Constraint::Length(mw)));
+    widths.push(Constraint::Min(4));
+    let mut header = vec!["SERIES", "LOAD"];
+    header.extend(Metric::ALL.iter().map(|k| short_title(*k, wide)));
+    header.push("NOTE");
+    let table = Table::new(rows, widths)
+        .column_spacing(1)
+        .header(Row::new(header).style(t.header()));
+    f.render_widget(table, area);
+}
+
+fn render_bars(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let c = &m.comparison;
+    let metric = m.ui.metric;
+    let max = Metric::ALL
+        .iter()
+        .position(|k| *k == metric)
+        .map_or(0.0, |i| c.max[i]);
+    let h = area.height as usize;
+    let mut lines = vec![Line::styled(
+        format!(
+            "{} (m: next metric; bars scaled to the largest)",
+            metric.title()
+        ),
+        t.title(),
+    )];
+    let series_w = c
+        .rows
+        .iter()
+        .map(|r| r.series.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(16);
+    let bw = (area.width as usize).saturating_sub(series_w + 12).max(4);
+    let start = m.ui.cmp_scroll.min(c.by_x.len().saturating_sub(1));
+    let mut last: Option<(&str, f64)> = None;
+    for &i in c.by_x[start..].iter() {
+        if lines.len() >= h {
+            break;
+        }
+        let r = &c.rows[i];
+        if last != Some((r.mode, r.x)) {
+            let x = if r.x.is_finite() {
+                fmt_x(r.x)
+            } else {
+                "? (failed points)".into()
+            };
+            lines.push(Line::styled(format!("{} {x}", r.mode), t.dim()));
+            last = Some((r.mode, r.x));
+            if lines.len() >= h {
+                break;
+            }
+        }
+        let name = format!("  {:<series_w$} ", cut(&r.series, series_w));
+        let line = match (metric.of(r), &r.error) {
+            (_, Some(_)) => Line::from(vec![Span::raw(name), Span::styled("FAILED", t.error())]),
+            (Some(v), _) if v.is_finite() => {
+                let frac = if max > 0.0 { v / max } else { 0.0 };
+                let mark = if r.marked() { " !" } else { "" };
+                Line::from(vec![
+                    Span::raw(name),
+                    Span::styled(bar(frac, bw).trim_end_matches('░').to_owned(), t.bar()),
+                    Span::styled(format!(" {}{mark}", fmt(Some(v))), row_style(r, t)),
+                ])
+            }
+            _ => Line::from(vec![Span::raw(name), Span::styled("-", t.dim())]),
+        };
+        lines.push(line);
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}
