@@ -140,7 +140,10 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
     let mut out = Vec::new();
     for (job, points) in jobs {
         for r in points {
-            let load = r.point.as_ref().map(|p| p.load.clone());
+            let load = r
+                .load
+                .clone()
+                .or_else(|| r.point.as_ref().map(|p| p.load.clone()));
             let plan_x = load
                 .as_ref()
                 .map(load_x)

@@ -178,12 +178,12 @@ fn json_has_every_key_and_nulls_for_the_failed_point() {
         let have: BTreeSet<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(have, keys.into_iter().collect::<BTreeSet<_>>());
     }
-    // The failed point has no figures, and no load either (its result carries none).
+    // The failed point has no figures, but it has its load.
     let failed: Vec<&Value> = rows.iter().filter(|r| !r["error"].is_null()).collect();
     assert_eq!(failed.len(), 1);
     let failed = failed[0];
     assert_eq!(failed["series"], "llamacpp");
-    assert!(failed["x"].is_null());
+    assert_eq!(failed["x"], 32.0);
     assert!(failed["error"].as_str().unwrap().contains("exited"));
     for k in &keys[8..] {
         assert!(failed[k].is_null(), "{k} is {}", failed[k]);
@@ -290,7 +290,10 @@ fn write_produces_every_chart_and_the_report() {
     assert_eq!(links, charts);
     assert!(md.contains("![qwen2.5-3b engines: TTFT p99 ms](ttft_p99.svg)"));
     let failed = md.split("## Failed and flagged points\n\n").nth(1).unwrap();
-    assert!(failed.contains("- llamacpp: FAILED: engine llamacpp exited"));
+    assert!(
+        failed.contains("- llamacpp concurrency=32: FAILED: engine llamacpp exited"),
+        "{failed}"
+    );
     assert!(failed.contains("- llamacpp concurrency=16: client_bound"));
 }
 

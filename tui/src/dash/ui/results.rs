@@ -152,7 +152,7 @@ fn note(r: &CmpRow) -> String {
 
 fn load_short(r: &CmpRow, wide: bool) -> String {
     if !r.x.is_finite() {
-        return "?".into(); // a failed point carries no load
+        return "?".into(); // a point stored before results carried their load
     }
     if wide {
         return format!("{} {}", r.mode, fmt_x(r.x));
