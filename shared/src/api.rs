@@ -145,6 +145,9 @@ pub struct JobSummary {
     pub points_done: u32,
     /// Points the job expands to.
     pub points_total: u32,
+    /// Place in the queue: queued jobs run in increasing order.
+    #[serde(default)]
+    pub order: u64,
     /// Of the finished points, how many failed.
     #[serde(default)]
     pub points_failed: u32,
@@ -288,6 +291,9 @@ pub struct GpuSample {
     pub mem_total: Option<u64>,
     /// Power draw, milliwatts.
     pub power_mw: Option<u32>,
+    /// The power limit in force, milliwatts.
+    #[serde(default)]
+    pub power_limit_mw: Option<u32>,
     /// Total energy since the driver loaded, millijoules.
     pub energy_mj: Option<u64>,
     /// Temperature, °C.

@@ -112,6 +112,7 @@ pub fn job(id: u64, name: &str, state: JobState, done: u32, total: u32) -> JobSu
         state,
         points_done: done,
         points_total: total,
+        order: 0,
         points_failed: 0,
         submitted_ms: 1_795_800_000_000,
         started_ms: Some(1_795_800_001_000),

@@ -37,6 +37,7 @@ fn summary() -> JobSummary {
         state: JobState::Running,
         points_done: 1,
         points_total: 2,
+        order: 0,
         points_failed: 0,
         submitted_ms: 1_700_000_000_000,
         started_ms: None,

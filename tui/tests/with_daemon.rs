@@ -172,13 +172,21 @@ fn smoke_sweep_through_the_cli_survives_kill_9() {
 
     // The comparison and the report of the same job.
     let cmp = stdout(&llms(&dir, &["compare", &id.to_string(), "--md"]));
-    assert!(cmp.contains("external") && cmp.contains("concurrency"), "{cmp}");
+    assert!(
+        cmp.contains("external") && cmp.contains("concurrency"),
+        "{cmp}"
+    );
     let report = dir.join("report");
     let files = stdout(&llms(
         &dir,
         &["report", &id.to_string(), "--out", report.to_str().unwrap()],
     ));
-    for f in ["report.md", "throughput.svg", "throughput.png", "ttft_p99.svg"] {
+    for f in [
+        "report.md",
+        "throughput.svg",
+        "throughput.png",
+        "ttft_p99.svg",
+    ] {
         assert!(report.join(f).is_file(), "{f} missing; wrote:\n{files}");
     }
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();

@@ -71,6 +71,7 @@ impl FakeSource {
                     mem_used: Some(BASE_MEM_BYTES + held),
                     mem_total: Some(TOTAL_MEM_BYTES),
                     power_mw: Some(power_mw),
+                    power_limit_mw: Some(700_000),
                     energy_mj: Some(*energy),
                     temp_c: Some(35 + util / 2),
                     sm_clock_mhz: Some(210 + util * 15),

@@ -75,6 +75,7 @@ impl NvmlSource {
             s.mem_total = Some(mem.total);
         }
         s.power_mw = device.power_usage().ok();
+        s.power_limit_mw = device.enforced_power_limit().ok();
         s.energy_mj = device.total_energy_consumption().ok();
         s.temp_c = device.temperature(TemperatureSensor::Gpu).ok();
         s.sm_clock_mhz = device.clock_info(Clock::SM).ok();

@@ -43,6 +43,7 @@ impl JobRecord {
             state: self.state,
             points_done: self.points_done,
             points_total: self.plan.len() as u32,
+            order: self.order,
             points_failed: self.points_failed,
             submitted_ms: self.submitted_ms,
             started_ms: self.started_ms,

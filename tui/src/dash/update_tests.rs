@@ -316,3 +316,24 @@ fn sweep_files_are_listed_sorted() {
         .collect();
     assert_eq!(names, ["a.toml", "b.toml"]);
 }
+
+#[test]
+fn the_queue_follows_the_daemons_order() {
+    let mut m = testdata::model();
+    // Another client moved job 6 ahead of 5: the next update carries the daemon's order.
+    let mut u = testdata::update(2);
+    for j in &mut u.jobs {
+        j.order = match j.id {
+            5 => 20,
+            6 => 10,
+            _ => j.order,
+        };
+    }
+    update(&mut m, Msg::Daemon(DaemonEvent::Update(Box::new(u))));
+    let ids: Vec<u64> = m.queue_jobs().iter().map(|j| j.id).collect();
+    let (p5, p6) = (
+        ids.iter().position(|&i| i == 5).unwrap(),
+        ids.iter().position(|&i| i == 6).unwrap(),
+    );
+    assert!(p6 < p5, "{ids:?}");
+}

@@ -135,6 +135,7 @@ mod tests {
             state: JobState::Failed,
             points_done: 2,
             points_total: 3,
+            order: 0,
             points_failed: 1,
             submitted_ms: 0,
             started_ms: Some(60_000),

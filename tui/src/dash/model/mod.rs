@@ -101,8 +101,8 @@ pub struct Model {
     pub comparison: Comparison,
     /// The selected engine's log.
     pub log: Option<EngineLog>,
-    /// Queued job ids in run order, as the last reorder answered (the job list carries no
-    /// queue position).
+    /// Queued job ids in run order, as the last reorder answered, until the next update
+    /// brings the daemon's own order.
     pub queue_order: Vec<u64>,
     /// UI-only state.
     pub ui: UiState,
@@ -138,10 +138,12 @@ impl Model {
         let rank = |j: &JobSummary| -> (u8, usize, u64) {
             match j.state {
                 JobState::Running | JobState::Starting => (0, 0, j.id),
-                JobState::Queued => {
-                    let at = self.queue_order.iter().position(|&q| q == j.id);
-                    (1, at.unwrap_or(usize::MAX), j.id)
-                }
+                // The daemon's queue order; a reorder answer is applied at once, before
+                // the next update carries it.
+                JobState::Queued => match self.queue_order.iter().position(|&q| q == j.id) {
+                    Some(at) => (1, at, j.id),
+                    None => (1, usize::MAX, j.order),
+                },
                 _ => (2, 0, j.id),
             }
         };
@@ -192,6 +194,10 @@ impl Model {
     /// Fold a `watch` answer in: GPU samples into their histories, the running point's
     /// tokens/s into its chart, job states into the full list.
     pub fn absorb(&mut self, mut u: Update) {
+        // The update carries the daemon's queue order, newer than a reorder's answer.
+        if u.changed {
+            self.queue_order.clear();
+        }
         for s in std::mem::take(&mut u.gpu_samples) {
             let g = self.gpus.entry(s.index).or_default();
             g.max_power_mw = g.max_power_mw.max(s.power_mw.unwrap_or(0));

@@ -37,7 +37,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
 fn render_gpus(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let wide = area.width >= 120;
     let title = if wide {
-        " GPUs (power bar: against the highest draw seen on any GPU; the limit is not reported) "
+        " GPUs (power bar: against the GPU's power limit; where NVML gives none, the highest draw seen) "
     } else {
         " GPUs "
     };
@@ -82,7 +82,16 @@ fn gpu_line(g: &GpuView, max_mw: u32, t: Theme, width: usize) -> Line<'static> {
         Some((u, tot)) => format!(" {:>5}/{:<5}GiB ", gib(u), gib(tot)),
         None => " mem -          ".into(),
     };
-    let pow_txt = format!(" {:>6} ", opt(watts.map(|w| format!("{w:.0}")), " W"));
+    let limit = s
+        .power_limit_mw
+        .map(|l| format!("/{:.0}", f64::from(l) / 1000.0));
+    let pow_txt = format!(
+        " {:>10} ",
+        opt(
+            watts.map(|w| format!("{w:.0}{}", limit.as_deref().unwrap_or(""))),
+            " W"
+        )
+    );
     let rest = format!(
         "{:>5} {:>9}",
         opt(s.temp_c, "°C"),
@@ -102,7 +111,7 @@ fn gpu_line(g: &GpuView, max_mw: u32, t: Theme, width: usize) -> Line<'static> {
     spans.push(Span::styled(bar(mfrac, bw), t.bar()));
     spans.push(Span::raw(mem_txt));
     if wide {
-        let max = f64::from(max_mw.max(1)) / 1000.0;
+        let max = f64::from(s.power_limit_mw.unwrap_or(max_mw).max(1)) / 1000.0;
         spans.push(Span::styled(bar(watts.unwrap_or(0.0) / max, bw), t.bar()));
     }
     spans.push(Span::raw(pow_txt));
