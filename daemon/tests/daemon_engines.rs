@@ -200,8 +200,10 @@ async fn engines_left_by_a_killed_daemon_are_stopped_on_restart() {
     let spec = reference_job("orphan", &["--ttft-ms", "20", "--itl-ms", "20"], "");
     let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
     wait_job(&c, id, LIMIT, |j| j.state == JobState::Running).await;
-    let old = engines_of(&c, id).await[0].pid.unwrap();
+    let e = engines_of(&c, id).await.remove(0);
+    let old = e.pid.unwrap();
     assert!(!group_members(old).is_empty());
+    assert!(e.pids.contains(&old), "the group's pids are listed: {e:?}");
     d.kill9_and_restart();
     let c = d.client().await;
     // The restarted daemon stopped the orphan before resuming the job with a new engine.

@@ -263,6 +263,9 @@ pub struct EngineInfo {
     pub url: String,
     /// Process-group leader (absent for `external`).
     pub pid: Option<u32>,
+    /// Every live process of its group (refreshed every 2 s while it runs).
+    #[serde(default)]
+    pub pids: Vec<u32>,
     /// The argv it was started with.
     pub argv: Vec<String>,
     /// Log file path.

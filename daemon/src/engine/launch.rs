@@ -65,6 +65,7 @@ impl EngineHandle {
                 state: EngineState::Starting,
                 url,
                 pid: None,
+                pids: Vec::new(),
                 argv: Vec::new(),
                 log_path: log_path.map(|p| p.display().to_string()),
                 started_ms: unix_ms(),
@@ -215,6 +216,20 @@ impl EngineHandle {
             }
         });
         let scrape = inner.with(id, |r| r.scrape.clone()).unwrap_or_default();
+        if let Some(p) = &proc {
+            // The group's members, for per-engine GPU memory (vLLM's GPU work is in a child).
+            let (pgid, stop, reg) = (p.pgid, scrape.clone(), inner.clone());
+            tokio::spawn(async move {
+                loop {
+                    let pids = super::process::members(pgid);
+                    reg.update(id, |r| r.info.pids = pids);
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                    }
+                }
+            });
+        }
         let sink = inner.clone();
         tokio::spawn(super::metrics::scrape_loop(
             inner.http.clone(),

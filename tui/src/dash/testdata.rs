@@ -46,6 +46,7 @@ fn engine(id: u64, name: &str, job: u64, state: EngineState, port: u16, pid: u32
         state,
         url: format!("http://127.0.0.1:{port}"),
         pid: Some(pid),
+        pids: Vec::new(),
         argv: vec![name.into()],
         log_path: None,
         started_ms: NOW - 600_000,

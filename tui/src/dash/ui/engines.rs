@@ -17,15 +17,16 @@ pub fn port(url: &str) -> Option<u16> {
     host.rsplit_once(':')?.1.parse().ok()
 }
 
-/// GPU memory of the engine's process-group leader over every GPU (only the leader's pid is
-/// known: children of the group are not counted).
+/// GPU memory of the engine's process group over every GPU (the leader when the daemon has
+/// not listed the group yet).
 pub fn gpu_mem(m: &Model, e: &EngineInfo) -> Option<u64> {
-    let pid = e.pid?;
+    let leader = [e.pid?];
+    let pids: &[u32] = if e.pids.is_empty() { &leader } else { &e.pids };
     let mut found = false;
     let mut sum = 0;
     for g in m.gpus.values() {
         for (p, b) in &g.latest.processes {
-            if *p == pid {
+            if pids.contains(p) {
                 found = true;
                 sum += b;
             }
@@ -120,10 +121,7 @@ fn render_log(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     } else {
         format!("{back} lines back")
     };
-    let title = format!(
-        " log of {} (engine {}, {n} lines, {pos}; GPU memory counts the group leader only) ",
-        e.name, e.id
-    );
+    let title = format!(" log of {} (engine {}, {n} lines, {pos}) ", e.name, e.id);
     let block = Block::bordered().title(Span::styled(
         cut(&title, area.width as usize - 2),
         t.title(),
