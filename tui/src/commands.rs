@@ -162,7 +162,9 @@ pub async fn fetch_jobs(
     ids: &[u64],
 ) -> Result<Vec<(llms_shared::JobSummary, Vec<llms_shared::ResultRow>)>, Failure> {
     let mut out = Vec::new();
-    for &id in ids {
+    let mut seen = std::collections::HashSet::new();
+    // Each job once, in the order given.
+    for &id in ids.iter().filter(|id| seen.insert(**id)) {
         let what = format!("job {id}");
         let detail = s.check(s.client.job(ctx(), id).await, &what)?;
         let rows = s.check(s.client.results(ctx(), id, false).await, &what)?;

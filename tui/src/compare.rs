@@ -133,8 +133,9 @@ pub fn load_x(load: &Load) -> (&'static str, f64) {
     }
 }
 
-/// Rows of every point of the given jobs, ordered by mode, series, then load value. Series
-/// names carry the job id only when more than one job is compared.
+/// Rows of every point of the given jobs, ordered by mode, then job (in the order given),
+/// engine, and load value. Series names carry the job id only when more than one job is
+/// compared.
 pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
     let many = jobs.len() > 1;
     let mut out = Vec::new();
@@ -181,9 +182,14 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
             });
         }
     }
+    let rank = |job: u64| {
+        jobs.iter()
+            .position(|(j, _)| j.id == job)
+            .unwrap_or(usize::MAX)
+    };
     out.sort_by(|a, b| {
-        (a.mode, &a.series)
-            .cmp(&(b.mode, &b.series))
+        (a.mode, rank(a.job), &a.series)
+            .cmp(&(b.mode, rank(b.job), &b.series))
             .then(a.x.total_cmp(&b.x))
     });
     out

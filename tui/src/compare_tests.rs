@@ -27,6 +27,26 @@ fn rows_are_ordered_by_series_then_load_and_carry_marks() {
 }
 
 #[test]
+fn jobs_keep_the_order_given() {
+    let (a, ra) = fixtures::sweep();
+    let (mut b, mut c) = (a.clone(), a.clone());
+    b.id = 10;
+    c.id = 9;
+    let r = rows(&[(b, ra.clone()), (c, ra.clone()), (a, ra)]);
+    let order: Vec<u64> = r.iter().map(|r| r.job).fold(Vec::new(), |mut v, j| {
+        if v.last() != Some(&j) {
+            v.push(j);
+        }
+        v
+    });
+    assert_eq!(
+        order,
+        vec![10, 9, 3],
+        "not sorted as text (10 before 9 by chance)"
+    );
+}
+
+#[test]
 fn several_jobs_name_series_by_job() {
     let (a, ra) = fixtures::sweep();
     let mut b = a.clone();

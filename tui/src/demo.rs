@@ -37,9 +37,33 @@ pub async fn run(args: DemoArgs) -> Result<String, Failure> {
         "starting a private llmsd ({})",
         dir.path.display()
     ));
-    let daemon = Daemon::start(&llmsd, &dir.path, &socket)?;
+    let mut daemon = Daemon::start(&llmsd, &dir.path, &socket)?;
     let target = Target::Unix(socket.clone());
-    let s = daemon.connect(&target).await?;
+    // Ctrl-C, SIGTERM or SIGHUP (the SSH session went away) while the demo runs: stop what it
+    // started on the way out (the dashboard handles them itself and returns).
+    let out = tokio::select! {
+        r = drive(&mut daemon, &target, &sweep_path, spec, &args) => r,
+        () = stop_signal() => Err(Failure::error("interrupted")),
+    };
+    step("stopping the private llmsd and its engines");
+    daemon.stop();
+    drop(dir);
+    out
+}
+
+/// Connect, submit, then the dashboard (or wait and compare).
+async fn drive(
+    daemon: &mut Daemon,
+    target: &Target,
+    sweep_path: &Path,
+    spec: String,
+    args: &DemoArgs,
+) -> Result<String, Failure> {
+    let socket = match target {
+        Target::Unix(p) => p.clone(),
+        Target::Tcp { addr, .. } => PathBuf::from(addr),
+    };
+    let s = daemon.connect(target).await?;
     let base = sweep_path.parent().map(|p| p.display().to_string());
     let req = SubmitRequest {
         spec,
@@ -52,18 +76,33 @@ pub async fn run(args: DemoArgs) -> Result<String, Failure> {
         sweep_path.display(),
         socket.display()
     ));
-    let out = if args.no_dashboard {
+    if args.no_dashboard {
         wait_done(&s, id).await?;
         let data = crate::commands::fetch_jobs(&s, &[id]).await?;
         crate::report::compare(&data, false, false)
     } else {
         drop(s);
-        crate::dash::run(target).await.map(|()| String::new())
+        crate::dash::run(target.clone())
+            .await
+            .map(|()| String::new())
+    }
+}
+
+/// SIGINT, SIGTERM or SIGHUP.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
     };
-    step("stopping the private llmsd and its engines");
-    daemon.stop();
-    drop(dir);
-    out
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
 }
 
 fn step(msg: &str) {
@@ -222,9 +261,20 @@ impl Daemon {
     }
 
     /// Connect once the socket answers (the daemon binds it within a second).
-    async fn connect(&self, target: &Target) -> Result<crate::conn::Session, Failure> {
+    async fn connect(&mut self, target: &Target) -> Result<crate::conn::Session, Failure> {
         let t0 = Instant::now();
         loop {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(st) = exited {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(Failure::error(format!(
+                    "the private llmsd exited at start ({st}): {}",
+                    log.lines().last().unwrap_or("(no log)")
+                )));
+            }
             match connect(target).await {
                 Ok(s) => return Ok(s),
                 Err(e) if t0.elapsed() > Duration::from_secs(30) => {
@@ -275,10 +325,16 @@ struct TempDir {
 }
 
 impl TempDir {
+    /// A new directory with a random name, mode 0700 (mkdtemp): nobody else can have made
+    /// it first or write into it.
     fn new() -> Result<TempDir, Failure> {
-        let path = std::env::temp_dir().join(format!("llms-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Failure::error(format!("cannot create {}: {e}", path.display())))?;
+        let template = std::env::temp_dir().join("llms-demo-XXXXXX");
+        let path = nix::unistd::mkdtemp(&template).map_err(|e| {
+            Failure::error(format!(
+                "cannot create a directory in {}: {e}",
+                template.display()
+            ))
+        })?;
         Ok(TempDir { path })
     }
 }

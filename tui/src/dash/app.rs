@@ -50,6 +50,11 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
+    // SIGTERM, and SIGHUP (the SSH session went away), end the loop like `q`, so the terminal
+    // is restored on the way out.
+    let signal = |k| tokio::signal::unix::signal(k).map_err(|e| Failure::error(e.to_string()));
+    let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = signal(tokio::signal::unix::SignalKind::hangup())?;
     let outcome = loop {
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             if let Err(e) = terminal.draw(|f| ui::render(&model, f)) {
@@ -59,6 +64,8 @@ pub async fn run(
             last_draw = Some(Instant::now());
         }
         let msg = tokio::select! {
+            _ = term.recv() => break Ok(()),
+            _ = hup.recv() => break Ok(()),
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
                     keymap::action(&model.ui, k).map(Msg::Action)

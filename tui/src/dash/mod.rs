@@ -53,5 +53,12 @@ pub async fn run(target: Target) -> Result<(), Failure> {
     let _restore = Restore;
     let mut terminal = ratatui::try_init()
         .map_err(|e| Failure::error(format!("cannot set up the terminal: {e}")))?;
+    // The hook try_init installed restores the terminal and prints the panic; then stop, even
+    // when the panic was in a spawned task: drawing on a restored terminal would garble it.
+    let restoring = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restoring(info);
+        std::process::exit(101);
+    }));
     app::run(&mut terminal, model, target, session).await
 }

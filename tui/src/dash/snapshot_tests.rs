@@ -199,3 +199,25 @@ fn results_with_ten_thousand_points_renders_fast() {
          (200 jobs)"
     );
 }
+
+#[test]
+fn every_screen_draws_at_every_small_size() {
+    // Short and narrow terminals (and a status line or "reconnecting" taking a row) must
+    // never panic a layout.
+    for s in Screen::ALL {
+        for reconnecting in [false, true] {
+            let mut m = on(s);
+            if reconnecting {
+                m.conn = ConnState::Reconnecting {
+                    since_ms: testdata::NOW,
+                    reason: "connection refused".into(),
+                };
+            }
+            for w in [20u16, 40, 60, 80] {
+                for h in 1u16..=24 {
+                    draw(&m, w, h);
+                }
+            }
+        }
+    }
+}

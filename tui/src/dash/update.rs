@@ -4,7 +4,7 @@
 use super::action::Action;
 use super::command::{Command, Reply};
 use super::event::{DaemonEvent, Msg};
-use super::model::{ConnState, EngineLog, Model, Picker, ResultsView, Screen, Status};
+use super::model::{ConnState, EngineLog, Model, Picker, REFETCH_MS, ResultsView, Screen, Status};
 use crate::compare::Metric;
 use llms_shared::JobState;
 
@@ -40,7 +40,8 @@ fn tick(m: &mut Model, now: u64) -> Vec<Command> {
     if m.ui.screen == Screen::Engines && now.saturating_sub(m.ui.log_asked_ms) >= LOG_EVERY_MS {
         return fetch_log(m);
     }
-    Vec::new()
+    // A compared job that is still running is refetched as its points finish (throttled).
+    fetch_missing(m)
 }
 
 fn fetch_log(m: &mut Model) -> Vec<Command> {
@@ -53,26 +54,32 @@ fn fetch_log(m: &mut Model) -> Vec<Command> {
     }
 }
 
-/// Fetch the points of compared jobs that are neither cached nor on their way.
+/// Fetch the points of compared jobs that are not cached, or whose count moved on, unless
+/// on their way or asked for less than [`REFETCH_MS`] ago. Only while Results is shown: other
+/// screens need no points.
 fn fetch_missing(m: &mut Model) -> Vec<Command> {
-    if !connected(m) {
+    if !connected(m) || m.ui.screen != Screen::Results {
         return Vec::new();
     }
     let mut out = Vec::new();
     for id in m.compared() {
-        if !m.results.contains_key(&id) && m.job(id).is_some() && m.pending.insert(id) {
+        let recent = m
+            .fetched_ms
+            .get(&id)
+            .is_some_and(|t| m.now_ms.saturating_sub(*t) < REFETCH_MS);
+        if !m.results_fresh(id) && !recent && m.job(id).is_some() && m.pending.insert(id) {
+            m.fetched_ms.insert(id, m.now_ms);
             out.push(Command::FetchResults(id));
         }
     }
     out
 }
 
-/// After the job list, the cache or the picks changed: fetch what is missing and recompute
-/// the comparison if its inputs moved.
+/// After the job list, the cache or the picks changed: recompute the comparison if its
+/// inputs moved, and fetch what is missing.
 fn results_changed(m: &mut Model, force: bool) -> Vec<Command> {
-    let stale = m.drop_stale_results();
     let compared = m.compared();
-    if force || compared != m.comparison.jobs || stale.iter().any(|id| compared.contains(id)) {
+    if force || compared != m.comparison.jobs {
         if compared != m.comparison.jobs {
             m.ui.cmp_scroll = 0;
         }
@@ -128,6 +135,7 @@ fn reply(m: &mut Model, r: Reply) -> Vec<Command> {
         Reply::Results(id, Ok(rows)) => {
             m.pending.remove(&id);
             m.results.insert(id, rows);
+            m.evict_results();
             let force = m.compared().contains(&id);
             results_changed(m, force)
         }

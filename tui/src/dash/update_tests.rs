@@ -181,7 +181,7 @@ fn picking_two_jobs_fetches_both_and_compares_them() {
 }
 
 #[test]
-fn cached_points_are_dropped_when_the_job_moves_on() {
+fn cached_points_are_refetched_when_the_job_moves_on_at_most_every_2s() {
     let mut m = testdata::model();
     m.ui.screen = Screen::Results;
     m.ui.results_sel = Some(4);
@@ -190,11 +190,47 @@ fn cached_points_are_dropped_when_the_job_moves_on() {
     assert_eq!(m.comparison.rows.len(), 2);
     let mut u = testdata::update(2);
     u.jobs[2].points_done = 3;
-    let cmds = update(&mut m, Msg::Daemon(DaemonEvent::Update(Box::new(u))));
+    let cmds = update(
+        &mut m,
+        Msg::Daemon(DaemonEvent::Update(Box::new(u.clone()))),
+    );
     assert_eq!(cmds, vec![Command::FetchResults(4)]);
-    assert!(!m.results.contains_key(&4));
-    // Job 3 is final and its count did not move: kept.
+    // The old rows stay on screen until the new ones come.
+    assert_eq!(m.comparison.rows.len(), 2);
+    // The answer is already behind (a point finished meanwhile): no refetch until 2 s.
+    update(
+        &mut m,
+        Msg::Reply(Reply::Results(4, Ok(fixtures::sweep().1[..3].to_vec()))),
+    );
+    assert_eq!(m.comparison.rows.len(), 3);
+    u.jobs[2].points_done = 4;
+    let cmds = update(&mut m, Msg::Daemon(DaemonEvent::Update(Box::new(u))));
+    assert_eq!(cmds, vec![]);
+    assert_eq!(
+        update(&mut m, Msg::Tick(NOW + 2500)),
+        vec![Command::FetchResults(4)]
+    );
+    // Job 3 is final and its count did not move: kept, never refetched.
     assert!(m.results.contains_key(&3));
+}
+
+#[test]
+fn points_are_fetched_only_on_the_results_screen_and_the_cache_is_bounded() {
+    let mut m = testdata::model();
+    m.ui.screen = Screen::Live;
+    m.ui.results_sel = Some(4);
+    let mut u = testdata::update(2);
+    u.jobs[2].points_done = 3;
+    assert_eq!(
+        update(&mut m, Msg::Daemon(DaemonEvent::Update(Box::new(u)))),
+        vec![]
+    );
+    for id in 100..140 {
+        m.results.insert(id, Vec::new());
+    }
+    update(&mut m, Msg::Reply(Reply::Results(4, Ok(Vec::new()))));
+    assert!(m.results.len() <= crate::dash::model::RESULTS_CACHED);
+    assert!(m.results.contains_key(&4), "the compared job stays");
 }
 
 #[test]

@@ -9,6 +9,21 @@ use llms_shared::{EngineInfo, GpuSample, Hello, JobState, JobSummary, ResultRow,
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 pub use ui_state::{Picker, ResultsView, Screen, Status, UiState};
 
+/// When a job's current run was first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSeen {
+    /// The run's start as the daemon reports it.
+    pub started_ms: Option<u64>,
+    /// This dashboard's clock when it first saw the run.
+    pub seen_ms: u64,
+    /// Points done at that moment.
+    pub points_done: u32,
+}
+
+/// Jobs whose points the Results cache keeps.
+pub const RESULTS_CACHED: usize = 32;
+/// Least time between two fetches of one job's points (a running job's count moves on).
+pub const REFETCH_MS: u64 = 2000;
 /// Samples kept per GPU for its utilization sparkline.
 pub const GPU_HISTORY: usize = 120;
 /// Tokens/s readings kept for the running point's chart.
@@ -93,10 +108,18 @@ pub struct Model {
     pub tokens: TokenHistory,
     /// Every job (from `jobs`, kept current by `watch`), by id.
     pub all_jobs: Vec<JobSummary>,
-    /// Finished points per job, as fetched; dropped when the job's count moves on.
+    /// Finished points per job, as fetched. Rows stay (and are shown) after the job's count
+    /// moves on, until fresher ones arrive; at most [`RESULTS_CACHED`] jobs are kept.
     pub results: HashMap<u64, Vec<ResultRow>>,
     /// Jobs whose points are being fetched.
     pub pending: HashSet<u64>,
+    /// When each job's points were last asked for (ms), so a running job is refetched at
+    /// most every [`REFETCH_MS`].
+    pub fetched_ms: HashMap<u64, u64>,
+    /// Per running job: when this dashboard first saw its current run, and its points done
+    /// then (the job ETA counts only points finished since, so a resumed job is not timed
+    /// as if its earlier points took no time).
+    pub run_seen: HashMap<u64, RunSeen>,
     /// What the Results screen compares.
     pub comparison: Comparison,
     /// The selected engine's log.
@@ -124,6 +147,8 @@ impl Model {
             all_jobs: Vec::new(),
             results: HashMap::new(),
             pending: HashSet::new(),
+            fetched_ms: HashMap::new(),
+            run_seen: HashMap::new(),
             comparison: Comparison::default(),
             log: None,
             queue_order: Vec::new(),
@@ -198,6 +223,25 @@ impl Model {
         if u.changed {
             self.queue_order.clear();
         }
+        let now = self.now_ms;
+        for j in &u.jobs {
+            if matches!(j.state, JobState::Running | JobState::Starting) {
+                let seen = self.run_seen.entry(j.id).or_insert(RunSeen {
+                    started_ms: j.started_ms,
+                    seen_ms: now,
+                    points_done: j.points_done,
+                });
+                if seen.started_ms != j.started_ms {
+                    *seen = RunSeen {
+                        started_ms: j.started_ms,
+                        seen_ms: now,
+                        points_done: j.points_done,
+                    };
+                }
+            }
+        }
+        self.run_seen
+            .retain(|id, _| u.jobs.iter().any(|j| j.id == *id && !j.state.is_final()));
         for s in std::mem::take(&mut u.gpu_samples) {
             let g = self.gpus.entry(s.index).or_default();
             g.max_power_mw = g.max_power_mw.max(s.power_mw.unwrap_or(0));
@@ -234,21 +278,32 @@ impl Model {
         self.latest = u;
     }
 
-    /// Drop cached points of jobs whose finished count moved on; returns the ids dropped.
-    pub fn drop_stale_results(&mut self) -> Vec<u64> {
-        let stale: Vec<u64> = self
-            .results
-            .iter()
-            .filter(|(id, rows)| {
-                self.job(**id)
-                    .is_some_and(|j| j.points_done as usize != rows.len())
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &stale {
-            self.results.remove(id);
+    /// Whether a job's cached points are all it has (its count has not moved on).
+    pub fn results_fresh(&self, id: u64) -> bool {
+        self.results.get(&id).is_some_and(|rows| {
+            self.job(id)
+                .is_none_or(|j| j.points_done as usize == rows.len())
+        })
+    }
+
+    /// Keep the cache bounded: forget the points of jobs not compared now, lowest ids first.
+    pub fn evict_results(&mut self) {
+        if self.results.len() <= RESULTS_CACHED {
+            return;
         }
-        stale
+        let keep = self.compared();
+        let mut ids: Vec<u64> = self
+            .results
+            .keys()
+            .copied()
+            .filter(|id| !keep.contains(id))
+            .collect();
+        ids.sort_unstable();
+        let extra = self.results.len() - RESULTS_CACHED;
+        for id in ids.into_iter().take(extra) {
+            self.results.remove(&id);
+            self.fetched_ms.remove(&id);
+        }
     }
 
     /// The jobs the Results screen compares: the picks, else the selected job.

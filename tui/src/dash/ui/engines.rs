@@ -48,7 +48,7 @@ fn state(e: &EngineInfo, t: Theme) -> Span<'static> {
 /// Draw the Engines screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let list = &m.latest.engines;
-    let table_h = (list.len() as u16 + 3).clamp(4, area.height / 2);
+    let table_h = (list.len() as u16 + 3).max(4).min(area.height / 2);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     let block = Block::bordered().title(Span::styled(" Engines ", t.title()));

@@ -225,7 +225,7 @@ fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
         } else {
             0.0
         };
-        let eta = job_eta(m, lp, done, j.points_total, j.started_ms);
+        let eta = job_eta(m, lp, done, j.points_total, m.run_seen.get(&j.id).copied());
         out.push(Line::from(vec![
             Span::raw("job   "),
             Span::styled(bar(frac, 16), t.bar()),
@@ -262,13 +262,24 @@ fn in_flight(load: Option<&Load>) -> String {
     }
 }
 
-/// Job ETA: the mean time per finished point since the job (last) started, times the points
-/// left; before any point finished, the running point's own estimate.
-fn job_eta(m: &Model, lp: &LivePoint, done: u32, total: u32, started: Option<u64>) -> String {
+/// Job ETA: the mean time per point finished since this dashboard saw the run begin (or
+/// resume), times the points left; before one finished, the running point's own estimate.
+fn job_eta(
+    m: &Model,
+    lp: &LivePoint,
+    done: u32,
+    total: u32,
+    seen: Option<crate::dash::model::RunSeen>,
+) -> String {
     let left = total.saturating_sub(done);
-    let elapsed = started.map(|s| m.now_ms.saturating_sub(s) as f64 / 1000.0);
-    match (elapsed, done) {
-        (Some(e), d) if d > 0 => format!("~{}", duration(e / f64::from(d) * f64::from(left))),
+    let since = seen.map(|s| {
+        (
+            m.now_ms.saturating_sub(s.seen_ms) as f64 / 1000.0,
+            done.saturating_sub(s.points_done),
+        )
+    });
+    match since {
+        Some((e, d)) if d > 0 => format!("~{}", duration(e / f64::from(d) * f64::from(left))),
         _ => match lp.requests_total {
             Some(n) if lp.requests_done > 0 => {
                 let per_point = lp.elapsed_s * n as f64 / lp.requests_done as f64;

@@ -16,7 +16,10 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 /// Draw the Results screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
-    let jobs_h = (m.all_jobs.len() as u16 + 3).clamp(4, area.height * 2 / 5);
+    // At least 4 rows when there is room, never more than two fifths of the screen.
+    let jobs_h = (m.all_jobs.len() as u16 + 3)
+        .max(4)
+        .min(area.height * 2 / 5);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(jobs_h), Constraint::Min(0)]).areas(area);
     render_jobs(m, t, f, top);
