@@ -197,7 +197,12 @@ pub const BINDINGS: &[Binding] = &[
         "select the last",
     ),
     h(QUEUE, &[k('s')], Action::OpenSubmit, "submit a sweep file"),
-    h(QUEUE, &[k('c')], Action::Cancel, "cancel the job"),
+    h(
+        QUEUE,
+        &[k('c')],
+        Action::Cancel,
+        "cancel the job (press twice)",
+    ),
     h(QUEUE, &[k('K')], Action::MoveUp, "move queued job up"),
     h(QUEUE, &[k('J')], Action::MoveDown, "move queued job down"),
     h(

@@ -339,10 +339,21 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             m.ui.picker = Some(Picker::default());
             vec![Command::ListSweeps]
         }
+        // A sweep may have run for hours: the first `c` asks, a second within 3 s cancels.
         Action::Cancel => match m.queue_job() {
-            Some(id) => {
+            Some(id)
+                if m.ui
+                    .cancel_armed
+                    .is_some_and(|(j, at)| j == id && m.now_ms.saturating_sub(at) <= 3000) =>
+            {
+                m.ui.cancel_armed = None;
                 status(m, format!("cancelling job {id}"), false);
                 vec![Command::Cancel(id)]
+            }
+            Some(id) => {
+                m.ui.cancel_armed = Some((id, m.now_ms));
+                status(m, format!("press c again to cancel job {id}"), false);
+                Vec::new()
             }
             None => Vec::new(),
         },

@@ -112,6 +112,9 @@ fn cancel_key_cancels_the_selected_job() {
     let mut m = testdata::model();
     ch(&mut m, '2');
     ch(&mut m, 'j');
+    // The first c asks; the second (within 3 s) cancels.
+    assert_eq!(ch(&mut m, 'c'), vec![]);
+    assert!(m.ui.status.as_ref().unwrap().text.contains("press c again"));
     assert_eq!(ch(&mut m, 'c'), vec![Command::Cancel(5)]);
     let r = Reply::Cancelled(5, Ok(JobState::Cancelled));
     update(&mut m, Msg::Reply(r));

@@ -104,6 +104,8 @@ pub struct UiState {
     pub before_help: Screen,
     /// Selected job on the Queue screen.
     pub queue_sel: Option<u64>,
+    /// A cancel asked for once (job, when, ms): a second `c` within 3 s confirms it.
+    pub cancel_armed: Option<(u64, u64)>,
     /// Selected engine.
     pub engine_sel: Option<u64>,
     /// Selected job on the Results screen.
@@ -137,6 +139,7 @@ impl UiState {
             screen: Screen::Live,
             before_help: Screen::Live,
             queue_sel: None,
+            cancel_armed: None,
             engine_sel: None,
             results_sel: None,
             picks: Vec::new(),
