@@ -90,6 +90,17 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
     }
     staged.bytes("report.md", report.as_bytes())?;
     let written = staged.commit()?;
+    // Charts an earlier report into this directory drew and this one did not (a metric with
+    // no figures now) would sit beside the new report as if they belonged to it.
+    let stems = Metric::ALL
+        .iter()
+        .map(|m| m.key())
+        .chain(["throughput_bars"]);
+    for stem in stems.filter(|s| !drawn.iter().any(|(d, _)| d == s)) {
+        for ext in ["svg", "png"] {
+            let _ = std::fs::remove_file(out.join(format!("{stem}.{ext}")));
+        }
+    }
     Ok(written
         .iter()
         .map(|p| format!("{}\n", p.display()))

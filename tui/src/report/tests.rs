@@ -304,7 +304,11 @@ fn a_metric_without_figures_is_left_out_and_said_so() {
         p.gpu = None;
     }
     let dir = TempDir::new("nogpu");
+    // An earlier report into the same directory did draw memory: that chart goes.
+    write(&[sweep()], &dir.0).unwrap();
+    assert!(dir.0.join("peak_mem.png").is_file());
     let listed = write(&[(j, points)], &dir.0).unwrap();
+    assert!(!dir.0.join("peak_mem.png").exists() && !dir.0.join("peak_mem.svg").exists());
     assert!(!listed.contains("peak_mem") && !listed.contains("tokens_per_joule"));
     assert!(listed.contains("throughput.png"));
     let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
