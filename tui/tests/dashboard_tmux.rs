@@ -138,6 +138,7 @@ fn a_person_watches_a_sweep_compares_and_quits() {
         sock.display(),
         exit_file.display()
     );
+    let cwd = dir.to_str().unwrap();
     let st = tmux.run(&[
         "new-session",
         "-d",
@@ -147,6 +148,8 @@ fn a_person_watches_a_sweep_compares_and_quits() {
         "80",
         "-y",
         "24",
+        "-c",
+        cwd,
         &cmd,
     ]);
     assert!(
@@ -171,6 +174,14 @@ fn a_person_watches_a_sweep_compares_and_quits() {
         s.contains("done") && s.contains("c=1") && s.contains("c=2")
     });
     assert!(s.contains("reference") && s.contains("tok/s"), "{s}");
+    // w writes the report of what is compared, into the working directory.
+    tmux.keys("w");
+    tmux.wait_for("the report written", |s| {
+        s.contains("report written: llms-report-1/")
+    });
+    for f in ["report.md", "throughput.png", "ttft_p50.svg"] {
+        assert!(dir.join("llms-report-1").join(f).is_file(), "{f}");
+    }
 
     // The daemon goes away: reconnecting; it comes back: the dashboard resumes.
     drop(daemon);

@@ -48,6 +48,8 @@ pub enum Action {
     NextMetric,
     /// Table or bar chart, where only one fits.
     ToggleView,
+    /// Write the report (charts + Markdown) of the compared jobs.
+    WriteReport,
     /// Picker: submit the typed path, else the selected file.
     Confirm,
     /// Picker: close without submitting.

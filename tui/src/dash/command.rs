@@ -33,6 +33,8 @@ pub enum Command {
     Submit(String),
     /// List `*.toml` in [`SWEEPS_DIR`].
     ListSweeps,
+    /// Write the report of these jobs into `./llms-report-ID-ID/`.
+    WriteReport(Vec<u64>),
 }
 
 /// The outcome of a [`Command`]; errors are one line for the status bar.
@@ -52,6 +54,8 @@ pub enum Reply {
     Submitted(String, Result<u64, String>),
     /// Sweep files found.
     Sweeps(Vec<String>),
+    /// A report: the directory and how many files, or why not.
+    Report(Result<(String, usize), String>),
 }
 
 const OFFLINE: &str = "not connected to llmsd";
@@ -61,6 +65,10 @@ pub async fn execute(cmd: Command, s: Option<Session>) -> Reply {
     let on = |what: &str| s.clone().ok_or_else(|| format!("{what}: {OFFLINE}"));
     match cmd {
         Command::ListSweeps => Reply::Sweeps(list_sweeps(Path::new(SWEEPS_DIR))),
+        Command::WriteReport(ids) => Reply::Report(match on("report") {
+            Ok(s) => write_report(&s, &ids).await,
+            Err(e) => Err(e),
+        }),
         Command::FetchJobs => Reply::Jobs(match on("jobs") {
             Ok(s) => s
                 .check(s.client.jobs(ctx()).await, "jobs")
@@ -147,4 +155,20 @@ pub fn list_sweeps(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Fetch the jobs and write their report beside the user, off the runtime (drawing and
+/// encoding take a second or so).
+async fn write_report(s: &Session, ids: &[u64]) -> Result<(String, usize), String> {
+    let data = crate::commands::fetch_jobs(s, ids)
+        .await
+        .map_err(|f| f.message)?;
+    let names: Vec<String> = ids.iter().map(u64::to_string).collect();
+    let dir = format!("llms-report-{}", names.join("-"));
+    let out = std::path::PathBuf::from(&dir);
+    let written = tokio::task::spawn_blocking(move || crate::report::write(&data, &out))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|f| f.message)?;
+    Ok((dir, written.lines().count()))
 }

@@ -221,6 +221,12 @@ pub const BINDINGS: &[Binding] = &[
     b(ENGINES, &[k('r')], Action::Refresh, "fetch the log now"),
     h(RESULTS, &[k(' ')], Action::TogglePick, "pick to compare"),
     h(RESULTS, &[k('x')], Action::ClearPicks, "clear picks"),
+    h(
+        RESULTS,
+        &[k('w')],
+        Action::WriteReport,
+        "write the report (./llms-report-JOBS/)",
+    ),
     h(RESULTS, &[k('m')], Action::NextMetric, "next metric"),
     h(RESULTS, &[k('v')], Action::ToggleView, "table / bars"),
     b(

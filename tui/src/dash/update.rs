@@ -167,6 +167,14 @@ fn reply(m: &mut Model, r: Reply) -> Vec<Command> {
             m.ui.queue_sel = Some(id);
             Vec::new()
         }
+        Reply::Report(Ok((dir, n))) => {
+            status(m, format!("report written: {dir}/ ({n} files)"), false);
+            Vec::new()
+        }
+        Reply::Report(Err(e)) => {
+            status(m, format!("report: {e}"), true);
+            Vec::new()
+        }
         Reply::Sweeps(files) => {
             if let Some(p) = &mut m.ui.picker {
                 p.selected = p.selected.min(files.len().saturating_sub(1));
@@ -382,6 +390,14 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
                 }
             }
             results_changed(m, false)
+        }
+        Action::WriteReport => {
+            let jobs = m.compared();
+            if jobs.is_empty() || !connected(m) {
+                return Vec::new();
+            }
+            status(m, "writing the report...", false);
+            vec![Command::WriteReport(jobs)]
         }
         Action::ClearPicks => {
             m.ui.picks.clear();

@@ -376,3 +376,21 @@ fn the_queue_follows_the_daemons_order() {
     );
     assert!(p6 < p5, "{ids:?}");
 }
+
+#[test]
+fn w_writes_the_report_of_the_compared_jobs() {
+    let mut m = testdata::model();
+    ch(&mut m, '4');
+    let compared = m.compared();
+    assert!(!compared.is_empty());
+    assert_eq!(ch(&mut m, 'w'), vec![Command::WriteReport(compared)]);
+    let r = Reply::Report(Ok(("llms-report-3".into(), 17)));
+    update(&mut m, Msg::Reply(r));
+    assert_eq!(
+        m.ui.status.as_ref().unwrap().text,
+        "report written: llms-report-3/ (17 files)"
+    );
+    // Not a key elsewhere.
+    ch(&mut m, '1');
+    assert_eq!(ch(&mut m, 'w'), vec![]);
+}
