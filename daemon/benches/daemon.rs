@@ -7,37 +7,13 @@
 //!
 //! Run: `cargo bench -p llmsd --bench daemon` (builds llmsd in release first).
 
-use llms_shared::{LlmsdClient, MAX_FRAME_BYTES, SubmitRequest};
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::ctx;
+use llms_shared::SubmitRequest;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tarpc::tokio_serde::formats::Json;
-use tokio_util::codec::LengthDelimitedCodec;
-
-fn ctx() -> tarpc::context::Context {
-    let mut c = tarpc::context::current();
-    c.deadline = Instant::now() + Duration::from_secs(30);
-    c
-}
-
-async fn client(socket: &Path) -> Result<LlmsdClient, String> {
-    let s = tokio::net::UnixStream::connect(socket)
-        .await
-        .map_err(|e| e.to_string())?;
-    let framed = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME_BYTES)
-        .new_framed(s);
-    let c = LlmsdClient::new(
-        tarpc::client::Config::default(),
-        tarpc::serde_transport::new(framed, Json::default()),
-    )
-    .spawn();
-    c.hello(ctx(), None)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    Ok(c)
-}
 
 fn proc_stat(pid: u32) -> (u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -89,15 +65,7 @@ fn start(bin: &Path, dir: &Path) -> Child {
 
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 fn main() {
-    let status = Command::new("cargo")
-        .args(["build", "--release", "-p", "llmsd", "--bin", "llmsd"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    let bin = target.join("release/llmsd");
+    let bin = common::release_llmsd();
     let dir = std::env::temp_dir().join(format!("llmsd-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -106,13 +74,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t0 = Instant::now();
-        let c = loop {
-            if let Ok(c) = client(&socket).await {
-                break c;
-            }
-            assert!(t0.elapsed() < Duration::from_secs(30), "llmsd did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let c = common::wait_client(&socket).await;
         println!("llmsd ready {:.0} ms after exec", t0.elapsed().as_secs_f64() * 1e3);
         tokio::time::sleep(Duration::from_secs(5)).await;
         let (_, cpu0) = proc_stat(child.id());
@@ -145,7 +107,7 @@ fn main() {
         );
 
         // submit -> watcher sees the job.
-        let submitter = client(&socket).await.unwrap();
+        let submitter = common::client(&socket).await.unwrap();
         let mut lat = Vec::new();
         for i in 0..30 {
             let seq0 = c.watch(ctx(), 0, 0).await.unwrap().unwrap().seq;

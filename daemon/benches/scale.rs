@@ -4,16 +4,17 @@
 //!
 //! Run: `cargo bench -p llmsd --bench scale` (builds llmsd in release first).
 
+mod common;
+
+use common::ctx;
 use llms_shared::{
-    GpuPointStats, JobState, LatencyStats, LlmsdClient, Load, LoadDef, MAX_FRAME_BYTES, PointGpu,
-    PointPlan, PointResult, ResultRow, Sweep,
+    GpuPointStats, JobState, LatencyStats, Load, LoadDef, PointGpu, PointPlan, PointResult,
+    ResultRow, Sweep,
 };
 use llmsd::store::{JobRecord, Store};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use tarpc::tokio_serde::formats::Json;
-use tokio_util::codec::LengthDelimitedCodec;
+use std::time::Instant;
 
 const JOBS: u64 = 200;
 const POINTS: u32 = 50;
@@ -125,40 +126,13 @@ fn seed(dir: &Path) {
     drop(store);
 }
 
-fn ctx() -> tarpc::context::Context {
-    let mut c = tarpc::context::current();
-    c.deadline = Instant::now() + Duration::from_secs(60);
-    c
-}
-
-async fn client(socket: &Path) -> Option<LlmsdClient> {
-    let s = tokio::net::UnixStream::connect(socket).await.ok()?;
-    let framed = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME_BYTES)
-        .new_framed(s);
-    let c = LlmsdClient::new(
-        tarpc::client::Config::default(),
-        tarpc::serde_transport::new(framed, Json::default()),
-    )
-    .spawn();
-    c.hello(ctx(), None).await.ok()?.ok()?;
-    Some(c)
-}
-
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 fn main() {
-    let st = Command::new("cargo")
-        .args(["build", "--release", "-p", "llmsd", "--bin", "llmsd"])
-        .status()
-        .expect("cargo build");
-    assert!(st.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
+    let llmsd = common::release_llmsd();
     let dir = std::env::temp_dir().join(format!("llmsd-scale-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let t = Instant::now();
@@ -170,7 +144,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let socket = dir.join("s.sock");
-    let mut child = Command::new(target.join("release/llmsd"))
+    let mut child = Command::new(&llmsd)
         .arg("--socket")
         .arg(&socket)
         .arg("--state-dir")
@@ -184,13 +158,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t0 = Instant::now();
-        let c = loop {
-            if let Some(c) = client(&socket).await {
-                break c;
-            }
-            assert!(t0.elapsed() < Duration::from_secs(30));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let c = common::wait_client(&socket).await;
         println!("llmsd serving the store {:.0} ms after exec", ms(t0));
         let t = Instant::now();
         let jobs = c.jobs(ctx()).await.unwrap().unwrap();

@@ -3,27 +3,11 @@
 //! `capture-pane`. Needs tmux (CI installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use common::{bin, start_daemon, temp_dir};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_llms")).with_file_name(name);
-    assert!(
-        p.exists(),
-        "{} is not built: run `cargo test --workspace`",
-        p.display()
-    );
-    p
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A private tmux server, killed when dropped.
 struct Tmux {
@@ -76,37 +60,10 @@ impl Drop for Tmux {
     }
 }
 
-fn start_daemon(dir: &Path) -> Kill {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("llmsd.log"))
-        .unwrap();
-    let child = Command::new(bin("llmsd"))
-        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
-        .args(["--state-dir", dir.join("state").to_str().unwrap()])
-        .args(["--gpu", "fake:1"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while std::os::unix::net::UnixStream::connect(dir.join("s.sock")).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "llmsd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Kill(child)
-}
-
 #[test]
 fn a_person_watches_a_sweep_compares_and_quits() {
-    let dir = std::env::temp_dir().join(format!("llms-tmux-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut daemon = start_daemon(&dir);
+    let dir = temp_dir("tmux");
+    let mut daemon = start_daemon(&dir, "fake:1");
     let sock = dir.join("s.sock");
     // Two points of a few seconds each: slow enough to be seen running.
     let spec = dir.join("sweep.toml");
@@ -186,7 +143,7 @@ fn a_person_watches_a_sweep_compares_and_quits() {
     // The daemon goes away: reconnecting; it comes back: the dashboard resumes.
     drop(daemon);
     tmux.wait_for("reconnecting", |s| s.contains("reconnecting"));
-    daemon = start_daemon(&dir);
+    daemon = start_daemon(&dir, "fake:1");
     tmux.wait_for("the daemon again", |s| s.contains("● llmsd"));
 
     // Help comes from the key map.

@@ -4,28 +4,12 @@
 //! serving model "truth", as the smoke sweep expects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use common::{Kill, bin, start_daemon, temp_dir};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// `llmsd` is built next to `llms` (same workspace, same target directory).
-fn llmsd() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_llms")).with_file_name("llmsd");
-    assert!(
-        p.exists(),
-        "{} is not built: run the tests with `cargo test --workspace`",
-        p.display()
-    );
-    p
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -33,31 +17,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn start_daemon(dir: &Path) -> Kill {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("llmsd.log"))
-        .unwrap();
-    let child = Command::new(llmsd())
-        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
-        .args(["--state-dir", dir.join("state").to_str().unwrap()])
-        .args(["--gpu", "none"])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while std::os::unix::net::UnixStream::connect(dir.join("s.sock")).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "llmsd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Kill(child)
 }
 
 fn llms(dir: &Path, args: &[&str]) -> Output {
@@ -104,12 +63,10 @@ fn wait(dir: &Path, id: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde
 
 #[test]
 fn smoke_sweep_through_the_cli_survives_kill_9() {
-    let dir = std::env::temp_dir().join(format!("llms-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("cli");
     let port = free_port();
     let _engine = Kill(
-        Command::new(llmsd())
+        Command::new(bin("llmsd"))
             .args(["reference-engine", "--port", &port.to_string()])
             .args(["--ttft-ms", "10", "--itl-ms", "10"])
             .stdout(Stdio::null())
@@ -117,7 +74,7 @@ fn smoke_sweep_through_the_cli_survives_kill_9() {
             .spawn()
             .unwrap(),
     );
-    let mut daemon = start_daemon(&dir);
+    let mut daemon = start_daemon(&dir, "none");
     // The smoke sweep, with more requests per point so a kill lands mid-sweep.
     let spec = dir.join("smoke.toml");
     std::fs::write(
@@ -134,7 +91,7 @@ fn smoke_sweep_through_the_cli_survives_kill_9() {
     wait(&dir, id, |j| j["points_done"].as_u64() >= Some(1));
     daemon.0.kill().unwrap();
     daemon.0.wait().unwrap();
-    daemon = start_daemon(&dir);
+    daemon = start_daemon(&dir, "none");
     let j = wait(&dir, id, |j| j["state"] == "done" || j["state"] == "failed");
     assert_eq!(j["state"], "done", "{j}");
     assert_eq!(

@@ -1,0 +1,61 @@
+//! Pieces the daemon benchmarks share: a release `llmsd`, and a tarpc client on its socket.
+#![allow(dead_code)]
+
+use llms_shared::{LlmsdClient, MAX_FRAME_BYTES};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tarpc::tokio_serde::formats::Json;
+use tokio_util::codec::LengthDelimitedCodec;
+
+/// Build `llmsd` in release and return its path (figures are for the release build).
+pub fn release_llmsd() -> PathBuf {
+    let st = Command::new("cargo")
+        .args(["build", "--release", "-p", "llmsd", "--bin", "llmsd"])
+        .status();
+    assert!(
+        st.is_ok_and(|s| s.success()),
+        "cargo build --release failed"
+    );
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")))
+        .join("release/llmsd")
+}
+
+/// A call context with a 60 s deadline.
+pub fn ctx() -> tarpc::context::Context {
+    let mut c = tarpc::context::current();
+    c.deadline = Instant::now() + Duration::from_secs(60);
+    c
+}
+
+/// Connect and say hello; `None` until the daemon answers.
+pub async fn client(socket: &Path) -> Option<LlmsdClient> {
+    let s = tokio::net::UnixStream::connect(socket).await.ok()?;
+    let framed = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME_BYTES)
+        .new_framed(s);
+    let c = LlmsdClient::new(
+        tarpc::client::Config::default(),
+        tarpc::serde_transport::new(framed, Json::default()),
+    )
+    .spawn();
+    c.hello(ctx(), None).await.ok()?.ok()?;
+    Some(c)
+}
+
+/// Wait (up to 30 s) for the daemon on `socket` to answer.
+pub async fn wait_client(socket: &Path) -> LlmsdClient {
+    let t0 = Instant::now();
+    loop {
+        if let Some(c) = client(socket).await {
+            return c;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "llmsd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

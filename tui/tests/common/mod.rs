@@ -1,0 +1,63 @@
+//! Helpers shared by the tests that run the real binaries: `llmsd` (built next to `llms` by
+//! `cargo test --workspace`) on a temporary socket and state directory.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A binary of the workspace, next to `llms`.
+pub fn bin(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_llms")).with_file_name(name);
+    assert!(
+        p.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`",
+        p.display()
+    );
+    p
+}
+
+/// A child process, killed and reaped when dropped.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A fresh directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("llms-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `llmsd` on `dir/s.sock` with its state in `dir/state` and `--gpu GPU`, its log appended
+/// to `dir/llmsd.log`; returns once the socket answers.
+pub fn start_daemon(dir: &Path, gpu: &str) -> Kill {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("llmsd.log"))
+        .unwrap();
+    let child = Command::new(bin("llmsd"))
+        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+        .args(["--state-dir", dir.join("state").to_str().unwrap()])
+        .args(["--gpu", gpu])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::os::unix::net::UnixStream::connect(dir.join("s.sock")).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "llmsd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Kill(child)
+}
