@@ -71,7 +71,7 @@ pub async fn submit(
     json: bool,
 ) -> Result<String, Failure> {
     let id = match s.client.submit(ctx(), req).await {
-        Ok(Err(ApiError::Invalid(m))) => return Err(Failure::usage(format!("{file}: {m}"))),
+        Ok(Err(ApiError::Invalid(m))) => return Err(Failure::usage(refused(file, m))),
         outcome => s.check(outcome, file)?,
     };
     Ok(if json {
@@ -154,6 +154,16 @@ pub async fn gpus(s: &Session, json: bool) -> Result<String, Failure> {
         return Ok("no GPUs (no NVIDIA driver, or llmsd runs with --gpu none)\n".into());
     }
     Ok(output::gpus_table(&gpus))
+}
+
+/// A refused sweep's message, naming the file once: the daemon names the file it was given,
+/// so it is added here only when the daemon did not.
+pub fn refused(file: &str, message: String) -> String {
+    if message.starts_with(&format!("{file}: ")) {
+        message
+    } else {
+        format!("{file}: {message}")
+    }
 }
 
 /// Each job's summary and finished points, in the order given.

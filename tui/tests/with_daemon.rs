@@ -149,6 +149,23 @@ fn smoke_sweep_through_the_cli_survives_kill_9() {
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("![") && md.contains("smoke"), "{md}");
 
+    // A refused sweep: exit 2, one line naming the file once and the field.
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:1\"\n[load]\nrequests = \"a\"\nconcurrency = [1]\n",
+    )
+    .unwrap();
+    let o = llms(&dir, &["submit", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    let name = bad.display().to_string();
+    assert_eq!(e.matches(&name).count(), 1, "{e}");
+    assert!(
+        e.starts_with(&format!("llms: {name}: line 6, load.requests: ")),
+        "{e}"
+    );
+
     let show = stdout(&llms(&dir, &["show", &id.to_string()]));
     assert!(show.contains("smoke"), "{show}");
     // A finished job cannot be cancelled; an unknown one is not found.

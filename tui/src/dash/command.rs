@@ -137,7 +137,7 @@ async fn submit(file: &str, s: Option<Session>) -> Result<u64, String> {
     let req = read_submit(Path::new(file)).map_err(|f| f.message)?;
     let s = s.ok_or_else(|| format!("{file}: {OFFLINE}"))?;
     match s.client.submit(ctx(), req).await {
-        Ok(Err(ApiError::Invalid(m))) => Err(format!("{file}: {m}")),
+        Ok(Err(ApiError::Invalid(m))) => Err(crate::commands::refused(file, m)),
         outcome => s.check(outcome, file).map_err(|f| f.message),
     }
 }
