@@ -50,6 +50,8 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct EngineEntry {
     command: Vec<String>,
+    /// Seconds this kind may take to answer `/health`.
+    ready_timeout_s: Option<f64>,
 }
 
 /// The resolved configuration.
@@ -71,6 +73,8 @@ pub struct Config {
     pub ready_timeout: Duration,
     /// Engine kind -> argv prefix.
     pub engines: BTreeMap<String, Vec<String>>,
+    /// Engine kind -> its readiness timeout, where the config gives one.
+    pub engine_ready: BTreeMap<String, Duration>,
 }
 
 impl Config {
@@ -113,7 +117,12 @@ impl Config {
             )),
         };
         let mut engines = BTreeMap::new();
+        let mut engine_ready = BTreeMap::new();
         for (kind, e) in file.engines {
+            if e.ready_timeout_s.is_some() {
+                let key = format!("engines.{kind}.ready_timeout_s");
+                engine_ready.insert(kind.clone(), seconds(e.ready_timeout_s, &key, 0.0)?);
+            }
             if e.command.is_empty() || e.command[0].trim().is_empty() {
                 return Err(format!(
                     "engines.{kind}.command: give the program and its leading arguments, e.g. [\"llama-server\"]"
@@ -134,6 +143,7 @@ impl Config {
             engine_grace: seconds(file.engine_grace_s, "engine_grace_s", 10.0)?,
             ready_timeout: seconds(file.ready_timeout_s, "ready_timeout_s", 600.0)?,
             engines,
+            engine_ready,
         })
     }
 }
@@ -247,7 +257,7 @@ mod tests {
         let cfg = dir.join("c.toml");
         std::fs::write(
             &cfg,
-            "state_dir = \"/x\"\nengine_grace_s = 3\n[engines.llamacpp]\ncommand = [\"/opt/llama-server\"]\n",
+            "state_dir = \"/x\"\nengine_grace_s = 3\n[engines.llamacpp]\ncommand = [\"/opt/llama-server\"]\n[engines.vllm]\ncommand = [\"vllm\", \"serve\"]\nready_timeout_s = 1800\n",
         )
         .unwrap();
         let args = DaemonArgs {
@@ -259,6 +269,8 @@ mod tests {
         assert_eq!(c.state_dir, PathBuf::from("/y"), "the flag wins");
         assert_eq!(c.engine_grace, Duration::from_secs(3));
         assert_eq!(c.engines["llamacpp"], vec!["/opt/llama-server".to_string()]);
+        assert_eq!(c.engine_ready["vllm"], Duration::from_secs(1800));
+        assert!(!c.engine_ready.contains_key("llamacpp"));
 
         std::fs::write(&cfg, "stat_dir = \"/x\"\n").unwrap();
         let e = Config::load(&args).unwrap_err();

@@ -59,6 +59,7 @@ pub async fn run(
             log_dir,
             grace: cfg.engine_grace,
             ready_timeout: cfg.ready_timeout,
+            kind_ready_timeouts: cfg.engine_ready.clone(),
             ring_lines: 2000,
         },
         Some(check),

@@ -389,3 +389,38 @@ async fn an_external_engine_in_a_sweep_with_gpus_runs() {
     let j = wait_job(&c, id, MIN, is_final).await;
     assert_eq!(j.state, JobState::Done, "{j:?}\n{}", d.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gpu_engines_template_is_accepted_where_they_are_configured() {
+    let dir = temp_dir("template");
+    let template = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sweeps/qwen2.5-3b-engines.toml"
+    );
+    let spec = std::fs::read_to_string(template).unwrap();
+    let req = |spec: &str| llms_shared::SubmitRequest {
+        spec: spec.into(),
+        base_dir: None,
+        file: Some("qwen2.5-3b-engines.toml".into()),
+    };
+    // Not configured: refused, naming the first engine.
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    match c.submit(ctx(), req(&spec)).await.unwrap() {
+        Err(ApiError::Invalid(m)) => assert!(
+            m.contains("engine[0].kind: 'vllm' is not configured"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    drop(c);
+    drop(d);
+    // Configured (programs that exit at once: the job is cancelled before it matters).
+    let config = "[engines.vllm]\ncommand = [\"false\"]\n[engines.sglang]\ncommand = [\"false\"]\n[engines.trtllm]\ncommand = [\"false\"]\n";
+    let d = Daemon::start(&dir, config, &[]);
+    let c = d.client().await;
+    let id = c.submit(ctx(), req(&spec)).await.unwrap().unwrap();
+    let job = c.job(ctx(), id).await.unwrap().unwrap();
+    assert_eq!(job.plan.len(), 15, "3 engines x 5 batch sizes");
+    let _ = c.cancel(ctx(), id).await.unwrap();
+}

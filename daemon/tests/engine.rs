@@ -45,6 +45,7 @@ fn spec(kind: &str, name: &str, args: &[&str]) -> EngineSpec {
         env: vec![],
         gpus: None,
         ready_timeout: None,
+        options: Default::default(),
     }
 }
 

@@ -56,6 +56,33 @@ pub struct EngineDef {
     /// Seconds the engine may take to become healthy [default: the daemon's].
     #[serde(default)]
     pub ready_timeout_s: Option<f64>,
+    /// Most requests the engine runs at once (vLLM `--max-num-seqs`, SGLang
+    /// `--max-running-requests`, TensorRT-LLM `--max_batch_size`, llama.cpp `--parallel`).
+    #[serde(default)]
+    pub max_batch: Option<u32>,
+    /// Longest sequence, prompt and output (`--max-model-len`, `--context-length`,
+    /// `--max_seq_len`, `--ctx-size`).
+    #[serde(default)]
+    pub max_model_len: Option<u32>,
+    /// GPU memory share, 0 to 1, as each engine defines it (`--gpu-memory-utilization`,
+    /// `--mem-fraction-static`, `--free_gpu_memory_fraction`).
+    #[serde(default)]
+    pub gpu_memory_fraction: Option<f64>,
+    /// Tensor-parallel GPUs (`--tensor-parallel-size`, `--tp-size`, `--tp_size`).
+    #[serde(default)]
+    pub tensor_parallel: Option<u32>,
+    /// Weights and activations: auto, float16, bfloat16, float32.
+    #[serde(default)]
+    pub dtype: Option<String>,
+    /// Prefix (KV) caching; `false` turns it off.
+    #[serde(default)]
+    pub prefix_cache: Option<bool>,
+    /// The engine's own random seed.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// TensorRT-LLM only: `pytorch` (an HF checkpoint, current releases).
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// `[load]`: the same knobs as `llmsd bench`.

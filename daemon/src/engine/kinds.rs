@@ -1,8 +1,10 @@
 //! One adapter per engine kind, as data: the argv template, the health and metrics paths, what
-//! the spec must carry, the flags the daemon sets itself, and the log lines that mean a fatal
-//! error. vLLM, SGLang and TensorRT-LLM become rows of [`KINDS`].
+//! the spec must carry, the flags the daemon sets itself, how the common options map to the
+//! kind's own flags (ENGINES.md sections 2-5), and the log lines that mean a fatal error.
 
-use super::EngineSpec;
+use super::{EngineOptions, EngineSpec};
+use std::path::Path;
+use std::time::Duration;
 
 /// An engine kind.
 pub(crate) struct Kind {
@@ -10,16 +12,35 @@ pub(crate) struct Kind {
     pub name: &'static str,
     /// Whether the daemon starts a process (`false`: `external`).
     pub process: bool,
-    /// Whether `model` is required and must be an existing file.
-    pub model_file: bool,
+    /// Whether `model` is required.
+    pub model: Need,
     /// Ready when this answers 200.
     pub health: &'static str,
     /// Prometheus text.
     pub metrics: &'static str,
     /// Flags the daemon passes itself; `args` may not repeat them.
     pub reserved: &'static [&'static str],
-    /// The argv after the configured prefix, before the spec's `args`.
-    template: fn(&EngineSpec, u16) -> Vec<String>,
+    /// Least readiness timeout: GPU engines load weights and compile kernels for minutes
+    /// (vLLM 90-145 s and SGLang 89-148 s on an H200, plus downloads and first compiles).
+    pub min_ready: Duration,
+    /// The argv after the configured prefix and before the options: model, host, port, and
+    /// the config file where the kind takes one.
+    template: fn(&EngineSpec, u16, Option<&Path>) -> Vec<String>,
+    /// The common options as the kind's flags; `Err("field: why")` for one it has none for.
+    options: fn(&EngineOptions) -> Result<Vec<String>, String>,
+    /// A YAML config file the kind reads (TensorRT-LLM: dtype, prefix cache, metrics).
+    config: Option<fn(&EngineOptions) -> String>,
+}
+
+/// What a kind needs as `model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Nothing (external, reference).
+    Nothing,
+    /// A file that exists (a GGUF).
+    File,
+    /// A name or a directory (HF id or checkpoint dir).
+    Name,
 }
 
 /// Every kind the supervisor runs.
@@ -27,42 +48,282 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         name: "external",
         process: false,
-        model_file: false,
+        model: Need::Nothing,
         health: "/health",
         metrics: "/metrics",
         reserved: &[],
-        template: |_, _| Vec::new(),
+        min_ready: Duration::ZERO,
+        template: |_, _, _| Vec::new(),
+        options: |o| none_of(o, "an external server is not started by the daemon"),
+        config: None,
     },
     Kind {
         name: "reference",
         process: true,
-        model_file: false,
+        model: Need::Nothing,
         health: "/health",
         metrics: "/metrics",
         reserved: &["--host", "--port", "--model"],
-        template: |spec, port| {
+        min_ready: Duration::ZERO,
+        template: |spec, port, _| {
             let mut v = host_port(port);
             if let Some(m) = &spec.model {
                 v.extend(["--model".to_owned(), m.clone()]);
             }
             v
         },
+        options: |o| none_of(o, "the reference engine is set up through args"),
+        config: None,
     },
     Kind {
         name: "llamacpp",
         process: true,
-        model_file: true,
+        model: Need::File,
         health: "/health",
         metrics: "/metrics",
         reserved: &["-m", "--model", "--host", "--port"],
-        template: |spec, port| {
+        min_ready: Duration::ZERO,
+        template: |spec, port, _| {
             let mut v = vec!["-m".to_owned(), spec.model.clone().unwrap_or_default()];
             v.extend(host_port(port));
             v.push("--metrics".to_owned());
             v
         },
+        options: llamacpp_options,
+        config: None,
+    },
+    Kind {
+        name: "vllm",
+        process: true,
+        model: Need::Name,
+        health: "/health",
+        metrics: "/metrics",
+        reserved: &["--host", "--port", "--model"],
+        min_ready: Duration::from_secs(15 * 60),
+        // `vllm serve MODEL`: the model is positional.
+        template: |spec, port, _| {
+            let mut v = vec![spec.model.clone().unwrap_or_default()];
+            v.extend(host_port(port));
+            v
+        },
+        options: vllm_options,
+        config: None,
+    },
+    Kind {
+        name: "sglang",
+        process: true,
+        model: Need::Name,
+        health: "/health",
+        metrics: "/metrics",
+        reserved: &["--model-path", "--model", "--host", "--port"],
+        min_ready: Duration::from_secs(15 * 60),
+        // Ready on /health only: /v1/models answers before its warm-up ends. Metrics need
+        // --enable-metrics.
+        template: |spec, port, _| {
+            let mut v = vec![
+                "--model-path".to_owned(),
+                spec.model.clone().unwrap_or_default(),
+            ];
+            v.extend(host_port(port));
+            v.push("--enable-metrics".to_owned());
+            v
+        },
+        options: sglang_options,
+        config: None,
+    },
+    Kind {
+        name: "trtllm",
+        process: true,
+        model: Need::Name,
+        health: "/health",
+        // Prometheus text is on /prometheus/metrics (with the config below); /metrics is JSON.
+        metrics: "/prometheus/metrics",
+        reserved: &["--host", "--port", "--config", "--extra_llm_api_options"],
+        min_ready: Duration::from_secs(15 * 60),
+        template: |spec, port, config| {
+            let mut v = vec![spec.model.clone().unwrap_or_default()];
+            v.extend(host_port(port));
+            if let Some(c) = config {
+                v.extend(["--config".to_owned(), c.display().to_string()]);
+            }
+            v
+        },
+        options: trtllm_options,
+        config: Some(trtllm_config),
     },
 ];
+
+/// Refuse every option that is set.
+fn none_of(o: &EngineOptions, why: &str) -> Result<Vec<String>, String> {
+    match set_options(o).first() {
+        Some(name) => Err(format!("{name}: not an option of this kind ({why})")),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Names of the options that are set.
+fn set_options(o: &EngineOptions) -> Vec<&'static str> {
+    [
+        ("max_batch", o.max_batch.is_some()),
+        ("max_model_len", o.max_model_len.is_some()),
+        ("gpu_memory_fraction", o.gpu_memory_fraction.is_some()),
+        ("tensor_parallel", o.tensor_parallel.is_some()),
+        ("dtype", o.dtype.is_some()),
+        ("prefix_cache", o.prefix_cache.is_some()),
+        ("seed", o.seed.is_some()),
+        ("mode", o.mode.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(n, _)| n)
+    .collect()
+}
+
+/// `flag value` for each option that is set.
+fn flags(pairs: &[(&str, Option<String>)]) -> Vec<String> {
+    pairs
+        .iter()
+        .filter_map(|(f, v)| v.as_ref().map(|v| [(*f).to_owned(), v.clone()]))
+        .flatten()
+        .collect()
+}
+
+fn only_trtllm(o: &EngineOptions) -> Result<(), String> {
+    match &o.mode {
+        Some(_) => Err("mode: only for kind trtllm".into()),
+        None => Ok(()),
+    }
+}
+
+fn dtype(o: &EngineOptions) -> Result<Option<String>, String> {
+    match o.dtype.as_deref() {
+        None => Ok(None),
+        Some(d @ ("auto" | "float16" | "bfloat16" | "float32")) => Ok(Some(d.to_owned())),
+        Some(d) => Err(format!(
+            "dtype: '{d}' is not one of auto, float16, bfloat16, float32"
+        )),
+    }
+}
+
+fn vllm_options(o: &EngineOptions) -> Result<Vec<String>, String> {
+    only_trtllm(o)?;
+    let mut v = flags(&[
+        ("--max-num-seqs", o.max_batch.map(|n| n.to_string())),
+        ("--max-model-len", o.max_model_len.map(|n| n.to_string())),
+        (
+            "--gpu-memory-utilization",
+            o.gpu_memory_fraction.map(|f| f.to_string()),
+        ),
+        (
+            "--tensor-parallel-size",
+            o.tensor_parallel.map(|n| n.to_string()),
+        ),
+        ("--dtype", dtype(o)?),
+        ("--seed", o.seed.map(|n| n.to_string())),
+    ]);
+    match o.prefix_cache {
+        Some(false) => v.push("--no-enable-prefix-caching".into()),
+        Some(true) => v.push("--enable-prefix-caching".into()),
+        None => {}
+    }
+    Ok(v)
+}
+
+fn sglang_options(o: &EngineOptions) -> Result<Vec<String>, String> {
+    only_trtllm(o)?;
+    let mut v = flags(&[
+        ("--max-running-requests", o.max_batch.map(|n| n.to_string())),
+        ("--context-length", o.max_model_len.map(|n| n.to_string())),
+        (
+            "--mem-fraction-static",
+            o.gpu_memory_fraction.map(|f| f.to_string()),
+        ),
+        ("--tp-size", o.tensor_parallel.map(|n| n.to_string())),
+        ("--dtype", dtype(o)?),
+        ("--random-seed", o.seed.map(|n| n.to_string())),
+    ]);
+    // The radix cache is on by default; only turning it off has a flag.
+    if o.prefix_cache == Some(false) {
+        v.push("--disable-radix-cache".into());
+    }
+    Ok(v)
+}
+
+fn trtllm_options(o: &EngineOptions) -> Result<Vec<String>, String> {
+    match o.mode.as_deref() {
+        None | Some("pytorch") => {}
+        Some("engine") => {
+            return Err(
+                "mode: 'engine' (convert_checkpoint.py + trtllm-build, releases up to 1.2.x) is not supported yet; use mode = \"pytorch\" (an HF checkpoint)"
+                    .into(),
+            );
+        }
+        Some(m) => return Err(format!("mode: '{m}' is not pytorch")),
+    }
+    if o.seed.is_some() {
+        return Err("seed: trtllm-serve has no server-wide seed (it takes one per request)".into());
+    }
+    dtype(o)?;
+    Ok(flags(&[
+        ("--max_batch_size", o.max_batch.map(|n| n.to_string())),
+        ("--max_seq_len", o.max_model_len.map(|n| n.to_string())),
+        (
+            "--free_gpu_memory_fraction",
+            o.gpu_memory_fraction.map(|f| f.to_string()),
+        ),
+        ("--tp_size", o.tensor_parallel.map(|n| n.to_string())),
+    ]))
+}
+
+/// trtllm-serve's YAML (`--config`): Prometheus metrics on, and what has no flag.
+fn trtllm_config(o: &EngineOptions) -> String {
+    let mut y = String::from("return_perf_metrics: true\nenable_iter_perf_stats: true\n");
+    if let Some(d) = &o.dtype {
+        y.push_str(&format!("dtype: {d}\n"));
+    }
+    if let Some(p) = o.prefix_cache {
+        y.push_str(&format!("kv_cache_config:\n  enable_block_reuse: {p}\n"));
+    }
+    y
+}
+
+fn llamacpp_options(o: &EngineOptions) -> Result<Vec<String>, String> {
+    only_trtllm(o)?;
+    for (set, name, why) in [
+        (
+            o.gpu_memory_fraction.is_some(),
+            "gpu_memory_fraction",
+            "llama.cpp sizes memory by its context and -ngl",
+        ),
+        (
+            o.tensor_parallel.is_some(),
+            "tensor_parallel",
+            "llama.cpp splits layers with -sm/-ts (use args)",
+        ),
+        (
+            o.dtype.is_some(),
+            "dtype",
+            "llama.cpp takes its dtype from the GGUF file",
+        ),
+    ] {
+        if set {
+            return Err(format!("{name}: not an option of llama.cpp ({why})"));
+        }
+    }
+    // llama.cpp divides its context among its slots: each sequence gets ctx-size / parallel.
+    let ctx = o
+        .max_model_len
+        .map(|n| u64::from(n) * u64::from(o.max_batch.unwrap_or(1).max(1)));
+    let mut v = flags(&[
+        ("--parallel", o.max_batch.map(|n| n.to_string())),
+        ("--ctx-size", ctx.map(|n| n.to_string())),
+        ("--seed", o.seed.map(|n| n.to_string())),
+    ]);
+    if o.prefix_cache == Some(false) {
+        v.push("--no-cache-prompt".into());
+    }
+    Ok(v)
+}
 
 /// Log-line fragments (lower case) that mean a fatal error, and what to call it.
 pub(crate) const FATAL: &[(&str, &str)] = &[
@@ -92,12 +353,30 @@ pub(crate) fn find(name: &str) -> Option<&'static Kind> {
 }
 
 impl Kind {
-    /// The full argv: configured prefix, template, then the spec's `args`.
-    pub fn argv(&self, prefix: &[String], spec: &EngineSpec, port: u16) -> Vec<String> {
+    /// The full argv: configured prefix, template, the options' flags, then the spec's `args`.
+    /// `config` is where [`Kind::config_file`] was written, for kinds that read one.
+    pub fn argv(
+        &self,
+        prefix: &[String],
+        spec: &EngineSpec,
+        port: u16,
+        config: Option<&Path>,
+    ) -> Vec<String> {
         let mut v = prefix.to_vec();
-        v.extend((self.template)(spec, port));
+        v.extend((self.template)(spec, port, config));
+        v.extend((self.options)(&spec.options).unwrap_or_default());
         v.extend(spec.args.iter().cloned());
         v
+    }
+
+    /// The options as flags, or `Err("field: why")`.
+    pub fn option_flags(&self, o: &EngineOptions) -> Result<Vec<String>, String> {
+        (self.options)(o)
+    }
+
+    /// The config file's text, for kinds that read one.
+    pub fn config_file(&self, o: &EngineOptions) -> Option<String> {
+        self.config.map(|c| c(o))
     }
 
     /// The first of `args` that the daemon sets itself (`--port` or `--port=...`).
@@ -130,6 +409,7 @@ mod tests {
             env: vec![],
             gpus: None,
             ready_timeout: None,
+            options: Default::default(),
         }
     }
 
@@ -138,7 +418,7 @@ mod tests {
         let k = find("llamacpp").unwrap();
         let s = spec("llamacpp", Some("/m/x.gguf"), &["-np", "4"]);
         assert_eq!(
-            k.argv(&["llama-server".into()], &s, 4321).join(" "),
+            k.argv(&["llama-server".into()], &s, 4321, None).join(" "),
             "llama-server -m /m/x.gguf --host 127.0.0.1 --port 4321 --metrics -np 4"
         );
     }
@@ -149,14 +429,167 @@ mod tests {
         let pre = ["/bin/llmsd".to_owned(), "reference-engine".to_owned()];
         let s = spec("reference", None, &["--ttft-ms", "5"]);
         assert_eq!(
-            k.argv(&pre, &s, 9).join(" "),
+            k.argv(&pre, &s, 9, None).join(" "),
             "/bin/llmsd reference-engine --host 127.0.0.1 --port 9 --ttft-ms 5"
         );
         let s = spec("reference", Some("m1"), &[]);
         assert_eq!(
-            k.argv(&pre, &s, 9).join(" "),
+            k.argv(&pre, &s, 9, None).join(" "),
             "/bin/llmsd reference-engine --host 127.0.0.1 --port 9 --model m1"
         );
+    }
+
+    fn all_options() -> EngineOptions {
+        EngineOptions {
+            max_batch: Some(64),
+            max_model_len: Some(4096),
+            gpu_memory_fraction: Some(0.85),
+            tensor_parallel: Some(2),
+            dtype: Some("bfloat16".into()),
+            prefix_cache: Some(false),
+            seed: Some(7),
+            mode: None,
+        }
+    }
+
+    fn golden(kind: &str, prefix: &[&str], o: EngineOptions, config: Option<&Path>) -> String {
+        let k = find(kind).unwrap();
+        let mut s = spec(kind, Some("/models/Qwen2.5-3B-Instruct"), &["--x", "1"]);
+        s.options = o;
+        let pre: Vec<String> = prefix.iter().map(|p| p.to_string()).collect();
+        k.argv(&pre, &s, 8123, config).join(" ")
+    }
+
+    /// Flags as ENGINES.md gives them for vLLM (2.2), SGLang (3.2), TensorRT-LLM (4.1) and
+    /// llama.cpp (5.1).
+    #[test]
+    fn golden_command_lines() {
+        assert_eq!(
+            golden("vllm", &["vllm", "serve"], all_options(), None),
+            "vllm serve /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 \
+             --max-num-seqs 64 --max-model-len 4096 --gpu-memory-utilization 0.85 \
+             --tensor-parallel-size 2 --dtype bfloat16 --seed 7 --no-enable-prefix-caching --x 1"
+        );
+        assert_eq!(
+            golden(
+                "sglang",
+                &["python3", "-m", "sglang.launch_server"],
+                all_options(),
+                None
+            ),
+            "python3 -m sglang.launch_server --model-path /models/Qwen2.5-3B-Instruct \
+             --host 127.0.0.1 --port 8123 --enable-metrics --max-running-requests 64 \
+             --context-length 4096 --mem-fraction-static 0.85 --tp-size 2 --dtype bfloat16 \
+             --random-seed 7 --disable-radix-cache --x 1"
+        );
+        let trt = EngineOptions {
+            seed: None,
+            mode: Some("pytorch".into()),
+            ..all_options()
+        };
+        assert_eq!(
+            golden(
+                "trtllm",
+                &["trtllm-serve"],
+                trt.clone(),
+                Some(Path::new("/s/e.yaml"))
+            ),
+            "trtllm-serve /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 \
+             --config /s/e.yaml --max_batch_size 64 --max_seq_len 4096 \
+             --free_gpu_memory_fraction 0.85 --tp_size 2 --x 1"
+        );
+        assert_eq!(
+            find("trtllm").unwrap().config_file(&trt).unwrap(),
+            "return_perf_metrics: true\nenable_iter_perf_stats: true\ndtype: bfloat16\n\
+             kv_cache_config:\n  enable_block_reuse: false\n"
+        );
+        let llama = EngineOptions {
+            max_batch: Some(8),
+            max_model_len: Some(2048),
+            seed: Some(7),
+            prefix_cache: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            golden("llamacpp", &["llama-server"], llama, None),
+            "llama-server -m /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 --metrics \
+             --parallel 8 --ctx-size 16384 --seed 7 --no-cache-prompt --x 1"
+        );
+        // No options: the bare command each engine documents.
+        assert_eq!(
+            golden("vllm", &["vllm", "serve"], Default::default(), None),
+            "vllm serve /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 --x 1"
+        );
+    }
+
+    #[test]
+    fn options_a_kind_has_no_flag_for_are_refused_by_name() {
+        let refuse = |kind: &str, o: EngineOptions, want: &str| {
+            let e = find(kind).unwrap().option_flags(&o).unwrap_err();
+            assert!(e.starts_with(want), "{kind}: {e}");
+        };
+        refuse(
+            "trtllm",
+            EngineOptions {
+                seed: Some(1),
+                ..Default::default()
+            },
+            "seed:",
+        );
+        refuse(
+            "trtllm",
+            EngineOptions {
+                mode: Some("engine".into()),
+                ..Default::default()
+            },
+            "mode: 'engine'",
+        );
+        refuse(
+            "vllm",
+            EngineOptions {
+                mode: Some("pytorch".into()),
+                ..Default::default()
+            },
+            "mode:",
+        );
+        refuse(
+            "vllm",
+            EngineOptions {
+                dtype: Some("fp7".into()),
+                ..Default::default()
+            },
+            "dtype: 'fp7'",
+        );
+        refuse(
+            "llamacpp",
+            EngineOptions {
+                dtype: Some("bfloat16".into()),
+                ..Default::default()
+            },
+            "dtype:",
+        );
+        refuse(
+            "external",
+            EngineOptions {
+                max_batch: Some(4),
+                ..Default::default()
+            },
+            "max_batch:",
+        );
+        refuse(
+            "reference",
+            EngineOptions {
+                seed: Some(4),
+                ..Default::default()
+            },
+            "seed:",
+        );
+    }
+
+    #[test]
+    fn the_table_is_the_list_of_kinds() {
+        let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        assert_eq!(names, super::super::known_kinds());
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl EngineHandle {
             proc: None,
             scrape: CancellationToken::new(),
         });
-        let deadline = Instant::now() + spec.ready_timeout.unwrap_or(inner.cfg.ready_timeout);
+        let deadline = Instant::now() + ready_timeout(&inner.cfg, kind, &spec);
         let r = self
             .attempts(id, kind, &spec, &logs, deadline, &cancel)
             .await;
@@ -116,7 +116,21 @@ impl EngineHandle {
                     })?;
                     let port =
                         free_port().map_err(|e| EngineError::Spawn(format!("free port: {e}")))?;
-                    let argv = kind.argv(&prefix, spec, port);
+                    // A kind that reads a config file gets one beside its log.
+                    let config = match kind.config_file(&spec.options) {
+                        Some(text) => {
+                            let path = inner
+                                .cfg
+                                .log_dir
+                                .join(format!("engine-{id}-{}.yaml", spec.name));
+                            std::fs::write(&path, text).map_err(|e| {
+                                EngineError::Spawn(format!("cannot write {}: {e}", path.display()))
+                            })?;
+                            Some(path)
+                        }
+                        None => None,
+                    };
+                    let argv = kind.argv(&prefix, spec, port, config.as_deref());
                     logs.note(&format!("starting: {argv:?}"));
                     let on_exit = self.on_exit(id, logs.clone());
                     let owner = inner.cfg.log_dir.display().to_string();
@@ -169,7 +183,7 @@ impl EngineHandle {
                 }
                 Ready::TimedOut(last) => {
                     self.stop(id).await;
-                    let t = spec.ready_timeout.unwrap_or(inner.cfg.ready_timeout);
+                    let t = ready_timeout(&inner.cfg, kind, spec);
                     (
                         format!("not ready within {t:?} (last probe: {last})"),
                         false,
@@ -274,6 +288,14 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The spec's readiness timeout, else the daemon's for this kind, else the daemon's default
+/// but never below the kind's least (GPU engines take minutes to load).
+fn ready_timeout(cfg: &super::EngineConfig, kind: &Kind, spec: &EngineSpec) -> std::time::Duration {
+    spec.ready_timeout
+        .or_else(|| cfg.kind_ready_timeouts.get(kind.name).copied())
+        .unwrap_or_else(|| cfg.ready_timeout.max(kind.min_ready))
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! group) and scrape their `/metrics` into the common names.
 //!
 //! Kinds are rows of a table ([`known_kinds`]): `external` (an OpenAI-compatible URL that is
-//! already running: no process), `reference` (`llmsd reference-engine`) and `llamacpp`
-//! (`llama-server`). Binaries come from the daemon config ([`EngineConfig::commands`]); specs
+//! already running: no process), `reference` (`llmsd reference-engine`), `llamacpp`
+//! (`llama-server`), `vllm` (`vllm serve`), `sglang` (`sglang.launch_server`) and `trtllm`
+//! (`trtllm-serve`, PyTorch backend). Binaries come from the daemon config ([`EngineConfig::commands`]); specs
 //! only append `args`. Nothing runs through a shell.
 //!
 //! The daemon makes itself a child subreaper (Linux) when the supervisor is spawned, so the
@@ -43,8 +44,11 @@ pub struct EngineConfig {
     pub log_dir: PathBuf,
     /// From SIGTERM to SIGKILL [default 10 s].
     pub grace: Duration,
-    /// Longest wait for `/health`, unless the spec sets one [default 600 s].
+    /// Longest wait for `/health`, unless the spec or [`EngineConfig::kind_ready_timeouts`]
+    /// sets one [default 600 s; GPU engines never less than 15 min].
     pub ready_timeout: Duration,
+    /// Per kind (`[engines.vllm] ready_timeout_s`), over `ready_timeout`.
+    pub kind_ready_timeouts: BTreeMap<String, Duration>,
     /// Log lines kept in memory per engine [default 2000].
     pub ring_lines: usize,
 }
@@ -57,6 +61,7 @@ impl EngineConfig {
             log_dir: log_dir.into(),
             grace: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(600),
+            kind_ready_timeouts: BTreeMap::new(),
             ring_lines: 2000,
         }
     }
@@ -88,6 +93,30 @@ pub struct EngineSpec {
     pub gpus: Option<Vec<u32>>,
     /// Overrides [`EngineConfig::ready_timeout`].
     pub ready_timeout: Option<Duration>,
+    /// Options every engine kind maps to its own flags.
+    pub options: EngineOptions,
+}
+
+/// Engine options with one name across kinds; each kind maps them to its flags (or refuses
+/// the ones it has no equivalent for, naming the field).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineOptions {
+    /// Most requests running at once.
+    pub max_batch: Option<u32>,
+    /// Longest sequence.
+    pub max_model_len: Option<u32>,
+    /// GPU memory share, 0 to 1.
+    pub gpu_memory_fraction: Option<f64>,
+    /// Tensor-parallel GPUs.
+    pub tensor_parallel: Option<u32>,
+    /// auto, float16, bfloat16, float32.
+    pub dtype: Option<String>,
+    /// `Some(false)` turns prefix caching off.
+    pub prefix_cache: Option<bool>,
+    /// The engine's random seed.
+    pub seed: Option<u64>,
+    /// TensorRT-LLM backend mode.
+    pub mode: Option<String>,
 }
 
 /// Given pids, answers those that still hold GPU memory (NVML where present).
@@ -128,7 +157,14 @@ pub async fn reap_orphans(log_dir: &std::path::Path, grace: std::time::Duration)
 
 /// The kinds the supervisor runs.
 pub fn known_kinds() -> &'static [&'static str] {
-    &["external", "reference", "llamacpp"]
+    &[
+        "external",
+        "reference",
+        "llamacpp",
+        "vllm",
+        "sglang",
+        "trtllm",
+    ]
 }
 
 /// Start the supervisor. Makes this process a child subreaper (see the module docs).

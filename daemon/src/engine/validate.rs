@@ -1,5 +1,6 @@
 //! Spec checks, before anything is queued or started. Messages name the field.
 
+use super::kinds::Need;
 use super::{EngineConfig, EngineSpec, kinds};
 
 /// Check `spec` against the kinds and `cfg`; `field` prefixes every message.
@@ -49,6 +50,8 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
                 "not allowed for kind 'external' (no process is started)".into(),
             );
         }
+        kind.option_flags(&spec.options)
+            .map_err(|m| format!("{field}.{m}"))?;
         return timeout(field, spec);
     }
     if spec.url.is_some() {
@@ -57,14 +60,27 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
             "only for kind 'external' (the daemon picks the port)".into(),
         );
     }
-    if kind.model_file {
-        match &spec.model {
-            None => return err("model", format!("required for kind '{}'", kind.name)),
-            Some(m) if !std::path::Path::new(m).is_file() => {
-                return err("model", format!("'{m}' does not exist or is not a file"));
-            }
-            Some(_) => {}
+    match (kind.model, &spec.model) {
+        (Need::File | Need::Name, None) => {
+            return err("model", format!("required for kind '{}'", kind.name));
         }
+        (Need::File, Some(m)) if !std::path::Path::new(m).is_file() => {
+            return err("model", format!("'{m}' does not exist or is not a file"));
+        }
+        _ => {}
+    }
+    // Options in the engine's own flags; a flag the options set may not come again in args.
+    let opts = kind
+        .option_flags(&spec.options)
+        .map_err(|m| format!("{field}.{m}"))?;
+    if let Some(a) = spec.args.iter().find(|a| {
+        let flag = a.split('=').next().unwrap_or(a);
+        opts.iter().any(|o| o.starts_with('-') && o == flag)
+    }) {
+        return err(
+            "args",
+            format!("'{a}' repeats what the engine's options set; give it once"),
+        );
     }
     if let Some(a) = spec.args.iter().find(|a| a.contains('\0')) {
         return err("args", format!("{a:?} contains a NUL byte"));
@@ -164,6 +180,7 @@ mod tests {
             env: vec![],
             gpus: None,
             ready_timeout: None,
+            options: Default::default(),
         }
     }
 
@@ -173,9 +190,14 @@ mod tests {
 
     #[test]
     fn kinds_and_configuration() {
+        let e = check(&base("tgi")).unwrap_err();
+        assert!(
+            e.starts_with("engine[1].kind: unknown engine kind 'tgi'"),
+            "{e}"
+        );
         let e = check(&base("vllm")).unwrap_err();
         assert!(
-            e.starts_with("engine[1].kind: unknown engine kind 'vllm'"),
+            e.starts_with("engine[1].kind: 'vllm' is not configured"),
             "{e}"
         );
         let e = check(&base("llamacpp")).unwrap_err();

@@ -139,6 +139,21 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
                 "{field}.ready_timeout_s: must be between 0 and 86400, got {t}"
             ));
         }
+        let positive = [
+            ("max_batch", e.max_batch),
+            ("max_model_len", e.max_model_len),
+            ("tensor_parallel", e.tensor_parallel),
+        ];
+        if let Some((k, _)) = positive.iter().find(|(_, v)| *v == Some(0)) {
+            return Err(format!("{field}.{k}: must be at least 1"));
+        }
+        if let Some(f) = e.gpu_memory_fraction
+            && !(f.is_finite() && f > 0.0 && f <= 1.0)
+        {
+            return Err(format!(
+                "{field}.gpu_memory_fraction: must be above 0 and at most 1, got {f}"
+            ));
+        }
         for k in e.env.keys() {
             if k.is_empty() || k.contains('=') || k.contains('\0') {
                 return Err(format!("{field}.env: '{k}' is not a variable name"));

@@ -109,6 +109,14 @@ fn every_error_names_its_field() {
             "load.duration_s",
         ),
         ("name = \n", "line 1"),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\ngpu_memory_fraction = 1.5\n[load]\nconcurrency=[1]\n",
+            "engine[0].gpu_memory_fraction",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind=\"external\"\nmax_batch = 0\n[load]\nconcurrency=[1]\n",
+            "engine[0].max_batch",
+        ),
     ];
     for (text, want) in cases {
         let e = parse(text, None, Some("s.toml"), &checks(&no_vllm)).unwrap_err();

@@ -6,7 +6,7 @@
 
 use super::{SchedulerHandle, now_ms, spec};
 use crate::bench::Session;
-use crate::engine::{Engine, EngineSpec};
+use crate::engine::{Engine, EngineOptions, EngineSpec};
 use crate::gpu::PointMeter;
 use crate::loadgen::live::Live;
 use crate::store::{JobRecord, StoredSample};
@@ -49,6 +49,16 @@ pub(super) fn engine_spec(e: &EngineDef, gpus: Option<&[u32]>) -> EngineSpec {
         env: e.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         gpus,
         ready_timeout: e.ready_timeout_s.map(Duration::from_secs_f64),
+        options: EngineOptions {
+            max_batch: e.max_batch,
+            max_model_len: e.max_model_len,
+            gpu_memory_fraction: e.gpu_memory_fraction,
+            tensor_parallel: e.tensor_parallel,
+            dtype: e.dtype.clone(),
+            prefix_cache: e.prefix_cache,
+            seed: e.seed,
+            mode: e.mode.clone(),
+        },
     }
 }
 
