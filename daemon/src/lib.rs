@@ -9,7 +9,8 @@
 //!   benchmarks, and the engine of the demo on machines without a GPU).
 //!
 //! - [`daemon`]: `run`, the only place the daemon's subsystems are wired together; start
-//!   reading there. [`config`]: its TOML file and flags.
+//!   reading there. [`config`]: its TOML file and flags. [`doctor`]: what this machine can
+//!   run.
 //! - [`scheduler`]: the persistent job queue (sweep files, points, resume after a crash).
 //! - [`engine`]: engine processes (process groups, readiness, logs, stop, `/metrics`).
 //! - [`gpu`]: the NVML sampler (and a deterministic fake) and per-point GPU figures.
@@ -24,6 +25,7 @@
 pub mod bench;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod engine;
 pub mod gpu;
 pub mod loadgen;

@@ -34,6 +34,15 @@ enum Cmd {
     },
     /// Serve the reference engine (known timing, ground truth, fault injection).
     ReferenceEngine(RefArgs),
+    /// What this machine can run: engines (configured, found, version), GPUs and driver,
+    /// ports, the state directory, the socket.
+    Doctor {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
@@ -76,6 +85,20 @@ fn main() -> ExitCode {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(e.exit_code(), &e.to_string()),
             }
+        }
+        Cmd::Doctor { daemon, json } => {
+            let cfg = match Config::load(&daemon) {
+                Ok(c) => c,
+                Err(e) => return fail(2, &e),
+            };
+            let report = llmsd::doctor::check(&cfg);
+            let out = if json {
+                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+            } else {
+                llmsd::doctor::text(&report)
+            };
+            print!("{out}");
+            ExitCode::SUCCESS
         }
         Cmd::ReferenceEngine(args) => {
             let rt = match runtime(Some(args.threads)) {

@@ -155,6 +155,11 @@ pub async fn reap_orphans(log_dir: &std::path::Path, grace: std::time::Duration)
     groups
 }
 
+/// The argv prefix a kind runs with under `cfg` (`reference` defaults to this executable).
+pub fn command_for(cfg: &EngineConfig, kind: &str) -> Option<Vec<String>> {
+    validate::command(cfg, kind)
+}
+
 /// The kinds the supervisor runs.
 pub fn known_kinds() -> &'static [&'static str] {
     &[

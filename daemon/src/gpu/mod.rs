@@ -23,7 +23,7 @@ mod source;
 mod summary;
 
 pub use fake::FakeSource;
-pub use nvml::NvmlSource;
+pub use nvml::{NvmlSource, probe as nvml_probe};
 pub use source::{GpuSource, source_from_config};
 pub use summary::summarize;
 

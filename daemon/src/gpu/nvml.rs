@@ -17,6 +17,26 @@ pub struct NvmlSource {
     count: u32,
 }
 
+/// What NVML says of this machine, for `llmsd doctor`: the driver version and each GPU's
+/// name, or why there are none (the library missing, init failing, no device).
+pub fn probe() -> Result<(String, Vec<String>), String> {
+    let nvml = Nvml::init().map_err(|e| format!("NVML not available: {e}"))?;
+    let driver = nvml
+        .sys_driver_version()
+        .unwrap_or_else(|_| "unknown".into());
+    let count = nvml
+        .device_count()
+        .map_err(|e| format!("NVML cannot count GPUs: {e}"))?;
+    let names = (0..count)
+        .map(|i| {
+            nvml.device_by_index(i)
+                .and_then(|d| d.name())
+                .unwrap_or_else(|e| format!("GPU {i}: {e}"))
+        })
+        .collect();
+    Ok((driver, names))
+}
+
 impl NvmlSource {
     /// Loads and initialises NVML. `None`, with an info line saying why, when the library is
     /// absent, initialisation fails, or there is no device: all mean "no GPUs".

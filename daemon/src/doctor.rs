@@ -1,0 +1,305 @@
+//! `llmsd doctor`: what this machine can run, said honestly. Each engine kind: configured or
+//! not, its program found or not, its version (asked of the program, with a time limit); the
+//! GPUs and driver NVML sees (or why it sees none); whether ports can be had; the state
+//! directory and store; whether a daemon answers on the socket.
+
+use crate::config::Config;
+use crate::engine::{EngineConfig, known_kinds};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a `--version` probe may take (vLLM imports torch first).
+const VERSION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The whole report (`--json` prints it as is).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// One entry per engine kind.
+    pub engines: Vec<EngineCheck>,
+    /// NVML's view.
+    pub gpus: GpuCheck,
+    /// Whether a free local port could be had.
+    pub free_port: bool,
+    /// The state directory and store.
+    pub state: StateCheck,
+    /// The API socket.
+    pub socket: SocketCheck,
+}
+
+/// One engine kind.
+#[derive(Debug, Serialize)]
+pub struct EngineCheck {
+    /// Kind name.
+    pub kind: String,
+    /// The configured argv prefix, if any.
+    pub command: Option<Vec<String>>,
+    /// The program, resolved on PATH.
+    pub program: Option<String>,
+    /// What its version probe printed (first line).
+    pub version: Option<String>,
+    /// Ready to run: configured and the program found.
+    pub runnable: bool,
+    /// Why not, or what is odd.
+    pub note: Option<String>,
+}
+
+/// NVML.
+#[derive(Debug, Serialize)]
+pub struct GpuCheck {
+    /// Driver version.
+    pub driver: Option<String>,
+    /// GPU names, by index.
+    pub names: Vec<String>,
+    /// Why there are none.
+    pub note: Option<String>,
+}
+
+/// State directory.
+#[derive(Debug, Serialize)]
+pub struct StateCheck {
+    /// The directory.
+    pub dir: String,
+    /// Writable by this user.
+    pub writable: bool,
+    /// Jobs in the store, when it could be opened.
+    pub jobs: Option<usize>,
+    /// Why the store could not be read.
+    pub note: Option<String>,
+}
+
+/// API socket.
+#[derive(Debug, Serialize)]
+pub struct SocketCheck {
+    /// The path.
+    pub path: String,
+    /// A daemon answers there.
+    pub daemon_running: bool,
+}
+
+/// Check everything; blocking (run it off a runtime).
+pub fn check(cfg: &Config) -> Report {
+    let ecfg = EngineConfig {
+        commands: cfg.engines.clone(),
+        ..EngineConfig::new(cfg.state_dir.join("logs"))
+    };
+    let daemon_running = std::os::unix::net::UnixStream::connect(&cfg.socket).is_ok();
+    Report {
+        engines: known_kinds().iter().map(|k| engine(&ecfg, k)).collect(),
+        gpus: gpus(),
+        free_port: std::net::TcpListener::bind("127.0.0.1:0").is_ok(),
+        state: state(&cfg.state_dir, daemon_running),
+        socket: SocketCheck {
+            path: cfg.socket.display().to_string(),
+            daemon_running,
+        },
+    }
+}
+
+fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
+    let mut c = EngineCheck {
+        kind: kind.into(),
+        command: None,
+        program: None,
+        version: None,
+        runnable: false,
+        note: None,
+    };
+    if kind == "external" {
+        c.runnable = true;
+        c.note = Some("no process: any running OpenAI-compatible server".into());
+        return c;
+    }
+    let Some(cmd) = crate::engine::command_for(cfg, kind) else {
+        c.note = Some(format!("not configured ([engines.{kind}] command)"));
+        return c;
+    };
+    c.command = Some(cmd.clone());
+    let Some(program) = resolve(&cmd[0]) else {
+        c.note = Some(format!("'{}' not found", cmd[0]));
+        return c;
+    };
+    c.program = Some(program.display().to_string());
+    c.runnable = true;
+    let probe = version_probe(kind, &cmd, &program);
+    match run_first_line(&probe) {
+        Ok(v) => c.version = Some(v),
+        Err(e) => c.note = Some(format!("version unknown: {e}")),
+    }
+    c
+}
+
+/// The command that prints a kind's version.
+fn version_probe(kind: &str, cmd: &[String], program: &Path) -> Vec<String> {
+    let p = program.display().to_string();
+    match kind {
+        "reference" => vec![p, "--version".into()],
+        // `python3 -m sglang.launch_server`: ask the same interpreter for the package.
+        "sglang" if cmd.get(1).is_some_and(|a| a == "-m") => vec![
+            p,
+            "-c".into(),
+            "import sglang; print('sglang', sglang.__version__)".into(),
+        ],
+        "trtllm" => vec![
+            p,
+            "--help".into(), // trtllm-serve has no --version; its help names the version
+        ],
+        _ => vec![p, "--version".into()],
+    }
+}
+
+/// The first non-empty line a command prints (stdout, else stderr), within the time limit.
+fn run_first_line(argv: &[String]) -> Result<String, String> {
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if t0.elapsed() < VERSION_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer in {VERSION_TIMEOUT:?}"));
+            }
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.to_ascii_lowercase().contains("version"))
+        .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()))
+        .map(|l| crate::loadgen::stream::snippet(l, 200))
+        .ok_or_else(|| "it printed nothing".into())
+}
+
+/// A program name as `Command` would find it: a path, or the first match on PATH.
+fn resolve(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if program.contains('/') {
+        return p.is_file().then(|| p.to_owned());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|f| f.is_file())
+}
+
+fn gpus() -> GpuCheck {
+    match crate::gpu::nvml_probe() {
+        Ok((driver, names)) => GpuCheck {
+            note: names.is_empty().then(|| "NVML sees no GPU".into()),
+            driver: Some(driver),
+            names,
+        },
+        Err(e) => GpuCheck {
+            driver: None,
+            names: Vec::new(),
+            note: Some(format!("{e}; the daemon runs without GPUs")),
+        },
+    }
+}
+
+fn state(dir: &Path, daemon_running: bool) -> StateCheck {
+    let writable = std::fs::create_dir_all(dir).is_ok() && {
+        let probe = dir.join(format!(".llmsd-doctor-{}", std::process::id()));
+        let ok = std::fs::write(&probe, b"").is_ok();
+        let _ = std::fs::remove_file(&probe);
+        ok
+    };
+    let mut s = StateCheck {
+        dir: dir.display().to_string(),
+        writable,
+        jobs: None,
+        note: None,
+    };
+    let db = dir.join("db");
+    if daemon_running {
+        s.note = Some("the store is open in the running daemon (ask it: llms jobs)".into());
+    } else if !db.exists() {
+        s.note = Some("no store yet (created at the daemon's first start)".into());
+    } else {
+        match crate::store::Store::open(&db).and_then(|st| st.jobs()) {
+            Ok(jobs) => s.jobs = Some(jobs.len()),
+            Err(e) => s.note = Some(e.to_string()),
+        }
+    }
+    s
+}
+
+/// The report as text, a line per fact.
+pub fn text(r: &Report) -> String {
+    let mut out = String::from("engines:\n");
+    for e in &r.engines {
+        let state = if e.runnable { "ok " } else { "-- " };
+        let what = match (&e.version, &e.program) {
+            (Some(v), _) => v.clone(),
+            (None, Some(p)) => p.clone(),
+            (None, None) => String::new(),
+        };
+        let note = e
+            .note
+            .as_deref()
+            .map(|n| format!("  ({n})"))
+            .unwrap_or_default();
+        out += &format!("  {state}{:<10} {what}{note}\n", e.kind);
+    }
+    out += "gpus:\n";
+    match (&r.gpus.driver, &r.gpus.note) {
+        (_, Some(n)) => out += &format!("  none: {n}\n"),
+        (Some(d), None) => {
+            out += &format!("  driver {d}\n");
+            for (i, n) in r.gpus.names.iter().enumerate() {
+                out += &format!("  {i}: {n}\n");
+            }
+        }
+        (None, None) => out += "  none\n",
+    }
+    out += &format!(
+        "ports: {}\n",
+        if r.free_port {
+            "free ones available"
+        } else {
+            "cannot bind 127.0.0.1:0"
+        }
+    );
+    let jobs = r
+        .state
+        .jobs
+        .map(|n| format!(", {n} jobs"))
+        .unwrap_or_default();
+    let note = r
+        .state
+        .note
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    out += &format!(
+        "state: {} {}{jobs}{note}\n",
+        r.state.dir,
+        if r.state.writable {
+            "writable"
+        } else {
+            "NOT writable"
+        }
+    );
+    out += &format!(
+        "socket: {} ({})\n",
+        r.socket.path,
+        if r.socket.daemon_running {
+            "llmsd is running"
+        } else {
+            "no daemon answering"
+        }
+    );
+    out
+}

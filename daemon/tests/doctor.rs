@@ -1,0 +1,81 @@
+//! `llmsd doctor` on this machine: honest about what is configured, found and running.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::daemon::{Daemon, LLMSD, temp_dir};
+use std::process::Command;
+
+fn doctor(dir: &std::path::Path) -> serde_json::Value {
+    let out = Command::new(LLMSD)
+        .args(["doctor", "--json", "--config"])
+        .arg(dir.join("llmsd.toml"))
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn engine<'a>(r: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    r["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap()
+}
+
+#[test]
+fn doctor_reports_what_is_there_and_what_is_not() {
+    let dir = temp_dir("doctor");
+    std::fs::write(
+        dir.join("llmsd.toml"),
+        "[engines.vllm]\ncommand = [\"/nonexistent/bin/vllm\", \"serve\"]\n",
+    )
+    .unwrap();
+    let r = doctor(&dir);
+    let reference = engine(&r, "reference");
+    assert_eq!(reference["runnable"], true);
+    assert!(reference["version"].as_str().unwrap().contains("llmsd"));
+    let vllm = engine(&r, "vllm");
+    assert_eq!(vllm["runnable"], false);
+    assert!(
+        vllm["note"].as_str().unwrap().contains("not found"),
+        "{vllm}"
+    );
+    let sglang = engine(&r, "sglang");
+    assert!(sglang["note"].as_str().unwrap().contains("not configured"));
+    // GPUs: either names, or a reason there are none; never both, never neither.
+    let gpus = &r["gpus"];
+    assert_ne!(
+        gpus["names"].as_array().unwrap().is_empty(),
+        gpus["note"].is_null(),
+        "{gpus}"
+    );
+    assert_eq!(r["free_port"], true);
+    assert_eq!(r["state"]["writable"], true);
+    assert_eq!(r["socket"]["daemon_running"], false);
+
+    // With the daemon up: it says so, and leaves the store to it.
+    let d = Daemon::start(&dir, "", &[]);
+    let r = doctor(&dir);
+    assert_eq!(r["socket"]["daemon_running"], true);
+    assert!(
+        r["state"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("running daemon")
+    );
+    drop(d);
+    // Stopped: the store is read (empty).
+    let r = doctor(&dir);
+    assert_eq!(r["state"]["jobs"], 0, "{}", r["state"]);
+}
