@@ -118,6 +118,7 @@ fn seed(dir: &Path) {
                     tokens_per_joule: Some(2.0),
                     samples: 100,
                 }),
+                engine_version: None,
                 finished_ms: 1_795_800_000_000,
             };
             store.put_point(id, &row, &[], &[]).expect("point");

@@ -150,6 +150,13 @@ async fn an_engine_that_ignores_sigterm_is_killed_with_its_group() {
     assert!(members.is_empty(), "left over: {members:?}");
     // The points themselves were measured normally.
     let rows = c.results(ctx(), id, false).await.unwrap().unwrap();
+    // ... with the version the engine reports.
+    let version = concat!("llmsd ", env!("CARGO_PKG_VERSION"));
+    assert!(
+        rows.iter()
+            .all(|r| r.engine_version.as_deref() == Some(version)),
+        "{rows:?}"
+    );
     assert!(
         rows.iter()
             .all(|r| r.point.as_ref().is_some_and(|p| p.completed == 8))
@@ -179,6 +186,8 @@ async fn a_llamacpp_job_runs_end_to_end() {
         let p = r.point.as_ref().unwrap();
         assert_eq!((p.completed, p.output_tokens), (4, 32), "{r:?}");
         assert_eq!(r.kind, "llamacpp");
+        // llama.cpp reports its build on /props.
+        assert!(r.engine_version.is_some(), "{r:?}");
         assert!(r.gpu.is_none(), "no GPUs here");
         // llama.cpp's own counter agrees with the client.
         let s = p.server.as_ref().expect("llama.cpp /metrics read");

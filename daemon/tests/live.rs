@@ -58,3 +58,21 @@ async fn live_counts_match_the_point() {
         point.ttft_ms.p50
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sampled_engine_warm_up_sends_its_requests_together() {
+    let engine = Engine::start(fixed(2.0, 1.0));
+    let a = bench_args(&engine.url, &["--concurrency", "1", "--requests", "2"]);
+    let s = Session::open(a).await.unwrap();
+    assert_eq!(s.sampled_warmup(8).await, 0);
+    let truth = engine.truth().await;
+    let warm: Vec<_> = truth
+        .values()
+        .filter(|t| t.id.starts_with("llms-engine-warmup-"))
+        .collect();
+    assert_eq!(warm.len(), 8);
+    assert!(
+        warm.iter().all(|t| t.completion_tokens == 16),
+        "16 tokens each"
+    );
+}

@@ -209,6 +209,9 @@ pub struct ResultRow {
     /// GPU figures over the point, where there are GPUs.
     #[serde(default)]
     pub gpu: Option<PointGpu>,
+    /// The engine's version as it reported it.
+    #[serde(default)]
+    pub engine_version: Option<String>,
     /// Finish time, unix ms.
     pub finished_ms: u64,
 }
@@ -275,6 +278,9 @@ pub struct EngineInfo {
     /// Latest scrape of `/metrics`.
     #[serde(default)]
     pub metrics: Option<EngineMetrics>,
+    /// The version the engine reports (`/version`, `/get_server_info`, `/props`).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// One reading of one GPU.

@@ -88,6 +88,7 @@ pub fn row(
         error: None,
         point: Some(point),
         gpu,
+        engine_version: None,
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
     }
 }
@@ -101,6 +102,7 @@ pub fn failed_row(index: u32, engine: &str, kind: &str, load: Load, why: &str) -
         error: Some(why.into()),
         point: None,
         gpu: None,
+        engine_version: None,
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
     }
 }

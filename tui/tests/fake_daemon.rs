@@ -118,6 +118,7 @@ impl Llmsd for Fake {
             error: None,
             point: Some(serde_json::from_value(point).unwrap()),
             gpu: None,
+            engine_version: None,
             finished_ms: 0,
         }])
     }

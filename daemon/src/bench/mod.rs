@@ -187,6 +187,44 @@ impl Session {
         self.measure(index, live, &|_| {}).await
     }
 
+    /// Send `n` sampled requests together (temperature 0.7, top-p 0.8, top-k 20, 16 tokens)
+    /// and wait for them, so an engine's one-time sampling-kernel compiles happen here and
+    /// not in a measured point. Not measured; returns how many failed.
+    pub async fn sampled_warmup(&self, n: u32) -> u32 {
+        let Some(first) = self.w.prepared.first() else {
+            return n;
+        };
+        let body = match serde_json::from_slice::<serde_json::Value>(&first.body) {
+            Ok(serde_json::Value::Object(mut m)) => {
+                m.insert("temperature".into(), 0.7.into());
+                m.insert("top_p".into(), 0.8.into());
+                m.insert("top_k".into(), 20.into());
+                m.insert("max_tokens".into(), 16.into());
+                m.remove("min_tokens");
+                serde_json::to_vec(&m).unwrap_or_default()
+            }
+            _ => return n,
+        };
+        let req = Prepared {
+            body: body.into(),
+            client_input_tokens: None,
+        };
+        let now = Instant::now();
+        let sends = (0..n).map(|i| {
+            self.w.client.send(
+                &req,
+                format!("llms-engine-warmup-{i}"),
+                Clock { epoch: now },
+                now,
+            )
+        });
+        futures::future::join_all(sends)
+            .await
+            .iter()
+            .filter(|r| r.error.is_some())
+            .count() as u32
+    }
+
     /// The warm-up of point `index` (not measured).
     pub async fn warmup(&mut self, index: usize) -> Result<(), BenchError> {
         self.load(index)?;

@@ -30,6 +30,14 @@ pub(crate) struct Kind {
     options: fn(&EngineOptions) -> Result<Vec<String>, String>,
     /// A YAML config file the kind reads (TensorRT-LLM: dtype, prefix cache, metrics).
     config: Option<fn(&EngineOptions) -> String>,
+    /// Where the engine tells its version: (path, JSON key), tried in order.
+    pub version: &'static [(&'static str, &'static str)],
+    /// Sampled requests sent together once after it is ready and before the first point,
+    /// to pay one-time kernel compiles outside the measurement (vLLM's Triton sampling
+    /// kernels stall the first batch of 8+ sampled requests 10-13 s; SGLang's FlashInfer
+    /// sampling kernel compiles on the first top-k/top-p request, 83-91 s; GPU-VLLM.md,
+    /// GPU-SGLANG.md).
+    pub warmup_sampled: u32,
 }
 
 /// What a kind needs as `model`.
@@ -56,6 +64,12 @@ pub(crate) const KINDS: &[Kind] = &[
         template: |_, _, _| Vec::new(),
         options: |o| none_of(o, "an external server is not started by the daemon"),
         config: None,
+        version: &[
+            ("/version", "version"),
+            ("/get_server_info", "version"),
+            ("/props", "build_info"),
+        ],
+        warmup_sampled: 0,
     },
     Kind {
         name: "reference",
@@ -74,6 +88,8 @@ pub(crate) const KINDS: &[Kind] = &[
         },
         options: |o| none_of(o, "the reference engine is set up through args"),
         config: None,
+        version: &[("/version", "version")],
+        warmup_sampled: 0,
     },
     Kind {
         name: "llamacpp",
@@ -91,6 +107,8 @@ pub(crate) const KINDS: &[Kind] = &[
         },
         options: llamacpp_options,
         config: None,
+        version: &[("/props", "build_info")],
+        warmup_sampled: 0,
     },
     Kind {
         name: "vllm",
@@ -108,6 +126,8 @@ pub(crate) const KINDS: &[Kind] = &[
         },
         options: vllm_options,
         config: None,
+        version: &[("/version", "version")],
+        warmup_sampled: 8,
     },
     Kind {
         name: "sglang",
@@ -130,6 +150,8 @@ pub(crate) const KINDS: &[Kind] = &[
         },
         options: sglang_options,
         config: None,
+        version: &[("/get_server_info", "version")],
+        warmup_sampled: 1,
     },
     Kind {
         name: "trtllm",
@@ -150,6 +172,8 @@ pub(crate) const KINDS: &[Kind] = &[
         },
         options: trtllm_options,
         config: Some(trtllm_config),
+        version: &[("/version", "version")],
+        warmup_sampled: 0,
     },
 ];
 
@@ -583,6 +607,24 @@ mod tests {
                 ..Default::default()
             },
             "seed:",
+        );
+    }
+
+    #[test]
+    fn warmup_rules_and_version_sources() {
+        let w = |k: &str| find(k).unwrap().warmup_sampled;
+        // GPU-VLLM.md: 8+ concurrent sampled requests; GPU-SGLANG.md: one top-k/top-p request.
+        assert_eq!(
+            (w("vllm"), w("sglang"), w("trtllm"), w("llamacpp")),
+            (8, 1, 0, 0)
+        );
+        assert_eq!(
+            find("sglang").unwrap().version,
+            &[("/get_server_info", "version")]
+        );
+        assert_eq!(
+            find("llamacpp").unwrap().version,
+            &[("/props", "build_info")]
         );
     }
 

@@ -70,6 +70,7 @@ impl EngineHandle {
                 log_path: log_path.map(|p| p.display().to_string()),
                 started_ms: unix_ms(),
                 metrics: None,
+                version: None,
             },
             logs: logs.clone(),
             proc: None,
@@ -230,6 +231,16 @@ impl EngineHandle {
             }
         });
         let scrape = inner.with(id, |r| r.scrape.clone()).unwrap_or_default();
+        {
+            // The version it reports, once.
+            let (reg, http, base, paths) =
+                (inner.clone(), inner.http.clone(), url.clone(), kind.version);
+            tokio::spawn(async move {
+                if let Some(v) = super::metrics::version(&http, &base, paths).await {
+                    reg.update(id, |r| r.info.version = Some(v));
+                }
+            });
+        }
         if let Some(p) = &proc {
             // The group's members, for per-engine GPU memory (vLLM's GPU work is in a child).
             let (pgid, stop, reg) = (p.pgid, scrape.clone(), inner.clone());

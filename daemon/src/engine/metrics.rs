@@ -120,6 +120,39 @@ pub(crate) async fn scrape_loop(
     }
 }
 
+/// The version an engine reports: the first of `paths` ((path, JSON key)) that answers.
+pub(crate) async fn version(
+    http: &reqwest::Client,
+    base: &str,
+    paths: &[(&str, &str)],
+) -> Option<String> {
+    for (path, key) in paths {
+        let Ok(resp) = http
+            .get(format!("{base}{path}"))
+            .timeout(EVERY * 5)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if !resp.status().is_success() {
+            continue;
+        }
+        let Ok(text) = resp.text().await else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        match &v[*key] {
+            serde_json::Value::String(s) if !s.is_empty() => return Some(s.clone()),
+            serde_json::Value::Null => {}
+            other => return Some(other.to_string()),
+        }
+    }
+    None
+}
+
 async fn fetch(http: &reqwest::Client, url: &str) -> Option<EngineMetrics> {
     let resp = http.get(url).timeout(EVERY * 2).send().await.ok()?;
     if !resp.status().is_success() {

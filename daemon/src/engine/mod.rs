@@ -160,6 +160,12 @@ pub fn command_for(cfg: &EngineConfig, kind: &str) -> Option<Vec<String>> {
     validate::command(cfg, kind)
 }
 
+/// Sampled requests an engine of `kind` needs once before its first measured point (its
+/// one-time kernel compiles), 0 for most.
+pub fn warmup_sampled(kind: &str) -> u32 {
+    kinds::find(kind).map_or(0, |k| k.warmup_sampled)
+}
+
 /// The kinds the supervisor runs.
 pub fn known_kinds() -> &'static [&'static str] {
     &[

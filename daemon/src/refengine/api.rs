@@ -51,6 +51,10 @@ async fn route(conn: &mut Conn, req: &Request, st: &State) -> io::Result<bool> {
     }
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/health" | "/v1/health") => json_ok(conn, &json!({"status": "ok"}), ka).await,
+        ("GET", "/version") => {
+            let v = json!({"version": concat!("llmsd ", env!("CARGO_PKG_VERSION"))});
+            json_ok(conn, &v, ka).await
+        }
         ("GET", "/v1/models") => {
             let m = json!({"object": "list", "data": [{"id": st.args.model, "object": "model", "owned_by": "llms-reference"}]});
             json_ok(conn, &m, ka).await

@@ -254,6 +254,29 @@ impl Worker {
                 return Ok(());
             }
         };
+        let sampled = crate::engine::warmup_sampled(&def.kind);
+        if sampled > 0 {
+            let t0 = Instant::now();
+            let failed = tokio::select! {
+                f = session.sampled_warmup(sampled) => f,
+                why = engine.exited() => {
+                    let why = format!("engine {} exited during its warm-up: {why}", spec_name(def));
+                    for p in todo {
+                        self.fail_point(job, def, p, &why).await?;
+                    }
+                    return Ok(());
+                }
+                () = self.sched.inner.shutdown.cancelled() => return Err(Stop::Shutdown),
+                () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+            };
+            tracing::info!(
+                job = job.id,
+                engine = %spec_name(def),
+                failed,
+                "engine warm-up: {sampled} sampled requests in {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
+        }
         let loads = crate::scheduler::spec::loads(&job.sweep.load);
         let warmup = u64::from(job.sweep.load.warmup_requests.unwrap_or(0));
         let mut dead: Option<String> = None;
@@ -419,6 +442,14 @@ impl Worker {
             Ok(Err(e)) => (self.row(def, p, Err(e.to_string()), None), Vec::new(), None),
             Ok(Ok((point, records))) => (self.row(def, p, Ok(point), gpu_fig), records, None),
         };
+        let mut row = row;
+        row.engine_version = s
+            .inner
+            .engines
+            .list()
+            .into_iter()
+            .find(|i| i.id == engine.id)
+            .and_then(|i| i.version);
         self.store_point(job, row, &records, &samples).await?;
         Ok(died)
     }
@@ -442,6 +473,7 @@ impl Worker {
             error,
             point,
             gpu,
+            engine_version: None,
             finished_ms: now_ms(),
         }
     }

@@ -48,6 +48,7 @@ fn row(index: u32) -> ResultRow {
         error: Some("x".into()),
         point: None,
         gpu: None,
+        engine_version: None,
         finished_ms: 5,
     }
 }

@@ -50,6 +50,7 @@ fn engine(id: u64, name: &str, job: u64, state: EngineState, port: u16, pid: u32
         argv: vec![name.into()],
         log_path: None,
         started_ms: NOW - 600_000,
+        version: Some("0.20.1".into()),
         metrics: None,
     }
 }

@@ -36,7 +36,8 @@ impl JobResults {
 
 /// `{"job", "name", "state", "points": [...], "failed": [{"index", "engine", "error"}]}`.
 /// Each point is the `llmsd bench --json` point object with `"index"`, `"engine"` and
-/// `"kind"` added, and `"gpu"` (the daemon's `PointGpu`) when there are GPU figures.
+/// `"kind"` added, `"engine_version"` when the engine reported one, and `"gpu"` (the daemon's
+/// `PointGpu`) when there are GPU figures.
 pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
     let mut points = Vec::new();
     for (row, point) in r.points() {
@@ -45,6 +46,9 @@ pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
             m.insert("index".into(), json!(row.index));
             m.insert("engine".into(), json!(row.engine));
             m.insert("kind".into(), json!(row.kind));
+            if let Some(v) = &row.engine_version {
+                m.insert("engine_version".into(), json!(v));
+            }
             if let Some(gpu) = &row.gpu {
                 m.insert("gpu".into(), serde_json::to_value(gpu)?);
             }

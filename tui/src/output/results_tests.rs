@@ -69,6 +69,7 @@ fn results() -> JobResults {
         error: error.map(Into::into),
         point,
         gpu,
+        engine_version: None,
         finished_ms: 0,
     };
     JobResults {
