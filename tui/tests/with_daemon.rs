@@ -112,7 +112,10 @@ fn smoke_sweep_through_the_cli_survives_kill_9() {
     for (p, c) in points.iter().zip([1, 2, 4]) {
         assert_eq!(p["engine"], "external");
         // The engine's own version, as it reported it (the reference engine's /version).
-        assert!(p["engine_version"].as_str().unwrap().starts_with("llmsd "), "{p}");
+        assert!(
+            p["engine_version"].as_str().unwrap().starts_with("llmsd "),
+            "{p}"
+        );
         assert_eq!(p["load"]["concurrency"], c);
         assert_eq!(p["completed"], 8);
         assert_eq!(p["output_tokens"], 128);
