@@ -210,6 +210,33 @@ async fn never_ready_times_out_with_log_lines_and_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn a_fatal_log_line_fails_the_start_at_once() {
+    let h = engine::spawn(config("fatal"), None);
+    let mut s = spec(
+        "reference",
+        "oom",
+        &[
+            "--never-ready",
+            "--log-line",
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        ],
+    );
+    // A deadline far beyond the test's guard: only the fatal line can end the start in time.
+    s.ready_timeout = Some(Duration::from_secs(3600));
+    let err = timeout(GUARD, h.start(s, None, CancellationToken::new()))
+        .await
+        .expect("the fatal line ended the start, not the 1 h deadline")
+        .err()
+        .unwrap();
+    let EngineError::NotReady(msg) = err else {
+        panic!("{err:?}")
+    };
+    assert!(msg.contains("CUDA out of memory"), "{msg}");
+    let info = h.list().pop().unwrap();
+    assert!(!exists(info.pid.unwrap()), "the engine was stopped");
+}
+
+#[tokio::test]
 async fn ignoring_sigterm_gets_the_whole_group_killed_and_reaped() {
     let mut cfg = config("deaf");
     cfg.grace = Duration::from_secs(1);

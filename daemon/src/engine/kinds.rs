@@ -357,6 +357,14 @@ pub(crate) const FATAL: &[(&str, &str)] = &[
     ("cuda out of memory", "CUDA out of memory"),
     ("outofmemoryerror", "CUDA out of memory"),
     ("failed to load model", "model failed to load"),
+    // Hugging Face's loaders, for a model path or id that is not there (vLLM, SGLang,
+    // TensorRT-LLM).
+    (
+        "is not a local folder and is not a valid model identifier",
+        "model not found",
+    ),
+    ("repo id must be in the form", "model not found"),
+    ("repository not found", "model not found"),
 ];
 
 /// The label of [`FATAL`] that asks for another port.
@@ -663,5 +671,11 @@ mod tests {
             Some("CUDA out of memory")
         );
         assert_eq!(fatal_label("srv  load_model: loading model"), None);
+        assert_eq!(
+            fatal_label(
+                "OSError: /models/nope is not a local folder and is not a valid model identifier listed on 'https://huggingface.co/models'"
+            ),
+            Some("model not found")
+        );
     }
 }

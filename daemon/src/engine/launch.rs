@@ -169,6 +169,7 @@ impl EngineHandle {
                 deadline,
                 cancel,
                 proc.as_deref(),
+                &|| logs.fatal(),
             )
             .await;
             let (what, retry) = match ready {
@@ -181,6 +182,13 @@ impl EngineHandle {
                 Ready::Exited(e) => {
                     let port = logs.fatal().is_some_and(|f| f.starts_with(PORT_IN_USE));
                     (e.status, port && attempt == 0)
+                }
+                // A fatal line while it is still up: stop it now rather than at the deadline
+                // (a port taken meanwhile is tried once more on another).
+                Ready::Fatal(line) => {
+                    self.stop(id).await;
+                    let port = line.starts_with(PORT_IN_USE);
+                    (format!("fatal log line: {line}"), port && attempt == 0)
                 }
                 Ready::TimedOut(last) => {
                     self.stop(id).await;

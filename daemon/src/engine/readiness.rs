@@ -19,6 +19,9 @@ pub(crate) enum Ready {
     Exited(Exit),
     /// Not healthy by the deadline; the last probe's outcome.
     TimedOut(String),
+    /// The engine logged a line that means it will not start (CUDA out of memory, port in
+    /// use, model not found): no point waiting for the deadline.
+    Fatal(String),
     /// The caller cancelled.
     Cancelled,
 }
@@ -32,9 +35,13 @@ pub(crate) async fn wait(
     deadline: Instant,
     cancel: &CancellationToken,
     proc: Option<&Proc>,
+    fatal: &(dyn Fn() -> Option<String> + Sync),
 ) -> Ready {
     let mut last = String::from("no answer yet");
     loop {
+        if let Some(line) = fatal() {
+            return Ready::Fatal(line);
+        }
         let exited = async {
             match proc {
                 Some(p) => p.exited().await,

@@ -113,6 +113,10 @@ pub struct RefArgs {
     /// The child of `--ignore-sigterm`: ignores SIGTERM and SIGINT, starts no child.
     #[arg(long, hide = true)]
     pub ignore_sigterm_child: bool,
+    /// Fault: print this line to stderr once listening (an engine logging, say, CUDA out of
+    /// memory while it keeps running).
+    #[arg(long)]
+    pub log_line: Option<String>,
 }
 
 impl Default for RefArgs {
@@ -145,6 +149,7 @@ impl Default for RefArgs {
             never_ready: false,
             ignore_sigterm: false,
             ignore_sigterm_child: false,
+            log_line: None,
         }
     }
 }
@@ -278,8 +283,12 @@ pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<()
         true => Some(faults::Deaf::install(args.ignore_sigterm)?),
         false => None,
     };
+    let log_line = args.log_line.clone();
     let running = spawn(args).await?;
     println!("reference engine listening on {}", running.url());
+    if let Some(line) = log_line {
+        eprintln!("{line}");
+    }
     match deaf {
         Some(d) => d.forever().await,
         None => shutdown.await,
