@@ -166,10 +166,12 @@ impl EngineHandle {
                 &url,
                 kind.health,
                 external,
-                deadline,
-                cancel,
-                proc.as_deref(),
-                &|| logs.fatal(),
+                readiness::Until {
+                    deadline,
+                    cancel,
+                    proc: proc.as_deref(),
+                    fatal: &|| logs.fatal(),
+                },
             )
             .await;
             let (what, retry) = match ready {

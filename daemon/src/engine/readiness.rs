@@ -26,17 +26,32 @@ pub(crate) enum Ready {
     Cancelled,
 }
 
+/// What ends the wait before the engine is healthy.
+pub(crate) struct Until<'a> {
+    /// The readiness deadline.
+    pub deadline: Instant,
+    /// The caller's cancel.
+    pub cancel: &'a CancellationToken,
+    /// The engine process, whose end ends the wait.
+    pub proc: Option<&'a Proc>,
+    /// The first fatal log line, once there is one.
+    pub fatal: &'a (dyn Fn() -> Option<String> + Sync),
+}
+
 /// Poll `{url}{health}` (for `external`, `/v1/models` when `/health` is 404) until ready.
 pub(crate) async fn wait(
     http: &reqwest::Client,
     url: &str,
     health: &str,
     external: bool,
-    deadline: Instant,
-    cancel: &CancellationToken,
-    proc: Option<&Proc>,
-    fatal: &(dyn Fn() -> Option<String> + Sync),
+    until: Until<'_>,
 ) -> Ready {
+    let Until {
+        deadline,
+        cancel,
+        proc,
+        fatal,
+    } = until;
     let mut last = String::from("no answer yet");
     loop {
         if let Some(line) = fatal() {
