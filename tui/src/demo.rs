@@ -59,10 +59,6 @@ async fn drive(
     spec: String,
     args: &DemoArgs,
 ) -> Result<String, Failure> {
-    let socket = match target {
-        Target::Unix(p) => p.clone(),
-        Target::Tcp { addr, .. } => PathBuf::from(addr),
-    };
     let s = daemon.connect(target).await?;
     let base = sweep_path.parent().map(|p| p.display().to_string());
     let req = SubmitRequest {
@@ -74,7 +70,7 @@ async fn drive(
     step(&format!(
         "job {id} submitted: {} (llms --socket {} jobs)",
         sweep_path.display(),
-        socket.display()
+        target.label()
     ));
     if args.no_dashboard {
         wait_done(&s, id).await?;

@@ -1,18 +1,7 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
-use llms_shared::{GpuPointStats, LatencyStats, Load};
-
-fn lat(p50: f64, p99: f64) -> LatencyStats {
-    LatencyStats {
-        count: 10,
-        mean: p50,
-        p50,
-        p90: p99,
-        p95: p99,
-        p99,
-        max: p99,
-    }
-}
+use crate::fixtures::lat;
+use llms_shared::{GpuPointStats, Load};
 
 fn point(concurrency: u32, flags: &[&str]) -> PointResult {
     PointResult {

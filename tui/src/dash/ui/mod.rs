@@ -13,7 +13,7 @@ use super::model::{ConnState, Model, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Paragraph, Row, Table};
 use theme::Theme;
 
 /// How long a status message stays, ms.
@@ -81,6 +81,29 @@ fn hints(m: &Model, t: Theme) -> Line<'static> {
         spans.push(Span::styled(format!(" {desc}  "), t.dim()));
     }
     Line::from(spans)
+}
+
+/// A table of jobs, as Queue and Results draw them: `widths` and `header` for the leading
+/// columns, then (on wide screens) a time column titled `time`, then ERROR taking the rest.
+pub fn jobs_table<'a>(
+    rows: Vec<Row<'a>>,
+    mut widths: Vec<Constraint>,
+    mut header: Vec<&'a str>,
+    time: Option<&'a str>,
+    t: Theme,
+    block: Block<'a>,
+) -> Table<'a> {
+    if let Some(title) = time {
+        widths.push(Constraint::Length(19));
+        header.push(title);
+    }
+    widths.push(Constraint::Min(5));
+    header.push("ERROR");
+    Table::new(rows, widths)
+        .header(Row::new(header).style(t.header()))
+        .row_highlight_style(t.selected())
+        .highlight_symbol("> ")
+        .block(block)
 }
 
 /// A bar of `width` cells filled to `frac` (0 to 1).

@@ -9,7 +9,7 @@ use llms_shared::{JobState, JobSummary};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, Row, TableState};
 
 /// A job state's style.
 pub fn state_style(s: JobState, t: Theme) -> ratatui::style::Style {
@@ -70,24 +70,15 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             Row::new(cells)
         })
         .collect();
-    let mut widths = vec![
+    let widths = vec![
         Constraint::Length(5),
         Constraint::Length(if wide { 30 } else { 20 }),
         Constraint::Length(9),
         Constraint::Length(bw as u16 + 18),
     ];
-    let mut header = vec!["ID", "NAME", "STATE", "PROGRESS"];
-    if wide {
-        widths.push(Constraint::Length(19));
-        header.push("SUBMITTED (UTC)");
-    }
-    widths.push(Constraint::Min(5));
-    header.push("ERROR");
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.header()))
-        .row_highlight_style(t.selected())
-        .highlight_symbol("> ")
-        .block(block);
+    let header = vec!["ID", "NAME", "STATE", "PROGRESS"];
+    let time = wide.then_some("SUBMITTED (UTC)");
+    let table = super::jobs_table(rows, widths, header, time, t, block);
     let sel = m
         .queue_job()
         .and_then(|id| jobs.iter().position(|j| j.id == id));

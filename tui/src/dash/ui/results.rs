@@ -66,25 +66,16 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             Row::new(cells)
         })
         .collect();
-    let mut widths = vec![
+    let widths = vec![
         Constraint::Length(3),
         Constraint::Length(5),
         Constraint::Length(if wide { 30 } else { 18 }),
         Constraint::Length(9),
         Constraint::Length(16),
     ];
-    let mut header = vec!["", "ID", "NAME", "STATE", "POINTS"];
-    if wide {
-        widths.push(Constraint::Length(19));
-        header.push("FINISHED (UTC)");
-    }
-    widths.push(Constraint::Min(5));
-    header.push("ERROR");
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.header()))
-        .row_highlight_style(t.selected())
-        .highlight_symbol("> ")
-        .block(block);
+    let header = vec!["", "ID", "NAME", "STATE", "POINTS"];
+    let time = wide.then_some("FINISHED (UTC)");
+    let table = super::jobs_table(rows, widths, header, time, t, block);
     let mut st = TableState::default().with_selected(sel.map(|_| at - first));
     f.render_stateful_widget(table, area, &mut st);
 }
