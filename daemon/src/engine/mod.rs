@@ -236,6 +236,11 @@ impl EngineHandle {
         self.inner.infos()
     }
 
+    /// One engine's info, by id.
+    pub fn info(&self, id: u64) -> Option<EngineInfo> {
+        self.inner.with(id, |r| r.info.clone())
+    }
+
     /// A counter that goes up on any engine state or metrics change.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.subscribe()

@@ -216,12 +216,7 @@ impl Worker {
         });
         let result = self.run_points(job, def, &engine, todo, finished).await;
         s.inner.engines.stop(engine.id).await;
-        if let Some(info) = s
-            .inner
-            .engines
-            .list()
-            .into_iter()
-            .find(|i| i.id == engine.id)
+        if let Some(info) = s.inner.engines.info(engine.id)
             && let Err(e) = s.inner.store.put_engine(job.id, &info)
         {
             tracing::warn!(job = job.id, "cannot record engine {}: {e}", engine.id);
@@ -350,11 +345,8 @@ impl Worker {
             }
         };
         let mut samples: Vec<StoredSample> = Vec::new();
-        let requests_total = match (job.sweep.load.requests, job.sweep.load.duration_s) {
-            (Some(r), _) => Some(r),
-            (None, None) => Some(64),
-            (None, Some(_)) => None,
-        };
+        // What the point will send, by the same rule its run follows.
+        let (requests_total, _) = spec::bench_args(&job.sweep, &engine.url, None).stop();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (mut last_tokens, mut last_at, mut started) = (0u64, Instant::now(), None);
@@ -397,7 +389,7 @@ impl Worker {
                         l.push(lp.clone());
                     });
                     samples.push(StoredSample::Progress(lp));
-                    let info = s.inner.engines.list().into_iter().find(|i| i.id == engine.id);
+                    let info = s.inner.engines.info(engine.id);
                     if let Some(m) = info.and_then(|i| i.metrics) {
                         samples.push(StoredSample::Engine(m));
                     }
@@ -443,13 +435,7 @@ impl Worker {
             Ok(Ok((point, records))) => (self.row(def, p, Ok(point), gpu_fig), records, None),
         };
         let mut row = row;
-        row.engine_version = s
-            .inner
-            .engines
-            .list()
-            .into_iter()
-            .find(|i| i.id == engine.id)
-            .and_then(|i| i.version);
+        row.engine_version = s.inner.engines.info(engine.id).and_then(|i| i.version);
         self.store_point(job, row, &records, &samples).await?;
         Ok(died)
     }
