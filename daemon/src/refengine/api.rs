@@ -1,12 +1,12 @@
 //! Routes of the reference engine. Chunk shapes follow llama.cpp's (role-only first chat
-//! chunk, finish_reason on its own empty chunk, a `"choices": []` usage chunk, `[DONE]`).
+//! chunk, finish_reason on its own empty chunk, a `"choices": []` usage chunk, `[DONE]`), or
+//! those of the engine it imitates ([`super::dialect`]).
 
 use super::State;
 use super::engine::Job;
 use super::http::{Conn, ReadError, Request};
 use super::truth::TruthRecord;
 use serde_json::{Value, json};
-use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,27 +42,53 @@ pub async fn connection(mut conn: Conn, st: Arc<State>) {
 /// Handle one request; `Ok(true)` keeps the connection open.
 async fn route(conn: &mut Conn, req: &Request, st: &State) -> io::Result<bool> {
     let ka = req.keep_alive;
-    let health = matches!(req.path.as_str(), "/health" | "/v1/health");
-    if st.loading() || (health && st.args.never_ready) {
+    let d = st.dialect;
+    let health = matches!(
+        req.path.as_str(),
+        "/health" | "/v1/health" | "/health_generate"
+    );
+    if st.loading() || (health && st.unhealthy()) {
         let body = json!({"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}});
         conn.respond(503, "application/json", body.to_string().as_bytes(), ka)
             .await?;
         return Ok(true);
     }
     match (req.method.as_str(), req.path.as_str()) {
+        // vLLM and SGLang answer 200 with an empty body; llama.cpp with {"status":"ok"}.
+        ("GET", "/health" | "/v1/health" | "/health_generate") if d.0.is_some() => {
+            conn.respond(200, "application/json", b"", ka).await?;
+            Ok(true)
+        }
         ("GET", "/health" | "/v1/health") => json_ok(conn, &json!({"status": "ok"}), ka).await,
-        ("GET", "/version") => {
-            let v = json!({"version": concat!("llmsd ", env!("CARGO_PKG_VERSION"))});
+        ("GET", p) if p == d.version_route() => {
+            // SGLang's /get_server_info carries the whole server config; the model is enough.
+            let v = match d.0 {
+                Some(super::dialect::Imitate::Sglang) => {
+                    json!({"version": d.version(), "model_path": st.args.model})
+                }
+                _ => json!({"version": d.version()}),
+            };
             json_ok(conn, &v, ka).await
         }
         ("GET", "/v1/models") => {
-            let m = json!({"object": "list", "data": [{"id": st.args.model, "object": "model", "owned_by": "llms-reference"}]});
+            let m = json!({"object": "list", "data": [{"id": st.args.model, "object": "model", "owned_by": d.owner()}]});
             json_ok(conn, &m, ka).await
         }
-        ("GET", "/metrics") => {
-            conn.respond(200, "text/plain; version=0.0.4", metrics(st).as_bytes(), ka)
+        ("GET", p)
+            if p == d.metrics_route()
+                && !(st.args.metrics_off && d.0 != Some(super::dialect::Imitate::Vllm)) =>
+        {
+            let text = match st.args.metrics_off {
+                true => String::new(),
+                false => super::prom::text(st),
+            };
+            conn.respond(200, "text/plain; version=0.0.4", text.as_bytes(), ka)
                 .await?;
             Ok(true)
+        }
+        // trtllm-serve's /metrics: a JSON list of iteration stats, drained on read.
+        ("GET", "/metrics") if d.0 == Some(super::dialect::Imitate::Trtllm) => {
+            json_ok(conn, &json!([]), ka).await
         }
         ("GET", "/ground_truth") => {
             conn.respond(200, "application/json", st.truth.to_json().as_bytes(), ka)
@@ -143,42 +169,6 @@ fn body_json(req: &Request) -> Result<Value, String> {
     serde_json::from_slice(&req.body).map_err(|e| format!("request body is not valid JSON: {e}"))
 }
 
-fn metrics(st: &State) -> String {
-    let g = &st.clock.gauges;
-    let kv = g.tokens_in_use.load(Ordering::Relaxed) as f64 / st.args.kv_tokens.max(1) as f64;
-    let mut s = String::new();
-    let mut line = |kind: &str, name: &str, v: String| {
-        let _ = writeln!(s, "# TYPE llmsref:{name} {kind}\nllmsref:{name} {v}");
-    };
-    line(
-        "gauge",
-        "requests_running",
-        g.running.load(Ordering::Relaxed).to_string(),
-    );
-    line(
-        "gauge",
-        "requests_waiting",
-        g.waiting.load(Ordering::Relaxed).to_string(),
-    );
-    line("gauge", "kv_cache_usage_perc", format!("{kv:.6}"));
-    line(
-        "counter",
-        "requests_total",
-        st.requests.load(Ordering::Relaxed).to_string(),
-    );
-    line(
-        "counter",
-        "prompt_tokens_total",
-        st.prompt_tokens.load(Ordering::Relaxed).to_string(),
-    );
-    line(
-        "counter",
-        "generation_tokens_total",
-        st.generation_tokens.load(Ordering::Relaxed).to_string(),
-    );
-    s
-}
-
 /// Fault injected into a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -187,6 +177,7 @@ enum Fault {
     Malformed,
     Stall,
     Close,
+    Error,
 }
 
 impl Fault {
@@ -197,6 +188,7 @@ impl Fault {
             "malformed" => Fault::Malformed,
             "stall" => Fault::Stall,
             "close" => Fault::Close,
+            "error" => Fault::Error,
             _ => return None,
         })
     }
@@ -208,6 +200,7 @@ impl Fault {
             Fault::Malformed => "malformed",
             Fault::Stall => "stall",
             Fault::Close => "close",
+            Fault::Error => "error",
         }
     }
 }
@@ -226,6 +219,8 @@ fn pick_fault(req: &Request, st: &State, n: u64) -> Option<Fault> {
         Some(Fault::Malformed)
     } else if every(a.fault_stall_every) {
         Some(Fault::Stall)
+    } else if every(a.fault_error_every) {
+        Some(Fault::Error)
     } else {
         None
     }
@@ -293,29 +288,33 @@ fn parse_ask(v: &Value, chat: bool, st: &State) -> Result<Ask, (u16, String)> {
         Some(e) if !ignore_eos => e.clamp(min_tokens.max(1), max_tokens),
         _ => max_tokens,
     };
-    let opts = v.get("stream_options");
-    let flag = |k: &str| {
-        opts.and_then(|o| o.get(k))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
+    let (include_usage, continuous_usage) = st
+        .dialect
+        .usage_flags(v.get("stream_options"), st.args.always_usage);
     Ok(Ask {
         prompt_tokens,
         tokens,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        include_usage: flag("include_usage"),
-        continuous_usage: flag("continuous_usage_stats") || st.args.always_usage,
+        include_usage,
+        continuous_usage,
     })
 }
 
 async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io::Result<bool> {
     let received_ns = st.truth.now_ns();
-    let n = st.next_request();
     let ka = req.keep_alive;
+    if st.draining.load(Ordering::SeqCst) {
+        return error(conn, 503, "the server is shutting down", ka).await;
+    }
+    let _busy = InFlight::new(st);
+    let n = st.next_request();
     let v = match body_json(req) {
         Ok(v) => v,
         Err(e) => return bad_request(conn, &e, ka).await,
     };
+    if let Some(why) = st.dialect.refuse(&v) {
+        return bad_request(conn, &why, ka).await;
+    }
     let ask = match parse_ask(&v, chat, st) {
         Ok(a) => a,
         Err((code, msg)) => return error(conn, code, &msg, ka).await,
@@ -389,6 +388,22 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
     Ok(keep? && !close)
 }
 
+/// Counts a generation request as in flight while alive (a draining engine waits for 0).
+struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    fn new(st: &'a State) -> Self {
+        st.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(st)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Write the SSE body. Returns whether the connection may be reused.
 #[allow(clippy::too_many_arguments)]
 async fn stream(
@@ -401,23 +416,30 @@ async fn stream(
     ticks: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
     rec: &mut TruthRecord,
 ) -> io::Result<bool> {
-    let model = &st.args.model;
-    let (id, object) = if chat {
-        (format!("chatcmpl-ref-{n}"), "chat.completion.chunk")
-    } else {
-        (format!("cmpl-ref-{n}"), "text_completion")
-    };
-    let head = format!(r#"{{"id":"{id}","object":"{object}","model":"{model}","#);
-    let usage = |done: u64| {
+    let d = st.dialect;
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs());
+    let head = d.head(chat, n, &st.args.model, created);
+    let usage = |done: u32| {
         format!(
-            r#""usage":{{"prompt_tokens":{},"completion_tokens":{done},"total_tokens":{}}}"#,
-            ask.prompt_tokens,
-            ask.prompt_tokens + done
+            ",\"usage\":{}",
+            d.usage(chat, ask.prompt_tokens, u64::from(done))
         )
+    };
+    let tail = |done: u32| match ask.continuous_usage {
+        true => usage(done),
+        false => d.no_usage(chat).to_owned(),
     };
     let per = st.args.tokens_per_chunk;
     let half = ask.tokens / 2;
-    let mut midstream = fault.filter(|f| matches!(f, Fault::Cut | Fault::Malformed | Fault::Stall));
+    let on_last = d.finish_on_last(chat);
+    let mut midstream = fault.filter(|f| {
+        matches!(
+            f,
+            Fault::Cut | Fault::Malformed | Fault::Stall | Fault::Error
+        )
+    });
     let mut sent = 0u32;
     let mut pending = 0u32;
     while sent < ask.tokens {
@@ -429,27 +451,25 @@ async fn stream(
             continue;
         }
         if sent == 0 && chat {
+            let (choice, end) = d.role_choice();
+            let u = if ask.continuous_usage {
+                usage(0)
+            } else {
+                String::new()
+            };
             let role = format!(
-                r#"data: {head}"choices":[{{"index":0,"delta":{{"role":"assistant","content":null}},"finish_reason":null}}]}}{}"#,
-                "\n\n"
+                "data: {head}\"choices\":[{choice}]{}{u}}}{end}",
+                d.role_tail()
             );
             conn.chunk(role.as_bytes()).await?;
         }
         let text: String = (sent..sent + pending)
             .map(|i| WORDS[i as usize % WORDS.len()])
             .collect();
-        let choice = if chat {
-            format!(r#"{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}"#)
-        } else {
-            format!(r#"{{"index":0,"text":"{text}","finish_reason":null}}"#)
-        };
         sent += pending;
-        let u = if ask.continuous_usage {
-            format!(",{}", usage(u64::from(sent)))
-        } else {
-            String::new()
-        };
-        let ev = format!("data: {head}\"choices\":[{choice}]{u}}}\n\n");
+        let finish = (on_last && sent >= ask.tokens).then_some("length");
+        let choice = d.content_choice(chat, &text, finish);
+        let ev = format!("data: {head}\"choices\":[{choice}]{}}}\n\n", tail(sent));
         conn.chunk(ev.as_bytes()).await?;
         rec.events.push((st.truth.now_ns(), pending));
         st.generation_tokens
@@ -473,31 +493,31 @@ async fn stream(
                     conn.wait_for_close(STALL_LIMIT).await;
                     return Ok(false);
                 }
+                Fault::Error => {
+                    let (event, done) = d.midstream_error("injected fault: error mid-stream");
+                    let Some(event) = event else {
+                        // TensorRT-LLM re-raises: the body just ends.
+                        return Ok(false);
+                    };
+                    conn.chunk(format!("data: {event}\n\n").as_bytes()).await?;
+                    if done {
+                        conn.chunk(b"data: [DONE]\n\n").await?;
+                    }
+                    conn.end_chunks().await?;
+                    return Ok(true);
+                }
                 Fault::Http500 | Fault::Close => {}
             }
         }
     }
-    let fin = if chat {
-        r#"{"index":0,"delta":{},"finish_reason":"length"}"#
-    } else {
-        r#"{"index":0,"text":"","finish_reason":"length"}"#
-    };
-    let u = if ask.continuous_usage {
-        format!(",{}", usage(u64::from(sent)))
-    } else {
-        String::new()
-    };
-    conn.chunk(format!("data: {head}\"choices\":[{fin}]{u}}}\n\n").as_bytes())
-        .await?;
+    if !on_last {
+        let fin = d.finish_choice(chat);
+        conn.chunk(format!("data: {head}\"choices\":[{fin}]{}}}\n\n", tail(sent)).as_bytes())
+            .await?;
+    }
     if ask.include_usage {
-        conn.chunk(
-            format!(
-                "data: {head}\"choices\":[],{}}}\n\n",
-                usage(u64::from(sent))
-            )
-            .as_bytes(),
-        )
-        .await?;
+        conn.chunk(format!("data: {head}\"choices\":[]{}}}\n\n", usage(sent)).as_bytes())
+            .await?;
     }
     conn.chunk(b"data: [DONE]\n\n").await?;
     rec.done_ns = Some(st.truth.now_ns());

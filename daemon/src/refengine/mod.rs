@@ -11,17 +11,21 @@
 //! `--never-ready` (`/health` 503 forever), `--ignore-sigterm` (with a child that ignores it too).
 
 mod api;
+mod children;
+pub mod dialect;
 pub mod engine;
 mod faults;
 mod http;
+mod prom;
 pub mod truth;
 
+use dialect::{ChildKind, Dialect, Imitate, Loading, OnTerm};
 use engine::{Clock, Perf};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use truth::Truth;
@@ -117,6 +121,27 @@ pub struct RefArgs {
     /// memory while it keeps running).
     #[arg(long)]
     pub log_line: Option<String>,
+    /// Every Nth stream fails halfway with the engine's own mid-stream error (vLLM and SGLang:
+    /// an error event, then `[DONE]`; llama.cpp: an error event, no `[DONE]`; TensorRT-LLM:
+    /// the body just ends).
+    #[arg(long)]
+    pub fault_error_every: Option<u64>,
+    /// Imitate this engine: its chunk shapes, metrics names and route, version route, start-up
+    /// (connections refused while loading), SIGTERM behaviour and child processes.
+    #[arg(long, value_enum)]
+    pub imitate: Option<Imitate>,
+    /// After it starts listening, `/health` answers 503 this long while other routes work
+    /// (SGLang's warm-up; with `--imitate sglang`).
+    #[arg(long, default_value_t = 0)]
+    pub warmup_ms: u64,
+    /// No engine metrics: `/metrics` is not mounted (SGLang without `--enable-metrics`,
+    /// trtllm-serve without `return_perf_metrics`), or has no `vllm:*` series (vLLM with
+    /// `--disable-log-stats`).
+    #[arg(long)]
+    pub metrics_off: bool,
+    /// Run as one of the helper processes of an imitated engine (internal).
+    #[arg(long, hide = true, value_enum)]
+    pub imitation_child: Option<ChildKind>,
 }
 
 impl Default for RefArgs {
@@ -150,6 +175,11 @@ impl Default for RefArgs {
             ignore_sigterm: false,
             ignore_sigterm_child: false,
             log_line: None,
+            fault_error_every: None,
+            imitate: None,
+            warmup_ms: 0,
+            metrics_off: false,
+            imitation_child: None,
         }
     }
 }
@@ -206,6 +236,11 @@ pub struct State {
     requests: AtomicU64,
     prompt_tokens: AtomicU64,
     generation_tokens: AtomicU64,
+    /// Generation requests being answered.
+    in_flight: AtomicU64,
+    /// SIGTERM came and the engine drains: `/health` and new requests get 503.
+    draining: AtomicBool,
+    dialect: Dialect,
 }
 
 /// A reference engine serving in the background of the current runtime.
@@ -214,6 +249,7 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Its ground truth.
     pub truth: Arc<Truth>,
+    state: Arc<State>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -239,8 +275,13 @@ pub async fn spawn(args: RefArgs) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = new_state(args)?;
     let truth = state.truth.clone();
-    let task = tokio::spawn(accept(listener, state));
-    Ok(Running { addr, truth, task })
+    let task = tokio::spawn(accept(listener, state.clone()));
+    Ok(Running {
+        addr,
+        truth,
+        state,
+        task,
+    })
 }
 
 fn new_state(args: RefArgs) -> Result<Arc<State>, String> {
@@ -253,13 +294,16 @@ fn new_state(args: RefArgs) -> Result<Arc<State>, String> {
     }
     let clock = Clock::spawn(perf).map_err(|e| format!("cannot start the engine clock: {e}"))?;
     Ok(Arc::new(State {
-        args,
         clock,
         truth: Arc::new(Truth::default()),
         started: Instant::now(),
         requests: AtomicU64::new(0),
         prompt_tokens: AtomicU64::new(0),
         generation_tokens: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
+        draining: AtomicBool::new(false),
+        dialect: Dialect(args.imitate),
+        args,
     }))
 }
 
@@ -275,7 +319,10 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
 }
 
 /// `llmsd reference-engine`: serve until `shutdown` resolves, then write the ground truth file.
-pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+pub async fn run(mut args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
+    if let Some(kind) = args.imitation_child {
+        return children::run(kind).await;
+    }
     let out = args.ground_truth.clone();
     let ignore = args.ignore_sigterm || args.ignore_sigterm_child;
     // Handlers first, so no SIGTERM slips in before they are in place.
@@ -283,9 +330,29 @@ pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<()
         true => Some(faults::Deaf::install(args.ignore_sigterm)?),
         false => None,
     };
+    let dialect = Dialect(args.imitate);
+    let mut kids = match dialect.children() {
+        Some((kind, n)) => children::spawn(kind, n)?,
+        None => Vec::new(),
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    if dialect.loading() == Loading::Refused && args.startup_ms > 0 {
+        // vLLM, SGLang and trtllm-serve only listen once the model is loaded.
+        let load = tokio::time::sleep(Duration::from_millis(args.startup_ms));
+        tokio::select! {
+            () = load => {}
+            () = &mut shutdown => {
+                children::stop(&mut kids);
+                return Ok(());
+            }
+        }
+        args.startup_ms = 0;
+    }
     let log_line = args.log_line.clone();
     let running = spawn(args).await?;
-    println!("reference engine listening on {}", running.url());
+    for l in dialect.ready_lines(&running.url()) {
+        println!("{l}");
+    }
     if let Some(line) = log_line {
         eprintln!("{line}");
     }
@@ -293,6 +360,10 @@ pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<()
         Some(d) => d.forever().await,
         None => shutdown.await,
     }
+    if dialect.on_term() == OnTerm::Drain {
+        drain(&running.state).await;
+    }
+    children::stop(&mut kids);
     let truth = running.truth.clone();
     drop(running);
     if let Some(path) = out {
@@ -302,9 +373,30 @@ pub async fn run(args: RefArgs, shutdown: impl Future<Output = ()>) -> Result<()
     Ok(())
 }
 
+/// Refuse new work and wait, without limit, for the requests in flight (SGLang logs the same
+/// line every 5 s).
+async fn drain(st: &State) {
+    st.draining.store(true, Ordering::SeqCst);
+    loop {
+        let n = st.in_flight.load(Ordering::SeqCst);
+        if n == 0 {
+            return;
+        }
+        eprintln!("Gracefully exiting... Remaining number of requests {n}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 impl State {
     fn loading(&self) -> bool {
         self.started.elapsed() < Duration::from_millis(self.args.startup_ms)
+    }
+
+    /// `/health` is not 200 yet (SGLang's warm-up) or any more (a drain).
+    fn unhealthy(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+            || self.started.elapsed() < Duration::from_millis(self.args.warmup_ms)
+            || self.args.never_ready
     }
 
     fn next_request(&self) -> u64 {
