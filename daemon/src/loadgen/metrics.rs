@@ -75,18 +75,26 @@ pub fn counters(text: &str) -> Option<Counters> {
     })
 }
 
-/// Read the counters from `{base}/metrics`; `None` when the server has no usable metrics.
+/// Read the counters from `{base}/metrics`, else `{base}/prometheus/metrics` (trtllm-serve,
+/// whose `/metrics` is JSON); `None` when the server has no usable metrics.
 pub async fn scrape(http: &reqwest::Client, base: &str) -> Option<Counters> {
-    let resp = http
-        .get(format!("{base}/metrics"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .ok()?;
-    if !resp.status().is_success() {
-        return None;
+    for path in ["/metrics", "/prometheus/metrics"] {
+        let Ok(resp) = http
+            .get(format!("{base}{path}"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        else {
+            return None;
+        };
+        if !resp.status().is_success() {
+            continue;
+        }
+        if let Some(c) = resp.text().await.ok().as_deref().and_then(counters) {
+            return Some(c);
+        }
     }
-    counters(&resp.text().await.ok()?)
+    None
 }
 
 #[cfg(test)]
