@@ -52,6 +52,11 @@ struct EngineEntry {
     command: Vec<String>,
     /// Seconds this kind may take to answer `/health`.
     ready_timeout_s: Option<f64>,
+    /// TensorRT-LLM's engine mode: the model family's `convert_checkpoint.py` with its
+    /// interpreter, `trtllm-build`, and a command printing the TensorRT-LLM version.
+    convert: Option<Vec<String>>,
+    build: Option<Vec<String>>,
+    version_command: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -75,6 +80,9 @@ pub struct Config {
     pub engines: BTreeMap<String, Vec<String>>,
     /// Engine kind -> its readiness timeout, where the config gives one.
     pub engine_ready: BTreeMap<String, Duration>,
+    /// TensorRT-LLM's engine-mode programs (`[engines.trtllm]` convert, build,
+    /// version_command).
+    pub trtllm: crate::engine::TrtTools,
 }
 
 impl Config {
@@ -118,7 +126,24 @@ impl Config {
         };
         let mut engines = BTreeMap::new();
         let mut engine_ready = BTreeMap::new();
+        let mut trtllm = crate::engine::TrtTools::default();
         for (kind, e) in file.engines {
+            let argv = |v: Option<Vec<String>>, key: &str| match v {
+                Some(v) if v.is_empty() || v[0].trim().is_empty() => Err(format!(
+                    "engines.{kind}.{key}: give the program and its leading arguments"
+                )),
+                Some(_) if kind != "trtllm" => Err(format!(
+                    "engines.{kind}.{key}: only [engines.trtllm] has it (TensorRT-LLM's engine mode)"
+                )),
+                v => Ok(v),
+            };
+            trtllm.convert = argv(e.convert, "convert")?.or(trtllm.convert);
+            if let Some(b) = argv(e.build, "build")? {
+                trtllm.build = b;
+            }
+            if let Some(v) = argv(e.version_command, "version_command")? {
+                trtllm.version = v;
+            }
             if e.ready_timeout_s.is_some() {
                 let key = format!("engines.{kind}.ready_timeout_s");
                 engine_ready.insert(kind.clone(), seconds(e.ready_timeout_s, &key, 0.0)?);
@@ -144,6 +169,7 @@ impl Config {
             ready_timeout: seconds(file.ready_timeout_s, "ready_timeout_s", 600.0)?,
             engines,
             engine_ready,
+            trtllm,
         })
     }
 }

@@ -61,6 +61,9 @@ pub async fn run(
             ready_timeout: cfg.ready_timeout,
             kind_ready_timeouts: cfg.engine_ready.clone(),
             ring_lines: 2000,
+            trtllm: cfg.trtllm.clone(),
+            cache_dir: cfg.state_dir.clone(),
+            gpu_names: gpu.latest().into_iter().map(|s| s.name).collect(),
         },
         Some(check),
     );

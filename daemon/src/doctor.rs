@@ -82,6 +82,7 @@ pub struct SocketCheck {
 pub fn check(cfg: &Config) -> Report {
     let ecfg = EngineConfig {
         commands: cfg.engines.clone(),
+        trtllm: cfg.trtllm.clone(),
         ..EngineConfig::new(cfg.state_dir.join("logs"))
     };
     let daemon_running = std::os::unix::net::UnixStream::connect(&cfg.socket).is_ok();
@@ -122,10 +123,33 @@ fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
     };
     c.program = Some(program.display().to_string());
     c.runnable = true;
-    let probe = version_probe(kind, &cmd, &program);
+    let probe = match kind {
+        // trtllm-serve has no --version: the configured version command (by default the
+        // tensorrt_llm package's, which prints its version on import).
+        "trtllm" => cfg.trtllm.version.clone(),
+        _ => version_probe(kind, &cmd, &program),
+    };
     match run_first_line(&probe) {
         Ok(v) => c.version = Some(v),
         Err(e) => c.note = Some(format!("version unknown: {e}")),
+    }
+    if kind == "trtllm" {
+        let mode = match &cfg.trtllm.convert {
+            None => "engine mode off ([engines.trtllm] convert not set)".to_owned(),
+            Some(conv) => match (resolve(&conv[0]), resolve(&cfg.trtllm.build[0])) {
+                (Some(_), Some(_)) => format!(
+                    "engine mode: {} then {}",
+                    conv.join(" "),
+                    cfg.trtllm.build.join(" ")
+                ),
+                (None, _) => format!("engine mode: '{}' not found", conv[0]),
+                (_, None) => format!("engine mode: '{}' not found", cfg.trtllm.build[0]),
+            },
+        };
+        c.note = Some(match c.note.take() {
+            Some(n) => format!("{n}; {mode}"),
+            None => mode,
+        });
     }
     c
 }
@@ -140,10 +164,6 @@ fn version_probe(kind: &str, cmd: &[String], program: &Path) -> Vec<String> {
             p,
             "-c".into(),
             "import sglang; print('sglang', sglang.__version__)".into(),
-        ],
-        "trtllm" => vec![
-            p,
-            "--help".into(), // trtllm-serve has no --version; its help names the version
         ],
         _ => vec![p, "--version".into()],
     }

@@ -222,6 +222,8 @@ pub struct ResultRow {
 pub enum EngineState {
     /// Launched; waiting for its health check.
     Starting,
+    /// Its engine is being built before launch (TensorRT-LLM's engine mode); the step.
+    Building(String),
     /// Healthy and serving.
     Ready,
     /// Being stopped.

@@ -23,9 +23,10 @@ pub(crate) struct Kind {
     /// Least readiness timeout: GPU engines load weights and compile kernels for minutes
     /// (vLLM 90-145 s and SGLang 89-148 s on an H200, plus downloads and first compiles).
     pub min_ready: Duration,
-    /// The argv after the configured prefix and before the options: model, host, port, and
-    /// the config file where the kind takes one.
-    template: fn(&EngineSpec, u16, Option<&Path>) -> Vec<String>,
+    /// The argv after the configured prefix and before the options: model (or the engine
+    /// built from it, TensorRT-LLM's engine mode), host, port, and the config file where the
+    /// kind takes one.
+    template: fn(&EngineSpec, u16, Option<&Path>, Option<&Path>) -> Vec<String>,
     /// The common options as the kind's flags; `Err("field: why")` for one it has none for.
     options: fn(&EngineOptions) -> Result<Vec<String>, String>,
     /// A YAML config file the kind reads (TensorRT-LLM: dtype, prefix cache, metrics).
@@ -61,7 +62,7 @@ pub(crate) const KINDS: &[Kind] = &[
         metrics: "/metrics",
         reserved: &[],
         min_ready: Duration::ZERO,
-        template: |_, _, _| Vec::new(),
+        template: |_, _, _, _| Vec::new(),
         options: |o| none_of(o, "an external server is not started by the daemon"),
         config: None,
         version: &[
@@ -79,7 +80,7 @@ pub(crate) const KINDS: &[Kind] = &[
         metrics: "/metrics",
         reserved: &["--host", "--port", "--model"],
         min_ready: Duration::ZERO,
-        template: |spec, port, _| {
+        template: |spec, port, _, _| {
             let mut v = host_port(port);
             if let Some(m) = &spec.model {
                 v.extend(["--model".to_owned(), m.clone()]);
@@ -99,7 +100,7 @@ pub(crate) const KINDS: &[Kind] = &[
         metrics: "/metrics",
         reserved: &["-m", "--model", "--host", "--port"],
         min_ready: Duration::ZERO,
-        template: |spec, port, _| {
+        template: |spec, port, _, _| {
             let mut v = vec!["-m".to_owned(), spec.model.clone().unwrap_or_default()];
             v.extend(host_port(port));
             v.push("--metrics".to_owned());
@@ -119,7 +120,7 @@ pub(crate) const KINDS: &[Kind] = &[
         reserved: &["--host", "--port", "--model"],
         min_ready: Duration::from_secs(15 * 60),
         // `vllm serve MODEL`: the model is positional.
-        template: |spec, port, _| {
+        template: |spec, port, _, _| {
             let mut v = vec![spec.model.clone().unwrap_or_default()];
             v.extend(host_port(port));
             v
@@ -139,7 +140,7 @@ pub(crate) const KINDS: &[Kind] = &[
         min_ready: Duration::from_secs(15 * 60),
         // Ready on /health only: /v1/models answers before its warm-up ends. Metrics need
         // --enable-metrics.
-        template: |spec, port, _| {
+        template: |spec, port, _, _| {
             let mut v = vec![
                 "--model-path".to_owned(),
                 spec.model.clone().unwrap_or_default(),
@@ -160,10 +161,27 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         // Prometheus text is on /prometheus/metrics (with the config below); /metrics is JSON.
         metrics: "/prometheus/metrics",
-        reserved: &["--host", "--port", "--config", "--extra_llm_api_options"],
+        reserved: &[
+            "--host",
+            "--port",
+            "--config",
+            "--extra_llm_api_options",
+            "--backend",
+        ],
         min_ready: Duration::from_secs(15 * 60),
-        template: |spec, port, config| {
-            let mut v = vec![spec.model.clone().unwrap_or_default()];
+        // Engine mode serves the built engine dir with the checkpoint's tokenizer.
+        template: |spec, port, config, built| {
+            let model = spec.model.clone().unwrap_or_default();
+            let mut v = match built {
+                Some(dir) => vec![
+                    dir.display().to_string(),
+                    "--tokenizer".to_owned(),
+                    model,
+                    "--backend".to_owned(),
+                    "tensorrt".to_owned(),
+                ],
+                None => vec![model],
+            };
             v.extend(host_port(port));
             if let Some(c) = config {
                 v.extend(["--config".to_owned(), c.display().to_string()]);
@@ -273,36 +291,83 @@ fn sglang_options(o: &EngineOptions) -> Result<Vec<String>, String> {
     Ok(v)
 }
 
+/// Whether the spec asks for TensorRT-LLM's engine mode (convert + build, then serve).
+pub(crate) fn engine_mode(o: &EngineOptions) -> bool {
+    o.mode.as_deref() == Some("engine")
+}
+
 fn trtllm_options(o: &EngineOptions) -> Result<Vec<String>, String> {
     match o.mode.as_deref() {
-        None | Some("pytorch") => {}
-        Some("engine") => {
-            return Err(
-                "mode: 'engine' (convert_checkpoint.py + trtllm-build, releases up to 1.2.x) is not supported yet; use mode = \"pytorch\" (an HF checkpoint)"
-                    .into(),
-            );
-        }
-        Some(m) => return Err(format!("mode: '{m}' is not pytorch")),
+        None | Some("pytorch" | "engine") => {}
+        Some(m) => return Err(format!("mode: '{m}' is neither pytorch nor engine")),
     }
     if o.seed.is_some() {
         return Err("seed: trtllm-serve has no server-wide seed (it takes one per request)".into());
     }
     dtype(o)?;
+    let fraction = (
+        "--free_gpu_memory_fraction",
+        o.gpu_memory_fraction.map(|f| f.to_string()),
+    );
+    // An engine's batch, length and parallelism are fixed when it is built.
+    if engine_mode(o) {
+        return Ok(flags(&[fraction]));
+    }
     Ok(flags(&[
         ("--max_batch_size", o.max_batch.map(|n| n.to_string())),
         ("--max_seq_len", o.max_model_len.map(|n| n.to_string())),
-        (
-            "--free_gpu_memory_fraction",
-            o.gpu_memory_fraction.map(|f| f.to_string()),
-        ),
+        fraction,
         ("--tp_size", o.tensor_parallel.map(|n| n.to_string())),
     ]))
 }
 
+/// TensorRT-LLM's engine mode, the two build steps' flags after their configured prefixes
+/// (ENGINES.md 4.6): `convert_checkpoint.py` (model, dtype, tensor parallel) and
+/// `trtllm-build` (plugins in the dtype, batch and lengths). Directories are added by the
+/// caller. The serve-time flags of an engine dir must not repeat them.
+pub(crate) fn trtllm_build_flags(o: &EngineOptions) -> (Vec<String>, Vec<String>) {
+    let dtype = o.dtype.clone().filter(|d| d != "auto");
+    let convert = flags(&[
+        (
+            "--dtype",
+            Some(dtype.clone().unwrap_or_else(|| "auto".into())),
+        ),
+        (
+            "--tp_size",
+            Some(o.tensor_parallel.unwrap_or(1).to_string()),
+        ),
+    ]);
+    let build = flags(&[
+        (
+            "--gemm_plugin",
+            Some(dtype.clone().unwrap_or_else(|| "auto".into())),
+        ),
+        (
+            "--gpt_attention_plugin",
+            Some(dtype.unwrap_or_else(|| "auto".into())),
+        ),
+        ("--max_batch_size", o.max_batch.map(|n| n.to_string())),
+        // Prompts may take the whole length: trtllm-build's default input limit is 1024.
+        ("--max_input_len", o.max_model_len.map(|n| n.to_string())),
+        ("--max_seq_len", o.max_model_len.map(|n| n.to_string())),
+    ]);
+    (convert, build)
+}
+
+/// Flags an engine dir is served without (fixed at build).
+pub(crate) const TRTLLM_BUILT: &[&str] = &[
+    "--tokenizer",
+    "--max_batch_size",
+    "--max_seq_len",
+    "--tp_size",
+    "--tensor_parallel_size",
+];
+
 /// trtllm-serve's YAML (`--config`): Prometheus metrics on, and what has no flag.
 fn trtllm_config(o: &EngineOptions) -> String {
     let mut y = String::from("return_perf_metrics: true\nenable_iter_perf_stats: true\n");
-    if let Some(d) = &o.dtype {
+    // An engine's dtype is its build's.
+    if let Some(d) = o.dtype.as_ref().filter(|_| !engine_mode(o)) {
         y.push_str(&format!("dtype: {d}\n"));
     }
     if let Some(p) = o.prefix_cache {
@@ -386,16 +451,18 @@ pub(crate) fn find(name: &str) -> Option<&'static Kind> {
 
 impl Kind {
     /// The full argv: configured prefix, template, the options' flags, then the spec's `args`.
-    /// `config` is where [`Kind::config_file`] was written, for kinds that read one.
+    /// `config` is where [`Kind::config_file`] was written, for kinds that read one; `built`
+    /// the engine dir of TensorRT-LLM's engine mode.
     pub fn argv(
         &self,
         prefix: &[String],
         spec: &EngineSpec,
         port: u16,
         config: Option<&Path>,
+        built: Option<&Path>,
     ) -> Vec<String> {
         let mut v = prefix.to_vec();
-        v.extend((self.template)(spec, port, config));
+        v.extend((self.template)(spec, port, config, built));
         v.extend((self.options)(&spec.options).unwrap_or_default());
         v.extend(spec.args.iter().cloned());
         v
@@ -450,7 +517,8 @@ mod tests {
         let k = find("llamacpp").unwrap();
         let s = spec("llamacpp", Some("/m/x.gguf"), &["-np", "4"]);
         assert_eq!(
-            k.argv(&["llama-server".into()], &s, 4321, None).join(" "),
+            k.argv(&["llama-server".into()], &s, 4321, None, None)
+                .join(" "),
             "llama-server -m /m/x.gguf --host 127.0.0.1 --port 4321 --metrics -np 4"
         );
     }
@@ -461,12 +529,12 @@ mod tests {
         let pre = ["/bin/llmsd".to_owned(), "reference-engine".to_owned()];
         let s = spec("reference", None, &["--ttft-ms", "5"]);
         assert_eq!(
-            k.argv(&pre, &s, 9, None).join(" "),
+            k.argv(&pre, &s, 9, None, None).join(" "),
             "/bin/llmsd reference-engine --host 127.0.0.1 --port 9 --ttft-ms 5"
         );
         let s = spec("reference", Some("m1"), &[]);
         assert_eq!(
-            k.argv(&pre, &s, 9, None).join(" "),
+            k.argv(&pre, &s, 9, None, None).join(" "),
             "/bin/llmsd reference-engine --host 127.0.0.1 --port 9 --model m1"
         );
     }
@@ -489,7 +557,7 @@ mod tests {
         let mut s = spec(kind, Some("/models/Qwen2.5-3B-Instruct"), &["--x", "1"]);
         s.options = o;
         let pre: Vec<String> = prefix.iter().map(|p| p.to_string()).collect();
-        k.argv(&pre, &s, 8123, config).join(" ")
+        k.argv(&pre, &s, 8123, config, None).join(" ")
     }
 
     /// Flags as ENGINES.md gives them for vLLM (2.2), SGLang (3.2), TensorRT-LLM (4.1) and
@@ -554,6 +622,49 @@ mod tests {
         );
     }
 
+    /// ENGINES.md 4.6: convert, build, then serve the engine dir with the HF tokenizer.
+    #[test]
+    fn trtllm_engine_mode_command_lines() {
+        let o = EngineOptions {
+            mode: Some("engine".into()),
+            seed: None,
+            ..all_options()
+        };
+        let (convert, build) = trtllm_build_flags(&o);
+        assert_eq!(convert.join(" "), "--dtype bfloat16 --tp_size 2");
+        assert_eq!(
+            build.join(" "),
+            "--gemm_plugin bfloat16 --gpt_attention_plugin bfloat16 --max_batch_size 64 \
+             --max_input_len 4096 --max_seq_len 4096"
+        );
+        let k = find("trtllm").unwrap();
+        let mut s = spec("trtllm", Some("/models/Qwen2.5-3B-Instruct"), &[]);
+        s.options = o.clone();
+        assert_eq!(
+            k.argv(
+                &["trtllm-serve".into()],
+                &s,
+                8123,
+                Some(Path::new("/s/e.yaml")),
+                Some(Path::new("/cache/abc/engine"))
+            )
+            .join(" "),
+            "trtllm-serve /cache/abc/engine --tokenizer /models/Qwen2.5-3B-Instruct --backend tensorrt \
+             --host 127.0.0.1 --port 8123 --config /s/e.yaml --free_gpu_memory_fraction 0.85"
+        );
+        assert_eq!(
+            k.config_file(&o).unwrap(),
+            "return_perf_metrics: true\nenable_iter_perf_stats: true\n\
+             kv_cache_config:\n  enable_block_reuse: false\n"
+        );
+        let (convert, build) = trtllm_build_flags(&EngineOptions::default());
+        assert_eq!(convert.join(" "), "--dtype auto --tp_size 1");
+        assert_eq!(
+            build.join(" "),
+            "--gemm_plugin auto --gpt_attention_plugin auto"
+        );
+    }
+
     #[test]
     fn options_a_kind_has_no_flag_for_are_refused_by_name() {
         let refuse = |kind: &str, o: EngineOptions, want: &str| {
@@ -571,10 +682,10 @@ mod tests {
         refuse(
             "trtllm",
             EngineOptions {
-                mode: Some("engine".into()),
+                mode: Some("tensorrt".into()),
                 ..Default::default()
             },
-            "mode: 'engine'",
+            "mode: 'tensorrt'",
         );
         refuse(
             "vllm",

@@ -76,10 +76,19 @@ impl EngineHandle {
             proc: None,
             scrape: CancellationToken::new(),
         });
+        let r = match super::build::needed(&spec) {
+            true => self.built_engine(id, &spec, &logs, &cancel).await.map(Some),
+            false => Ok(None),
+        };
+        // The readiness clock starts after a build.
         let deadline = Instant::now() + ready_timeout(&inner.cfg, kind, &spec);
-        let r = self
-            .attempts(id, kind, &spec, &logs, deadline, &cancel)
-            .await;
+        let r = match r {
+            Ok(built) => {
+                self.attempts(id, kind, &spec, &logs, deadline, &cancel, built.as_deref())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = &r {
             let state = match e {
                 EngineError::Cancelled => EngineState::Stopped,
@@ -94,6 +103,7 @@ impl EngineHandle {
     }
 
     /// Launch (a second time if the first found its port taken) and wait for readiness.
+    #[allow(clippy::too_many_arguments)]
     async fn attempts(
         &self,
         id: u64,
@@ -102,6 +112,7 @@ impl EngineHandle {
         logs: &Arc<LogSink>,
         deadline: Instant,
         cancel: &CancellationToken,
+        built: Option<&std::path::Path>,
     ) -> Result<Engine, EngineError> {
         let inner = &self.inner;
         let external = !kind.process;
@@ -131,7 +142,7 @@ impl EngineHandle {
                         }
                         None => None,
                     };
-                    let argv = kind.argv(&prefix, spec, port, config.as_deref());
+                    let argv = kind.argv(&prefix, spec, port, config.as_deref(), built);
                     logs.note(&format!("starting: {argv:?}"));
                     let on_exit = self.on_exit(id, logs.clone());
                     let owner = inner.cfg.log_dir.display().to_string();
@@ -139,6 +150,7 @@ impl EngineHandle {
                         &argv,
                         &spec.env,
                         &owner,
+                        id,
                         spec.gpus.as_deref(),
                         logs.clone(),
                         on_exit,

@@ -11,6 +11,7 @@
 //! The daemon makes itself a child subreaper (Linux) when the supervisor is spawned, so the
 //! orphans of a killed engine leader become its children and are reaped, not left as zombies.
 
+mod build;
 mod kinds;
 mod launch;
 mod logs;
@@ -21,6 +22,7 @@ mod state;
 mod stop;
 mod validate;
 
+pub use build::TrtTools;
 /// Map an engine's Prometheus `/metrics` text onto the common [`EngineMetrics`](llms_shared::EngineMetrics).
 pub use metrics::map as map_metrics;
 
@@ -51,14 +53,26 @@ pub struct EngineConfig {
     pub kind_ready_timeouts: BTreeMap<String, Duration>,
     /// Log lines kept in memory per engine [default 2000].
     pub ring_lines: usize,
+    /// TensorRT-LLM's engine-mode programs.
+    pub trtllm: TrtTools,
+    /// Where built engines are kept (TensorRT-LLM's engine mode) [default: `log_dir`'s parent].
+    pub cache_dir: PathBuf,
+    /// Each GPU's name by index, as NVML tells it (part of a built engine's cache key).
+    pub gpu_names: Vec<String>,
 }
 
 impl EngineConfig {
     /// The defaults, logs under `log_dir`.
     pub fn new(log_dir: impl Into<PathBuf>) -> Self {
+        let log_dir: PathBuf = log_dir.into();
         Self {
             commands: BTreeMap::new(),
-            log_dir: log_dir.into(),
+            cache_dir: log_dir
+                .parent()
+                .map_or_else(|| log_dir.clone(), std::path::Path::to_path_buf),
+            log_dir,
+            trtllm: TrtTools::default(),
+            gpu_names: Vec::new(),
             grace: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(600),
             kind_ready_timeouts: BTreeMap::new(),

@@ -26,6 +26,9 @@ pub(crate) struct Exit {
 pub(crate) struct Proc {
     /// Process-group id = the leader's pid.
     pub pgid: u32,
+    /// `LLMSD_ENGINE_OWNER=... LLMSD_ENGINE_ID=...` as its environment has them: how members
+    /// that left the group (`setsid`, MPI workers under `orted`) are found.
+    marker: Marker,
     stopping: Arc<AtomicBool>,
     exit: watch::Receiver<Option<Exit>>,
     /// Serializes stops.
@@ -36,12 +39,24 @@ pub(crate) struct Proc {
 /// daemon restarted after a kill -9 finds the engines its predecessor left ([`orphans`]).
 pub(crate) const OWNER_ENV: &str = "LLMSD_ENGINE_OWNER";
 
+/// Every engine also carries `LLMSD_ENGINE_ID=<its id>`, so descendants that left its process
+/// group are still found ([`escaped`]).
+pub(crate) const ID_ENV: &str = "LLMSD_ENGINE_ID";
+
+/// The environment entries that mark one engine's processes.
+#[derive(Debug, Clone)]
+struct Marker {
+    owner: String,
+    id: String,
+}
+
 /// Start `argv` (no shell) in a new process group, output to `sink`. When the leader ends,
 /// `on_exit` runs before [`Proc::exited`] resolves.
 pub(crate) fn launch(
     argv: &[String],
     env: &[(String, String)],
     owner: &str,
+    id: u64,
     gpus: Option<&[u32]>,
     sink: Arc<LogSink>,
     on_exit: impl FnOnce(&Exit) + Send + 'static,
@@ -53,6 +68,7 @@ pub(crate) fn launch(
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env(OWNER_ENV, owner)
+        .env(ID_ENV, id.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -76,6 +92,11 @@ pub(crate) fn launch(
     let stopping = Arc::new(AtomicBool::new(false));
     let (tx, exit) = watch::channel(None);
     let flag = stopping.clone();
+    let marker = Marker {
+        owner: owner.to_owned(),
+        id: id.to_string(),
+    };
+    let mark = marker.clone();
     tokio::spawn(async move {
         let status = match child.wait().await {
             Ok(s) => describe(s),
@@ -86,6 +107,9 @@ pub(crate) fn launch(
             // The leader died on its own: its helpers (vLLM's EngineCore, ...) must not
             // outlive it holding the GPU.
             let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
+            for p in escaped(&mark, pgid) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+            }
         }
         // The pipes close when the last holder is gone; give the readers time to drain.
         let _ = tokio::time::timeout(Duration::from_secs(2), pumps.join_all()).await;
@@ -97,6 +121,7 @@ pub(crate) fn launch(
     });
     Ok(Arc::new(Proc {
         pgid,
+        marker,
         stopping,
         exit,
         stop_lock: tokio::sync::Mutex::new(()),
@@ -118,27 +143,37 @@ impl Proc {
         self.exit.borrow().clone()
     }
 
-    /// SIGTERM to the group, up to `grace` for all of it to go, then SIGKILL to the group.
-    /// Returns whether SIGKILL was needed and the members left (none, normally).
+    /// SIGTERM to the group (and to the engine's processes that left it), up to `grace` for
+    /// all of them to go, then SIGKILL. Returns whether SIGKILL was needed and the processes
+    /// left (none, normally).
     pub async fn terminate(&self, grace: Duration) -> (bool, Vec<u32>) {
         self.stopping.store(true, Ordering::SeqCst);
-        let _ = killpg(self.pid(), Signal::SIGTERM);
+        self.signal_all(Signal::SIGTERM);
         let forced = !self.gone_within(grace).await;
         if forced {
-            let _ = killpg(self.pid(), Signal::SIGKILL);
+            self.signal_all(Signal::SIGKILL);
             self.gone_within(Duration::from_secs(5)).await;
         }
         // The leader reaped and its output drained (bounded: a stuck member was reported).
         let _ = tokio::time::timeout(Duration::from_secs(5), self.exited()).await;
         reap(self.pgid);
-        (forced, members(self.pgid))
+        let mut left = members(self.pgid);
+        left.extend(escaped(&self.marker, self.pgid));
+        (forced, left)
+    }
+
+    fn signal_all(&self, sig: Signal) {
+        let _ = killpg(self.pid(), sig);
+        for p in escaped(&self.marker, self.pgid) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(p as i32), sig);
+        }
     }
 
     async fn gone_within(&self, limit: Duration) -> bool {
         let end = Instant::now() + limit;
         loop {
             reap(self.pgid);
-            if members(self.pgid).is_empty() {
+            if members(self.pgid).is_empty() && escaped(&self.marker, self.pgid).is_empty() {
                 return true;
             }
             if Instant::now() >= end {
@@ -178,6 +213,41 @@ pub(crate) fn members(pgid: u32) -> Vec<u32> {
         .into_iter()
         .filter(|(_, st)| *st != 'Z' && *st != 'X')
         .map(|(p, _)| p)
+        .collect()
+}
+
+/// Live processes of the engine `m` marks that are not in its group `pgid` (they called
+/// `setsid`), from their environment in `/proc`. Zombies are reaped on the way.
+fn escaped(m: &Marker, pgid: u32) -> Vec<u32> {
+    let owner = format!("{OWNER_ENV}={}", m.owner);
+    let id = format!("{ID_ENV}={}", m.id);
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                let mut kv = env.split(|b| *b == 0);
+                let (mut o, mut i) = (false, false);
+                for x in &mut kv {
+                    o |= x == owner.as_bytes();
+                    i |= x == id.as_bytes();
+                }
+                o && i
+            })
+        })
+        .filter(|pid| {
+            let Some((st, g)) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| parse_stat(&s))
+            else {
+                return false;
+            };
+            if st == 'Z' {
+                let _ = waitpid(Pid::from_raw(*pid as i32), Some(WaitPidFlag::WNOHANG));
+            }
+            g != pgid && st != 'Z' && st != 'X'
+        })
         .collect()
 }
 

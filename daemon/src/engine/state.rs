@@ -155,7 +155,10 @@ impl Inner {
             .filter(|r| {
                 matches!(
                     r.info.state,
-                    EngineState::Starting | EngineState::Ready | EngineState::Stopping
+                    EngineState::Starting
+                        | EngineState::Building(_)
+                        | EngineState::Ready
+                        | EngineState::Stopping
                 )
             })
             .map(|r| r.info.id)

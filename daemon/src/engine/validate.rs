@@ -88,6 +88,34 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
     if let Some(a) = kind.reserved_in(&spec.args) {
         return err("args", format!("'{a}' is set by the daemon"));
     }
+    if super::build::needed(spec) {
+        if cfg.trtllm.convert.is_none() {
+            return err(
+                "mode",
+                "'engine' needs [engines.trtllm] convert = [\"python3\", \".../examples/models/core/<family>/convert_checkpoint.py\"] in the daemon config".into(),
+            );
+        }
+        let m = spec.model.as_deref().unwrap_or_default();
+        if !std::path::Path::new(m).is_dir() {
+            return err(
+                "model",
+                format!(
+                    "'{m}' is not a directory: engine mode converts a local Hugging Face checkpoint"
+                ),
+            );
+        }
+        if let Some(a) = spec.args.iter().find(|a| {
+            let flag = a.split('=').next().unwrap_or(a);
+            kinds::TRTLLM_BUILT.contains(&flag)
+        }) {
+            return err(
+                "args",
+                format!(
+                    "'{a}' is fixed when the engine is built (use the options) or set by the daemon"
+                ),
+            );
+        }
+    }
     for (k, v) in &spec.env {
         if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
             return err(

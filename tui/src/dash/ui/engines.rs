@@ -38,6 +38,7 @@ pub fn gpu_mem(m: &Model, e: &EngineInfo) -> Option<u64> {
 fn state(e: &EngineInfo, t: Theme) -> Span<'static> {
     match &e.state {
         EngineState::Starting => Span::styled("starting", t.warn()),
+        EngineState::Building(step) => Span::styled(format!("building: {step}"), t.warn()),
         EngineState::Ready => Span::styled("ready", t.ok()),
         EngineState::Stopping => Span::styled("stopping", t.warn()),
         EngineState::Stopped => Span::styled("stopped", t.dim()),
@@ -62,7 +63,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             .iter()
             .map(|e| {
                 let up = match e.state {
-                    EngineState::Starting | EngineState::Ready => {
+                    EngineState::Starting | EngineState::Building(_) | EngineState::Ready => {
                         duration(m.now_ms.saturating_sub(e.started_ms) as f64 / 1000.0)
                     }
                     _ => "-".into(),

@@ -1,0 +1,273 @@
+//! TensorRT-LLM's engine mode (releases up to 1.2.x): `convert_checkpoint.py`, then
+//! `trtllm-build`, as a stage of the engine's start with its own progress (state `building`)
+//! and its output in the engine's log. Engines are cached under the state dir by a hash of
+//! what they are built from (the model's files, dtype, build options, GPU name, TensorRT-LLM
+//! version) and reused when the hash matches. A build goes to a `.partial` dir renamed into
+//! place when complete, so a crash never leaves a half engine that looks whole.
+
+use super::kinds::{self, engine_mode};
+use super::logs::LogSink;
+use super::process;
+use super::{EngineError, EngineHandle, EngineSpec};
+use llms_shared::EngineState;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Longest a build step may take.
+const STEP_LIMIT: Duration = Duration::from_secs(4 * 3600);
+
+/// The programs of engine mode, from `[engines.trtllm]` in the daemon config.
+#[derive(Debug, Clone)]
+pub struct TrtTools {
+    /// `convert` (the model family's `convert_checkpoint.py`, with its interpreter); engine mode
+    /// is refused without it.
+    pub convert: Option<Vec<String>>,
+    /// `build` [default `["trtllm-build"]`].
+    pub build: Vec<String>,
+    /// `version_command`: prints the TensorRT-LLM version as its last line [default
+    /// `python3 -c "import tensorrt_llm; print(tensorrt_llm.__version__)"`].
+    pub version: Vec<String>,
+}
+
+impl Default for TrtTools {
+    fn default() -> Self {
+        Self {
+            convert: None,
+            build: vec!["trtllm-build".into()],
+            version: vec![
+                "python3".into(),
+                "-c".into(),
+                "import tensorrt_llm; print(tensorrt_llm.__version__)".into(),
+            ],
+        }
+    }
+}
+
+/// Whether `spec` needs a build before it is served.
+pub(crate) fn needed(spec: &EngineSpec) -> bool {
+    spec.kind == "trtllm" && engine_mode(&spec.options)
+}
+
+impl EngineHandle {
+    /// The engine dir for `spec` (engine `id`): from the cache, or converted and built now.
+    pub(crate) async fn built_engine(
+        &self,
+        id: u64,
+        spec: &EngineSpec,
+        logs: &Arc<LogSink>,
+        cancel: &CancellationToken,
+    ) -> Result<PathBuf, EngineError> {
+        let cfg = &self.inner.cfg;
+        let tools = &cfg.trtllm;
+        let convert = tools.convert.clone().ok_or_else(|| {
+            EngineError::Invalid(
+                "engine.mode: 'engine' needs [engines.trtllm] convert in the daemon config".into(),
+            )
+        })?;
+        let model = spec.model.clone().unwrap_or_default();
+        self.inner
+            .set_state(id, EngineState::Building("TensorRT-LLM version".into()));
+        let version = self.version(id, &tools.version, spec, logs, cancel).await?;
+        let gpus: Vec<String> = match &spec.gpus {
+            Some(g) => g
+                .iter()
+                .filter_map(|i| cfg.gpu_names.get(*i as usize).cloned())
+                .collect(),
+            None => cfg.gpu_names.clone(),
+        };
+        let (convert_flags, build_flags) = kinds::trtllm_build_flags(&spec.options);
+        let key = json!({
+            "model": model,
+            "model_files": model_files(Path::new(&model)),
+            "convert": convert_flags,
+            "build": build_flags,
+            "gpus": gpus,
+            "tensorrt_llm": version,
+        });
+        let hash = hex(&Sha256::digest(key.to_string().as_bytes()))[..16].to_owned();
+        let root = cfg.cache_dir.join("trtllm-engines");
+        let done = root.join(&hash);
+        if done.join("engine").join("config.json").is_file() && done.join("key.json").is_file() {
+            logs.note(&format!(
+                "reusing the engine built before: {}",
+                done.display()
+            ));
+            return Ok(done.join("engine"));
+        }
+        let tmp = root.join(format!("{hash}.partial-{id}"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| EngineError::Spawn(format!("cannot create {}: {e}", tmp.display())))?;
+        logs.note(&format!(
+            "building engine {hash} in {}: {key}",
+            tmp.display()
+        ));
+        let ckpt = tmp.join("checkpoint");
+        let engine = tmp.join("engine");
+        let path = |p: &Path| p.display().to_string();
+        let mut argv = convert;
+        argv.extend([
+            "--model_dir".into(),
+            model.clone(),
+            "--output_dir".into(),
+            path(&ckpt),
+        ]);
+        argv.extend(convert_flags);
+        self.step(id, "convert 1/2", &argv, spec, logs, cancel)
+            .await?;
+        let mut argv = tools.build.clone();
+        argv.extend([
+            "--checkpoint_dir".into(),
+            path(&ckpt),
+            "--output_dir".into(),
+            path(&engine),
+        ]);
+        argv.extend(build_flags);
+        self.step(id, "build 2/2", &argv, spec, logs, cancel)
+            .await?;
+        let _ = std::fs::remove_dir_all(&ckpt);
+        let write = std::fs::write(tmp.join("key.json"), key.to_string() + "\n")
+            .and_then(|()| std::fs::rename(&tmp, &done));
+        if let Err(e) = write {
+            // Another job built the same engine meanwhile: use that one.
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !done.join("key.json").is_file() {
+                return Err(EngineError::Spawn(format!(
+                    "cannot store the engine in {}: {e}",
+                    done.display()
+                )));
+            }
+        }
+        logs.note(&format!("engine built: {}", done.display()));
+        Ok(done.join("engine"))
+    }
+
+    /// Run one build step in a process group of its own, output to the engine's log.
+    async fn step(
+        &self,
+        id: u64,
+        what: &str,
+        argv: &[String],
+        spec: &EngineSpec,
+        logs: &Arc<LogSink>,
+        cancel: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        let inner = &self.inner;
+        inner.set_state(id, EngineState::Building(what.to_owned()));
+        logs.note(&format!("{what}: {argv:?}"));
+        let owner = inner.cfg.log_dir.display().to_string();
+        let p = process::launch(
+            argv,
+            &spec.env,
+            &owner,
+            id,
+            spec.gpus.as_deref(),
+            logs.clone(),
+            |_| {},
+        )
+        .map_err(|e| EngineError::Spawn(format!("{what}: {}: {e}", argv[0])))?;
+        inner.update(id, |r| r.proc = Some(p.clone()));
+        let end = tokio::select! {
+            e = p.exited() => Some(e),
+            () = cancel.cancelled() => None,
+            () = tokio::time::sleep(STEP_LIMIT) => {
+                p.terminate(inner.cfg.grace).await;
+                return Err(EngineError::NotReady(super::failure(&format!("{what} took over {STEP_LIMIT:?}"), logs)));
+            }
+        };
+        inner.update(id, |r| r.proc = None);
+        match end {
+            None => {
+                p.terminate(inner.cfg.grace).await;
+                Err(EngineError::Cancelled)
+            }
+            Some(e) if e.deliberate => Err(EngineError::Cancelled),
+            Some(e) if e.status == "exited with status 0" => Ok(()),
+            Some(e) => Err(EngineError::NotReady(super::failure(
+                &format!("{what} {}", e.status),
+                logs,
+            ))),
+        }
+    }
+
+    /// The last line `argv` prints (the TensorRT-LLM version).
+    async fn version(
+        &self,
+        id: u64,
+        argv: &[String],
+        spec: &EngineSpec,
+        logs: &Arc<LogSink>,
+        cancel: &CancellationToken,
+    ) -> Result<String, EngineError> {
+        let (prog, args) = argv.split_first().ok_or_else(|| {
+            EngineError::Invalid("engines.trtllm.version_command is empty".into())
+        })?;
+        let mut cmd = tokio::process::Command::new(prog);
+        cmd.args(args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let out = tokio::select! {
+            o = tokio::time::timeout(Duration::from_secs(120), cmd.output()) => o,
+            () = cancel.cancelled() => return Err(EngineError::Cancelled),
+        };
+        let _ = id;
+        let fail = |why: String| {
+            logs.note(&format!(
+                "cannot tell the TensorRT-LLM version ({argv:?}): {why}"
+            ));
+            EngineError::NotReady(format!(
+                "cannot tell the TensorRT-LLM version with {argv:?}: {why}"
+            ))
+        };
+        let out = match out {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => return Err(fail("no answer in 120 s".into())),
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().map(str::trim).rfind(|l| !l.is_empty()) {
+            Some(v) if out.status.success() => {
+                logs.note(&format!("TensorRT-LLM {v}"));
+                Ok(v.to_owned())
+            }
+            _ => Err(fail(format!(
+                "{}; {}",
+                process::describe(out.status),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
+        }
+    }
+}
+
+/// (name, size, modified seconds) of the files directly in `dir`, sorted: a changed
+/// checkpoint gets a new engine.
+fn model_files(dir: &Path) -> Vec<(String, u64, u64)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, u64, u64)> = rd
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let m = e.metadata().ok()?;
+            let mtime = m
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs();
+            m.is_file()
+                .then(|| (e.file_name().to_string_lossy().into_owned(), m.len(), mtime))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
