@@ -7,7 +7,12 @@ use common::daemon::{Daemon, LLMSD, temp_dir};
 use std::process::Command;
 
 fn doctor(dir: &std::path::Path) -> serde_json::Value {
+    doctor_env(dir, &[])
+}
+
+fn doctor_env(dir: &std::path::Path, env: &[(String, String)]) -> serde_json::Value {
     let out = Command::new(LLMSD)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["doctor", "--json", "--config"])
         .arg(dir.join("llmsd.toml"))
         .arg("--socket")
@@ -78,4 +83,31 @@ fn doctor_reports_what_is_there_and_what_is_not() {
     // Stopped: the store is read (empty).
     let r = doctor(&dir);
     assert_eq!(r["state"]["jobs"], 0, "{}", r["state"]);
+}
+
+/// With the imitation engines first on PATH (tests/imitations), each GPU engine is found and
+/// tells its version the way the real one does: `vllm --version`, the sglang package through
+/// the configured interpreter, the tensorrt_llm package for trtllm-serve (which has no
+/// --version); TensorRT-LLM's engine mode shows its two build programs.
+#[test]
+fn doctor_finds_the_engines_on_path_and_their_versions() {
+    let dir = temp_dir("doctor-imitations");
+    std::fs::write(dir.join("llmsd.toml"), common::imitation::daemon_config()).unwrap();
+    let env = common::imitation::env(&dir.join("calls.jsonl"), "");
+    let r = doctor_env(&dir, &env);
+    for (kind, version) in [
+        ("vllm", "0.20.1"),
+        ("sglang", "sglang 0.5.15"),
+        ("trtllm", "[TensorRT-LLM] TensorRT-LLM version: 1.2.1"),
+    ] {
+        let e = engine(&r, kind);
+        assert_eq!(e["runnable"], true, "{e}");
+        assert_eq!(e["version"], version, "{e}");
+    }
+    let trt = engine(&r, "trtllm")["note"].as_str().unwrap().to_owned();
+    assert!(
+        trt.contains("engine mode: python3")
+            && trt.contains("convert_checkpoint.py then trtllm-build"),
+        "{trt}"
+    );
 }

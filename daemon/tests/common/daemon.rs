@@ -23,12 +23,23 @@ pub struct Daemon {
     pub dir: PathBuf,
     pub socket: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Daemon {
     /// Start llmsd with `config` (TOML text) in `dir`, with fake GPUs unless `extra` says
     /// otherwise; returns once its socket answers.
     pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Daemon {
+        Self::start_env(dir, config, extra, Vec::new())
+    }
+
+    /// [`Daemon::start`] with more environment variables (engines inherit them).
+    pub fn start_env(
+        dir: &Path,
+        config: &str,
+        extra: &[&str],
+        env: Vec<(String, String)>,
+    ) -> Daemon {
         let cfg = dir.join("llmsd.toml");
         std::fs::write(&cfg, config).unwrap();
         let socket = dir.join("s.sock");
@@ -45,10 +56,11 @@ impl Daemon {
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut d = Daemon {
-            child: spawn(dir, &args),
+            child: spawn(dir, &args, &env),
             dir: dir.to_owned(),
             socket,
             args,
+            env,
         };
         d.wait_socket();
         d
@@ -81,7 +93,7 @@ impl Daemon {
     pub fn kill9_and_restart(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        self.child = spawn(&self.dir, &self.args);
+        self.child = spawn(&self.dir, &self.args, &self.env);
         self.wait_socket();
     }
 
@@ -108,7 +120,7 @@ impl Daemon {
 
     /// Start again after a stop.
     pub fn restart(&mut self) {
-        self.child = spawn(&self.dir, &self.args);
+        self.child = spawn(&self.dir, &self.args, &self.env);
         self.wait_socket();
     }
 
@@ -126,7 +138,7 @@ impl Drop for Daemon {
     }
 }
 
-fn spawn(dir: &Path, args: &[String]) -> Child {
+fn spawn(dir: &Path, args: &[String], env: &[(String, String)]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -135,6 +147,7 @@ fn spawn(dir: &Path, args: &[String]) -> Child {
     Command::new(LLMSD)
         .args(args)
         .env("LLMSD_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod daemon;
+pub mod imitation;
 
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use llmsd::refengine::{self, RefArgs};
