@@ -117,6 +117,7 @@ fn seed(dir: &Path) {
                     }],
                     tokens_per_joule: Some(2.0),
                     samples: 100,
+                    driver: None,
                 }),
                 engine_version: None,
                 finished_ms: 1_795_800_000_000,

@@ -75,6 +75,9 @@ async fn submit_watch_results() {
         );
         let g = r.gpu.as_ref().expect("fake GPU figures");
         assert!(g.samples >= 2 && g.tokens_per_joule.is_some(), "{g:?}");
+        // The GPU and driver as the source names them travel with every point.
+        assert_eq!(g.driver.as_deref(), Some("fake"));
+        assert_eq!(g.gpus[0].name.as_deref(), Some("llms fake GPU"));
     }
     // Raw records come from the store, one per request, matching the engine's own truth.
     let raw = c.results(ctx(), id, true).await.unwrap().unwrap();

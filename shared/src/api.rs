@@ -326,6 +326,9 @@ pub struct PointGpu {
     pub tokens_per_joule: Option<f64>,
     /// Samples the figures come from.
     pub samples: u32,
+    /// The NVIDIA driver version NVML reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 /// One GPU over one point.
@@ -333,6 +336,9 @@ pub struct PointGpu {
 pub struct GpuPointStats {
     /// NVML index.
     pub index: u32,
+    /// The GPU's name as NVML reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Highest memory used, bytes.
     pub peak_mem_used: Option<u64>,
     /// Mean utilization, percent.

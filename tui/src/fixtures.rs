@@ -60,6 +60,7 @@ pub fn gpu(peak_gib: f64, tpj: f64) -> PointGpu {
     PointGpu {
         gpus: vec![GpuPointStats {
             index: 0,
+            name: Some("NVIDIA H200".into()),
             peak_mem_used: Some((peak_gib * (1u64 << 30) as f64) as u64),
             mean_util_pct: Some(80.0),
             mean_power_w: Some(400.0),
@@ -70,6 +71,7 @@ pub fn gpu(peak_gib: f64, tpj: f64) -> PointGpu {
         }],
         tokens_per_joule: Some(tpj),
         samples: 100,
+        driver: Some("580.95.05".into()),
     }
 }
 

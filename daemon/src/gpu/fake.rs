@@ -83,6 +83,10 @@ impl FakeSource {
 }
 
 impl GpuSource for FakeSource {
+    fn driver(&self) -> Option<String> {
+        Some("fake".into())
+    }
+
     fn sample(&mut self) -> Vec<GpuSample> {
         let now = Instant::now();
         let dt_ms = self.last.map_or(0, |last| {

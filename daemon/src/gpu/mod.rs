@@ -68,6 +68,7 @@ pub fn spawn(source: Option<Box<dyn GpuSource>>, cancel: CancellationToken) -> G
     let Some(source) = source else {
         return GpuHandle { shared, tx: None };
     };
+    shared.lock().driver = source.driver();
     let (tx, rx) = std::sync::mpsc::channel();
     let (ready_tx, ready_rx) = sync_channel(1);
     let thread_shared = Arc::clone(&shared);
@@ -171,10 +172,23 @@ impl GpuHandle {
                 tracing::warn!("no closing GPU round for a short point");
             }
         }
-        let Some(m) = self.shared.lock().meters.remove(&meter.id) else {
+        let mut st = self.shared.lock();
+        let Some(m) = st.meters.remove(&meter.id) else {
             return (None, Vec::new());
         };
-        (m.acc.finish(&m.baseline, output_tokens), m.kept)
+        let mut gpu = m.acc.finish(&m.baseline, output_tokens);
+        // Which GPUs these were, and under which driver, as NVML names them.
+        if let Some(g) = &mut gpu {
+            g.driver.clone_from(&st.driver);
+            for s in &mut g.gpus {
+                s.name = st
+                    .latest
+                    .iter()
+                    .find(|x| x.index == s.index)
+                    .map(|x| x.name.clone());
+            }
+        }
+        (gpu, m.kept)
     }
 
     /// Which of `pids` hold memory on any GPU, from a fresh round (not the latest stored

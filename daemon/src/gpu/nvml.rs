@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 pub struct NvmlSource {
     nvml: Nvml,
     count: u32,
+    driver: Option<String>,
 }
 
 /// What NVML says of this machine, for `llmsd doctor`: the driver version and each GPU's
@@ -54,9 +55,17 @@ impl NvmlSource {
                 None
             }
             Ok(count) => {
-                let driver = nvml.sys_driver_version().unwrap_or_default();
-                tracing::info!(count, driver, "NVML ready");
-                Some(NvmlSource { nvml, count })
+                let driver = nvml.sys_driver_version().ok();
+                tracing::info!(
+                    count,
+                    driver = driver.as_deref().unwrap_or("?"),
+                    "NVML ready"
+                );
+                Some(NvmlSource {
+                    nvml,
+                    count,
+                    driver,
+                })
             }
             Err(err) => {
                 tracing::info!(error = %err, "NVML cannot count GPUs; running without GPUs");
@@ -67,6 +76,10 @@ impl NvmlSource {
 }
 
 impl GpuSource for NvmlSource {
+    fn driver(&self) -> Option<String> {
+        self.driver.clone()
+    }
+
     fn sample(&mut self) -> Vec<GpuSample> {
         (0..self.count)
             .map(|index| self.sample_one(index))

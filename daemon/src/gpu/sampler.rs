@@ -51,6 +51,8 @@ pub(super) struct Shared {
 pub(super) struct State {
     /// GPUs in the first round (`None` before it).
     pub(super) count: Option<u32>,
+    /// The source's driver version.
+    pub(super) driver: Option<String>,
     pub(super) latest: Vec<GpuSample>,
     pub(super) ring: VecDeque<Round>,
     pub(super) meters: HashMap<u64, Meter>,

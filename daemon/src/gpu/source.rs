@@ -17,6 +17,11 @@ pub trait GpuSource: Send + 'static {
     /// ignore it (NVML sees every process); the fake uses it to report those pids as
     /// holding GPU memory while they live.
     fn watch_pids(&mut self, _pids: &[u32]) {}
+
+    /// The driver version, where the source knows one.
+    fn driver(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The source named by the `gpu` setting: `"nvml"` (the default, also for an empty value),

@@ -102,6 +102,7 @@ impl PointAcc {
             gpus,
             tokens_per_joule,
             samples: self.rounds,
+            driver: None,
         })
     }
 }
@@ -118,6 +119,7 @@ impl GpuAcc {
         };
         GpuPointStats {
             index,
+            name: None,
             peak_mem_used: self.peak_mem,
             mean_util_pct: mean(self.util_sum, self.util_n),
             mean_power_w: mean(self.power_sum_w, self.power_n),

@@ -46,6 +46,7 @@ fn gpu() -> PointGpu {
         gpus: vec![g(0, 3 << 30), g(1, 5 << 29)],
         tokens_per_joule: Some(1.25),
         samples: 20,
+        driver: None,
     }
 }
 
