@@ -90,7 +90,7 @@ pub fn row(
         error: None,
         point: Some(point),
         gpu,
-        engine_version: None,
+        engine_version: (kind == "vllm").then(|| "0.20.1".into()),
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
     }
 }

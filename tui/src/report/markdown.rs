@@ -12,12 +12,56 @@ pub struct Image {
     pub title: String,
 }
 
+/// One row per job and engine: its kind, the version it reported, the GPUs its points ran on
+/// and the driver, as NVML named them ("-" where unknown: no GPU, or an older daemon).
+fn engines_md(jobs: &Jobs) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (j, points) in jobs {
+        for r in points {
+            let gpus: Vec<String> = r
+                .gpu
+                .iter()
+                .flat_map(|g| g.gpus.iter())
+                .map(|g| g.name.clone().unwrap_or_else(|| format!("GPU {}", g.index)))
+                .collect();
+            let driver = r.gpu.as_ref().and_then(|g| g.driver.clone());
+            let row = vec![
+                j.id.to_string(),
+                r.engine.clone(),
+                r.kind.clone(),
+                r.engine_version.clone().unwrap_or_else(|| "-".into()),
+                if gpus.is_empty() {
+                    "-".into()
+                } else {
+                    gpus.join(", ")
+                },
+                driver.unwrap_or_else(|| "-".into()),
+            ];
+            // The first point that tells, per job and engine.
+            match rows.iter_mut().find(|x| x[0] == row[0] && x[1] == row[1]) {
+                Some(x) => {
+                    for (a, b) in x.iter_mut().zip(row).skip(3) {
+                        if a == "-" {
+                            *a = b;
+                        }
+                    }
+                }
+                None => rows.push(row),
+            }
+        }
+    }
+    let headers = ["job", "engine", "kind", "version", "GPU", "driver"].map(String::from);
+    table::md_table(&headers, &rows)
+}
+
 /// The report: title, jobs, comparison tables, charts (SVG embedded, PNG linked), `notes`
 /// (charts left out and why), then the failed and flagged points with their reasons.
 pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) -> String {
     let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
     let mut out = format!("# llms report: {}\n\n## Jobs\n\n", names.join(", "));
     out.push_str(&table::jobs_md(jobs));
+    out.push_str("\n## Engines and hardware\n\n");
+    out.push_str(&engines_md(jobs));
     out.push_str(
         "\nTTFT and ITL in ms; memory is the peak GPU memory used on any GPU of a point.\n\n",
     );

@@ -280,6 +280,12 @@ fn write_produces_every_chart_and_the_report() {
     assert!(md.contains("| 3 | qwen2.5-3b engines | failed | 10/10 | 1 |"));
     assert!(md.contains("| series | load | output tok/s |"));
     assert!(md.contains("| vllm | concurrency=8 | 1131 |"));
+    // Which engine version on which GPU and driver, as the points recorded them.
+    let hw = md.split("## Engines and hardware\n\n").nth(1).unwrap();
+    assert!(
+        hw.contains("| 3 | vllm | vllm | 0.20.1 | NVIDIA H200 | 580.95.05 |"),
+        "{hw}"
+    );
     // Every linked file exists, and every chart is linked as SVG and PNG.
     let links: BTreeSet<String> = md
         .split("](")
