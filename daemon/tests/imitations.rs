@@ -173,6 +173,10 @@ async fn sglangs_unbounded_drain_is_bounded_by_the_grace_period() {
     .await
     .unwrap()
     .unwrap();
+    // Ready means /health 200, not the /v1/models that answers during the warm-up.
+    let http = llmsd::loadgen::client::http_builder().build().unwrap();
+    let health = http.get(format!("{}/health", e.url)).send().await.unwrap();
+    assert_eq!(health.status(), 200, "declared ready during the warm-up");
     let members = e.pids();
     assert_eq!(
         members.len(),
@@ -291,7 +295,8 @@ async fn a_sweep_naming_vllm_sglang_and_trtllm_in_both_modes_runs_end_to_end() {
     let d = dir("sweep");
     let model = imitation::model(&d);
     let log = d.join("invocations.jsonl");
-    let env = imitation::env(&log, "--ttft-ms 2 --itl-ms 1");
+    // The "model" would stop at 5 tokens: every point's 16 come from ignore_eos / min_tokens.
+    let env = imitation::env(&log, "--ttft-ms 2 --itl-ms 1 --eos-after 5");
     let daemon = Daemon::start_env(&d, &imitation::daemon_config(), &[], env);
     let c = daemon.client().await;
     let sweep = format!(

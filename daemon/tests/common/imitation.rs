@@ -32,6 +32,8 @@ pub fn env(log: &Path, args: &str) -> Vec<(String, String)> {
         ("LLMS_IMITATION_LOG".into(), log.display().to_string()),
         ("LLMS_IMITATION_ARGS".into(), args.into()),
         ("LLMS_IMITATION_LOAD_MS".into(), "300".into()),
+        // SGLang's /health stays 503 this long after it listens (its warm-up request).
+        ("LLMS_IMITATION_WARMUP_MS".into(), "800".into()),
     ]
 }
 
