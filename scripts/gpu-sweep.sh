@@ -12,7 +12,7 @@
 #   device:  scripts/gpu-sweep.sh stash 01 && scripts/gpu-sweep.sh build      carry .gpu/xfer/01
 #            scripts/gpu-sweep.sh stash NN                                   carry .gpu/xfer/NN
 #            ... one call per folder, in order ...
-#            scripts/gpu-sweep.sh start 480                                  (after the last)
+#            scripts/gpu-sweep.sh start 540                                  (after the last)
 #            scripts/gpu-sweep.sh collect 560                                (until "all done")
 #
 # `build` (call 1) starts, in the background (setsid: it outlives the call), the llama.cpp
@@ -85,7 +85,7 @@ prepare() {
         if [ "$nn" = 01 ]; then echo "  carry .gpu/xfer/01: scripts/gpu-sweep.sh stash 01 && scripts/gpu-sweep.sh build"
         else echo "  carry .gpu/xfer/$nn: scripts/gpu-sweep.sh stash $nn"; fi
     done
-    echo "  then: scripts/gpu-sweep.sh start 480; scripts/gpu-sweep.sh collect 560 (until all done)"
+    echo "  then: scripts/gpu-sweep.sh start 540; scripts/gpu-sweep.sh collect 560 (until all done)"
 }
 
 # ------------------------------------------------------------------------------ device
@@ -103,10 +103,11 @@ build() {
     xz -dc "$PARTS/llama-src.tar.xz" | tar -x -C "$W/llama/src" || die "llama.cpp source"
     nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader >&2
     local cc; cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
-    log "llama.cpp CUDA build for sm_$cc and the GGUF start in the background"
+    local gen=""; command -v ninja >/dev/null && gen="-G Ninja"
+    log "llama.cpp CUDA build for sm_$cc ($(cmake --version | head -1), ${gen:-make}) and the GGUF start in the background"
     setsid bash -c "
         set -o pipefail
-        cmake -S $W/llama/src -B $W/llama/build -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
+        cmake -S $W/llama/src -B $W/llama/build $gen -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
           -DCMAKE_CUDA_ARCHITECTURES=$cc -DBUILD_SHARED_LIBS=OFF -DGGML_CCACHE=OFF \
           -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
           -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
@@ -125,7 +126,7 @@ build() {
 llms() { "$W/llms" --socket "$W/llmsd.sock" "$@"; }
 
 start() {
-    local limit=${1:-480}
+    local limit=${1:-540}
     cd "$PARTS" && sha256sum -c --quiet SHA256SUMS || die "checksums"
     log "unpacking the vLLM and SGLang bundles"
     rm -rf "$W/v" "$W/s" && mkdir -p "$W/v" "$W/s"
@@ -154,7 +155,8 @@ EOF
     for _ in $(seq 100); do [ -S "$W/llmsd.sock" ] && break; sleep 0.1; done
     "$W/llmsd" doctor --config "$W/llmsd.toml" --socket "$W/llmsd.sock" --state-dir "$W/state" >&2
     llms submit "$ROOT/sweeps/gpu-qwen2.5-3b.toml" || die "submit"
-    collect "$limit"
+    # The rest of this call's time (SECONDS counts from the script's start).
+    collect $((limit - SECONDS))
 }
 
 # Up to $1 seconds for the background llama.cpp build and GGUF writer to end, either way.
@@ -210,7 +212,7 @@ case ${1:-} in
     prepare) prepare ;;
     stash) stash "${2:?stash NN}" ;;
     build) build ;;
-    start) start "${2:-480}" ;;
+    start) start "${2:-540}" ;;
     collect) collect "${2:-560}" ;;
     *) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
