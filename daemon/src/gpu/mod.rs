@@ -140,6 +140,30 @@ impl GpuHandle {
         }
     }
 
+    /// Measures each GPU's idle power now, over `span` at the point rate, and makes it the
+    /// idle baseline of every later point on that GPU (until measured again). The scheduler
+    /// calls it once an engine is up and before any traffic: rounds between points are not
+    /// idle (the next point's warm-up runs, the GPU is still hot), so a baseline taken there
+    /// would be the load itself. Returns (index, watts); empty without GPUs.
+    pub async fn idle_baseline(&self, gpus: Option<Vec<u32>>, span: Duration) -> Vec<(u32, f64)> {
+        if self.tx.is_none() {
+            return Vec::new();
+        }
+        let meter = self.begin_point(gpus, Vec::new());
+        tokio::time::sleep(span).await;
+        let (fig, _) = self.end_point(meter, 0);
+        let idle: Vec<(u32, f64)> = fig
+            .map(|f| {
+                f.gpus
+                    .iter()
+                    .filter_map(|g| g.mean_power_w.map(|w| (g.index, w)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.shared.lock().pinned.extend(idle.iter().copied());
+        idle
+    }
+
     /// Replaces the engine pids of a point (its process group changed); used from the next
     /// round on.
     pub fn set_pids(&self, meter: &PointMeter, pids: Vec<u32>) {

@@ -60,6 +60,9 @@ pub(super) struct State {
     /// The last idle power computed per GPU, for points that follow each other with no idle
     /// round left in the ring.
     last_baseline: BTreeMap<u32, f64>,
+    /// Idle power measured on purpose ([`super::GpuHandle::idle_baseline`]): used by every
+    /// later meter of that GPU, until measured again.
+    pub(super) pinned: BTreeMap<u32, f64>,
 }
 
 /// One sampling round.
@@ -146,7 +149,12 @@ impl State {
             .collect();
         let mut baseline = BTreeMap::new();
         for i in indices {
-            let idle = idle_power(&self.ring, i).or_else(|| self.last_baseline.get(&i).copied());
+            let idle = self
+                .pinned
+                .get(&i)
+                .copied()
+                .or_else(|| idle_power(&self.ring, i))
+                .or_else(|| self.last_baseline.get(&i).copied());
             if let Some(w) = idle {
                 self.last_baseline.insert(i, w);
                 baseline.insert(i, w);

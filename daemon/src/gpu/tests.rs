@@ -176,3 +176,29 @@ async fn dropped_meter_is_forgotten_and_cancel_stops() {
     let (fig, _) = gpu.end_point(meter, 1);
     assert!(fig.is_some());
 }
+
+/// A baseline measured on purpose is the one every later point subtracts, whatever the rounds
+/// between points looked like (on a real GPU they carry the next point's warm-up).
+#[tokio::test]
+async fn an_idle_baseline_measured_on_purpose_is_used_by_later_points() {
+    let (gpu, cancel) = fake(1);
+    let idle = gpu.idle_baseline(None, Duration::from_millis(300)).await;
+    assert_eq!(idle.len(), 1);
+    let (index, watts) = idle[0];
+    assert_eq!(index, 0);
+    // The fake's power: 60 W + 2.4 W per util percent.
+    assert!((60.0..=300.0).contains(&watts), "{watts}");
+    for _ in 0..2 {
+        let meter = gpu.begin_point(None, vec![]);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (fig, _) = gpu.end_point(meter, 10);
+        assert_eq!(fig.unwrap().gpus[0].idle_power_w, Some(watts));
+    }
+    let none = spawn(None, CancellationToken::new());
+    assert!(
+        none.idle_baseline(None, Duration::from_millis(10))
+            .await
+            .is_empty()
+    );
+    cancel.cancel();
+}

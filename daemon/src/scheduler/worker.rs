@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// How long the idle power is measured once an engine is up, before its first request.
+const IDLE_SPAN: Duration = Duration::from_secs(1);
+
 pub(super) struct Worker {
     pub sched: SchedulerHandle,
     pub job: u64,
@@ -249,6 +252,16 @@ impl Worker {
                 return Ok(());
             }
         };
+        // The engine is up and no request runs: this is the idle power its points subtract.
+        let idle = self
+            .sched
+            .inner
+            .gpu
+            .idle_baseline(job.sweep.gpus.clone(), IDLE_SPAN)
+            .await;
+        if !idle.is_empty() {
+            tracing::info!(job = job.id, engine = %spec_name(def), ?idle, "idle power (W) with the engine loaded");
+        }
         let sampled = crate::engine::warmup_sampled(&def.kind);
         if sampled > 0 {
             let t0 = Instant::now();
