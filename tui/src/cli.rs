@@ -84,8 +84,12 @@ pub enum Command {
     /// Compare jobs: engines x load settings, throughput, TTFT, ITL, memory, tokens/J.
     Compare {
         /// Job ids.
-        #[arg(required = true, num_args = 1..)]
+        #[arg(required_unless_present = "from", num_args = 1..)]
         jobs: Vec<u64>,
+        /// Read jobs from files saved by `llms results JOB --json` instead of the daemon
+        /// (repeatable).
+        #[arg(long, conflicts_with = "jobs")]
+        from: Vec<PathBuf>,
         /// A Markdown table.
         #[arg(long, conflicts_with = "json")]
         md: bool,
@@ -96,8 +100,12 @@ pub enum Command {
     /// Write charts (SVG and PNG) and a Markdown report comparing jobs.
     Report {
         /// Job ids.
-        #[arg(required = true, num_args = 1..)]
+        #[arg(required_unless_present = "from", num_args = 1..)]
         jobs: Vec<u64>,
+        /// Read jobs from files saved by `llms results JOB --json` instead of the daemon
+        /// (repeatable).
+        #[arg(long, conflicts_with = "jobs")]
+        from: Vec<PathBuf>,
         /// Directory to write into (created if missing).
         #[arg(long)]
         out: PathBuf,

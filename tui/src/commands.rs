@@ -19,6 +19,16 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
     if let Command::Demo(args) = cmd {
         return crate::demo::run(args).await;
     }
+    // Saved results: no daemon needed.
+    match &cmd {
+        Command::Compare { from, md, json, .. } if !from.is_empty() => {
+            return crate::report::compare(&output::read_saved(from)?, *md, *json);
+        }
+        Command::Report { from, out, .. } if !from.is_empty() => {
+            return crate::report::write(&output::read_saved(from)?, out);
+        }
+        _ => {}
+    }
     let submit_req = match &cmd {
         Command::Submit { file, .. } => Some(read_submit(file)?),
         _ => None,
@@ -36,11 +46,11 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Cancel { job } => cancel(&s, job).await,
         Command::Logs { engine, lines } => logs(&s, &engine, lines).await,
         Command::Gpus { json } => gpus(&s, json).await,
-        Command::Compare { jobs, md, json } => {
+        Command::Compare { jobs, md, json, .. } => {
             let data = fetch_jobs(&s, &jobs).await?;
             crate::report::compare(&data, md, json)
         }
-        Command::Report { jobs, out } => {
+        Command::Report { jobs, out, .. } => {
             let data = fetch_jobs(&s, &jobs).await?;
             crate::report::write(&data, &out)
         }

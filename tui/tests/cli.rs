@@ -77,3 +77,46 @@ fn no_subcommand_without_a_terminal_says_the_dashboard_needs_one() {
     assert_eq!(v.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&v.stdout).starts_with("llms "));
 }
+
+/// `compare --from` / `report --from` read saved `llms results --json` files: the published
+/// GPU sweep compares and reports with no daemon at all; a bad file is named.
+#[test]
+fn saved_results_compare_and_report_without_a_daemon() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/results/h200-2026-11-28"
+    );
+    let r1 = format!("{dir}/results-1.json");
+    let r2 = format!("{dir}/results-2.json");
+    let o = llms(&[
+        "--socket",
+        "/nonexistent/x.sock",
+        "compare",
+        "--from",
+        &r1,
+        "--from",
+        &r2,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1/vllm") && out.contains("2/llamacpp"),
+        "{out}"
+    );
+    let tmp = std::env::temp_dir().join(format!("llms-report-from-{}", std::process::id()));
+    let o = llms(&["report", "--from", &r1, "--out", tmp.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = std::fs::read_to_string(tmp.join("report.md")).unwrap();
+    assert!(
+        md.contains("| 1 | vllm | vllm | 0.20.1 | NVIDIA H200 | 580.159.04 |"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+    let o = llms(&["compare", "--from", "/nonexistent/r.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("llms: cannot read /nonexistent/r.json: "),
+        "{}",
+        stderr(&o)
+    );
+}

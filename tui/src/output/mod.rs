@@ -3,10 +3,12 @@
 mod gpus;
 mod jobs;
 mod results;
+mod saved;
 
 pub use gpus::gpus_table;
 pub use jobs::{jobs_json, jobs_table, show_json, show_text};
 pub use results::{CSV_COLUMNS, JobResults, results_csv, results_json, results_md, results_table};
+pub use saved::read_saved;
 
 use llms_shared::{Arrival, Load};
 

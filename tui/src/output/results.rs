@@ -34,7 +34,7 @@ impl JobResults {
     }
 }
 
-/// `{"job", "name", "state", "points": [...], "failed": [{"index", "engine", "error"}]}`.
+/// `{"job", "name", "state", "points": [...], "failed": [{"index", "engine", "kind", "error"}]}`.
 /// Each point is the `llmsd bench --json` point object with `"index"`, `"engine"` and
 /// `"kind"` added, `"engine_version"` when the engine reported one, and `"gpu"` (the daemon's
 /// `PointGpu`) when there are GPU figures.
@@ -57,7 +57,9 @@ pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
     }
     let failed: Vec<Value> = r
         .failures()
-        .map(|(row, error)| json!({"index": row.index, "engine": row.engine, "error": error}))
+        .map(|(row, error)| {
+            json!({"index": row.index, "engine": row.engine, "kind": row.kind, "error": error})
+        })
         .collect();
     Ok(json!({
         "job": r.job,

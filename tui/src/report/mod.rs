@@ -50,7 +50,7 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
             ids.join(", ")
         )));
     }
-    let title = jobs_title(jobs);
+    let title = chart_title(jobs);
     let mut drawn: Vec<(String, Chart)> = Vec::new();
     let mut notes = Vec::new();
     for m in Metric::ALL {
@@ -105,6 +105,16 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
         .iter()
         .map(|p| format!("{}\n", p.display()))
         .collect())
+}
+
+/// The chart caption: the job names while they fit the chart's width, else the job ids.
+fn chart_title(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
+    let names = jobs_title(jobs);
+    if names.chars().count() <= 70 {
+        return names;
+    }
+    let ids: Vec<String> = jobs.iter().map(|(j, _)| j.id.to_string()).collect();
+    format!("jobs {}", ids.join(", "))
 }
 
 /// The job names, for titles: `qwen2.5-3b engines` or `a, b`.

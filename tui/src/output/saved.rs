@@ -1,0 +1,165 @@
+//! Jobs read back from files written by `llms results JOB --json`, so `compare` and `report`
+//! work on results saved elsewhere (a GPU machine that is gone, a colleague's sweep) without
+//! a daemon.
+
+use crate::failure::Failure;
+use llms_shared::{JobState, JobSummary, PointGpu, PointResult, ResultRow};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Each file as (job, its rows), in the order given. Errors name the file and the field.
+pub fn read_saved(paths: &[PathBuf]) -> Result<Vec<(JobSummary, Vec<ResultRow>)>, Failure> {
+    paths
+        .iter()
+        .map(|p| {
+            let name = p.display();
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| Failure::usage(format!("{name}: not JSON: {e}")))?;
+            parse(&v).map_err(|e| Failure::usage(format!("{name}: {e}")))
+        })
+        .collect()
+}
+
+/// One `llms results --json` object.
+fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
+    let field = |k: &str| {
+        v.get(k)
+            .ok_or(format!("no \"{k}\" (not `llms results --json` output?)"))
+    };
+    let id = field("job")?.as_u64().ok_or("job: not a number")?;
+    let name = field("name")?
+        .as_str()
+        .ok_or("name: not a string")?
+        .to_owned();
+    let state: JobState =
+        serde_json::from_value(field("state")?.clone()).map_err(|e| format!("state: {e}"))?;
+    let mut rows = Vec::new();
+    let points = field("points")?.as_array().ok_or("points: not a list")?;
+    for (i, p) in points.iter().enumerate() {
+        let mut m = p
+            .as_object()
+            .ok_or(format!("points[{i}]: not an object"))?
+            .clone();
+        let mut take = |k: &str| m.remove(k).unwrap_or(Value::Null);
+        let index = take("index")
+            .as_u64()
+            .ok_or(format!("points[{i}].index: not a number"))?;
+        let engine = take("engine").as_str().unwrap_or_default().to_owned();
+        let kind = take("kind").as_str().unwrap_or_default().to_owned();
+        let engine_version = take("engine_version").as_str().map(str::to_owned);
+        let gpu: Option<PointGpu> =
+            serde_json::from_value(take("gpu")).map_err(|e| format!("points[{i}].gpu: {e}"))?;
+        let point: PointResult =
+            serde_json::from_value(Value::Object(m)).map_err(|e| format!("points[{i}]: {e}"))?;
+        rows.push(ResultRow {
+            index: u32::try_from(index).map_err(|_| format!("points[{i}].index: too large"))?,
+            engine,
+            kind,
+            load: Some(point.load.clone()),
+            error: None,
+            point: Some(point),
+            gpu,
+            engine_version,
+            finished_ms: 0,
+        });
+    }
+    let failed = v
+        .get("failed")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for (i, f) in failed.iter().enumerate() {
+        let s = |k: &str| {
+            f.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        rows.push(ResultRow {
+            index: f
+                .get("index")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or(format!("failed[{i}].index: not a number"))?,
+            engine: s("engine"),
+            kind: s("kind"),
+            load: None,
+            error: Some(s("error")),
+            point: None,
+            gpu: None,
+            engine_version: None,
+            finished_ms: 0,
+        });
+    }
+    rows.sort_by_key(|r| r.index);
+    let n = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    let job = JobSummary {
+        id,
+        name,
+        state,
+        points_done: n,
+        points_total: n,
+        order: 0,
+        points_failed: u32::try_from(failed.len()).unwrap_or(u32::MAX),
+        submitted_ms: 0,
+        started_ms: None,
+        finished_ms: None,
+        error: None,
+    };
+    Ok((job, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{JobResults, results_json};
+
+    /// What `llms results --json` writes reads back to the same rows (the times it does not
+    /// write aside).
+    #[test]
+    fn results_json_round_trips() {
+        let (job, rows) = crate::fixtures::sweep();
+        let r = JobResults {
+            job: job.id,
+            name: job.name.clone(),
+            state: job.state,
+            rows: rows.clone(),
+        };
+        let (j2, rows2) = parse(&results_json(&r).unwrap()).unwrap();
+        assert_eq!((j2.id, &j2.name, j2.state), (job.id, &job.name, job.state));
+        assert_eq!(rows2.len(), rows.len());
+        for (a, b) in rows.iter().zip(&rows2) {
+            assert_eq!(
+                (
+                    a.index,
+                    &a.engine,
+                    &a.kind,
+                    &a.error,
+                    &a.point,
+                    &a.gpu,
+                    &a.engine_version
+                ),
+                (
+                    b.index,
+                    &b.engine,
+                    &b.kind,
+                    &b.error,
+                    &b.point,
+                    &b.gpu,
+                    &b.engine_version
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse(&serde_json::json!({"job": 1, "name": "x", "state": "done", "points": [{"index": "a"}]}))
+            .unwrap_err();
+        assert!(e.starts_with("points[0].index"), "{e}");
+        let e = parse(&serde_json::json!({"points": []})).unwrap_err();
+        assert!(e.contains("\"job\""), "{e}");
+    }
+}
