@@ -71,7 +71,7 @@ impl EngineHandle {
         let model = spec.model.clone().unwrap_or_default();
         self.inner
             .set_state(id, EngineState::Building("TensorRT-LLM version".into()));
-        let version = self.version(id, &tools.version, spec, logs, cancel).await?;
+        let version = self.version(&tools.version, spec, logs, cancel).await?;
         let gpus: Vec<String> = match &spec.gpus {
             Some(g) => g
                 .iter()
@@ -91,23 +91,23 @@ impl EngineHandle {
         let hash = hex(&Sha256::digest(key.to_string().as_bytes()))[..16].to_owned();
         let root = cfg.cache_dir.join("trtllm-engines");
         let done = root.join(&hash);
-        if done.join("engine").join("config.json").is_file() && done.join("key.json").is_file() {
+        if complete(&done) {
             logs.note(&format!(
                 "reusing the engine built before: {}",
                 done.display()
             ));
             return Ok(done.join("engine"));
         }
-        let tmp = root.join(format!("{hash}.partial-{id}"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)
-            .map_err(|e| EngineError::Spawn(format!("cannot create {}: {e}", tmp.display())))?;
+        let tmp = Partial(root.join(format!("{hash}.partial-{id}")));
+        let _ = std::fs::remove_dir_all(&tmp.0);
+        std::fs::create_dir_all(&tmp.0)
+            .map_err(|e| EngineError::Spawn(format!("cannot create {}: {e}", tmp.0.display())))?;
         logs.note(&format!(
             "building engine {hash} in {}: {key}",
-            tmp.display()
+            tmp.0.display()
         ));
-        let ckpt = tmp.join("checkpoint");
-        let engine = tmp.join("engine");
+        let ckpt = tmp.0.join("checkpoint");
+        let engine = tmp.0.join("engine");
         let path = |p: &Path| p.display().to_string();
         let mut argv = convert;
         argv.extend([
@@ -130,12 +130,11 @@ impl EngineHandle {
         self.step(id, "build 2/2", &argv, spec, logs, cancel)
             .await?;
         let _ = std::fs::remove_dir_all(&ckpt);
-        let write = std::fs::write(tmp.join("key.json"), key.to_string() + "\n")
-            .and_then(|()| std::fs::rename(&tmp, &done));
+        let write = std::fs::write(tmp.0.join("key.json"), key.to_string() + "\n")
+            .and_then(|()| std::fs::rename(&tmp.0, &done));
         if let Err(e) = write {
             // Another job built the same engine meanwhile: use that one.
-            let _ = std::fs::remove_dir_all(&tmp);
-            if !done.join("key.json").is_file() {
+            if !complete(&done) {
                 return Err(EngineError::Spawn(format!(
                     "cannot store the engine in {}: {e}",
                     done.display()
@@ -157,6 +156,10 @@ impl EngineHandle {
         cancel: &CancellationToken,
     ) -> Result<(), EngineError> {
         let inner = &self.inner;
+        // A stop that came while no step ran (the version probe, between steps) ends it here.
+        if inner.with(id, |r| r.info.state == EngineState::Stopped) != Some(false) {
+            return Err(EngineError::Cancelled);
+        }
         inner.set_state(id, EngineState::Building(what.to_owned()));
         logs.note(&format!("{what}: {argv:?}"));
         let owner = inner.cfg.log_dir.display().to_string();
@@ -172,22 +175,21 @@ impl EngineHandle {
         .map_err(|e| EngineError::Spawn(format!("{what}: {}: {e}", argv[0])))?;
         inner.update(id, |r| r.proc = Some(p.clone()));
         let end = tokio::select! {
-            e = p.exited() => Some(e),
-            () = cancel.cancelled() => None,
-            () = tokio::time::sleep(STEP_LIMIT) => {
-                p.terminate(inner.cfg.grace).await;
-                return Err(EngineError::NotReady(super::failure(&format!("{what} took over {STEP_LIMIT:?}"), logs)));
-            }
+            e = p.exited() => Ok(e),
+            () = cancel.cancelled() => Err(EngineError::Cancelled),
+            () = tokio::time::sleep(STEP_LIMIT) => Err(EngineError::NotReady(super::failure(
+                &format!("{what} took over {STEP_LIMIT:?}"),
+                logs,
+            ))),
         };
+        if end.is_err() {
+            p.terminate(inner.cfg.grace).await;
+        }
         inner.update(id, |r| r.proc = None);
-        match end {
-            None => {
-                p.terminate(inner.cfg.grace).await;
-                Err(EngineError::Cancelled)
-            }
-            Some(e) if e.deliberate => Err(EngineError::Cancelled),
-            Some(e) if e.status == "exited with status 0" => Ok(()),
-            Some(e) => Err(EngineError::NotReady(super::failure(
+        match end? {
+            e if e.deliberate => Err(EngineError::Cancelled),
+            e if e.status == process::describe(std::process::ExitStatus::default()) => Ok(()),
+            e => Err(EngineError::NotReady(super::failure(
                 &format!("{what} {}", e.status),
                 logs,
             ))),
@@ -197,7 +199,6 @@ impl EngineHandle {
     /// The last line `argv` prints (the TensorRT-LLM version).
     async fn version(
         &self,
-        id: u64,
         argv: &[String],
         spec: &EngineSpec,
         logs: &Arc<LogSink>,
@@ -215,7 +216,6 @@ impl EngineHandle {
             o = tokio::time::timeout(Duration::from_secs(120), cmd.output()) => o,
             () = cancel.cancelled() => return Err(EngineError::Cancelled),
         };
-        let _ = id;
         let fail = |why: String| {
             logs.note(&format!(
                 "cannot tell the TensorRT-LLM version ({argv:?}): {why}"
@@ -241,6 +241,21 @@ impl EngineHandle {
                 String::from_utf8_lossy(&out.stderr).trim()
             ))),
         }
+    }
+}
+
+/// Whether `dir` holds a finished engine: its config and the key written last.
+fn complete(dir: &Path) -> bool {
+    dir.join("engine").join("config.json").is_file() && dir.join("key.json").is_file()
+}
+
+/// A build's `.partial` directory: removed when dropped, whatever ended the build (renamed
+/// into place first when it succeeded, so nothing is left to remove then).
+struct Partial(PathBuf);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -107,9 +107,17 @@ pub(crate) fn launch(
             // The leader died on its own: its helpers (vLLM's EngineCore, ...) must not
             // outlive it holding the GPU.
             let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
-            for p in escaped(&mark, pgid) {
-                let _ = nix::sys::signal::kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+            let esc = escaped(&mark, pgid);
+            for p in &esc {
+                let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
             }
+            // Reparented to the daemon (a subreaper): reap them once they are gone.
+            let end = Instant::now() + Duration::from_secs(2);
+            while esc.iter().any(|p| alive(*p)) && Instant::now() < end {
+                reap_pids(&esc);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            reap_pids(&esc);
         }
         // The pipes close when the last holder is gone; give the readers time to drain.
         let _ = tokio::time::timeout(Duration::from_secs(2), pumps.join_all()).await;
@@ -148,32 +156,42 @@ impl Proc {
     /// left (none, normally).
     pub async fn terminate(&self, grace: Duration) -> (bool, Vec<u32>) {
         self.stopping.store(true, Ordering::SeqCst);
-        self.signal_all(Signal::SIGTERM);
-        let forced = !self.gone_within(grace).await;
+        // Those that left the group are looked up once (a /proc walk reading environments),
+        // then followed by pid.
+        let esc = self.escaped_pids();
+        self.signal_all(Signal::SIGTERM, &esc);
+        let forced = !self.gone_within(grace, &esc).await;
         if forced {
-            self.signal_all(Signal::SIGKILL);
-            self.gone_within(Duration::from_secs(5)).await;
+            self.signal_all(Signal::SIGKILL, &esc);
+            self.gone_within(Duration::from_secs(5), &esc).await;
         }
         // The leader reaped and its output drained (bounded: a stuck member was reported).
         let _ = tokio::time::timeout(Duration::from_secs(5), self.exited()).await;
         reap(self.pgid);
+        reap_pids(&esc);
         let mut left = members(self.pgid);
-        left.extend(escaped(&self.marker, self.pgid));
+        left.extend(self.escaped_pids());
         (forced, left)
     }
 
-    fn signal_all(&self, sig: Signal) {
+    /// The engine's live processes outside its group (they called `setsid`).
+    pub fn escaped_pids(&self) -> Vec<u32> {
+        escaped(&self.marker, self.pgid)
+    }
+
+    fn signal_all(&self, sig: Signal, esc: &[u32]) {
         let _ = killpg(self.pid(), sig);
-        for p in escaped(&self.marker, self.pgid) {
-            let _ = nix::sys::signal::kill(Pid::from_raw(p as i32), sig);
+        for p in esc {
+            let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), sig);
         }
     }
 
-    async fn gone_within(&self, limit: Duration) -> bool {
+    async fn gone_within(&self, limit: Duration, esc: &[u32]) -> bool {
         let end = Instant::now() + limit;
         loop {
             reap(self.pgid);
-            if members(self.pgid).is_empty() && escaped(&self.marker, self.pgid).is_empty() {
+            reap_pids(esc);
+            if members(self.pgid).is_empty() && !esc.iter().any(|p| alive(*p)) {
                 return true;
             }
             if Instant::now() >= end {
@@ -221,56 +239,56 @@ pub(crate) fn members(pgid: u32) -> Vec<u32> {
 fn escaped(m: &Marker, pgid: u32) -> Vec<u32> {
     let owner = format!("{OWNER_ENV}={}", m.owner);
     let id = format!("{ID_ENV}={}", m.id);
+    marked(&[&owner, &id])
+        .into_iter()
+        .filter(|&(_, g)| g != pgid)
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// (pid, process group) of every live process whose environment holds all of `entries`
+/// (`KEY=value`), from `/proc`.
+fn marked(entries: &[&str]) -> Vec<(u32, u32)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-                let mut kv = env.split(|b| *b == 0);
-                let (mut o, mut i) = (false, false);
-                for x in &mut kv {
-                    o |= x == owner.as_bytes();
-                    i |= x == id.as_bytes();
-                }
-                o && i
+                entries
+                    .iter()
+                    .all(|want| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
             })
         })
-        .filter(|pid| {
-            let Some((st, g)) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| parse_stat(&s))
-            else {
-                return false;
-            };
-            if st == 'Z' {
-                let _ = waitpid(Pid::from_raw(*pid as i32), Some(WaitPidFlag::WNOHANG));
-            }
-            g != pgid && st != 'Z' && st != 'X'
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(&stat)
+                .filter(|(st, _)| *st != 'Z' && *st != 'X')
+                .map(|(_, g)| (pid, g))
         })
         .collect()
+}
+
+/// Whether `pid` runs (exists and is not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .is_some_and(|(st, _)| st != 'Z' && st != 'X')
+}
+
+/// Reap those of `pids` that are our zombies (escaped processes reparented to the daemon).
+fn reap_pids(pids: &[u32]) {
+    for p in pids {
+        let _ = waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG));
+    }
 }
 
 /// Process groups with a member whose environment says `owner` owns it: engines of an
 /// earlier run of this daemon (same state directory) that outlived it.
 pub(crate) fn orphans(owner: &str) -> Vec<u32> {
     let want = format!("{OWNER_ENV}={owner}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut groups: Vec<u32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
-        })
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            parse_stat(&stat)
-                .filter(|(st, _)| *st != 'Z')
-                .map(|(_, g)| g)
-        })
-        .collect();
+    let mut groups: Vec<u32> = marked(&[&want]).into_iter().map(|(_, g)| g).collect();
     groups.sort_unstable();
     groups.dedup();
     groups

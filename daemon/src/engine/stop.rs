@@ -42,6 +42,8 @@ impl EngineHandle {
         if !before.contains(&proc.pgid) {
             before.push(proc.pgid);
         }
+        // Workers outside the group (MPI under orted) are the ones holding the GPU.
+        before.extend(proc.escaped_pids());
         let (forced, leftover_pids) = proc.terminate(inner.cfg.grace).await;
         let gpu_pids = gpu_check(inner, before).await;
         if !gpu_pids.is_empty() || !leftover_pids.is_empty() {
