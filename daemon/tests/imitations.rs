@@ -210,27 +210,59 @@ async fn sglangs_unbounded_drain_is_bounded_by_the_grace_period() {
 }
 
 /// trtllm-serve's MPI worker runs in a session of its own, out of reach of killpg; the
-/// supervisor finds it by the engine's mark in its environment and stops it too.
+/// supervisor finds it by the engine's mark in its environment. Neither way out leaves it:
+/// a stop that must SIGKILL the server (a stalled stream keeps uvicorn's graceful shutdown
+/// waiting, so the server never tears its worker down itself), or the server SIGKILLed by
+/// someone else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trtllm_worker_that_left_the_group_is_stopped_too() {
     let d = dir("trtllm-escape");
     let model = imitation::model(&d);
     let h = supervisor(&d, "");
-    let e = timeout(
-        GUARD,
-        h.start(spec("trtllm", &model, &[]), None, CancellationToken::new()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
     let owner = d.join("logs").display().to_string();
-    let all = imitation::owned_by(&owner);
-    let group = e.pids();
-    assert_eq!(all.len(), 2, "server + worker: {all:?}");
-    assert_eq!(group.len(), 1, "the worker is not in the group: {group:?}");
-    let report = timeout(GUARD, h.stop(e.id)).await.unwrap();
-    assert!(report.leftover_pids.is_empty(), "{report:?}");
-    assert!(imitation::owned_by(&owner).is_empty());
+    let http = llmsd::loadgen::client::http_builder().build().unwrap();
+    let body = r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#;
+    for way in ["forced stop", "server killed"] {
+        let e = timeout(
+            GUARD,
+            h.start(spec("trtllm", &model, &[]), None, CancellationToken::new()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let all = imitation::owned_by(&owner);
+        let group = e.pids();
+        assert_eq!(all.len(), 2, "{way}: server + worker: {all:?}");
+        assert_eq!(
+            group.len(),
+            1,
+            "{way}: the worker is not in the group: {group:?}"
+        );
+        if way == "forced stop" {
+            let mut resp = http
+                .post(format!("{}/v1/chat/completions", e.url))
+                .header("x-llms-fault", "stall")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            resp.chunk().await.unwrap().unwrap();
+            let report = timeout(GUARD, h.stop(e.id)).await.unwrap();
+            assert!(report.forced, "{report:?}");
+            assert!(report.leftover_pids.is_empty(), "{report:?}");
+        } else {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(group[0] as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            timeout(GUARD, e.exited()).await.unwrap();
+        }
+        assert!(
+            imitation::owned_by(&owner).is_empty(),
+            "{way}: the worker outlived it"
+        );
+    }
 }
 
 /// What the real engines refuse, the imitations refuse the same way, and the start fails at

@@ -4,35 +4,43 @@
 use super::dialect::ChildKind;
 use std::process::{Child, Command, Stdio};
 
+/// The helpers of a running imitation; they are ended (SIGTERM, then reaped) when this is
+/// dropped, on a clean exit and on every error path alike.
+#[derive(Default)]
+pub struct Helpers(Vec<Child>);
+
 /// Start `n` helpers of `kind`: `<this exe> reference-engine --imitation-child KIND`.
-pub fn spawn(kind: ChildKind, n: usize) -> Result<Vec<Child>, String> {
+pub fn spawn(kind: ChildKind, n: usize) -> Result<Helpers, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
     let name = match kind {
         ChildKind::Orphaning => "orphaning",
         ChildKind::ParentBound => "parent-bound",
         ChildKind::Escaping => "escaping",
     };
-    (0..n)
-        .map(|_| {
-            Command::new(&exe)
-                .args(["reference-engine", "--imitation-child", name])
-                .stdin(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("cannot start a helper process: {e}"))
-        })
-        .collect()
+    let mut helpers = Helpers::default();
+    for _ in 0..n {
+        let c = Command::new(&exe)
+            .args(["reference-engine", "--imitation-child", name])
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start a helper process: {e}"))?;
+        helpers.0.push(c);
+    }
+    Ok(helpers)
 }
 
-/// End the helpers (the real engines tear theirs down on a clean exit).
-pub fn stop(kids: &mut Vec<Child>) {
-    for c in kids.iter() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    for mut c in kids.drain(..) {
-        let _ = c.wait();
+impl Drop for Helpers {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        // They die on SIGTERM at once: the wait is short.
+        for mut c in self.0.drain(..) {
+            let _ = c.wait();
+        }
     }
 }
 
@@ -46,10 +54,11 @@ pub async fn run(kind: ChildKind) -> Result<(), String> {
             );
         }
         ChildKind::ParentBound => {
+            let parent = nix::unistd::getppid();
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
                 .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
-            // The parent may have died before the line above.
-            if nix::unistd::getppid().as_raw() == 1 {
+            // The parent may have died before the line above (we were reparented).
+            if nix::unistd::getppid() != parent {
                 return Ok(());
             }
             eprintln!("[scheduler pid={me}] dies with its parent (PR_SET_PDEATHSIG)");

@@ -54,16 +54,6 @@ pub enum ChildKind {
 pub struct Dialect(pub Option<Imitate>);
 
 impl Dialect {
-    /// The engine's name for logs.
-    pub fn name(self) -> &'static str {
-        match self.0 {
-            None => "reference",
-            Some(Imitate::Vllm) => "vllm",
-            Some(Imitate::Sglang) => "sglang",
-            Some(Imitate::Trtllm) => "trtllm",
-        }
-    }
-
     /// The version it reports.
     pub fn version(self) -> String {
         match self.0 {
@@ -126,12 +116,6 @@ impl Dialect {
             Some(Imitate::Sglang) => Some((ChildKind::ParentBound, 2)),
             Some(Imitate::Trtllm) => Some((ChildKind::Escaping, 1)),
         }
-    }
-
-    /// `/health` answers 503 while the server warms up after it starts listening (SGLang;
-    /// `/v1/models` already answers 200 then).
-    pub fn warms_up(self) -> bool {
-        self.0 == Some(Imitate::Sglang)
     }
 
     /// The log lines a real start ends with.

@@ -131,7 +131,7 @@ pub struct RefArgs {
     #[arg(long, value_enum)]
     pub imitate: Option<Imitate>,
     /// After it starts listening, `/health` answers 503 this long while other routes work
-    /// (SGLang's warm-up; with `--imitate sglang`).
+    /// (SGLang's warm-up; the sglang imitation sets it).
     #[arg(long, default_value_t = 0)]
     pub warmup_ms: u64,
     /// No engine metrics: `/metrics` is not mounted (SGLang without `--enable-metrics`,
@@ -331,9 +331,9 @@ pub async fn run(mut args: RefArgs, shutdown: impl Future<Output = ()>) -> Resul
         false => None,
     };
     let dialect = Dialect(args.imitate);
-    let mut kids = match dialect.children() {
+    let kids = match dialect.children() {
         Some((kind, n)) => children::spawn(kind, n)?,
-        None => Vec::new(),
+        None => children::Helpers::default(),
     };
     let mut shutdown = std::pin::pin!(shutdown);
     if dialect.loading() == Loading::Refused && args.startup_ms > 0 {
@@ -341,10 +341,7 @@ pub async fn run(mut args: RefArgs, shutdown: impl Future<Output = ()>) -> Resul
         let load = tokio::time::sleep(Duration::from_millis(args.startup_ms));
         tokio::select! {
             () = load => {}
-            () = &mut shutdown => {
-                children::stop(&mut kids);
-                return Ok(());
-            }
+            () = &mut shutdown => return Ok(()),
         }
         args.startup_ms = 0;
     }
@@ -363,7 +360,7 @@ pub async fn run(mut args: RefArgs, shutdown: impl Future<Output = ()>) -> Resul
     if dialect.on_term() == OnTerm::Drain {
         drain(&running.state).await;
     }
-    children::stop(&mut kids);
+    drop(kids);
     let truth = running.truth.clone();
     drop(running);
     if let Some(path) = out {
