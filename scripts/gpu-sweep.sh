@@ -15,7 +15,8 @@
 #            scripts/gpu-sweep.sh start 540                                  (after the last)
 #            scripts/gpu-sweep.sh collect 560                                (until "all done")
 #
-# `build` (call 1) starts, in the background (setsid: it outlives the call), the llama.cpp
+# `start` runs once per machine (a second one would unpack over running engines); after it,
+# only `collect`. `build` (call 1) starts, in the background (setsid: it outlives the call), the llama.cpp
 # CUDA build for this GPU's architecture and the GGUF of the model. `start` unpacks the vLLM
 # and SGLang bundles, makes the HF weights on the GPU, starts llmsd (setsid) and submits the
 # vLLM + SGLang sweep, then the llama.cpp sweep once its build and GGUF are ready; it then
@@ -74,6 +75,7 @@ prepare() {
     # Checksums of every part, with the last transfer.
     (cd "$ROOT/.gpu/vllm" && cat xfer2/SHA256SUMS) | sed 's/  /  vllm-/' > "$d/SHA256SUMS"
     cat "$ROOT"/.gpu/sglang/xfer*/SHA256SUMS | sed 's/  /  sglang-/' >> "$d/SHA256SUMS"
+    (cd "$XFER/01" && sha256sum -- *) >> "$d/SHA256SUMS"
     for d in "$XFER"/*; do
         local size; size=$(du -sb "$d" | cut -f1)
         [ "$size" -lt "$max" ] || die "$d is $size bytes: over one transfer"
@@ -179,7 +181,7 @@ llama_job() {
     elif ! pgrep -f "$W/llama/build|gguf_qwen2.py" >/dev/null; then
         log "llama.cpp: the build or the GGUF ended without a result:"
         tail -n 30 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
-        touch "$W/llama.job"
+        echo "llama.cpp: no build or model, not run" > "$W/llama.job"
     fi
 }
 
@@ -189,7 +191,8 @@ collect() {
     while :; do
         llama_job
         local open
-        open=$(llms jobs --json | python3 -c 'import json,sys; print(sum(j["state"] in ("queued","starting","running") for j in json.load(sys.stdin)))')
+        open=$(llms jobs --json | python3 -c 'import json,sys; print(sum(j["state"] in ("queued","starting","running") for j in json.load(sys.stdin)))') \
+            || { log "llmsd does not answer: see $W/logs/llmsd.log"; break; }
         [ "$open" = 0 ] && [ -f "$W/llama.job" ] && break
         [ $((SECONDS - t0)) -ge "$limit" ] && break
         sleep 5
@@ -197,7 +200,8 @@ collect() {
     {
         date -u; nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv,noheader
         llms jobs; llms gpus
-        [ -f "$W/llama.job" ] && [ "$open" = 0 ] && echo "all done" || echo "still running ($open open)"
+        cat "$W/llama.job" 2>/dev/null
+        [ -f "$W/llama.job" ] && [ "$open" = 0 ] && echo "all done" || echo "still running (${open:-?} open)"
     } > "$OUT/status.txt" 2>&1
     cat "$OUT/status.txt" >&2
     local ids; ids=$(llms jobs --json | python3 -c 'import json,sys; print(" ".join(str(j["id"]) for j in json.load(sys.stdin) if j["state"] in ("done","failed")))')

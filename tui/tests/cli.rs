@@ -120,3 +120,14 @@ fn saved_results_compare_and_report_without_a_daemon() {
         stderr(&o)
     );
 }
+
+#[test]
+fn saved_results_with_the_same_job_id_are_refused() {
+    let r1 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/results/h200-2026-11-28/results-1.json"
+    );
+    let o = llms(&["compare", "--from", r1, "--from", r1]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("both hold job 1"), "{}", stderr(&o));
+}

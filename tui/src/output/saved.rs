@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 /// Each file as (job, its rows), in the order given. Errors name the file and the field.
 pub fn read_saved(paths: &[PathBuf]) -> Result<Vec<(JobSummary, Vec<ResultRow>)>, Failure> {
-    paths
+    let jobs: Vec<(JobSummary, Vec<ResultRow>)> = paths
         .iter()
         .map(|p| {
             let name = p.display();
@@ -19,7 +19,19 @@ pub fn read_saved(paths: &[PathBuf]) -> Result<Vec<(JobSummary, Vec<ResultRow>)>
                 .map_err(|e| Failure::usage(format!("{name}: not JSON: {e}")))?;
             parse(&v).map_err(|e| Failure::usage(format!("{name}: {e}")))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // Series are named by job id: two files with the same id would merge into one.
+    for (i, (j, _)) in jobs.iter().enumerate() {
+        if let Some(k) = jobs[..i].iter().position(|(o, _)| o.id == j.id) {
+            return Err(Failure::usage(format!(
+                "{} and {} both hold job {} (from different daemons?): their series would merge",
+                paths[k].display(),
+                paths[i].display(),
+                j.id
+            )));
+        }
+    }
+    Ok(jobs)
 }
 
 /// One `llms results --json` object.
