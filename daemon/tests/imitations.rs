@@ -46,6 +46,17 @@ fn supervisor(dir: &Path, args: &str) -> EngineHandle {
     engine::spawn(cfg, None)
 }
 
+/// Start an engine of `kind` serving `model` (panics with the reason if it does not start).
+async fn start(h: &EngineHandle, kind: &str, model: &Path) -> engine::Engine {
+    timeout(
+        GUARD,
+        h.start(spec(kind, model, &[]), None, CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{kind}: {e}"))
+}
+
 fn spec(kind: &str, model: &Path, args: &[&str]) -> EngineSpec {
     EngineSpec {
         name: kind.into(),
@@ -104,13 +115,7 @@ async fn each_engine_is_measured_through_its_own_chunks_errors_and_metrics() {
         ("sglang", "sglang:generation_tokens_total", "stream_error"),
         ("trtllm", "trtllm_generation_tokens_total", "stream_cut"),
     ] {
-        let e = timeout(
-            GUARD,
-            h.start(spec(kind, &model, &[]), None, CancellationToken::new()),
-        )
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let e = start(&h, kind, &model).await;
         let r = bench(&e.url, &d.join(format!("{kind}.json")));
         let p = &r["points"][0];
         assert_eq!(p["completed"], 6, "{kind}: {p}");
@@ -130,13 +135,7 @@ async fn vllm_helpers_left_by_a_killed_api_server_are_killed() {
     let d = dir("vllm-orphans");
     let model = imitation::model(&d);
     let h = supervisor(&d, "");
-    let e = timeout(
-        GUARD,
-        h.start(spec("vllm", &model, &[]), None, CancellationToken::new()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let e = start(&h, "vllm", &model).await;
     let pgid = h.info(e.id).unwrap().pid.unwrap();
     let members = e.pids();
     assert_eq!(
@@ -166,13 +165,7 @@ async fn sglangs_unbounded_drain_is_bounded_by_the_grace_period() {
     let d = dir("sglang-drain");
     let model = imitation::model(&d);
     let h = supervisor(&d, "");
-    let e = timeout(
-        GUARD,
-        h.start(spec("sglang", &model, &[]), None, CancellationToken::new()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let e = start(&h, "sglang", &model).await;
     // Ready means /health 200, not the /v1/models that answers during the warm-up.
     let http = llmsd::loadgen::client::http_builder().build().unwrap();
     let health = http.get(format!("{}/health", e.url)).send().await.unwrap();
@@ -223,13 +216,7 @@ async fn a_trtllm_worker_that_left_the_group_is_stopped_too() {
     let http = llmsd::loadgen::client::http_builder().build().unwrap();
     let body = r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#;
     for way in ["forced stop", "server killed"] {
-        let e = timeout(
-            GUARD,
-            h.start(spec("trtllm", &model, &[]), None, CancellationToken::new()),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let e = start(&h, "trtllm", &model).await;
         let all = imitation::owned_by(&owner);
         let group = e.pids();
         assert_eq!(all.len(), 2, "{way}: server + worker: {all:?}");
