@@ -117,8 +117,14 @@ fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
         return c;
     };
     c.command = Some(cmd.clone());
-    let Some(program) = resolve(&cmd[0]) else {
-        c.note = Some(format!("'{}' not found", cmd[0]));
+    // `env VAR=value ... PROGRAM ...` (a private PYTHONPATH, say): the program is PROGRAM.
+    let (env, cmd) = unwrap_env(&cmd);
+    let Some(first) = cmd.first() else {
+        c.note = Some("the command names no program after env".into());
+        return c;
+    };
+    let Some(program) = resolve(first) else {
+        c.note = Some(format!("'{first}' not found"));
         return c;
     };
     c.program = Some(program.display().to_string());
@@ -127,9 +133,9 @@ fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
         // trtllm-serve has no --version: the configured version command (by default the
         // tensorrt_llm package's, which prints its version on import).
         "trtllm" => cfg.trtllm.version.clone(),
-        _ => version_probe(kind, &cmd, &program),
+        _ => version_probe(kind, cmd, &program),
     };
-    match run_first_line(&probe) {
+    match run_first_line(&probe, &env) {
         Ok(v) => c.version = Some(v),
         Err(e) => c.note = Some(format!("version unknown: {e}")),
     }
@@ -159,20 +165,22 @@ fn version_probe(kind: &str, cmd: &[String], program: &Path) -> Vec<String> {
     let p = program.display().to_string();
     match kind {
         "reference" => vec![p, "--version".into()],
-        // `python3 -m sglang.launch_server`: ask the same interpreter for the package.
-        "sglang" if cmd.get(1).is_some_and(|a| a == "-m") => vec![
+        // `python3 -m sglang.launch_server` / `python3 -m vllm.entrypoints.cli.main serve`:
+        // ask the same interpreter for the package.
+        "sglang" | "vllm" if cmd.get(1).is_some_and(|a| a == "-m") => vec![
             p,
             "-c".into(),
-            "import sglang; print('sglang', sglang.__version__)".into(),
+            format!("import {kind}; print('{kind}', {kind}.__version__)"),
         ],
         _ => vec![p, "--version".into()],
     }
 }
 
 /// The first non-empty line a command prints (stdout, else stderr), within the time limit.
-fn run_first_line(argv: &[String]) -> Result<String, String> {
+fn run_first_line(argv: &[String], env: &[(String, String)]) -> Result<String, String> {
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -201,6 +209,26 @@ fn run_first_line(argv: &[String]) -> Result<String, String> {
         .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()))
         .map(|l| crate::loadgen::stream::snippet(l, 200))
         .ok_or_else(|| "it printed nothing".into())
+}
+
+/// `env A=1 B=2 prog args` as (`[(A, 1), (B, 2)]`, `prog args`); other commands unchanged.
+fn unwrap_env(cmd: &[String]) -> (Vec<(String, String)>, &[String]) {
+    if cmd
+        .first()
+        .is_none_or(|c| Path::new(c).file_name() != Some("env".as_ref()))
+    {
+        return (Vec::new(), cmd);
+    }
+    let mut vars = Vec::new();
+    let mut rest = &cmd[1..];
+    while let Some((a, tail)) = rest.split_first() {
+        match a.split_once('=') {
+            Some((k, v)) if !a.starts_with('-') => vars.push((k.to_owned(), v.to_owned())),
+            _ => break,
+        }
+        rest = tail;
+    }
+    (vars, rest)
 }
 
 /// A program name as `Command` would find it: a path, or the first match on PATH.

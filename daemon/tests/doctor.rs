@@ -96,7 +96,8 @@ fn doctor_finds_the_engines_on_path_and_their_versions() {
     let env = common::imitation::env(&dir.join("calls.jsonl"), "");
     let r = doctor_env(&dir, &env);
     for (kind, version) in [
-        ("vllm", "0.20.1"),
+        // `env PYTHONPATH=... python3 -m vllm...`: the program is python3, asked for vllm.
+        ("vllm", "vllm 0.20.1"),
         ("sglang", "sglang 0.5.15"),
         ("trtllm", "[TensorRT-LLM] TensorRT-LLM version: 1.2.1"),
     ] {

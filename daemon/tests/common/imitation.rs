@@ -50,14 +50,16 @@ pub fn model(dir: &Path) -> PathBuf {
     m
 }
 
-/// The daemon config naming each engine the way a real host would.
+/// The daemon config naming each engine the way a real host would (vLLM as on the GPU machine:
+/// its module under a private PYTHONPATH, through `env`).
 pub fn daemon_config() -> String {
     let convert = root().join("TensorRT-LLM/examples/models/core/qwen/convert_checkpoint.py");
     format!(
         "engine_grace_s = 2\n\
-         [engines.vllm]\ncommand = [\"vllm\", \"serve\"]\n\
+         [engines.vllm]\ncommand = [\"env\", \"PYTHONPATH={}\", \"python3\", \"-m\", \"vllm.entrypoints.cli.main\", \"serve\"]\n\
          [engines.sglang]\ncommand = [\"python3\", \"-m\", \"sglang.launch_server\"]\n\
          [engines.trtllm]\ncommand = [\"trtllm-serve\"]\nconvert = [\"python3\", \"{}\"]\n",
+        root().join("python").display(),
         convert.display()
     )
 }
