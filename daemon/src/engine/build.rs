@@ -2,8 +2,9 @@
 //! `trtllm-build`, as a stage of the engine's start with its own progress (state `building`)
 //! and its output in the engine's log. Engines are cached under the state dir by a hash of
 //! what they are built from (the model's files, dtype, build options, GPU name, TensorRT-LLM
-//! version) and reused when the hash matches. A build goes to a `.partial` dir renamed into
-//! place when complete, so a crash never leaves a half engine that looks whole.
+//! version) and reused when the hash matches. A build goes to a `.partial` dir, synced to disk
+//! and renamed into place when complete (removed if it fails), so neither a crash nor a power
+//! loss leaves a half engine that looks whole.
 
 use super::kinds::{self, engine_mode};
 use super::logs::LogSink;
@@ -130,8 +131,11 @@ impl EngineHandle {
         self.step(id, "build 2/2", &argv, spec, logs, cancel)
             .await?;
         let _ = std::fs::remove_dir_all(&ckpt);
+        // On disk before it is renamed into place: after a power loss, a dir that looks whole is.
         let write = std::fs::write(tmp.0.join("key.json"), key.to_string() + "\n")
-            .and_then(|()| std::fs::rename(&tmp.0, &done));
+            .and_then(|()| sync_tree(&tmp.0))
+            .and_then(|()| std::fs::rename(&tmp.0, &done))
+            .and_then(|()| std::fs::File::open(&root)?.sync_all());
         if let Err(e) = write {
             // Another job built the same engine meanwhile: use that one.
             if !complete(&done) {
@@ -247,6 +251,19 @@ impl EngineHandle {
 /// Whether `dir` holds a finished engine: its config and the key written last.
 fn complete(dir: &Path) -> bool {
     dir.join("engine").join("config.json").is_file() && dir.join("key.json").is_file()
+}
+
+/// fsync every file and directory under `dir` (the build's output, then the key).
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            sync_tree(&p)?;
+        } else {
+            std::fs::File::open(&p)?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// A build's `.partial` directory: removed when dropped, whatever ended the build (renamed
