@@ -57,6 +57,32 @@ async fn start(h: &EngineHandle, kind: &str, model: &Path) -> engine::Engine {
     .unwrap_or_else(|e| panic!("{kind}: {e}"))
 }
 
+/// A chat stream the engine stalls halfway (`x-llms-fault: stall`): returned once its first
+/// chunk arrived, so the request is in flight until the response is dropped.
+async fn stalled_stream(url: &str) -> reqwest::Response {
+    let body = r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#;
+    let mut resp = llmsd::loadgen::client::http_builder()
+        .build()
+        .unwrap()
+        .post(format!("{url}/v1/chat/completions"))
+        .header("x-llms-fault", "stall")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    resp.chunk().await.unwrap().unwrap();
+    resp
+}
+
+/// SIGKILL to one process.
+fn kill9(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
 fn spec(kind: &str, model: &Path, args: &[&str]) -> EngineSpec {
     EngineSpec {
         name: kind.into(),
@@ -143,11 +169,7 @@ async fn vllm_helpers_left_by_a_killed_api_server_are_killed() {
         3,
         "API server + EngineCore + Worker: {members:?}"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pgid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill9(pgid);
     let why = timeout(GUARD, e.exited()).await.unwrap();
     assert!(why.contains("signal 9"), "{why}");
     for p in members {
@@ -176,19 +198,8 @@ async fn sglangs_unbounded_drain_is_bounded_by_the_grace_period() {
         3,
         "server + scheduler + detokenizer: {members:?}"
     );
-    let body = r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#;
-    let resp = llmsd::loadgen::client::http_builder()
-        .build()
-        .unwrap()
-        .post(format!("{}/v1/chat/completions", e.url))
-        .header("x-llms-fault", "stall")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let mut resp = resp;
     // The first half of the stream arrives; then it stalls, in flight.
-    resp.chunk().await.unwrap().unwrap();
+    let _stalled = stalled_stream(&e.url).await;
     let report = timeout(GUARD, h.stop(e.id)).await.unwrap();
     assert!(report.forced, "the drain cannot end by itself: {report:?}");
     assert!(report.leftover_pids.is_empty(), "{report:?}");
@@ -213,8 +224,6 @@ async fn a_trtllm_worker_that_left_the_group_is_stopped_too() {
     let model = imitation::model(&d);
     let h = supervisor(&d, "");
     let owner = d.join("logs").display().to_string();
-    let http = llmsd::loadgen::client::http_builder().build().unwrap();
-    let body = r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#;
     for way in ["forced stop", "server killed"] {
         let e = start(&h, "trtllm", &model).await;
         let all = imitation::owned_by(&owner);
@@ -226,23 +235,12 @@ async fn a_trtllm_worker_that_left_the_group_is_stopped_too() {
             "{way}: the worker is not in the group: {group:?}"
         );
         if way == "forced stop" {
-            let mut resp = http
-                .post(format!("{}/v1/chat/completions", e.url))
-                .header("x-llms-fault", "stall")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            resp.chunk().await.unwrap().unwrap();
+            let _stalled = stalled_stream(&e.url).await;
             let report = timeout(GUARD, h.stop(e.id)).await.unwrap();
             assert!(report.forced, "{report:?}");
             assert!(report.leftover_pids.is_empty(), "{report:?}");
         } else {
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(group[0] as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            )
-            .unwrap();
+            kill9(group[0]);
             timeout(GUARD, e.exited()).await.unwrap();
         }
         assert!(
