@@ -497,6 +497,12 @@ async fn preflight(
         .send(&req, "llms-preflight".into(), Clock { epoch: now }, now)
         .await;
     let Some(e) = &rec.error else { return Ok(rec) };
+    // Two tokens that render as no text (a partial UTF-8 byte held back, a control token) are
+    // still an answer: the stream finished and usage counts them. The preflight only asks
+    // whether the endpoint streams and finishes.
+    if e.kind == "no_tokens" && rec.usage.completion_tokens.is_some_and(|n| n > 0) {
+        return Ok(rec);
+    }
     let hint = match e.kind.as_str() {
         "http_404" => format!(
             " (is --endpoint {} right? the other is --endpoint {}; a wrong --model also gives 404)",
