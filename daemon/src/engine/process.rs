@@ -111,13 +111,9 @@ pub(crate) fn launch(
             for p in &esc {
                 let _ = nix::sys::signal::kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
             }
-            // Reparented to the daemon (a subreaper): reap them once they are gone.
-            let end = Instant::now() + Duration::from_secs(2);
-            while esc.iter().any(|p| alive(*p)) && Instant::now() < end {
-                reap_pids(&esc);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            reap_pids(&esc);
+            // Reparented to the daemon (a subreaper): reap them as they finish dying. A
+            // SIGKILLed process takes a moment to become a zombie, so one pass is not enough.
+            gone_within(pgid, &esc, Duration::from_secs(5)).await;
         }
         // The pipes close when the last holder is gone; give the readers time to drain.
         let _ = tokio::time::timeout(Duration::from_secs(2), pumps.join_all()).await;
@@ -160,10 +156,10 @@ impl Proc {
         // then followed by pid.
         let esc = self.escaped_pids();
         self.signal_all(Signal::SIGTERM, &esc);
-        let forced = !self.gone_within(grace, &esc).await;
+        let forced = !gone_within(self.pgid, &esc, grace).await;
         if forced {
             self.signal_all(Signal::SIGKILL, &esc);
-            self.gone_within(Duration::from_secs(5), &esc).await;
+            gone_within(self.pgid, &esc, Duration::from_secs(5)).await;
         }
         // The leader reaped and its output drained (bounded: a stuck member was reported).
         let _ = tokio::time::timeout(Duration::from_secs(5), self.exited()).await;
@@ -186,23 +182,34 @@ impl Proc {
         }
     }
 
-    async fn gone_within(&self, limit: Duration, esc: &[u32]) -> bool {
-        let end = Instant::now() + limit;
-        loop {
-            reap(self.pgid);
-            reap_pids(esc);
-            if members(self.pgid).is_empty() && !esc.iter().any(|p| alive(*p)) {
-                return true;
-            }
-            if Instant::now() >= end {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     fn pid(&self) -> Pid {
         Pid::from_raw(self.pgid as i32)
+    }
+}
+
+/// Whether group `pgid` and the escaped `esc` are all gone within `limit`, reaping those that
+/// are our zombies on the way (a zombie is gone but still has a `/proc` entry until reaped).
+async fn gone_within(pgid: u32, esc: &[u32], limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        reap(pgid);
+        reap_pids(esc);
+        if members(pgid).is_empty() && !esc.iter().any(|p| alive(*p)) {
+            // A multi-threaded process shows as a zombie before its last thread is gone, and
+            // cannot be reaped until then: keep reaping a little while. Zombies that are not
+            // ours (no subreaper) stay; they hold nothing.
+            let settle = Instant::now() + Duration::from_millis(500);
+            while scan(pgid).iter().any(|&(p, _)| p != pgid) && Instant::now() < settle {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                reap(pgid);
+                reap_pids(esc);
+            }
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
