@@ -34,9 +34,7 @@ pub async fn run(
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
     let store = Store::open(&db_dir).map_err(|e| match e {
-        crate::store::StoreError::Sled(sled::Error::Io(io))
-            if io.kind() == std::io::ErrorKind::WouldBlock =>
-        {
+        e if e.is_locked() => {
             format!("the store {} is in use by another llmsd", db_dir.display())
         }
         e => format!("cannot open the store {}: {e}", db_dir.display()),

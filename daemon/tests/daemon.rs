@@ -157,6 +157,30 @@ async fn sigterm_interrupts_the_point_and_the_job_resumes() {
     assert_eq!(indices(&rows), vec![0, 1, 2]);
 }
 
+/// A second llmsd on the same state directory (another socket) is refused with words that
+/// say why, and the first one goes on serving its store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_state_is_refused() {
+    let dir = temp_dir("second");
+    let d = Daemon::start(&dir, "", &[]);
+    let out = std::process::Command::new(common::daemon::LLMSD)
+        .args(["--socket"])
+        .arg(dir.join("other.sock"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(["--gpu", "fake:1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("is in use by another llmsd") && err.contains("state/db"),
+        "{err}"
+    );
+    let c = d.client().await;
+    assert!(c.jobs(ctx()).await.unwrap().unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_specs_are_refused_and_the_queue_is_untouched() {
     let dir = temp_dir("badspec");

@@ -9,6 +9,21 @@ fn dir(tag: &str) -> std::path::PathBuf {
     d
 }
 
+/// Opens the store at `d` that this process just closed. sled lets go of its file lock only
+/// when its flusher thread notices the drop (a fraction of a second later), so an open that
+/// finds the lock still held is tried again, for up to 10 s.
+fn reopen(d: &std::path::Path) -> Result<Store> {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(d) {
+            Err(e) if e.is_locked() && std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
 fn job(id: u64) -> JobRecord {
     JobRecord {
         id,
@@ -74,7 +89,7 @@ async fn jobs_points_and_records_survive_reopen_in_order() {
         s.put_point(2, &row(0), &[], &[]).unwrap();
         s.flush().await.unwrap();
     }
-    let s = Store::open(&d).unwrap();
+    let s = reopen(&d).unwrap();
     assert_eq!(s.next_job_id().unwrap(), 3, "ids are never reused");
     let ids: Vec<u64> = s.jobs().unwrap().iter().map(|j| j.id).collect();
     assert_eq!(ids, vec![1, 2]);
@@ -116,7 +131,7 @@ fn a_newer_schema_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    let e = Store::open(&d).err().unwrap().to_string();
+    let e = reopen(&d).err().unwrap().to_string();
     assert!(
         e.contains("schema version 2") && e.contains("newer llmsd"),
         "{e}"
