@@ -8,10 +8,11 @@
 //!
 //! A point is measured between [`GpuHandle::begin_point`] and [`GpuHandle::end_point`]: the
 //! thread switches to 10 Hz and takes a round at once, every round feeds the point's figures
-//! (see [`summarize`] for the definitions), and the idle baseline is the mean power of each
-//! GPU over its idle rounds (no point measuring it) in the ~10 s before the newest idle round
-//! of the last minute, or, when points follow each other with no idle round left, the last
-//! baseline computed for that GPU.
+//! (see [`summarize`] for the definitions). The idle baseline a point subtracts is only ever
+//! one measured on purpose ([`GpuHandle::idle_baseline`]), with the engine loaded and no
+//! request running: rounds that merely fall between points are not idle (the next point's
+//! warm-up runs there, and the GPU is still hot), so they are never taken for it. A point on
+//! a GPU without a measured baseline reports no idle share.
 //!
 //! Without GPUs (`spawn(None, ..)`, no driver, no device) every call works and reports
 //! nothing: no samples, no figures.
@@ -128,7 +129,7 @@ impl GpuHandle {
 
     /// Starts measuring a point on `gpus` (`None`: all) with the engine's process group
     /// `pids`. Sampling goes to 10 Hz until no meter is left, and the first round is taken
-    /// at once. The idle baseline is fixed here (see the module docs).
+    /// at once. Its idle baseline is the one last measured on each GPU (see the module docs).
     pub fn begin_point(&self, gpus: Option<Vec<u32>>, pids: Vec<u32>) -> PointMeter {
         let id = self.shared.lock().add_meter(gpus, pids);
         if let Some(tx) = &self.tx {

@@ -22,8 +22,6 @@ pub(super) const IDLE_INTERVAL: Duration = Duration::from_secs(1);
 const RING_SPAN: Duration = Duration::from_secs(60);
 /// ...and never more rounds than this (a minute at 10 Hz, plus fresh-sample rounds).
 pub(super) const RING_MAX_ROUNDS: usize = 700;
-/// Idle power is the mean over idle rounds within this span before the newest idle one.
-const BASELINE_SPAN: Duration = Duration::from_secs(10);
 /// A meter stores every round up to this many (an hour at 10 Hz), then one round in 10.
 /// The figures use every round regardless.
 const METER_FULL_ROUNDS: u32 = 36_000;
@@ -57,9 +55,6 @@ pub(super) struct State {
     pub(super) ring: VecDeque<Round>,
     pub(super) meters: HashMap<u64, Meter>,
     next_meter: u64,
-    /// The last idle power computed per GPU, for points that follow each other with no idle
-    /// round left in the ring.
-    last_baseline: BTreeMap<u32, f64>,
     /// Idle power measured on purpose ([`super::GpuHandle::idle_baseline`]): used by every
     /// later meter of that GPU, until measured again.
     pub(super) pinned: BTreeMap<u32, f64>,
@@ -69,8 +64,6 @@ pub(super) struct State {
 pub(super) struct Round {
     pub(super) n: u64,
     at: Instant,
-    /// GPUs a live meter covered during this round (not idle).
-    busy: BTreeSet<u32>,
     pub(super) samples: Vec<GpuSample>,
 }
 
@@ -107,10 +100,8 @@ impl Shared {
         let mut st = self.lock();
         st.count
             .get_or_insert(u32::try_from(samples.len()).unwrap_or(u32::MAX));
-        let mut busy = BTreeSet::new();
         for m in st.meters.values_mut().filter(|m| m.begun <= at) {
             let mine: Vec<&GpuSample> = samples.iter().filter(|s| m.covers(s.index)).collect();
-            busy.extend(mine.iter().map(|s| s.index));
             m.acc.push_round(mine.iter().copied(), &m.pids);
             if m.acc.rounds() <= METER_FULL_ROUNDS || m.acc.rounds() % 10 == 0 {
                 m.kept.extend(mine.into_iter().cloned());
@@ -118,12 +109,7 @@ impl Shared {
         }
         let n = st.ring.back().map_or(0, |r| r.n) + 1;
         st.latest.clone_from(&samples);
-        st.ring.push_back(Round {
-            n,
-            at,
-            busy,
-            samples,
-        });
+        st.ring.push_back(Round { n, at, samples });
         while st.ring.len() > RING_MAX_ROUNDS
             || st
                 .ring
@@ -137,29 +123,17 @@ impl Shared {
 }
 
 impl State {
-    /// Registers a meter; its baseline is each covered GPU's mean idle power.
+    /// Registers a meter; its baseline is each covered GPU's idle power measured on purpose
+    /// (none where it was not: no idle share is then reported).
     pub(super) fn add_meter(&mut self, gpus: Option<Vec<u32>>, pids: Vec<u32>) -> u64 {
         let id = self.next_meter;
         self.next_meter += 1;
-        let indices: Vec<u32> = self
-            .latest
+        let baseline = self
+            .pinned
             .iter()
-            .map(|s| s.index)
-            .filter(|i| gpus.as_ref().is_none_or(|g| g.contains(i)))
+            .filter(|(i, _)| gpus.as_ref().is_none_or(|g| g.contains(i)))
+            .map(|(&i, &w)| (i, w))
             .collect();
-        let mut baseline = BTreeMap::new();
-        for i in indices {
-            let idle = self
-                .pinned
-                .get(&i)
-                .copied()
-                .or_else(|| idle_power(&self.ring, i))
-                .or_else(|| self.last_baseline.get(&i).copied());
-            if let Some(w) = idle {
-                self.last_baseline.insert(i, w);
-                baseline.insert(i, w);
-            }
-        }
         let meter = Meter {
             begun: Instant::now(),
             gpus,
@@ -181,29 +155,6 @@ impl State {
             .collect();
         pids.into_iter().collect()
     }
-}
-
-/// Mean power (W) of GPU `index` over its idle rounds in the `BASELINE_SPAN` before the
-/// newest idle round in the ring; `None` without one.
-fn idle_power(ring: &VecDeque<Round>, index: u32) -> Option<f64> {
-    let mut newest: Option<Instant> = None;
-    let (mut sum, mut n) = (0.0, 0u32);
-    for r in ring.iter().rev().filter(|r| !r.busy.contains(&index)) {
-        let newest = *newest.get_or_insert(r.at);
-        if newest.duration_since(r.at) > BASELINE_SPAN {
-            break;
-        }
-        let power = r
-            .samples
-            .iter()
-            .find(|s| s.index == index)
-            .and_then(|s| s.power_mw);
-        if let Some(p) = power {
-            sum += f64::from(p) / 1000.0;
-            n += 1;
-        }
-    }
-    (n > 0).then(|| sum / f64::from(n))
 }
 
 /// The thread's body: a first round (then `ready`), then rounds every `POINT_INTERVAL` while a

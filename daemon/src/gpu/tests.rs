@@ -76,10 +76,11 @@ async fn short_point_has_two_rounds_and_figures() {
     assert_eq!(samples.len(), 2 * fig.samples as usize);
     assert_eq!(fig.gpus.len(), 2);
     for g in &fig.gpus {
-        // The round taken at spawn was idle, so there is a baseline.
-        assert!(g.idle_power_w.is_some_and(|w| w >= 60.0), "{g:?}");
+        // No idle power was measured on purpose: no idle share, however idle the round
+        // taken at spawn was.
+        assert_eq!(g.idle_power_w, None, "{g:?}");
         assert!(
-            g.energy_j.is_some() && g.energy_above_idle_j.is_some(),
+            g.energy_j.is_some() && g.energy_above_idle_j.is_none(),
             "{g:?}"
         );
         assert!(g.mean_power_w.is_some() && g.peak_mem_used.is_some());
