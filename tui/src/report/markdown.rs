@@ -1,4 +1,5 @@
-//! `report.md`: the jobs, the comparison tables, the charts and the failed or flagged points.
+//! `report.md`: the jobs, the comparison tables, the cross-checks, the charts and the failed or
+//! flagged points.
 
 use super::table::{self, Jobs, load, status};
 use crate::compare::CmpRow;
@@ -66,6 +67,11 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
         "\nTTFT and ITL in ms; memory is the peak GPU memory used on any GPU of a point.\n\n",
     );
     out.push_str(&table::markdown(rows, 2));
+    out.push_str(
+        "\n## Cross-checks\n\nOutput tokens llmsd counted (usage of each request) against the \
+         engine's own generation counter, read before and after each point.\n\n",
+    );
+    out.push_str(&super::checks::checks_md(jobs));
     out.push_str("\n## Charts\n");
     for i in images {
         out.push_str(&format!(

@@ -2,6 +2,7 @@
 //! as SVG and PNG plus `report.md`, written into a directory).
 
 pub mod charts;
+pub mod checks;
 pub mod markdown;
 pub mod table;
 

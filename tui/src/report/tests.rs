@@ -381,3 +381,68 @@ fn charts_leave_failed_points_out_and_mark_flagged_ones() {
     assert_eq!(c.title, "t: output tok/s");
     assert_eq!(c.x_desc, "concurrency");
 }
+
+/// The cross-check table says, per job and engine, how many points the engine's counter
+/// checked and whether it agreed; a disagreement and its size are there to see, and an engine
+/// with no counter says so.
+#[test]
+fn cross_checks_tell_agreement_and_disagreement_per_engine() {
+    use llms_shared::ServerCheck;
+    let check = |tokens: f64, agrees: Option<bool>| ServerCheck {
+        metric: "m".into(),
+        output_tokens: tokens,
+        input_tokens: None,
+        agrees,
+    };
+    let (j, mut points) = sweep();
+    let mut llama = 0;
+    for r in &mut points {
+        let Some(p) = &mut r.point else { continue };
+        p.server = match r.engine.as_str() {
+            "vllm" => Some(ServerCheck {
+                metric: "vllm:generation_tokens_total".into(),
+                ..check(8192.0, Some(true))
+            }),
+            _ => {
+                llama += 1;
+                match llama {
+                    1 => Some(check(8190.0, Some(false))),
+                    2 => Some(check(8192.0, None)),
+                    _ => None,
+                }
+            }
+        };
+    }
+    let md = markdown::report(
+        &[(j.clone(), points.clone())],
+        &rows(&[(j.clone(), points.clone())]),
+        &[],
+        &[],
+    );
+    let t = md.split("## Cross-checks\n\n").nth(1).unwrap();
+    assert!(
+        t.contains("| 3 | vllm | vllm:generation_tokens_total | 5/5 | 40960 | 40960 | +0.00 % | equal in all 5 |"),
+        "{t}"
+    );
+    assert!(
+        t.contains("| 3 | llamacpp | m | 2/4 | 16384 | 16382 | +0.02 % | DISAGREE in 1 |"),
+        "{t}"
+    );
+    // No counter anywhere: said, not left blank.
+    for r in &mut points {
+        if let Some(p) = &mut r.point {
+            p.server = None;
+        }
+    }
+    let md = markdown::report(
+        &[(j.clone(), points.clone())],
+        &rows(&[(j, points)]),
+        &[],
+        &[],
+    );
+    let t = md.split("## Cross-checks\n\n").nth(1).unwrap();
+    assert!(
+        t.contains("| 3 | vllm | - | 0/5 | - | - | - | no counter |"),
+        "{t}"
+    );
+}
