@@ -173,11 +173,13 @@ wait_llama() {
     tail -n 2 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
 }
 
-# Submit the llama.cpp sweep once its build and model are ready (once).
+# Submit the llama.cpp sweep and its CUDA-graphs diagnostic once the build and model are
+# ready (once).
 llama_job() {
     [ -f "$W/llama.job" ] && return 0
     if [ -f "$W/llama.ready" ] && [ -f "$W/gguf.ready" ]; then
-        llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-llamacpp.toml" && touch "$W/llama.job"
+        llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-llamacpp.toml" \
+            && llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-llamacpp-graphs.toml" && touch "$W/llama.job"
     elif ! pgrep -f "$W/llama/build|gguf_qwen2.py" >/dev/null; then
         log "llama.cpp: the build or the GGUF ended without a result:"
         tail -n 30 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2

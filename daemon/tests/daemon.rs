@@ -451,3 +451,43 @@ async fn the_gpu_engines_template_is_accepted_where_they_are_configured() {
     assert_eq!(job.plan.len(), 15, "3 engines x 5 batch sizes");
     let _ = c.cancel(ctx(), id).await.unwrap();
 }
+
+/// Every sweep file shipped in sweeps/ is one the daemon takes, with the model it names made
+/// here (the GPU sweeps name files made on the GPU machine; the demo's is filled in by
+/// `llms demo`): each is submitted with its top-level `model` pointing at a file of this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_sweep_is_accepted() {
+    let dir = temp_dir("shipped");
+    let config = ["vllm", "sglang", "trtllm", "llamacpp"]
+        .map(|k| format!("[engines.{k}]\ncommand = [\"false\"]\n"))
+        .concat();
+    let model = dir.join("model.gguf");
+    std::fs::write(&model, b"GGUF").unwrap();
+    let d = Daemon::start(&dir, &config, &[]);
+    let c = d.client().await;
+    let sweeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sweeps");
+    let mut seen = 0;
+    for f in std::fs::read_dir(&sweeps).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        seen += 1;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with("model =")).collect();
+        let req = llms_shared::SubmitRequest {
+            spec: format!(
+                "model = {:?}\n{}",
+                model.display().to_string(),
+                body.join("\n")
+            ),
+            base_dir: Some(sweeps.display().to_string()),
+            file: Some(name.clone()),
+        };
+        let id = c.submit(ctx(), req).await.unwrap();
+        let id = id.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let _ = c.cancel(ctx(), id).await.unwrap();
+    }
+    assert!(seen >= 5, "{seen} sweep files");
+}
