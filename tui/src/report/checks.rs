@@ -4,6 +4,21 @@
 
 use super::table::{self, Jobs};
 
+/// Rows keyed by job and engine, in the order first seen.
+type PerEngine<T> = Vec<(u64, String, T)>;
+
+/// The row of job `job`'s engine `engine`, added (default) when first seen.
+fn entry<'a, T: Default>(rows: &'a mut PerEngine<T>, job: u64, engine: &str) -> &'a mut T {
+    let at = match rows.iter().position(|(j, e, _)| *j == job && e == engine) {
+        Some(i) => i,
+        None => {
+            rows.push((job, engine.to_owned(), T::default()));
+            rows.len() - 1
+        }
+    };
+    &mut rows[at].2
+}
+
 /// What one series' points say about the engine's counter.
 #[derive(Default)]
 struct Tally {
@@ -66,21 +81,11 @@ impl Tally {
 /// the engine's count is not knowable from the client's side (a failed request had streamed
 /// part of its answer).
 pub fn checks_md(jobs: &Jobs) -> String {
-    let mut rows: Vec<(u64, String, Tally)> = Vec::new();
+    let mut rows: PerEngine<Tally> = Vec::new();
     for (j, points) in jobs {
         for r in points {
             let Some(p) = &r.point else { continue };
-            let at = match rows
-                .iter()
-                .position(|(id, e, _)| *id == j.id && *e == r.engine)
-            {
-                Some(i) => i,
-                None => {
-                    rows.push((j.id, r.engine.clone(), Tally::default()));
-                    rows.len() - 1
-                }
-            };
-            let t = &mut rows[at].2;
+            let t = entry(&mut rows, j.id, &r.engine);
             t.points += 1;
             let Some(s) = &p.server else { continue };
             t.checked += 1;
@@ -121,5 +126,60 @@ pub fn checks_md(jobs: &Jobs) -> String {
     ]
     .map(String::from);
     let body: Vec<Vec<String>> = rows.iter().map(|(j, e, t)| t.row(*j, e)).collect();
+    table::md_table(&headers, &body)
+}
+
+/// One row per job and engine with GPU figures: the peak memory NVML saw in use on the
+/// point's GPUs against the peak held by the engine's own processes, both the highest over
+/// the engine's points, in GiB, and the gap between them. A gap beyond the driver's own
+/// reservation means something else used the GPU while the engine was measured.
+pub fn memory_md(jobs: &Jobs) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    // (peak used, engine's own peak, points), the peaks the highest over the points.
+    let mut rows: PerEngine<(Option<u64>, Option<u64>, usize)> = Vec::new();
+    for (j, points) in jobs {
+        for r in points {
+            let Some(g) = &r.gpu else { continue };
+            // Per point, summed over its GPUs: an engine spread over two GPUs holds both.
+            let sum = |f: fn(&llms_shared::GpuPointStats) -> Option<u64>| {
+                g.gpus.iter().filter_map(f).reduce(|a, b| a + b)
+            };
+            let x = entry(&mut rows, j.id, &r.engine);
+            x.0 = x.0.max(sum(|s| s.peak_mem_used));
+            x.1 = x.1.max(sum(|s| s.engine_mem_peak));
+            x.2 += 1;
+        }
+    }
+    if rows.is_empty() {
+        return "No GPU figures.\n".into();
+    }
+    let gib =
+        |b: Option<u64>| b.map_or_else(|| "-".to_owned(), |b| format!("{:.1}", b as f64 / GIB));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(j, e, (used, own, n))| {
+            let gap = used.zip(*own).map_or_else(
+                || "-".to_owned(),
+                |(u, o)| format!("{:+.1}", (u as f64 - o as f64) / GIB),
+            );
+            vec![
+                j.to_string(),
+                e.clone(),
+                n.to_string(),
+                gib(*used),
+                gib(*own),
+                gap,
+            ]
+        })
+        .collect();
+    let headers = [
+        "job",
+        "engine",
+        "points",
+        "peak used GiB (NVML)",
+        "engine's processes GiB",
+        "gap GiB",
+    ]
+    .map(String::from);
     table::md_table(&headers, &body)
 }

@@ -72,6 +72,11 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
          engine's own generation counter, read before and after each point.\n\n",
     );
     out.push_str(&super::checks::checks_md(jobs));
+    out.push_str(
+        "\nGPU memory: the peak NVML saw in use against the peak held by the engine's own \
+         processes (highest over the engine's points).\n\n",
+    );
+    out.push_str(&super::checks::memory_md(jobs));
     out.push_str("\n## Charts\n");
     for i in images {
         out.push_str(&format!(

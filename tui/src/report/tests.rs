@@ -446,3 +446,33 @@ fn cross_checks_tell_agreement_and_disagreement_per_engine() {
         "{t}"
     );
 }
+
+/// The memory check puts NVML's peak beside the engine's own processes: equal for an engine
+/// alone on its GPU, a gap where something else held memory during a point.
+#[test]
+fn memory_check_shows_the_gap_to_the_engines_own_processes() {
+    let (j, mut points) = sweep();
+    let other = points
+        .iter_mut()
+        .find(|r| r.engine == "llamacpp" && r.gpu.is_some())
+        .unwrap();
+    other.gpu.as_mut().unwrap().gpus[0].engine_mem_peak = Some(6 << 30);
+    let one = [(j, points)];
+    let md = markdown::report(&one, &rows(&one), &[], &[]);
+    let t = md.split("GPU memory: ").nth(1).unwrap();
+    assert!(t.contains("| 3 | vllm | 5 | 60.0 | 60.0 | +0.0 |"), "{t}");
+    // The highest of each over the points: 8 GiB used, the engine's own 8 GiB elsewhere.
+    assert!(t.contains("| 3 | llamacpp | 4 | 8.0 | 8.0 | +0.0 |"), "{t}");
+    let (j, mut points) = sweep();
+    for r in points.iter_mut().filter(|r| r.engine == "llamacpp") {
+        if let Some(g) = &mut r.gpu {
+            g.gpus[0].engine_mem_peak = Some(6 << 30);
+        }
+    }
+    let one = [(j, points)];
+    let md = markdown::report(&one, &rows(&one), &[], &[]);
+    assert!(
+        md.contains("| 3 | llamacpp | 4 | 8.0 | 6.0 | +2.0 |"),
+        "{md}"
+    );
+}
