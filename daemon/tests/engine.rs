@@ -36,17 +36,7 @@ fn config(test: &str) -> EngineConfig {
 }
 
 fn spec(kind: &str, name: &str, args: &[&str]) -> EngineSpec {
-    EngineSpec {
-        name: name.into(),
-        kind: kind.into(),
-        model: None,
-        url: None,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        env: vec![],
-        gpus: None,
-        ready_timeout: None,
-        options: Default::default(),
-    }
+    EngineSpec::new(kind, name, args)
 }
 
 /// Whether `pid` still exists at all (a zombie counts: it was not reaped).

@@ -85,15 +85,9 @@ fn kill9(pid: u32) {
 
 fn spec(kind: &str, model: &Path, args: &[&str]) -> EngineSpec {
     EngineSpec {
-        name: kind.into(),
-        kind: kind.into(),
         model: Some(model.display().to_string()),
-        url: None,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        env: vec![],
-        gpus: None,
         ready_timeout: Some(Duration::from_secs(30)),
-        options: Default::default(),
+        ..EngineSpec::new(kind, kind, args)
     }
 }
 

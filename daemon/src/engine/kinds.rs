@@ -500,15 +500,8 @@ mod tests {
 
     fn spec(kind: &str, model: Option<&str>, args: &[&str]) -> EngineSpec {
         EngineSpec {
-            name: kind.into(),
-            kind: kind.into(),
             model: model.map(Into::into),
-            url: None,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            env: vec![],
-            gpus: None,
-            ready_timeout: None,
-            options: Default::default(),
+            ..EngineSpec::new(kind, kind, args)
         }
     }
 

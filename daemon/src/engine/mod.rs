@@ -111,6 +111,24 @@ pub struct EngineSpec {
     pub options: EngineOptions,
 }
 
+impl EngineSpec {
+    /// Engine `name` of `kind` with `args` appended to its command, and nothing else set: no
+    /// model, URL, environment, GPUs, options or own readiness timeout.
+    pub fn new(kind: &str, name: &str, args: &[&str]) -> EngineSpec {
+        EngineSpec {
+            name: name.into(),
+            kind: kind.into(),
+            model: None,
+            url: None,
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            env: Vec::new(),
+            gpus: None,
+            ready_timeout: None,
+            options: EngineOptions::default(),
+        }
+    }
+}
+
 /// Engine options with one name across kinds; each kind maps them to its flags (or refuses
 /// the ones it has no equivalent for, naming the field).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -199,17 +199,7 @@ mod tests {
     use super::*;
 
     fn base(kind: &str) -> EngineSpec {
-        EngineSpec {
-            name: "e".into(),
-            kind: kind.into(),
-            model: None,
-            url: None,
-            args: vec![],
-            env: vec![],
-            gpus: None,
-            ready_timeout: None,
-            options: Default::default(),
-        }
+        EngineSpec::new(kind, "e", &[])
     }
 
     fn check(s: &EngineSpec) -> Result<(), String> {
