@@ -307,3 +307,37 @@ fn the_reference_engine_writes_its_ground_truth_on_sigterm() {
             .all(|r| r["events"].as_array().unwrap().len() == 5)
     );
 }
+
+/// A preflight whose two tokens render as no text (a detokenizer holding back part of a UTF-8
+/// sequence) still shows the endpoint streams and finishes: usage counts the tokens, so the
+/// run goes on; the measured requests that stream no text at all are failed as `no_tokens`,
+/// not counted as answers. (Usage on every chunk would count them token by token; this engine
+/// gives usage only at the end, as llama.cpp does.)
+#[test]
+fn a_preflight_of_blank_tokens_counted_by_usage_passes_and_blank_answers_fail() {
+    let eng = Engine::start(RefArgs {
+        fault_blank_every: Some(1),
+        ..fixed(1.0, 1.0)
+    });
+    let json = tmp("blank.json", "");
+    let o = llmsd(&[
+        "bench",
+        "--url",
+        &eng.url,
+        "--concurrency",
+        "1",
+        "--requests",
+        "3",
+        "--output-tokens",
+        "4",
+        "--json",
+        &json,
+    ]);
+    assert!(!stderr(&o).contains("preflight"), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let p = &v["points"][0];
+    assert_eq!(p["completed"], 0, "{p}");
+    assert_eq!(p["failed"], 3, "{p}");
+    assert_eq!(p["errors"]["no_tokens"], 3, "{}", p["errors"]);
+}

@@ -178,6 +178,9 @@ enum Fault {
     Stall,
     Close,
     Error,
+    /// Every token streamed with empty text (usage still counts them): a detokenizer holding
+    /// back a partial UTF-8 sequence, or control tokens that render as nothing.
+    Blank,
 }
 
 impl Fault {
@@ -189,6 +192,7 @@ impl Fault {
             "stall" => Fault::Stall,
             "close" => Fault::Close,
             "error" => Fault::Error,
+            "blank" => Fault::Blank,
             _ => return None,
         })
     }
@@ -201,6 +205,7 @@ impl Fault {
             Fault::Stall => "stall",
             Fault::Close => "close",
             Fault::Error => "error",
+            Fault::Blank => "blank",
         }
     }
 }
@@ -221,6 +226,8 @@ fn pick_fault(req: &Request, st: &State, n: u64) -> Option<Fault> {
         Some(Fault::Stall)
     } else if every(a.fault_error_every) {
         Some(Fault::Error)
+    } else if every(a.fault_blank_every) {
+        Some(Fault::Blank)
     } else {
         None
     }
@@ -463,9 +470,15 @@ async fn stream(
             );
             conn.chunk(role.as_bytes()).await?;
         }
-        let text: String = (sent..sent + pending)
-            .map(|i| WORDS[i as usize % WORDS.len()])
-            .collect();
+        let text: String = match fault {
+            Some(Fault::Blank) => {
+                rec.fault = Some(Fault::Blank.name().to_owned());
+                String::new()
+            }
+            _ => (sent..sent + pending)
+                .map(|i| WORDS[i as usize % WORDS.len()])
+                .collect(),
+        };
         sent += pending;
         let finish = (on_last && sent >= ask.tokens).then_some("length");
         let choice = d.content_choice(chat, &text, finish);
@@ -506,7 +519,7 @@ async fn stream(
                     conn.end_chunks().await?;
                     return Ok(true);
                 }
-                Fault::Http500 | Fault::Close => {}
+                Fault::Http500 | Fault::Close | Fault::Blank => {}
             }
         }
     }

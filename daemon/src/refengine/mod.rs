@@ -126,6 +126,10 @@ pub struct RefArgs {
     /// the body just ends).
     #[arg(long)]
     pub fault_error_every: Option<u64>,
+    /// Every Nth stream sends all its tokens with empty text (usage still counts them), as a
+    /// detokenizer does while it holds back a partial UTF-8 sequence.
+    #[arg(long)]
+    pub fault_blank_every: Option<u64>,
     /// Imitate this engine: its chunk shapes, metrics names and route, version route, start-up
     /// (connections refused while loading), SIGTERM behaviour and child processes.
     #[arg(long, value_enum)]
@@ -176,6 +180,7 @@ impl Default for RefArgs {
             ignore_sigterm_child: false,
             log_line: None,
             fault_error_every: None,
+            fault_blank_every: None,
             imitate: None,
             warmup_ms: 0,
             metrics_off: false,
