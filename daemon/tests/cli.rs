@@ -38,31 +38,45 @@ fn tmp(name: &str, body: &str) -> String {
     p.to_str().unwrap().to_owned()
 }
 
-#[test]
-fn a_good_run_exits_0_with_a_table_and_json() {
-    let eng = Engine::start(fixed(1.0, 1.0));
-    let json = tmp("ok.json", "");
+/// `llmsd bench --url URL --concurrency C --requests 3 --output-tokens T --json FILE`: how it
+/// ended, and the JSON it wrote (`null` if none).
+fn bench_json(
+    url: &str,
+    concurrency: &str,
+    tokens: &str,
+    file: &str,
+) -> (Output, serde_json::Value) {
+    let json = tmp(file, "");
     let o = llmsd(&[
         "bench",
         "--url",
-        &eng.url,
+        url,
         "--concurrency",
-        "1,2",
+        concurrency,
         "--requests",
         "3",
         "--output-tokens",
-        "3",
+        tokens,
         "--json",
         &json,
     ]);
+    let v = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    (o, v)
+}
+
+#[test]
+fn a_good_run_exits_0_with_a_table_and_json() {
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let (o, v) = bench_json(&eng.url, "1,2", "3", "ok.json");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("concurrency 1") && out.contains("concurrency 2") && out.contains("TTFT"),
         "{out}"
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["points"][1]["completed"], 3);
 }
 
@@ -319,23 +333,8 @@ fn a_preflight_of_blank_tokens_counted_by_usage_passes_and_blank_answers_fail() 
         fault_blank_every: Some(1),
         ..fixed(1.0, 1.0)
     });
-    let json = tmp("blank.json", "");
-    let o = llmsd(&[
-        "bench",
-        "--url",
-        &eng.url,
-        "--concurrency",
-        "1",
-        "--requests",
-        "3",
-        "--output-tokens",
-        "4",
-        "--json",
-        &json,
-    ]);
+    let (o, v) = bench_json(&eng.url, "1", "4", "blank.json");
     assert!(!stderr(&o).contains("preflight"), "{}", stderr(&o));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let p = &v["points"][0];
     assert_eq!(p["completed"], 0, "{p}");
     assert_eq!(p["failed"], 3, "{p}");

@@ -382,6 +382,12 @@ fn charts_leave_failed_points_out_and_mark_flagged_ones() {
     assert_eq!(c.x_desc, "concurrency");
 }
 
+/// report.md of one job, without charts.
+fn report_md(job: JobSummary, points: Vec<ResultRow>) -> String {
+    let one = [(job, points)];
+    markdown::report(&one, &rows(&one), &[], &[])
+}
+
 /// The cross-check table says, per job and engine, how many points the engine's counter
 /// checked and whether it agreed; a disagreement and its size are there to see, and an engine
 /// with no counter says so.
@@ -413,12 +419,7 @@ fn cross_checks_tell_agreement_and_disagreement_per_engine() {
             }
         };
     }
-    let md = markdown::report(
-        &[(j.clone(), points.clone())],
-        &rows(&[(j.clone(), points.clone())]),
-        &[],
-        &[],
-    );
+    let md = report_md(j.clone(), points.clone());
     let t = md.split("## Cross-checks\n\n").nth(1).unwrap();
     assert!(
         t.contains("| 3 | vllm | vllm:generation_tokens_total | 5/5 | 40960 | 40960 | +0.00 % | equal in all 5 |"),
@@ -434,12 +435,7 @@ fn cross_checks_tell_agreement_and_disagreement_per_engine() {
             p.server = None;
         }
     }
-    let md = markdown::report(
-        &[(j.clone(), points.clone())],
-        &rows(&[(j, points)]),
-        &[],
-        &[],
-    );
+    let md = report_md(j, points);
     let t = md.split("## Cross-checks\n\n").nth(1).unwrap();
     assert!(
         t.contains("| 3 | vllm | - | 0/5 | - | - | - | no counter |"),
@@ -457,8 +453,7 @@ fn memory_check_shows_the_gap_to_the_engines_own_processes() {
         .find(|r| r.engine == "llamacpp" && r.gpu.is_some())
         .unwrap();
     other.gpu.as_mut().unwrap().gpus[0].engine_mem_peak = Some(6 << 30);
-    let one = [(j, points)];
-    let md = markdown::report(&one, &rows(&one), &[], &[]);
+    let md = report_md(j, points);
     let t = md.split("GPU memory: ").nth(1).unwrap();
     assert!(t.contains("| 3 | vllm | 5 | 60.0 | 60.0 | +0.0 |"), "{t}");
     // The highest of each over the points: 8 GiB used, the engine's own 8 GiB elsewhere.
@@ -469,8 +464,7 @@ fn memory_check_shows_the_gap_to_the_engines_own_processes() {
             g.gpus[0].engine_mem_peak = Some(6 << 30);
         }
     }
-    let one = [(j, points)];
-    let md = markdown::report(&one, &rows(&one), &[], &[]);
+    let md = report_md(j, points);
     assert!(
         md.contains("| 3 | llamacpp | 4 | 8.0 | 6.0 | +2.0 |"),
         "{md}"
