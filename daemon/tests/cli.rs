@@ -339,4 +339,9 @@ fn a_preflight_of_blank_tokens_counted_by_usage_passes_and_blank_answers_fail() 
     assert_eq!(p["completed"], 0, "{p}");
     assert_eq!(p["failed"], 3, "{p}");
     assert_eq!(p["errors"]["no_tokens"], 3, "{}", p["errors"]);
+    // The engine generated them all, and the check compares with what usage said of the
+    // failed requests too, so it agrees, and says which count it compared.
+    assert_eq!(p["server"]["output_tokens"], 12.0, "{}", p["server"]);
+    assert_eq!(p["server"]["client_output_tokens"], 12, "{}", p["server"]);
+    assert_eq!(p["server"]["agrees"], true, "{}", p["server"]);
 }

@@ -160,6 +160,11 @@ pub struct ServerCheck {
     /// of its answer (the engine counted tokens the client has no usage for), or a completed
     /// one carried no usage.
     pub agrees: Option<bool>,
+    /// The client's count `agrees` compared with: `usage.completion_tokens` summed over the
+    /// point's requests, failed ones included (an engine counts what it generated for a
+    /// request that then failed). `None` where `agrees` is.
+    #[serde(default)]
+    pub client_output_tokens: Option<u64>,
 }
 
 /// Results of one load setting.

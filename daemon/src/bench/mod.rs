@@ -565,6 +565,7 @@ async fn cross_check(
         output_tokens,
         input_tokens: after.input.zip(before.input).map(|(a, b)| a - b),
         agrees: want.map(|w| (output_tokens - w as f64).abs() < 0.5),
+        client_output_tokens: want,
     })
 }
 

@@ -29,27 +29,78 @@ struct Tally {
     disagree: usize,
     unjudged: usize,
     restarted: usize,
+    /// Totals over the compared points (agreement judged either way).
     client: u64,
     engine: f64,
+    /// Largest relative difference (client − engine, % of engine) over the compared points.
     worst: Option<f64>,
+    /// A compared point where the engine counted nothing and the client something.
+    engine_zero: bool,
 }
 
 impl Tally {
-    fn row(&self, job: u64, engine: &str) -> Vec<String> {
-        let verdict = if self.checked == 0 {
-            "no counter".to_owned()
-        } else if self.disagree + self.restarted > 0 {
-            let mut v = format!("DISAGREE in {}", self.disagree);
-            if self.restarted > 0 {
-                v.push_str(&format!(", engine restarted in {}", self.restarted));
+    fn add(&mut self, p: &llms_shared::PointResult, s: &llms_shared::ServerCheck) {
+        self.checked += 1;
+        if !self.metric.contains(&s.metric) {
+            self.metric.push(s.metric.clone());
+        }
+        if s.output_tokens < 0.0 {
+            // The counter went down: the engine started over during the point.
+            self.restarted += 1;
+            return;
+        }
+        match s.agrees {
+            Some(true) => self.agree += 1,
+            Some(false) => self.disagree += 1,
+            // Not comparable (a failed stream had sent part of its answer): out of the totals.
+            None => {
+                self.unjudged += 1;
+                return;
             }
-            v
-        } else if self.unjudged > 0 {
-            format!("equal in {}, {} not judged", self.agree, self.unjudged)
-        } else {
-            format!("equal in all {}", self.agree)
-        };
+        }
+        // The count that was compared; results from before it was stored hold only the
+        // completed requests' tokens.
+        let client = s.client_output_tokens.unwrap_or(p.output_tokens);
+        self.client += client;
+        self.engine += s.output_tokens;
+        if s.output_tokens > 0.0 {
+            let d = 100.0 * (client as f64 - s.output_tokens) / s.output_tokens;
+            if self.worst.is_none_or(|w| d.abs() > w.abs()) {
+                self.worst = Some(d);
+            }
+        } else if client > 0 {
+            self.engine_zero = true;
+        }
+    }
+
+    fn verdict(&self) -> String {
+        if self.checked == 0 {
+            return "no counter".into();
+        }
+        if self.agree == self.checked {
+            return format!("equal in all {}", self.agree);
+        }
+        [
+            (self.agree, "equal in"),
+            (self.disagree, "DISAGREE in"),
+            (self.restarted, "engine restarted in"),
+            (self.unjudged, "not judged in"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{what} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
+    fn row(&self, job: u64, engine: &str) -> Vec<String> {
         let none = || "-".to_owned();
+        let compared = self.agree + self.disagree > 0;
+        let worst = if self.engine_zero {
+            "engine counted 0".to_owned()
+        } else {
+            self.worst.map_or_else(none, |d| format!("{d:+.2} %"))
+        };
         vec![
             job.to_string(),
             engine.to_owned(),
@@ -59,27 +110,29 @@ impl Tally {
                 self.metric.join(", ")
             },
             format!("{}/{}", self.checked, self.points),
-            if self.checked == 0 {
-                none()
-            } else {
+            if compared {
                 self.client.to_string()
-            },
-            if self.checked == 0 {
-                none()
             } else {
-                format!("{:.0}", self.engine)
+                none()
             },
-            self.worst.map_or_else(none, |d| format!("{d:+.2} %")),
-            verdict,
+            if compared {
+                format!("{:.0}", self.engine)
+            } else {
+                none()
+            },
+            worst,
+            self.verdict(),
         ]
     }
 }
 
 /// One row per job and engine: the counter read, points checked out of points measured, the
-/// client's and the engine's token totals over the checked points, the largest relative
-/// difference (client − engine, % of engine) and the verdict. A point is "not judged" when
-/// the engine's count is not knowable from the client's side (a failed request had streamed
-/// part of its answer).
+/// client's and the engine's token totals over the compared points, the largest relative
+/// difference (client − engine, % of engine) and the verdict. The client's count is the one
+/// the point was judged by: `usage.completion_tokens` of every request, failed ones included.
+/// A point is "not judged" when the engine's count is not knowable from the client's side (a
+/// failed request had streamed part of its answer); it stays out of the totals, as does a
+/// point during which the engine restarted.
 pub fn checks_md(jobs: &Jobs) -> String {
     let mut rows: PerEngine<Tally> = Vec::new();
     for (j, points) in jobs {
@@ -87,27 +140,8 @@ pub fn checks_md(jobs: &Jobs) -> String {
             let Some(p) = &r.point else { continue };
             let t = entry(&mut rows, j.id, &r.engine);
             t.points += 1;
-            let Some(s) = &p.server else { continue };
-            t.checked += 1;
-            if !t.metric.contains(&s.metric) {
-                t.metric.push(s.metric.clone());
-            }
-            if s.output_tokens < 0.0 {
-                t.restarted += 1;
-                continue;
-            }
-            match s.agrees {
-                Some(true) => t.agree += 1,
-                Some(false) => t.disagree += 1,
-                None => t.unjudged += 1,
-            }
-            t.client += p.output_tokens;
-            t.engine += s.output_tokens;
-            if s.output_tokens > 0.0 {
-                let d = 100.0 * (p.output_tokens as f64 - s.output_tokens) / s.output_tokens;
-                if t.worst.is_none_or(|w: f64| d.abs() > w.abs()) {
-                    t.worst = Some(d);
-                }
+            if let Some(s) = &p.server {
+                t.add(p, s);
             }
         }
     }
@@ -130,13 +164,21 @@ pub fn checks_md(jobs: &Jobs) -> String {
 }
 
 /// One row per job and engine with GPU figures: the peak memory NVML saw in use on the
-/// point's GPUs against the peak held by the engine's own processes, both the highest over
-/// the engine's points, in GiB, and the gap between them. A gap beyond the driver's own
-/// reservation means something else used the GPU while the engine was measured.
+/// point's GPUs and the peak held by the engine's own processes, each the highest over the
+/// engine's points, in GiB, and the largest gap between the two within one point. A gap beyond
+/// the driver's own reservation means something else used the GPU while the engine was
+/// measured.
 pub fn memory_md(jobs: &Jobs) -> String {
     const GIB: f64 = (1u64 << 30) as f64;
-    // (peak used, engine's own peak, points), the peaks the highest over the points.
-    let mut rows: PerEngine<(Option<u64>, Option<u64>, usize)> = Vec::new();
+    /// Peak used, the engine's own peak, the largest per-point gap (bytes), points.
+    #[derive(Default)]
+    struct Mem {
+        used: Option<u64>,
+        own: Option<u64>,
+        gap: Option<i128>,
+        points: usize,
+    }
+    let mut rows: PerEngine<Mem> = Vec::new();
     for (j, points) in jobs {
         for r in points {
             let Some(g) = &r.gpu else { continue };
@@ -144,10 +186,14 @@ pub fn memory_md(jobs: &Jobs) -> String {
             let sum = |f: fn(&llms_shared::GpuPointStats) -> Option<u64>| {
                 g.gpus.iter().filter_map(f).reduce(|a, b| a + b)
             };
-            let x = entry(&mut rows, j.id, &r.engine);
-            x.0 = x.0.max(sum(|s| s.peak_mem_used));
-            x.1 = x.1.max(sum(|s| s.engine_mem_peak));
-            x.2 += 1;
+            let (used, own) = (sum(|s| s.peak_mem_used), sum(|s| s.engine_mem_peak));
+            let m = entry(&mut rows, j.id, &r.engine);
+            m.used = m.used.max(used);
+            m.own = m.own.max(own);
+            if let (Some(u), Some(o)) = (used, own) {
+                m.gap = m.gap.max(Some(i128::from(u) - i128::from(o)));
+            }
+            m.points += 1;
         }
     }
     if rows.is_empty() {
@@ -157,18 +203,15 @@ pub fn memory_md(jobs: &Jobs) -> String {
         |b: Option<u64>| b.map_or_else(|| "-".to_owned(), |b| format!("{:.1}", b as f64 / GIB));
     let body: Vec<Vec<String>> = rows
         .iter()
-        .map(|(j, e, (used, own, n))| {
-            let gap = used.zip(*own).map_or_else(
-                || "-".to_owned(),
-                |(u, o)| format!("{:+.1}", (u as f64 - o as f64) / GIB),
-            );
+        .map(|(j, e, m)| {
             vec![
                 j.to_string(),
                 e.clone(),
-                n.to_string(),
-                gib(*used),
-                gib(*own),
-                gap,
+                m.points.to_string(),
+                gib(m.used),
+                gib(m.own),
+                m.gap
+                    .map_or_else(|| "-".to_owned(), |g| format!("{:+.1}", g as f64 / GIB)),
             ]
         })
         .collect();
@@ -178,7 +221,7 @@ pub fn memory_md(jobs: &Jobs) -> String {
         "points",
         "peak used GiB (NVML)",
         "engine's processes GiB",
-        "gap GiB",
+        "largest gap GiB",
     ]
     .map(String::from);
     table::md_table(&headers, &body)

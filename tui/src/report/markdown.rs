@@ -73,8 +73,9 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
     );
     out.push_str(&super::checks::checks_md(jobs));
     out.push_str(
-        "\nGPU memory: the peak NVML saw in use against the peak held by the engine's own \
-         processes (highest over the engine's points).\n\n",
+        "\nGPU memory: the peak NVML saw in use and the peak held by the engine's own \
+         processes (each the highest over the engine's points), and the largest gap between \
+         them within one point.\n\n",
     );
     out.push_str(&super::checks::memory_md(jobs));
     out.push_str("\n## Charts\n");

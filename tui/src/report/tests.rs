@@ -399,6 +399,7 @@ fn cross_checks_tell_agreement_and_disagreement_per_engine() {
         output_tokens: tokens,
         input_tokens: None,
         agrees,
+        client_output_tokens: None,
     };
     let (j, mut points) = sweep();
     let mut llama = 0;
@@ -426,7 +427,9 @@ fn cross_checks_tell_agreement_and_disagreement_per_engine() {
         "{t}"
     );
     assert!(
-        t.contains("| 3 | llamacpp | m | 2/4 | 16384 | 16382 | +0.02 % | DISAGREE in 1 |"),
+        t.contains(
+            "| 3 | llamacpp | m | 2/4 | 8192 | 8190 | +0.02 % | DISAGREE in 1, not judged in 1 |"
+        ),
         "{t}"
     );
     // No counter anywhere: said, not left blank.
@@ -456,8 +459,9 @@ fn memory_check_shows_the_gap_to_the_engines_own_processes() {
     let md = report_md(j, points);
     let t = md.split("GPU memory: ").nth(1).unwrap();
     assert!(t.contains("| 3 | vllm | 5 | 60.0 | 60.0 | +0.0 |"), "{t}");
-    // The highest of each over the points: 8 GiB used, the engine's own 8 GiB elsewhere.
-    assert!(t.contains("| 3 | llamacpp | 4 | 8.0 | 8.0 | +0.0 |"), "{t}");
+    // The gap is per point: 2 GiB held by something else in one point shows, although the
+    // engine's own 8 GiB peak came in another.
+    assert!(t.contains("| 3 | llamacpp | 4 | 8.0 | 8.0 | +2.0 |"), "{t}");
     let (j, mut points) = sweep();
     for r in points.iter_mut().filter(|r| r.engine == "llamacpp") {
         if let Some(g) = &mut r.gpu {
@@ -468,5 +472,44 @@ fn memory_check_shows_the_gap_to_the_engines_own_processes() {
     assert!(
         md.contains("| 3 | llamacpp | 4 | 8.0 | 6.0 | +2.0 |"),
         "{md}"
+    );
+}
+
+/// The client count a point was judged by is the one totalled (failed requests' usage
+/// included), a restart or an engine that counted nothing is said as such, and the verdict
+/// names only what happened.
+#[test]
+fn cross_checks_total_the_compared_count_and_name_each_outcome() {
+    use llms_shared::ServerCheck;
+    let (j, mut points) = sweep();
+    let vllm: Vec<&mut ResultRow> = points.iter_mut().filter(|r| r.engine == "vllm").collect();
+    let mut outcomes = vec![
+        // Every request failed as blank text, yet usage says 12 tokens and so does the engine.
+        (12.0, Some(true), Some(12), 0),
+        (8192.0, Some(true), Some(8192), 8192),
+        (8192.0, Some(true), Some(8192), 8192),
+        // The counter went down: the engine restarted.
+        (-100.0, None, None, 8192),
+        // The engine counted nothing the client was sent.
+        (0.0, Some(false), Some(8192), 8192),
+    ]
+    .into_iter();
+    for r in vllm {
+        let (engine, agrees, client, completed_tokens) = outcomes.next().unwrap();
+        let p = r.point.as_mut().unwrap();
+        p.output_tokens = completed_tokens;
+        p.server = Some(ServerCheck {
+            metric: "m".into(),
+            output_tokens: engine,
+            input_tokens: None,
+            agrees,
+            client_output_tokens: client,
+        });
+    }
+    let md = report_md(j, points);
+    let t = md.split("## Cross-checks\n\n").nth(1).unwrap();
+    assert!(
+        t.contains("| 3 | vllm | m | 5/5 | 24588 | 16396 | engine counted 0 | equal in 3, DISAGREE in 1, engine restarted in 1 |"),
+        "{t}"
     );
 }
