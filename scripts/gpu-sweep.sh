@@ -178,8 +178,14 @@ wait_llama() {
 llama_job() {
     [ -f "$W/llama.job" ] && return 0
     if [ -f "$W/llama.ready" ] && [ -f "$W/gguf.ready" ]; then
-        llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-llamacpp.toml" \
-            && llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-llamacpp-graphs.toml" && touch "$W/llama.job"
+        # Each sweep once, marked on its own: a retry after a failed submit must not queue the
+        # ones already queued again.
+        local s
+        for s in gpu-qwen2.5-3b-llamacpp gpu-qwen2.5-3b-llamacpp-graphs; do
+            [ -f "$W/$s.queued" ] && continue
+            llms submit "$ROOT/sweeps/$s.toml" && touch "$W/$s.queued" || return 0
+        done
+        touch "$W/llama.job"
     elif ! pgrep -f "$W/llama/build|gguf_qwen2.py" >/dev/null; then
         log "llama.cpp: the build or the GGUF ended without a result:"
         tail -n 30 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2

@@ -454,7 +454,8 @@ async fn the_gpu_engines_template_is_accepted_where_they_are_configured() {
 
 /// Every sweep file shipped in sweeps/ is one the daemon takes, with the model it names made
 /// here (the GPU sweeps name files made on the GPU machine; the demo's is filled in by
-/// `llms demo`): each is submitted with its top-level `model` pointing at a file of this test.
+/// `llms demo`): each is submitted with every `model =` line dropped and a top-level one
+/// pointing at a file of this test (no shipped sweep sets a model per engine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shipped_sweep_is_accepted() {
     let dir = temp_dir("shipped");

@@ -199,7 +199,9 @@ async fn gone_within(pgid: u32, esc: &[u32], limit: Duration) -> bool {
             // cannot be reaped until then: keep reaping a little while. Zombies that are not
             // ours (no subreaper) stay; they hold nothing.
             let settle = Instant::now() + Duration::from_millis(500);
-            while scan(pgid).iter().any(|&(p, _)| p != pgid) && Instant::now() < settle {
+            while (scan(pgid).iter().any(|&(p, _)| p != pgid) || esc.iter().any(|p| zombie(*p)))
+                && Instant::now() < settle
+            {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 reap(pgid);
                 reap_pids(esc);
@@ -284,9 +286,19 @@ fn alive(pid: u32) -> bool {
         .is_some_and(|(st, _)| st != 'Z' && st != 'X')
 }
 
+/// Whether `pid` is a zombie (ended, not reaped yet).
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .is_some_and(|(st, _)| st == 'Z')
+}
+
 /// Reap those of `pids` that are our zombies (escaped processes reparented to the daemon).
+/// Only zombies: a pid that is gone may have been reused by another child of the daemon (an
+/// engine's leader, which tokio waits for), whose exit status must not be taken here.
 fn reap_pids(pids: &[u32]) {
-    for p in pids {
+    for p in pids.iter().filter(|p| zombie(**p)) {
         let _ = waitpid(Pid::from_raw(*p as i32), Some(WaitPidFlag::WNOHANG));
     }
 }

@@ -150,7 +150,7 @@ impl GpuHandle {
         if self.tx.is_none() {
             return Vec::new();
         }
-        let meter = self.begin_point(gpus, Vec::new());
+        let meter = self.begin_point(gpus.clone(), Vec::new());
         tokio::time::sleep(span).await;
         let (fig, _) = self.end_point(meter, 0);
         let idle: Vec<(u32, f64)> = fig
@@ -161,7 +161,12 @@ impl GpuHandle {
                     .collect()
             })
             .unwrap_or_default();
-        self.shared.lock().pinned.extend(idle.iter().copied());
+        let mut st = self.shared.lock();
+        // A GPU measured now but with no power reading drops its earlier baseline (an earlier
+        // engine's) rather than keep it.
+        let covered = |i: &u32| gpus.as_ref().is_none_or(|g| g.contains(i));
+        st.pinned.retain(|i, _| !covered(i));
+        st.pinned.extend(idle.iter().copied());
         idle
     }
 

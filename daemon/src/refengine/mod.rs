@@ -127,7 +127,7 @@ pub struct RefArgs {
     #[arg(long)]
     pub fault_error_every: Option<u64>,
     /// Every Nth stream sends all its tokens with empty text (usage still counts them), as a
-    /// detokenizer does while it holds back a partial UTF-8 sequence.
+    /// detokenizer does while it holds back a partial UTF-8 sequence. Streaming requests only.
     #[arg(long)]
     pub fault_blank_every: Option<u64>,
     /// Imitate this engine: its chunk shapes, metrics names and route, version route, start-up

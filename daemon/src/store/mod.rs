@@ -56,11 +56,13 @@ type Result<T> = std::result::Result<T, StoreError>;
 impl StoreError {
     /// Whether the open failed because another process (or this one, a moment after closing
     /// it) holds the store's file lock. sled reports it as an `Other` I/O error whose text
-    /// carries the `WouldBlock` of the failed `flock`.
+    /// carries the `WouldBlock` of the failed lock; any other lock failure (no locks on this
+    /// file system, say) is not this.
     pub fn is_locked(&self) -> bool {
         matches!(self, StoreError::Sled(sled::Error::Io(io))
             if io.kind() == std::io::ErrorKind::WouldBlock
-                || io.to_string().contains("could not acquire lock"))
+                || (io.to_string().contains("could not acquire lock")
+                    && io.to_string().contains("WouldBlock")))
     }
 }
 
