@@ -33,12 +33,7 @@ fn lat(v: f64) -> LatencyStats {
 
 fn point(c: u32) -> PointResult {
     PointResult {
-        load: Load::Concurrency { concurrency: c },
         completed: 64,
-        failed: 0,
-        errors: Default::default(),
-        error_rate: 0.0,
-        retries: 0,
         duration_s: 10.0,
         input_tokens: 12_800,
         output_tokens: 8192,
@@ -46,21 +41,13 @@ fn point(c: u32) -> PointResult {
         total_throughput: 2099.2,
         request_throughput: 6.4,
         goodput: 6.4,
-        slo: Default::default(),
         ttft_ms: lat(25.0),
         itl_ms: lat(6.0),
         tpot_ms: lat(6.1),
         e2e_ms: lat(800.0),
         queue_ms: lat(0.1),
-        batch_ms: None,
         output_tokens_requested: Some(128),
-        input_tokens_target: None,
-        input_token_mismatches: 0,
-        output_token_mismatches: 0,
-        flags: Vec::new(),
-        client: Default::default(),
-        server: None,
-        requests: Vec::new(),
+        ..PointResult::empty(Load::Concurrency { concurrency: c })
     }
 }
 

@@ -243,6 +243,43 @@ pub struct PointResult {
     pub requests: Vec<RequestRecord>,
 }
 
+impl PointResult {
+    /// A point at `load` with nothing measured: no requests, every count, rate and latency
+    /// zero, no flags. The base that fixtures set their figures on.
+    pub fn empty(load: Load) -> PointResult {
+        PointResult {
+            load,
+            completed: 0,
+            failed: 0,
+            errors: BTreeMap::new(),
+            error_rate: 0.0,
+            retries: 0,
+            duration_s: 0.0,
+            input_tokens: 0,
+            output_tokens: 0,
+            output_throughput: 0.0,
+            total_throughput: 0.0,
+            request_throughput: 0.0,
+            goodput: 0.0,
+            slo: Slo::default(),
+            ttft_ms: LatencyStats::default(),
+            itl_ms: LatencyStats::default(),
+            tpot_ms: LatencyStats::default(),
+            e2e_ms: LatencyStats::default(),
+            queue_ms: LatencyStats::default(),
+            batch_ms: None,
+            output_tokens_requested: None,
+            input_tokens_target: None,
+            input_token_mismatches: 0,
+            output_token_mismatches: 0,
+            flags: Vec::new(),
+            client: ClientStats::default(),
+            server: None,
+            requests: Vec::new(),
+        }
+    }
+}
+
 /// Token counts the server reported in `usage`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -25,12 +25,7 @@ pub fn point(load: Load, speed: f64) -> PointResult {
         Load::Rate { rate, .. } => *rate,
     };
     PointResult {
-        load,
         completed: 64,
-        failed: 0,
-        errors: Default::default(),
-        error_rate: 0.0,
-        retries: 0,
         duration_s: 10.0,
         input_tokens: 64 * 200,
         output_tokens: 64 * 128,
@@ -38,21 +33,13 @@ pub fn point(load: Load, speed: f64) -> PointResult {
         total_throughput: speed * x.sqrt() * 300.0,
         request_throughput: speed * x.sqrt(),
         goodput: speed * x.sqrt(),
-        slo: Default::default(),
         ttft_ms: lat(20.0 + x / speed, 40.0 + 2.0 * x / speed),
         itl_ms: lat(5.0 + x / (10.0 * speed), 9.0 + x / (5.0 * speed)),
         tpot_ms: lat(5.5, 8.0),
         e2e_ms: lat(700.0 + x, 900.0 + x),
         queue_ms: lat(0.1, 0.2),
-        batch_ms: None,
         output_tokens_requested: Some(128),
-        input_tokens_target: None,
-        input_token_mismatches: 0,
-        output_token_mismatches: 0,
-        flags: Vec::new(),
-        client: Default::default(),
-        server: None,
-        requests: Vec::new(),
+        ..PointResult::empty(load)
     }
 }
 

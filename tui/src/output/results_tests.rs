@@ -5,12 +5,7 @@ use llms_shared::{GpuPointStats, Load};
 
 fn point(concurrency: u32, flags: &[&str]) -> PointResult {
     PointResult {
-        load: Load::Concurrency { concurrency },
         completed: 10,
-        failed: 0,
-        errors: Default::default(),
-        error_rate: 0.0,
-        retries: 0,
         duration_s: 2.5,
         input_tokens: 1000,
         output_tokens: 500,
@@ -18,21 +13,14 @@ fn point(concurrency: u32, flags: &[&str]) -> PointResult {
         total_throughput: 600.0,
         request_throughput: 4.0,
         goodput: 4.0,
-        slo: Default::default(),
         ttft_ms: lat(12.5, 30.0),
         itl_ms: lat(5.0, 9.0),
         tpot_ms: lat(5.5, 8.0),
         e2e_ms: lat(300.0, 420.0),
         queue_ms: lat(0.1, 0.2),
-        batch_ms: None,
         output_tokens_requested: Some(50),
-        input_tokens_target: None,
-        input_token_mismatches: 0,
-        output_token_mismatches: 0,
         flags: flags.iter().map(|f| (*f).to_owned()).collect(),
-        client: Default::default(),
-        server: None,
-        requests: Vec::new(),
+        ..PointResult::empty(Load::Concurrency { concurrency })
     }
 }
 
