@@ -164,8 +164,8 @@ impl GpuHandle {
         let mut st = self.shared.lock();
         // A GPU measured now but with no power reading drops its earlier baseline (an earlier
         // engine's) rather than keep it.
-        let covered = |i: &u32| gpus.as_ref().is_none_or(|g| g.contains(i));
-        st.pinned.retain(|i, _| !covered(i));
+        st.pinned
+            .retain(|i, _| !sampler::covers(gpus.as_deref(), *i));
         st.pinned.extend(idle.iter().copied());
         idle
     }

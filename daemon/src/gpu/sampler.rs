@@ -79,8 +79,13 @@ pub(super) struct Meter {
 
 impl Meter {
     fn covers(&self, index: u32) -> bool {
-        self.gpus.as_ref().is_none_or(|g| g.contains(&index))
+        covers(self.gpus.as_deref(), index)
     }
+}
+
+/// Whether a GPU selection (`None`: all GPUs) includes GPU `index`.
+pub(super) fn covers(gpus: Option<&[u32]>, index: u32) -> bool {
+    gpus.is_none_or(|g| g.contains(&index))
 }
 
 impl Shared {
@@ -131,7 +136,7 @@ impl State {
         let baseline = self
             .pinned
             .iter()
-            .filter(|(i, _)| gpus.as_ref().is_none_or(|g| g.contains(i)))
+            .filter(|(i, _)| covers(gpus.as_deref(), **i))
             .map(|(&i, &w)| (i, w))
             .collect();
         let meter = Meter {
