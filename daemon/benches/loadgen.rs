@@ -16,8 +16,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use llms_shared::{Load, RequestRecord};
-use llmsd::loadgen::client::{Prepared, StreamClient};
-use llmsd::loadgen::request::{Endpoint, Prompt, RequestOptions, body};
+use llmsd::loadgen::client::StreamClient;
+use llmsd::loadgen::request::{Endpoint, Prompt, RequestOptions, Template};
 use llmsd::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use std::collections::HashMap;
@@ -74,16 +74,14 @@ fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
         min_tokens: true,
     };
     let prompts = llmsd::loadgen::prompts::default_set();
-    let prepared: Vec<Prepared> = prompts
+    let prepared: Vec<Template> = prompts
         .iter()
-        .map(|p: &Prompt| Prepared {
-            body: body(Endpoint::Chat, p, &opts),
-            client_input_tokens: None,
-        })
+        .map(|p: &Prompt| Template::new(Endpoint::Chat, p, &opts, true, None))
         .collect();
     Workload {
         client,
         prepared: Arc::new(prepared),
+        salt: 0,
         id_prefix: prefix.into(),
         first_prompt: 0,
     }
@@ -116,6 +114,7 @@ async fn point(w: &Workload, load: Load, streams: u32, requests: u64) -> Run {
         duration: None,
         max_concurrency: None,
         seed: 0,
+        drain: Duration::from_secs(120),
     };
     let r = run_point(w, &spec).await.unwrap();
     let failed = r.records.iter().filter(|r| r.error.is_some()).count();

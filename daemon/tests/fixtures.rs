@@ -49,12 +49,18 @@ fn expected(body: &str) -> (usize, Option<u64>, bool) {
         }
         let v: Value = serde_json::from_str(data).unwrap();
         let nonempty = |x: &Value| x.as_str().is_some_and(|s| !s.is_empty());
-        let text = v["choices"].as_array().unwrap().iter().any(|c| {
-            nonempty(&c["text"])
+        let empty = |x: &Value| x.as_str() == Some("");
+        let step = v["choices"].as_array().unwrap().iter().any(|c| {
+            let text = nonempty(&c["text"])
                 || nonempty(&c["delta"]["content"])
-                || nonempty(&c["delta"]["reasoning_content"])
+                || nonempty(&c["delta"]["reasoning_content"]);
+            // A held-back token: empty text, not the role chunk, not the finish chunk.
+            let held = c["finish_reason"].is_null()
+                && c["delta"].get("role").is_none()
+                && (empty(&c["text"]) || empty(&c["delta"]["content"]));
+            text || held
         });
-        events += usize::from(text);
+        events += usize::from(step);
         if let Some(n) = v["usage"]["completion_tokens"].as_u64() {
             usage = Some(n);
         }
@@ -94,4 +100,26 @@ async fn captured_streams_parse_alike_however_they_are_cut() {
             assert!(st.finished, "{name}: finish_reason seen");
         }
     }
+}
+
+/// Every engine step is one chunk in these captures (no speculative decoding, stream interval
+/// 1): counting vLLM's empty chunk as a step makes llmsd's events equal the server's
+/// `completion_tokens` in every capture that reports usage, so no two steps merge into one
+/// inter-token gap.
+#[tokio::test]
+async fn every_generated_token_is_one_event_in_every_capture() {
+    let mut checked = 0;
+    for name in FIXTURES {
+        let b = body(name);
+        let (mut st, _) = parse(vec![Bytes::from(b)]).await;
+        st.reconcile();
+        let Some(usage) = st.usage.completion_tokens else {
+            continue;
+        };
+        let events: u64 = st.chunks.iter().map(|c| u64::from(c.1)).sum();
+        assert_eq!(events, usage, "{name}");
+        assert_eq!(st.chunks.len() as u64, usage, "{name}: one token per event");
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked}");
 }

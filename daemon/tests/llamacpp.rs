@@ -164,3 +164,55 @@ async fn synthetic_prompts_are_exact_with_the_tokenizer_file_and_with_server_tok
         }
     }
 }
+
+/// 144 requests over the default set of 72 prompts, in two points: before every request was
+/// made unique, llama.cpp served the second point's prompts from its caches (96 % of their
+/// prompt tokens, measured here). Now only the chat template's head is shared, llama.cpp's
+/// own count of cached tokens per request (`usage.prompt_tokens_details.cached_tokens`)
+/// stays within it, its `/metrics` counter agrees with the sum, and no point is flagged.
+/// The same run with `--verbatim-prompts` is flagged, with llama.cpp's count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
+    let srv = LlamaServer::start().await;
+    let run = |verbatim: bool| {
+        let mut extra = vec![
+            "--concurrency",
+            "1,4",
+            "--requests",
+            "64",
+            "--warmup",
+            "8",
+            "--output-tokens",
+            "2",
+        ];
+        if verbatim {
+            extra.push("--verbatim-prompts");
+        }
+        bench::run(bench_args(&srv.url, &extra))
+    };
+    let r = run(false).await.unwrap();
+    for p in &r.points {
+        let c = p
+            .prefix_cache
+            .as_ref()
+            .expect("llama.cpp reports cached tokens");
+        assert_eq!(c.source, "usage", "{}", p.load);
+        let t = c
+            .template_tokens
+            .expect("template measured through /tokenize");
+        assert!(
+            t > 0 && c.cached_tokens <= t * p.completed,
+            "{}: {c:?}",
+            p.load
+        );
+        assert_eq!(c.excess_hit_rate, 0.0, "{}: {c:?}", p.load);
+        assert!(!p.flags.iter().any(|f| f == "prefix_cache_hits"));
+        // llama.cpp's counter of cached prompt tokens says the same over the point.
+        let s = p.server.as_ref().unwrap();
+        assert_eq!(s.cached_tokens, Some(c.cached_tokens as f64), "{}", p.load);
+    }
+    let r = run(true).await.unwrap();
+    let c = r.points[1].prefix_cache.as_ref().unwrap();
+    assert!(c.hit_rate > 0.5, "{c:?}");
+    assert!(r.points[1].flags.iter().any(|f| f == "prefix_cache_hits"));
+}

@@ -17,6 +17,6 @@ pub use api::{
 pub use sweep::{EngineDef, LoadDef, Sweep};
 
 pub use result::{
-    Arrival, BenchReport, Chunk, ClientStats, LatencyStats, Load, PointResult, REPORT_VERSION,
-    RequestError, RequestRecord, ServerCheck, Slo, Usage,
+    Arrival, BenchReport, Chunk, ClientStats, ItlCheck, LatencyStats, Load, PointResult,
+    PrefixCacheHits, REPORT_VERSION, RequestError, RequestRecord, ServerCheck, Slo, Usage,
 };

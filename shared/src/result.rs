@@ -165,6 +165,62 @@ pub struct ServerCheck {
     /// request that then failed). `None` where `agrees` is.
     #[serde(default)]
     pub client_output_tokens: Option<u64>,
+    /// Delta of the engine's cached-prompt-token counter (prefix-cache hits), where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<f64>,
+    /// Delta of the prompt tokens that counter is out of (cached and computed together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_queried_tokens: Option<f64>,
+    /// The engine's own inter-token latency histogram over the point, beside llmsd's gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl: Option<ItlCheck>,
+}
+
+/// The engine's inter-token latency histogram (vLLM's and SGLang's
+/// `*:inter_token_latency_seconds`) over a point, against the gaps llmsd measured. The engine
+/// observes one gap per engine step of a request, so when llmsd counts every step's chunk the
+/// two counts are equal; the distributions differ only by the network and the API server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItlCheck {
+    /// The histogram read.
+    pub metric: String,
+    /// Gaps the engine observed over the point (its `_count` delta).
+    pub engine_gaps: u64,
+    /// Gaps llmsd measured over the same requests, failed ones included.
+    pub client_gaps: u64,
+    /// The engine's median and 99th percentile, interpolated within its buckets, ms.
+    pub engine_p50_ms: f64,
+    /// See `engine_p50_ms`.
+    pub engine_p99_ms: f64,
+    /// Largest difference between the two cumulative distributions at the engine's bucket
+    /// bounds (0 to 1).
+    pub max_cdf_diff: f64,
+}
+
+/// Prefix-cache hits of a point: how many prompt tokens the engine did not have to compute
+/// because it had them cached. Requests are made unique at their start unless the run asked
+/// for verbatim prompts, so hits beyond the chat template's own head mean the figures are
+/// biased (flag `prefix_cache_hits`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefixCacheHits {
+    /// Where the figures come from: `usage` (every request's
+    /// `usage.prompt_tokens_details.cached_tokens`) or the engine counter's name.
+    pub source: String,
+    /// Cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Prompt tokens they are out of.
+    pub prompt_tokens: u64,
+    /// `cached_tokens / prompt_tokens`.
+    pub hit_rate: f64,
+    /// Tokens the chat template adds to every request, which all requests share and no
+    /// client can make unique: hits up to this many per request are expected.
+    #[serde(default)]
+    pub template_tokens: Option<u64>,
+    /// Hits beyond that allowance, as a share of the prompt tokens (what the flag judges:
+    /// over 0.05 is flagged).
+    pub excess_hit_rate: f64,
+    /// Whether each request's prompt was made unique at its start (false: sent verbatim).
+    pub unique_prompts: bool,
 }
 
 /// Results of one load setting.
@@ -230,7 +286,7 @@ pub struct PointResult {
     pub output_token_mismatches: u64,
     /// Validity flags: `tokens_estimated`, `input_tokens_unknown`, `client_bound`,
     /// `output_tokens_mismatch`, `input_tokens_mismatch`, `error_rate_exceeded`,
-    /// `server_count_mismatch`, `engine_restarted`.
+    /// `server_count_mismatch`, `engine_restarted`, `prefix_cache_hits`, `point_cut`.
     pub flags: Vec<String>,
     /// Client-side load.
     #[serde(default)]
@@ -238,6 +294,13 @@ pub struct PointResult {
     /// Cross-check against the server's own counters, where it has them.
     #[serde(default)]
     pub server: Option<ServerCheck>,
+    /// Prefix-cache hits over the point, where the engine reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<PrefixCacheHits>,
+    /// Why the point was cut short, when it was: requests still unfinished `timeout_s` after
+    /// the last one was sent are ended and counted as failed (`point_cut`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
     /// Raw per-request records (only with `--raw`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
@@ -275,6 +338,8 @@ impl PointResult {
             flags: Vec::new(),
             client: ClientStats::default(),
             server: None,
+            prefix_cache: None,
+            cut: None,
             requests: Vec::new(),
         }
     }
@@ -287,6 +352,9 @@ pub struct Usage {
     pub prompt_tokens: Option<u64>,
     /// `usage.completion_tokens`.
     pub completion_tokens: Option<u64>,
+    /// `usage.prompt_tokens_details.cached_tokens`: prompt tokens the engine had cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
 }
 
 /// Why a request failed.

@@ -134,7 +134,12 @@ pub struct LoadDef {
     /// Flag points whose error rate exceeds this.
     #[serde(default)]
     pub max_error_rate: Option<f64>,
-    /// Per-request timeout, seconds [default: 600].
+    /// Per-request timeout, seconds [default: 600]; also how long a point waits for its
+    /// last requests after sending them.
     #[serde(default)]
     pub timeout_s: Option<f64>,
+    /// Send the prompts as they are, without the per-request preamble that keeps an engine's
+    /// prefix cache from serving one request from another's prompt [default: false].
+    #[serde(default)]
+    pub verbatim_prompts: Option<bool>,
 }

@@ -68,9 +68,14 @@ pub struct BenchArgs {
     /// Seed for prompt order and arrivals.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Per-request timeout, seconds.
+    /// Per-request timeout, seconds; a point also waits at most this long for its last
+    /// requests after sending them, then ends them and says so.
     #[arg(long, default_value_t = 600.0, value_parser = seconds)]
     pub timeout: f64,
+    /// Send the prompts as they are: no per-request preamble, so an engine's prefix cache may
+    /// serve repeated prompts (points with hits are flagged `prefix_cache_hits`).
+    #[arg(long)]
+    pub verbatim_prompts: bool,
     /// Write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -10,12 +10,17 @@ mod table;
 
 use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
 use crate::loadgen::live::Live;
-use crate::loadgen::request::{Endpoint, Prompt, RequestOptions, body};
+use crate::loadgen::request::{
+    Endpoint, Prompt, RESERVED_SEQ, RequestOptions, Template, body, preamble, with_preamble,
+};
 use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate, server_reported_output};
 use crate::loadgen::{metrics, prompts, synth};
 pub use args::BenchArgs;
-use llms_shared::{BenchReport, Load, PointResult, REPORT_VERSION, RequestRecord, ServerCheck};
+use llms_shared::{
+    BenchReport, ItlCheck, Load, PointResult, PrefixCacheHits, REPORT_VERSION, RequestRecord,
+    ServerCheck,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use std::sync::Arc;
@@ -82,6 +87,8 @@ pub struct Session {
     http: reqwest::Client,
     base: String,
     header: BenchReport,
+    /// Tokens the server adds to every prompt (chat template, BOS), when measured.
+    template_tokens: Option<u64>,
 }
 
 impl Session {
@@ -121,14 +128,18 @@ impl Session {
             max_tokens: Some(a.output_tokens),
             min_tokens: takes_min_tokens,
         };
-        let (prompts, targets) = build_prompts(&a, source, &client, &http, &base, &opts).await?;
-        let prepared: Vec<Prepared> = prompts
+        // A fresh salt per run: two runs against one server do not share preambles either.
+        let salt = rand::random::<u64>() % 1_000_000_000;
+        let pre = Preambles {
+            salt,
+            unique: !a.verbatim_prompts,
+        };
+        let built = build_prompts(&a, source, &client, &http, &base, &opts, pre).await?;
+        let prepared: Vec<Template> = built
+            .prompts
             .iter()
-            .zip(&targets)
-            .map(|(p, t)| Prepared {
-                body: body(a.endpoint, p, &opts),
-                client_input_tokens: *t,
-            })
+            .zip(&built.targets)
+            .map(|(p, t)| Template::new(a.endpoint, p, &opts, pre.unique, *t))
             .collect();
         let header = BenchReport {
             version: REPORT_VERSION,
@@ -141,6 +152,7 @@ impl Session {
         let w = Workload {
             client,
             prepared: Arc::new(prepared),
+            salt,
             id_prefix: String::new(),
             first_prompt: 0,
         };
@@ -151,6 +163,7 @@ impl Session {
             http,
             base,
             header,
+            template_tokens: built.template_tokens,
         })
     }
 
@@ -194,25 +207,30 @@ impl Session {
         let Some(first) = self.w.prepared.first() else {
             return n;
         };
-        let body = match serde_json::from_slice::<serde_json::Value>(&first.body) {
-            Ok(serde_json::Value::Object(mut m)) => {
-                m.insert("temperature".into(), 0.7.into());
-                m.insert("top_p".into(), 0.8.into());
-                m.insert("top_k".into(), 20.into());
-                m.insert("max_tokens".into(), 16.into());
-                m.remove("min_tokens");
-                serde_json::to_vec(&m).unwrap_or_default()
+        let sampled = |i: u32| {
+            let pre = preamble(self.w.salt, RESERVED_SEQ + 1000 + u64::from(i));
+            match serde_json::from_slice::<serde_json::Value>(&first.body(&pre)) {
+                Ok(serde_json::Value::Object(mut m)) => {
+                    m.insert("temperature".into(), 0.7.into());
+                    m.insert("top_p".into(), 0.8.into());
+                    m.insert("top_k".into(), 20.into());
+                    m.insert("max_tokens".into(), 16.into());
+                    m.remove("min_tokens");
+                    Some(Prepared {
+                        body: serde_json::to_vec(&m).unwrap_or_default().into(),
+                        client_input_tokens: None,
+                    })
+                }
+                _ => None,
             }
-            _ => return n,
         };
-        let req = Prepared {
-            body: body.into(),
-            client_input_tokens: None,
+        let Some(reqs) = (0..n).map(sampled).collect::<Option<Vec<_>>>() else {
+            return n;
         };
         let now = Instant::now();
-        let sends = (0..n).map(|i| {
+        let sends = reqs.iter().enumerate().map(|(i, req)| {
             self.w.client.send(
-                &req,
+                req,
                 format!("llms-engine-warmup-{i}"),
                 Clock { epoch: now },
                 now,
@@ -260,6 +278,7 @@ impl Session {
             load,
             live,
             edge,
+            self.template_tokens,
         )
         .await
     }
@@ -274,6 +293,7 @@ impl Session {
 
 /// Counters, the measured requests, counters again, figures. Moves the workload's prompt
 /// cursor past every prompt it used.
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     a: &BenchArgs,
     w: &mut Workload,
@@ -282,8 +302,13 @@ async fn measure(
     load: Load,
     live: Option<Arc<Live>>,
     edge: &(dyn Fn(bool) + Sync),
+    template_tokens: Option<u64>,
 ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
-    let before = settled_counters(http, base).await;
+    // Counter reads are bounded: a server slow to answer /metrics cannot hold the point.
+    let before = tokio::time::timeout(COUNTER_BUDGET, settled_counters(http, base))
+        .await
+        .ok()
+        .flatten();
     let (requests, duration) = a.stop();
     let spec = PointSpec {
         load: load.clone(),
@@ -291,6 +316,7 @@ async fn measure(
         duration,
         max_concurrency: a.max_concurrency,
         seed: a.seed,
+        drain: Duration::from_secs_f64(a.timeout),
     };
     let measured = Workload {
         client: w.client.clone().with_live(live),
@@ -314,7 +340,19 @@ async fn measure(
         run.client,
         run.batch_ns.as_deref(),
     );
-    point.server = cross_check(http, base, before, &run.records).await;
+    if let Some(why) = &run.cut {
+        point.cut = Some(why.clone());
+        point.flags.push("point_cut".into());
+    }
+    let checked = tokio::time::timeout(
+        COUNTER_BUDGET,
+        cross_check(http, base, before, &run.records),
+    );
+    let (server, cache_metric) = match checked.await.ok().flatten() {
+        Some((s, m)) => (Some(s), m),
+        None => (None, None),
+    };
+    point.server = server;
     if let Some(s) = &point.server {
         if s.output_tokens < 0.0 {
             // A counter only goes down when the engine process started over.
@@ -322,6 +360,20 @@ async fn measure(
         } else if s.agrees == Some(false) {
             point.flags.push("server_count_mismatch".into());
         }
+    }
+    point.prefix_cache = prefix_cache_hits(
+        &run.records,
+        point.server.as_ref(),
+        cache_metric,
+        template_tokens,
+        !a.verbatim_prompts,
+    );
+    if point
+        .prefix_cache
+        .as_ref()
+        .is_some_and(|c| c.excess_hit_rate > MAX_EXCESS_HITS)
+    {
+        point.flags.push("prefix_cache_hits".into());
     }
     Ok((point, run.records))
 }
@@ -400,6 +452,32 @@ impl PromptSource {
     }
 }
 
+/// How requests are made unique: the run's preamble salt, and whether to at all.
+#[derive(Debug, Clone, Copy)]
+struct Preambles {
+    salt: u64,
+    unique: bool,
+}
+
+impl Preambles {
+    /// `p` with the preamble of reserved request `k` (preflight and probes), or as it is.
+    fn reserved(self, p: &Prompt, k: u64) -> Prompt {
+        match self.unique {
+            true => with_preamble(p, &preamble(self.salt, RESERVED_SEQ + k)),
+            false => p.clone(),
+        }
+    }
+}
+
+/// The prompts of a run.
+struct Built {
+    prompts: Vec<Prompt>,
+    /// Each prompt's input tokens as the client counts them, preamble included (synthetic).
+    targets: Vec<Option<u64>>,
+    /// Tokens the server adds to every prompt, when measured.
+    template_tokens: Option<u64>,
+}
+
 /// The prompts of the run and each one's client-side input count (synthetic target).
 async fn build_prompts(
     a: &BenchArgs,
@@ -408,7 +486,13 @@ async fn build_prompts(
     http: &reqwest::Client,
     base: &str,
     opts: &RequestOptions,
-) -> Result<(Vec<Prompt>, Vec<Option<u64>>), BenchError> {
+    pre: Preambles,
+) -> Result<Built, BenchError> {
+    let server_codec = || synth::Codec::Server {
+        http: http.clone(),
+        base: base.to_owned(),
+        model: opts.model.clone(),
+    };
     let (target, codec) = match source {
         PromptSource::Synthetic(n, codec) => (n, codec),
         PromptSource::Fixed(mut ps) => {
@@ -417,16 +501,22 @@ async fn build_prompts(
                 .first()
                 .cloned()
                 .ok_or_else(|| BenchError::Usage("no prompts".into()))?;
-            preflight(a.endpoint, client, &first, opts).await?;
+            preflight(a.endpoint, client, &pre.reserved(&first, 0), opts).await?;
+            // The template's size, if the server can count tokens for us (not an error if not).
+            let probe = Prompt::Text(PROBE_TEXT.into());
+            let template_tokens = overhead(a.endpoint, client, &server_codec(), &probe, opts, pre)
+                .await
+                .ok()
+                .map(|o| o.max(0) as u64);
             let n = ps.len();
-            return Ok((ps, vec![None; n]));
+            return Ok(Built {
+                prompts: ps,
+                targets: vec![None; n],
+                template_tokens,
+            });
         }
     };
-    let codec = codec.unwrap_or_else(|| synth::Codec::Server {
-        http: http.clone(),
-        base: base.to_owned(),
-        model: opts.model.clone(),
-    });
+    let codec = codec.unwrap_or_else(server_codec);
     let synth_err = |e: synth::SynthError| BenchError::Server(e.to_string());
     let text: String = prompts::default_set()
         .iter()
@@ -438,25 +528,32 @@ async fn build_prompts(
     const PROBE: usize = 16;
     let probe = corpus.prompts(&codec, PROBE, 1).await.map_err(synth_err)?;
     let probe_prompt = Prompt::Text(probe[0].text.clone());
-    let rec = preflight(a.endpoint, client, &probe_prompt, opts).await?;
-    let overhead = match rec.usage.prompt_tokens {
-        Some(p) => p as i64 - probe[0].tokens as i64,
-        None => {
-            eprintln!(
-                "warning: the server reports no usage.prompt_tokens; input lengths cannot be checked"
-            );
+    let overhead = match overhead(a.endpoint, client, &codec, &probe_prompt, opts, pre).await {
+        Ok(o) => o,
+        Err(Overhead::Bench(e)) => return Err(e),
+        Err(Overhead::Unknown(why)) => {
+            eprintln!("warning: {why}; input lengths cannot be checked");
             0
         }
     };
-    let content = i64::from(target) - overhead;
+    // Each request's preamble takes `k` tokens of its length.
+    let k = match pre.unique {
+        true => preamble_tokens(&codec, pre.salt).await.map_err(synth_err)?,
+        false => 0,
+    };
+    let content = i64::from(target) - overhead - k as i64;
     if content < 1 {
         return Err(BenchError::Usage(format!(
-            "--input-tokens {target} is not more than the {} endpoint's template overhead of {overhead} tokens",
-            a.endpoint.as_str()
+            "--input-tokens {target} is not more than the {} endpoint's template overhead of {overhead} tokens{}",
+            a.endpoint.as_str(),
+            match pre.unique {
+                true => format!(" plus the {k}-token per-request preamble"),
+                false => String::new(),
+            }
         )));
     }
     // One prompt per request of the whole run where that is known (so no point replays
-    // another's prompts), else a pool that wraps.
+    // another's prompts), else a pool that wraps (the preamble keeps them apart).
     let (requests, _) = a.stop();
     let points = a.loads().map_or(1, |l| l.len()) as u64;
     let count = requests
@@ -466,14 +563,138 @@ async fn build_prompts(
         .prompts(&codec, content as usize, count)
         .await
         .map_err(synth_err)?;
+    if pre.unique
+        && let Some(p) = ps.first()
+    {
+        // The preamble and the prompt must not merge into other tokens where they meet.
+        let joined = codec
+            .encode(&format!("{}{}", preamble(pre.salt, 0), p.text))
+            .await
+            .map_err(synth_err)?;
+        if joined.len() as u64 != k + p.tokens as u64 {
+            eprintln!(
+                "warning: this tokenizer counts the per-request preamble with the prompt as {} tokens, not {k} + {}: input lengths may be off by a token (checked against usage per request)",
+                joined.len(),
+                p.tokens
+            );
+        }
+    }
     let targets = ps
         .iter()
-        .map(|p| Some((p.tokens as i64 + overhead).max(0) as u64))
+        .map(|p| Some((p.tokens as i64 + overhead + k as i64).max(0) as u64))
         .collect();
-    Ok((
-        ps.into_iter().map(|p| Prompt::Text(p.text)).collect(),
+    Ok(Built {
+        prompts: ps.into_iter().map(|p| Prompt::Text(p.text)).collect(),
         targets,
-    ))
+        template_tokens: Some(overhead.max(0) as u64),
+    })
+}
+
+/// A plain sentence whose token count the server is asked for, to size its template.
+const PROBE_TEXT: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
+
+/// Why the template's overhead is not known.
+enum Overhead {
+    /// The request failed: the run cannot go on.
+    Bench(BenchError),
+    /// The server gave no count to compare with.
+    Unknown(String),
+}
+
+/// Tokens the server adds to a prompt (chat template, BOS): send `probe` (with a reserved
+/// preamble) and subtract the client's count of its text from the server's
+/// `usage.prompt_tokens`.
+async fn overhead(
+    endpoint: Endpoint,
+    client: &StreamClient,
+    codec: &synth::Codec,
+    probe: &Prompt,
+    opts: &RequestOptions,
+    pre: Preambles,
+) -> Result<i64, Overhead> {
+    let p = pre.reserved(probe, 1);
+    let counted = codec
+        .encode(&p.as_text())
+        .await
+        .map_err(|e| Overhead::Unknown(e.to_string()))?
+        .len() as i64;
+    let rec = preflight(endpoint, client, &p, opts)
+        .await
+        .map_err(Overhead::Bench)?;
+    match rec.usage.prompt_tokens {
+        Some(n) => Ok(n as i64 - counted),
+        None => Err(Overhead::Unknown(
+            "the server reports no usage.prompt_tokens".into(),
+        )),
+    }
+}
+
+/// Tokens of one preamble. Digits tokenize alike whatever they are in the usual tokenizers;
+/// a tokenizer that does not is warned about (input lengths then vary by a token or so, and
+/// `input_tokens_mismatch` shows it).
+async fn preamble_tokens(codec: &synth::Codec, salt: u64) -> Result<u64, synth::SynthError> {
+    let mut counts = Vec::new();
+    for j in 0..8 {
+        let p = preamble(salt, RESERVED_SEQ + 10 + j);
+        counts.push(codec.encode(&p).await?.len() as u64);
+    }
+    let k = counts.iter().copied().max().unwrap_or(0);
+    if counts.iter().any(|c| *c != k) {
+        eprintln!(
+            "warning: the per-request preamble (9 digits and a newline) is {counts:?} tokens in this tokenizer, not one fixed count: input lengths may vary by a token"
+        );
+    }
+    Ok(k)
+}
+
+/// Prefix-cache hits beyond the template's share above this part of the prompt tokens flag a
+/// point `prefix_cache_hits`.
+pub const MAX_EXCESS_HITS: f64 = 0.05;
+
+/// The point's prefix-cache hits: from every request's `usage` when each completed one
+/// reported cached tokens, else from the engine's counters (named by `metric`).
+fn prefix_cache_hits(
+    records: &[RequestRecord],
+    server: Option<&ServerCheck>,
+    metric: Option<String>,
+    template_tokens: Option<u64>,
+    unique: bool,
+) -> Option<PrefixCacheHits> {
+    let done: Vec<&RequestRecord> = records.iter().filter(|r| r.error.is_none()).collect();
+    let from_usage = !done.is_empty()
+        && done
+            .iter()
+            .all(|r| r.usage.cached_tokens.is_some() && r.usage.prompt_tokens.is_some());
+    let (source, cached, prompt, requests) = if from_usage {
+        let cached = done.iter().filter_map(|r| r.usage.cached_tokens).sum();
+        let prompt = done.iter().filter_map(|r| r.usage.prompt_tokens).sum();
+        ("usage".to_owned(), cached, prompt, done.len() as u64)
+    } else {
+        let s = server?;
+        let (c, q) = (s.cached_tokens?, s.cache_queried_tokens?);
+        if c < 0.0 || q <= 0.0 {
+            return None;
+        }
+        (
+            metric?,
+            c.round() as u64,
+            q.round() as u64,
+            records.len() as u64,
+        )
+    };
+    if prompt == 0 {
+        return None;
+    }
+    let allowed = template_tokens.unwrap_or(0).saturating_mul(requests);
+    Some(PrefixCacheHits {
+        source,
+        cached_tokens: cached,
+        prompt_tokens: prompt,
+        hit_rate: cached as f64 / prompt as f64,
+        template_tokens,
+        excess_hit_rate: cached.saturating_sub(allowed) as f64 / prompt as f64,
+        unique_prompts: unique,
+    })
 }
 
 /// One small request before anything is measured: does the endpoint exist, stream SSE, and
@@ -522,6 +743,9 @@ async fn preflight(
     )))
 }
 
+/// The longest the counters are read for, before or after a point.
+const COUNTER_BUDGET: Duration = Duration::from_secs(10);
+
 /// The engine's counters once they stop moving (the last warm-up requests may not be counted
 /// the instant their streams end).
 async fn settled_counters(http: &reqwest::Client, base: &str) -> Option<metrics::Counters> {
@@ -539,13 +763,14 @@ async fn settled_counters(http: &reqwest::Client, base: &str) -> Option<metrics:
 
 /// Read the counters after a point (again, briefly, if the engine has not counted the last
 /// requests yet) and compare with what the client saw. Agreement is only judged when the
-/// server's count is knowable (see [`server_reported_output`]).
+/// server's count is knowable (see [`server_reported_output`]). Also returns the name of the
+/// engine's prefix-cache counter, where it has one.
 async fn cross_check(
     http: &reqwest::Client,
     base: &str,
     before: Option<metrics::Counters>,
     records: &[RequestRecord],
-) -> Option<ServerCheck> {
+) -> Option<(ServerCheck, Option<String>)> {
     let before = before?;
     let want = server_reported_output(records);
     let mut after = metrics::scrape(http, base).await?;
@@ -560,13 +785,52 @@ async fn cross_check(
         }
     }
     let output_tokens = after.output - before.output;
-    Some(ServerCheck {
+    let cache = match (&after.cache, &before.cache) {
+        (Some(a), Some(b)) if a.0 == b.0 => Some((a.0.clone(), a.1 - b.1, a.2 - b.2)),
+        _ => None,
+    };
+    let itl = match (&after.itl, &before.itl) {
+        (Some(a), Some(b)) => a.since(b).map(|h| itl_check(&h, records)),
+        _ => None,
+    };
+    let check = ServerCheck {
         metric: after.output_metric,
         output_tokens,
         input_tokens: after.input.zip(before.input).map(|(a, b)| a - b),
         agrees: want.map(|w| (output_tokens - w as f64).abs() < 0.5),
         client_output_tokens: want,
-    })
+        cached_tokens: cache.as_ref().map(|c| c.1),
+        cache_queried_tokens: cache.as_ref().map(|c| c.2),
+        itl,
+    };
+    Some((check, cache.map(|c| c.0)))
+}
+
+/// The engine's inter-token histogram over the point against the gaps llmsd measured (every
+/// request's, failed ones included: the engine observed those too).
+fn itl_check(h: &metrics::Histogram, records: &[RequestRecord]) -> ItlCheck {
+    let mut gaps: Vec<u64> = records
+        .iter()
+        .flat_map(|r| r.chunks.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)))
+        .collect();
+    gaps.sort_unstable();
+    let engine_total = h.count();
+    let mut max_cdf_diff: f64 = 0.0;
+    if engine_total > 0.0 && !gaps.is_empty() {
+        for &(le, c) in h.buckets.iter().filter(|b| b.0.is_finite()) {
+            let le_ns = (le * 1e9).round() as u64;
+            let mine = gaps.partition_point(|g| *g <= le_ns) as f64 / gaps.len() as f64;
+            max_cdf_diff = max_cdf_diff.max((mine - c / engine_total).abs());
+        }
+    }
+    ItlCheck {
+        metric: h.name.clone(),
+        engine_gaps: engine_total.max(0.0).round() as u64,
+        client_gaps: gaps.len() as u64,
+        engine_p50_ms: h.quantile(0.5) * 1e3,
+        engine_p99_ms: h.quantile(0.99) * 1e3,
+        max_cdf_diff,
+    }
 }
 
 /// Fail early, before anything is measured, if `--json` cannot be written.

@@ -15,6 +15,7 @@ use llms_shared::{RequestError, RequestRecord};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Re-sends allowed for a request that failed before any response byte.
 const MAX_RETRIES: u32 = 2;
@@ -42,7 +43,12 @@ pub struct StreamClient {
     timeout: Duration,
     /// Progress of the point being run, when someone watches it.
     live: Option<Arc<Live>>,
+    /// Cancelled when the point is cut: requests still running end as `point_cut`.
+    cut: Option<CancellationToken>,
 }
+
+/// The error kind of a request ended because its point was cut.
+pub const POINT_CUT: &str = "point_cut";
 
 /// The time base of a point: event times are stored as ns since `epoch`.
 #[derive(Debug, Clone, Copy)]
@@ -116,12 +122,19 @@ impl StreamClient {
             url,
             timeout,
             live: None,
+            cut: None,
         })
     }
 
     /// The same client, reporting tokens and finished requests to `live` (or to nobody).
     pub fn with_live(mut self, live: Option<Arc<Live>>) -> Self {
         self.live = live;
+        self
+    }
+
+    /// The same client, ending its requests as `point_cut` when `cut` is cancelled.
+    pub fn with_cut(mut self, cut: Option<CancellationToken>) -> Self {
+        self.cut = cut;
         self
     }
 
@@ -139,7 +152,7 @@ impl StreamClient {
         clock: Clock,
         due: Instant,
     ) -> RequestRecord {
-        let rec = self.exchange(req, id, clock, due).await;
+        let rec = self.exchange(req, id, clock, due, self.cut.as_ref()).await;
         // Every ending counts, failures before any response included.
         if let Some(live) = &self.live {
             live.finished(&rec);
@@ -153,6 +166,7 @@ impl StreamClient {
         id: String,
         clock: Clock,
         due: Instant,
+        cut: Option<&CancellationToken>,
     ) -> RequestRecord {
         let mut rec = RequestRecord {
             id,
@@ -187,7 +201,12 @@ impl StreamClient {
         let deadline = tokio::time::Instant::from_std(start + self.timeout);
         let mut attempt = std::pin::pin!(self.pooled.execute(first));
         let resp = loop {
-            match tokio::time::timeout_at(deadline, attempt.as_mut()).await {
+            let step = tokio::select! {
+                biased;
+                r = tokio::time::timeout_at(deadline, attempt.as_mut()) => r,
+                () = cancelled(cut) => return fail(rec, start, POINT_CUT, cut_message()),
+            };
+            match step {
                 Err(_) => {
                     return fail(
                         rec,
@@ -238,9 +257,9 @@ impl StreamClient {
             rec,
             resp,
             start,
-            deadline,
-            self.timeout,
+            (deadline, self.timeout),
             self.live.as_deref(),
+            cut,
         )
         .await
     }
@@ -252,9 +271,9 @@ async fn read_stream(
     mut rec: RequestRecord,
     resp: reqwest::Response,
     start: Instant,
-    deadline: tokio::time::Instant,
-    timeout: Duration,
+    (deadline, timeout): (tokio::time::Instant, Duration),
     live: Option<&Live>,
+    cut: Option<&CancellationToken>,
 ) -> RequestRecord {
     let frame_at = Arc::new(AtomicU64::new(0));
     let since = move |t: Instant| ns_between(start, t);
@@ -274,6 +293,7 @@ async fn read_stream(
             () = expiry.as_mut() => {
                 break Err(err("timeout", format!("stream not finished in {timeout:?}")));
             }
+            () = cancelled(cut) => break Err(err(POINT_CUT, cut_message())),
         };
         match next {
             Some(Ok(ev)) => {
@@ -302,6 +322,7 @@ async fn read_stream(
             None => break Err(err("stream_cut", "stream ended without [DONE]".into())),
         }
     };
+    st.reconcile();
     rec.usage = st.usage;
     rec.chunks = std::mem::take(&mut st.chunks);
     match outcome {
@@ -326,6 +347,18 @@ async fn read_stream(
         }
     }
     rec
+}
+
+/// Resolves when `cut` is cancelled; never without one.
+async fn cancelled(cut: Option<&CancellationToken>) {
+    match cut {
+        Some(c) => c.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn cut_message() -> String {
+    "still running when the point was cut (its timeout after the last request was sent)".into()
 }
 
 fn err(kind: &str, message: String) -> RequestError {

@@ -21,6 +21,33 @@ const INPUT: [&str; 5] = [
     "trtllm_prompt_tokens_total",
     "llmsref:prompt_tokens_total",
 ];
+/// Prefix-cache counters, by engine: (cached prompt tokens, the prompt tokens they are out of;
+/// `None` where that is the prompt counter plus the cached one, as in llama.cpp).
+const CACHE: [(&str, Option<&str>); 5] = [
+    (
+        "vllm:prefix_cache_hits_total",
+        Some("vllm:prefix_cache_queries_total"),
+    ),
+    (
+        "sglang:cached_tokens_total",
+        Some("sglang:prompt_tokens_total"),
+    ),
+    ("llamacpp:prompt_tokens_cached_total", None),
+    (
+        "trtllm_prompt_cached_tokens_total",
+        Some("trtllm_prompt_tokens_total"),
+    ),
+    (
+        "llmsref:prompt_tokens_cached_total",
+        Some("llmsref:prompt_tokens_total"),
+    ),
+];
+/// Inter-token latency histograms (one observation per engine step of a request).
+const ITL: [&str; 3] = [
+    "vllm:inter_token_latency_seconds",
+    "sglang:inter_token_latency_seconds",
+    "llmsref:inter_token_latency_seconds",
+];
 
 /// One reading of the token counters.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +58,125 @@ pub struct Counters {
     pub output: f64,
     /// The prompt counter, where there is one.
     pub input: Option<f64>,
+    /// The prefix-cache counters: (name of the cached-token counter, cached, out of).
+    pub cache: Option<(String, f64, f64)>,
+    /// The inter-token latency histogram, where the engine has one.
+    pub itl: Option<Histogram>,
+}
+
+/// A Prometheus histogram, summed over label sets: cumulative counts at upper bounds
+/// (seconds, `+Inf` last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Its name (without `_bucket`).
+    pub name: String,
+    /// (upper bound, cumulative count), ascending.
+    pub buckets: Vec<(f64, f64)>,
+}
+
+impl Histogram {
+    /// Observations counted.
+    pub fn count(&self) -> f64 {
+        self.buckets.last().map_or(0.0, |b| b.1)
+    }
+
+    /// `self - before`, bucket by bucket (the observations between two readings); `None` when
+    /// the bounds differ.
+    pub fn since(&self, before: &Histogram) -> Option<Histogram> {
+        if self.buckets.len() != before.buckets.len()
+            || self
+                .buckets
+                .iter()
+                .zip(&before.buckets)
+                .any(|(a, b)| a.0 != b.0)
+        {
+            return None;
+        }
+        let buckets = self
+            .buckets
+            .iter()
+            .zip(&before.buckets)
+            .map(|(a, b)| (a.0, a.1 - b.1))
+            .collect();
+        Some(Histogram {
+            name: self.name.clone(),
+            buckets,
+        })
+    }
+
+    /// The `q` quantile in seconds, interpolated linearly within its bucket (Prometheus's
+    /// `histogram_quantile`); the last finite bound when it falls in `+Inf`.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let total = self.count();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let rank = q * total;
+        let (mut lo, mut below) = (0.0, 0.0);
+        for &(le, c) in &self.buckets {
+            if c >= rank {
+                if le.is_infinite() {
+                    return lo;
+                }
+                let inside = c - below;
+                let f = if inside > 0.0 {
+                    (rank - below) / inside
+                } else {
+                    1.0
+                };
+                return lo + (le - lo) * f;
+            }
+            (lo, below) = (le, c);
+        }
+        lo
+    }
+}
+
+/// The buckets of histogram `name` in `text`, summed over label sets other than `le`.
+pub fn histogram(text: &str, name: &str) -> Option<Histogram> {
+    let prefix = format!("{name}_bucket{{");
+    let mut by_le: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(close) = rest.rfind('}') else {
+            continue;
+        };
+        let (labels, value) = (&rest[..close], &rest[close + 1..]);
+        let Some(le) = labels
+            .split(',')
+            .find_map(|l| l.trim().strip_prefix("le=\""))
+        else {
+            continue;
+        };
+        let le = match le.trim_end_matches('"') {
+            "+Inf" => f64::INFINITY,
+            v => match v.parse::<f64>() {
+                Ok(x) => x,
+                Err(_) => continue,
+            },
+        };
+        let Some(v) = value
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        match by_le.iter_mut().find(|b| b.0 == le) {
+            Some(b) => b.1 += v,
+            None => by_le.push((le, v)),
+        }
+    }
+    if by_le.is_empty() {
+        return None;
+    }
+    by_le.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some(Histogram {
+        name: name.to_owned(),
+        buckets: by_le,
+    })
 }
 
 /// Sum each metric over its label sets. Comment and malformed lines are skipped.
@@ -68,10 +214,21 @@ pub fn counters(text: &str) -> Option<Counters> {
     let m = parse(text);
     let (name, out) = OUTPUT.iter().find_map(|n| m.get(*n).map(|v| (*n, *v)))?;
     let input = INPUT.iter().find_map(|n| m.get(*n).copied());
+    let cache = CACHE.iter().find_map(|(hits, of)| {
+        let h = *m.get(*hits)?;
+        let of = match of {
+            Some(q) => *m.get(*q)?,
+            None => h + input?,
+        };
+        Some(((*hits).to_owned(), h, of))
+    });
+    let itl = ITL.iter().find_map(|n| histogram(text, n));
     Some(Counters {
         output_metric: name.to_owned(),
         output: out,
         input,
+        cache,
+        itl,
     })
 }
 
@@ -118,6 +275,51 @@ mod tests {
         let t = "# TYPE llamacpp:tokens_predicted_total counter\nllamacpp:tokens_predicted_total 4096\nllamacpp:prompt_tokens_total 320\n";
         let c = counters(t).unwrap();
         assert_eq!((c.output, c.input), (4096.0, Some(320.0)));
+    }
+
+    #[test]
+    fn cache_counters_by_engine() {
+        let t = "llamacpp:tokens_predicted_total 10\nllamacpp:prompt_tokens_total 300\nllamacpp:prompt_tokens_cached_total 20\n";
+        let c = counters(t).unwrap();
+        assert_eq!(
+            c.cache,
+            Some(("llamacpp:prompt_tokens_cached_total".into(), 20.0, 320.0))
+        );
+        let t = "vllm:generation_tokens_total{a=\"b\"} 10\nvllm:prefix_cache_hits_total{a=\"b\"} 16\nvllm:prefix_cache_queries_total{a=\"b\"} 160\n";
+        let c = counters(t).unwrap();
+        assert_eq!(c.cache.unwrap().1, 16.0);
+    }
+
+    #[test]
+    fn histograms_sum_label_sets_and_interpolate() {
+        let t = "# TYPE x histogram\n\
+                 vllm:inter_token_latency_seconds_bucket{engine=\"0\",le=\"0.01\",m=\"a\"} 10.0\n\
+                 vllm:inter_token_latency_seconds_bucket{engine=\"0\",le=\"0.02\",m=\"a\"} 30.0\n\
+                 vllm:inter_token_latency_seconds_bucket{engine=\"0\",le=\"+Inf\",m=\"a\"} 40.0\n\
+                 vllm:inter_token_latency_seconds_bucket{engine=\"1\",le=\"0.01\",m=\"a\"} 0.0\n\
+                 vllm:inter_token_latency_seconds_bucket{engine=\"1\",le=\"0.02\",m=\"a\"} 0.0\n\
+                 vllm:inter_token_latency_seconds_bucket{engine=\"1\",le=\"+Inf\",m=\"a\"} 0.0\n\
+                 vllm:inter_token_latency_seconds_count{engine=\"0\"} 40.0\n";
+        let h = histogram(t, "vllm:inter_token_latency_seconds").unwrap();
+        assert_eq!(h.count(), 40.0);
+        assert_eq!(h.buckets.len(), 3);
+        // The median is the 20th of 40: halfway into the (0.01, 0.02] bucket.
+        assert!((h.quantile(0.5) - 0.015).abs() < 1e-12);
+        assert!((h.quantile(0.125) - 0.005).abs() < 1e-12);
+        // In +Inf: the last finite bound.
+        assert_eq!(h.quantile(0.99), 0.02);
+        let before = Histogram {
+            name: h.name.clone(),
+            buckets: vec![(0.01, 5.0), (0.02, 5.0), (f64::INFINITY, 5.0)],
+        };
+        assert_eq!(h.since(&before).unwrap().count(), 35.0);
+        assert!(
+            h.since(&Histogram {
+                name: String::new(),
+                buckets: vec![]
+            })
+            .is_none()
+        );
     }
 
     #[test]

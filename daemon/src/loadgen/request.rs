@@ -102,6 +102,113 @@ pub struct RequestOptions {
     pub min_tokens: bool,
 }
 
+/// A per-request preamble: 9 digits and a newline, put at the very start of the prompt (the
+/// text, or the first message) so that no two requests of a run share more than the chat
+/// template's own head, and an engine's prefix cache cannot serve one request from another's
+/// prompt. The digits are a bijection of `seq` over 0..10^9 shifted by a per-run `salt`, so
+/// consecutive requests differ from the first digit on (usually), and a run never repeats one
+/// below 10^9 requests. Digits tokenize to a fixed count in the usual tokenizers (one token
+/// per digit, or per group of three), so exact input lengths stay exact.
+pub fn preamble(salt: u64, seq: u64) -> String {
+    const M: u64 = 1_000_000_000;
+    // Odd and not a multiple of 5: invertible modulo 10^9.
+    const A: u64 = 738_219_467;
+    let x = ((seq % M) * A + salt % M) % M;
+    format!("{x:09}\n")
+}
+
+/// First `seq` of the requests outside a point (preflight, probes, engine warm-up): the top of
+/// the preamble's range, far from the points' own.
+pub const RESERVED_SEQ: u64 = 999_000_000;
+
+/// A request body with a place for the per-request [`preamble`]: `head` + preamble + `tail`.
+/// Built once, before a point starts; joining the parts is a copy, not a serialization.
+#[derive(Debug, Clone)]
+pub struct Template {
+    head: Bytes,
+    tail: Bytes,
+    /// Input tokens as the client counts them, preamble included, when it can.
+    pub client_input_tokens: Option<u64>,
+}
+
+/// Marks the preamble's place while the body is serialized; not valid in any prompt a person
+/// would write (it has control characters, escaped by JSON).
+const MARK: &str = "\u{1}llms-preamble\u{1}";
+
+impl Template {
+    /// The body for `prompt`, with a place for a preamble (`unique`) or without one (the
+    /// prompt is sent verbatim).
+    pub fn new(
+        endpoint: Endpoint,
+        prompt: &Prompt,
+        opts: &RequestOptions,
+        unique: bool,
+        client_input_tokens: Option<u64>,
+    ) -> Self {
+        let whole = |p: &Prompt| Self {
+            head: body(endpoint, p, opts),
+            tail: Bytes::new(),
+            client_input_tokens,
+        };
+        if !unique {
+            return whole(prompt);
+        }
+        // For /v1/completions the preamble opens the flattened text, before any role label.
+        let base = match endpoint {
+            Endpoint::Completions => Prompt::Text(prompt.as_text()),
+            Endpoint::Chat => prompt.clone(),
+        };
+        let marked = with_preamble(&base, MARK);
+        let b = body(endpoint, &marked, opts);
+        let esc = serde_json::to_string(MARK).unwrap_or_default();
+        let esc = esc.trim_matches('"');
+        match find(&b, esc.as_bytes()) {
+            Some(i) => Self {
+                head: b.slice(..i),
+                tail: b.slice(i + esc.len()..),
+                client_input_tokens,
+            },
+            None => whole(prompt),
+        }
+    }
+
+    /// The body to send, with `pre` in its place (ignored for a verbatim template).
+    pub fn body(&self, pre: &str) -> Bytes {
+        if self.tail.is_empty() {
+            return self.head.clone();
+        }
+        let mut v = Vec::with_capacity(self.head.len() + pre.len() + 2 + self.tail.len());
+        v.extend_from_slice(&self.head);
+        // The preamble is digits and a newline; only the newline needs escaping.
+        v.extend_from_slice(pre.replace('\n', "\\n").as_bytes());
+        v.extend_from_slice(&self.tail);
+        Bytes::from(v)
+    }
+
+    /// Whether requests from this template get a preamble.
+    pub fn unique(&self) -> bool {
+        !self.tail.is_empty()
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `prompt` with `pre` at the start of its text or of its first message.
+pub fn with_preamble(prompt: &Prompt, pre: &str) -> Prompt {
+    match prompt {
+        Prompt::Text(t) => Prompt::Text(format!("{pre}{t}")),
+        Prompt::Messages(ms) => {
+            let mut ms = ms.clone();
+            if let Some(m) = ms.first_mut() {
+                m.content.insert_str(0, pre);
+            }
+            Prompt::Messages(ms)
+        }
+    }
+}
+
 /// The JSON body of a streaming request for `prompt` on `endpoint`.
 pub fn body(endpoint: Endpoint, prompt: &Prompt, opts: &RequestOptions) -> Bytes {
     let mut m = Map::new();
@@ -149,6 +256,53 @@ mod tests {
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert_eq!(v["stream_options"]["continuous_usage_stats"], false);
         assert_eq!(v["model"], "m");
+    }
+
+    #[test]
+    fn preambles_are_unique_fixed_width_and_differ_early() {
+        let salt = 123_456_789;
+        let mut seen = std::collections::HashSet::new();
+        let mut same_first = 0;
+        for seq in 0..20_000u64 {
+            let p = preamble(salt, seq);
+            assert_eq!(p.len(), 10, "{p:?}");
+            assert!(p.ends_with('\n') && p[..9].bytes().all(|b| b.is_ascii_digit()));
+            if seq > 0 && preamble(salt, seq - 1).as_bytes()[0] == p.as_bytes()[0] {
+                same_first += 1;
+            }
+            assert!(seen.insert(p));
+        }
+        // Neighbours share their first digit about one time in ten.
+        assert!(same_first < 3_000, "{same_first}");
+        assert_ne!(preamble(1, 5), preamble(2, 5));
+    }
+
+    #[test]
+    fn templates_put_the_preamble_first_and_verbatim_ones_do_not() {
+        let o = RequestOptions::default();
+        let chat = Prompt::Messages(vec![
+            Message {
+                role: "system".into(),
+                content: "Be \"terse\".".into(),
+            },
+            Message {
+                role: "user".into(),
+                content: "2+2?".into(),
+            },
+        ]);
+        let t = Template::new(Endpoint::Chat, &chat, &o, true, Some(9));
+        assert!(t.unique());
+        let v: Value = serde_json::from_slice(&t.body("000000042\n")).unwrap();
+        assert_eq!(v["messages"][0]["content"], "000000042\nBe \"terse\".");
+        assert_eq!(v["messages"][1]["content"], "2+2?");
+        let text = Prompt::Text("hello".into());
+        let t = Template::new(Endpoint::Completions, &text, &o, true, None);
+        let v: Value = serde_json::from_slice(&t.body("123456789\n")).unwrap();
+        assert_eq!(v["prompt"], "123456789\nhello");
+        let t = Template::new(Endpoint::Completions, &text, &o, false, None);
+        assert!(!t.unique());
+        let v: Value = serde_json::from_slice(&t.body("123456789\n")).unwrap();
+        assert_eq!(v["prompt"], "hello");
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Runs one load point: the warm-up, then the measured requests in closed-loop (`concurrency`),
 //! static-batch (`batch`) or open-loop (`rate`) mode, and returns the raw records.
 
-use super::client::{Clock, Prepared, StreamClient};
+use super::client::{Clock, POINT_CUT, Prepared, StreamClient};
 use super::probe::{LagProbe, cpu_time};
+use super::request::{Template, preamble};
 use super::schedule::{Schedule, ScheduleError};
 use llms_shared::{ClientStats, Load, RequestError, RequestRecord};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// One point to run.
 #[derive(Debug, Clone)]
@@ -24,6 +26,9 @@ pub struct PointSpec {
     pub max_concurrency: Option<u32>,
     /// Seed of the arrival schedule.
     pub seed: u64,
+    /// How long the point waits for its last requests once every request was sent; those
+    /// still running then are ended as `point_cut`.
+    pub drain: Duration,
 }
 
 /// What a point produced.
@@ -36,16 +41,53 @@ pub struct PointRun {
     pub client: ClientStats,
     /// The point's start (the records' time zero) in `CLOCK_MONOTONIC` ns.
     pub epoch_monotonic_ns: u64,
+    /// Why the point was cut, when it was.
+    pub cut: Option<String>,
 }
 
-/// The requests of a run and the client that sends them. Request `i` of a point uses prompt
-/// `(first_prompt + i) % len`.
+/// Arms the point's cut-off once the last request is sent: `drain` later, requests still
+/// running are ended.
+struct Cutoff {
+    token: CancellationToken,
+    sent_all: Arc<Notify>,
+    watchdog: tokio::task::JoinHandle<()>,
+}
+
+impl Cutoff {
+    fn start(drain: Duration) -> Self {
+        let token = CancellationToken::new();
+        let sent_all = Arc::new(Notify::new());
+        let (t, n) = (token.clone(), sent_all.clone());
+        let watchdog = tokio::spawn(async move {
+            n.notified().await;
+            tokio::time::sleep(drain).await;
+            t.cancel();
+        });
+        Self {
+            token,
+            sent_all,
+            watchdog,
+        }
+    }
+}
+
+impl Drop for Cutoff {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
+}
+
+/// The requests of a run and the client that sends them. Request `i` of a point is number
+/// `seq = first_prompt + i` of the run: it uses prompt `seq % len` with the preamble of `seq`,
+/// so no two requests of a run share a prompt prefix even when the prompts wrap.
 #[derive(Clone)]
 pub struct Workload {
     /// The HTTP client.
     pub client: StreamClient,
-    /// Prepared requests, one per prompt.
-    pub prepared: Arc<Vec<Prepared>>,
+    /// Request bodies, one per prompt, with a place for the per-request preamble.
+    pub prepared: Arc<Vec<Template>>,
+    /// The run's preamble salt.
+    pub salt: u64,
     /// Prefix of request ids (`{prefix}-{i}`; warm-up requests `{prefix}-w{i}`).
     pub id_prefix: String,
     /// Prompt of request 0: a run moves this on after each warm-up and point, so no point
@@ -56,13 +98,15 @@ pub struct Workload {
 impl Workload {
     async fn send(&self, i: u64, id: String, clock: Clock, due: Instant) -> RequestRecord {
         let n = self.prepared.len().max(1) as u64;
-        let Some(p) = self
-            .prepared
-            .get((self.first_prompt.wrapping_add(i) % n) as usize)
-        else {
+        let seq = self.first_prompt.wrapping_add(i);
+        let Some(t) = self.prepared.get((seq % n) as usize) else {
             return internal(id, "no prompts".into());
         };
-        self.client.send(p, id, clock, due).await
+        let req = Prepared {
+            body: t.body(&preamble(self.salt, seq)),
+            client_input_tokens: t.client_input_tokens,
+        };
+        self.client.send(&req, id, clock, due).await
     }
 }
 
@@ -94,18 +138,36 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     };
     let probe = LagProbe::start(tokio::runtime::Handle::current());
     let cpu0 = cpu_time();
+    let cutoff = Cutoff::start(spec.drain);
+    let w = &Workload {
+        client: w.client.clone().with_cut(Some(cutoff.token.clone())),
+        ..w.clone()
+    };
+    let sent_all = &cutoff.sent_all;
     let (clock, epoch_monotonic_ns) = Clock::start();
     let (records, batch_ns) = match (&spec.load, schedule) {
-        (Load::Concurrency { concurrency }, _) => {
-            (closed_loop(w, spec, clock, *concurrency).await, None)
-        }
+        (Load::Concurrency { concurrency }, _) => (
+            closed_loop(w, spec, clock, *concurrency, sent_all).await,
+            None,
+        ),
         (Load::Batch { batch }, _) => {
-            let (r, b) = batches(w, spec, clock, *batch).await;
+            let (r, b) = batches(w, spec, clock, *batch, sent_all).await;
             (r, Some(b))
         }
-        (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s).await, None),
+        (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s, sent_all).await, None),
         (Load::Rate { .. }, None) => (Vec::new(), None),
     };
+    let cut_requests = records
+        .iter()
+        .filter(|r| r.error.as_ref().is_some_and(|e| e.kind == POINT_CUT))
+        .count();
+    let cut = (cut_requests > 0).then(|| {
+        format!(
+            "{cut_requests} request(s) still running {:.1} s after the last request was sent were ended",
+            spec.drain.as_secs_f64()
+        )
+    });
+    drop(cutoff);
     let cpu_s = (cpu_time().saturating_sub(cpu0)).as_secs_f64();
     let (lag_p99_ms, lag_max_ms) = probe.finish();
     let threads =
@@ -120,6 +182,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
             lag_max_ms,
         },
         epoch_monotonic_ns,
+        cut,
     })
 }
 
@@ -153,17 +216,26 @@ fn past(spec: &PointSpec, clock: Clock, issued: u64) -> bool {
 }
 
 /// `n` workers; each sends its next request as soon as its previous one ends.
-async fn closed_loop(w: &Workload, spec: &PointSpec, clock: Clock, n: u32) -> Vec<RequestRecord> {
+async fn closed_loop(
+    w: &Workload,
+    spec: &PointSpec,
+    clock: Clock,
+    n: u32,
+    sent_all: &Arc<Notify>,
+) -> Vec<RequestRecord> {
     let next = Arc::new(AtomicU64::new(0));
     let mut set = JoinSet::new();
     for _ in 0..n {
         let (w, spec, next) = (w.clone(), spec.clone(), next.clone());
+        let sent_all = sent_all.clone();
         set.spawn(async move {
             let mut out = Vec::new();
             let mut due = clock.epoch;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if past(&spec, clock, i) {
+                    // No request starts after this: every one has been sent.
+                    sent_all.notify_one();
                     break;
                 }
                 let id = format!("{}-{i}", w.id_prefix);
@@ -182,6 +254,7 @@ async fn batches(
     spec: &PointSpec,
     clock: Clock,
     n: u32,
+    sent_all: &Notify,
 ) -> (Vec<RequestRecord>, Vec<u64>) {
     let mut records = Vec::new();
     let mut batch_ns = Vec::new();
@@ -198,6 +271,9 @@ async fn batches(
                     w.send(i, format!("{}-{i}", w.id_prefix), clock, due).await,
                 )
             });
+        }
+        if past(spec, clock, issued) {
+            sent_all.notify_one();
         }
         let mut batch: Vec<(u64, RequestRecord)> = Vec::new();
         while let Some(r) = set.join_next().await {
@@ -223,6 +299,7 @@ async fn open_loop(
     spec: &PointSpec,
     clock: Clock,
     schedule: Schedule,
+    sent_all: &Notify,
 ) -> Vec<RequestRecord> {
     // Arrivals are paced by a plain thread: its sleeps are precise to tens of microseconds,
     // where the async timer rounds up to whole milliseconds. Lateness still shows as queue time.
@@ -266,6 +343,7 @@ async fn open_loop(
             vec![(i, r)]
         });
     }
+    sent_all.notify_one();
     collect(set).await
 }
 

@@ -230,6 +230,8 @@ pub fn aggregate(
         flags: flags.into_iter().map(str::to_owned).collect(),
         client,
         server: None,
+        prefix_cache: None,
+        cut: None,
         requests: Vec::new(),
     }
 }
@@ -279,6 +281,7 @@ mod tests {
             usage: Usage {
                 prompt_tokens: Some(10),
                 completion_tokens: tokens,
+                cached_tokens: None,
             },
             ..Default::default()
         }

@@ -1,11 +1,21 @@
 //! Per-event handling of one OpenAI-style SSE stream: what counts as a token, when the stream
 //! ends, and why it failed. Pure: the caller supplies each event's data and receive time.
 //!
-//! Definitions (DESIGN.md section 3): an event carries tokens when a choice has non-empty
-//! `text`, `delta.content`, `delta.reasoning_content` (`delta.reasoning` in vLLM since 0.19)
-//! or `delta.tool_calls`, or when continuous usage shows `completion_tokens` rising on an event
-//! that has choices. A role-only chat chunk, an empty
-//! finish chunk and the final `"choices": []` usage chunk carry none.
+//! Definitions (DESIGN.md section 3, with the empty-chunk rule below): an event carries tokens
+//! when a choice has non-empty `text`, `delta.content`, `delta.reasoning_content`
+//! (`delta.reasoning` in vLLM since 0.19) or `delta.tool_calls`, or when continuous usage shows
+//! `completion_tokens` rising on an event that has choices.
+//!
+//! **Empty chunks are engine steps.** A choice whose `text` or `delta.content` is present but
+//! empty, with no `role` and no `finish_reason`, is one generated token whose text the engine
+//! held back: vLLM sends such a chunk while its detokenizer waits for the rest of a UTF-8
+//! character (the vLLM 0.20.1 capture streams 16 chunks, one of them empty, for
+//! `completion_tokens: 16`). llama.cpp sends nothing for a held-back token and SGLang's
+//! captures have no such chunk. Not steps: the role-only first chat chunk (it has `role`), a
+//! finish chunk with no text (llama.cpp's and SGLang's end markers), and the final
+//! `"choices": []` usage chunk. Should a server send empty chunks that are not tokens, the
+//! count would pass `usage.completion_tokens`; [`StreamState::reconcile`] then drops the empty
+//! ones, so llmsd never counts more steps than the server generated tokens.
 
 use llms_shared::{Chunk, RequestError, Usage};
 use serde::Deserialize;
@@ -32,6 +42,8 @@ pub struct StreamState {
     seen_usage: bool,
     /// A choice reported `finish_reason`.
     pub finished: bool,
+    /// Indices into `chunks` of the empty-text steps (see the module docs).
+    empty_steps: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +69,8 @@ struct Choice {
 #[derive(Deserialize)]
 struct Delta {
     #[serde(default)]
+    role: Option<IgnoredAny>,
+    #[serde(default)]
     content: Option<Text>,
     #[serde(default)]
     reasoning_content: Option<Text>,
@@ -72,6 +86,14 @@ struct UsageJson {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Details>,
+}
+
+#[derive(Deserialize)]
+struct Details {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 /// A JSON string reduced to "is it non-empty", read without allocating.
@@ -97,6 +119,10 @@ impl Text {
     fn some(t: &Option<Text>) -> bool {
         matches!(t, Some(Text(true)))
     }
+
+    fn empty(t: &Option<Text>) -> bool {
+        matches!(t, Some(Text(false)))
+    }
 }
 
 impl StreamState {
@@ -121,20 +147,27 @@ impl StreamState {
             });
         }
         let choices = ev.choices.unwrap_or_default();
-        let mut text = false;
+        let (mut text, mut empty) = (false, false);
         for c in &choices {
             text |= Text::some(&c.text);
+            let finish = c.finish_reason.is_some();
+            empty |= !finish && Text::empty(&c.text);
             if let Some(d) = &c.delta {
                 text |= Text::some(&d.content)
                     || Text::some(&d.reasoning_content)
                     || Text::some(&d.reasoning)
                     || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty());
+                empty |= !finish && d.role.is_none() && Text::empty(&d.content);
             }
-            self.finished |= c.finish_reason.is_some();
+            self.finished |= finish;
         }
+        // An empty step: a held-back token (module docs).
+        let empty = empty && !text;
         // Tokens in this event: the rise in continuous usage where the server reports it,
-        // else one per text-carrying event.
-        let mut tokens = u32::from(text);
+        // else one per text-carrying event or empty step.
+        let mut tokens = u32::from(text || empty);
+        // Whether usage on this event tells the tokens (continuous usage): then it decides.
+        let mut counted_by_usage = false;
         if let Some(u) = ev.usage {
             let before = self.usage.completion_tokens;
             if let Some(now) = u.completion_tokens {
@@ -142,20 +175,53 @@ impl StreamState {
                 // A rise counts on an event with choices once usage has been seen before (so
                 // a final chunk carrying the whole answer's usage is not one big token), or
                 // on a text event carrying usage (the first of a continuous-usage stream).
-                if !choices.is_empty() && rise > 0 && (self.seen_usage || text) {
-                    tokens = u32::try_from(rise).unwrap_or(u32::MAX);
+                if !choices.is_empty() && (self.seen_usage || text) {
+                    counted_by_usage = true;
+                    if rise > 0 {
+                        tokens = u32::try_from(rise).unwrap_or(u32::MAX);
+                    } else if empty {
+                        // An empty chunk that usage says generated nothing.
+                        tokens = 0;
+                    }
                 }
                 self.usage.completion_tokens = Some(now);
             }
             if u.prompt_tokens.is_some() {
                 self.usage.prompt_tokens = u.prompt_tokens;
             }
+            if let Some(c) = u.prompt_tokens_details.and_then(|d| d.cached_tokens) {
+                self.usage.cached_tokens = Some(c);
+            }
             self.seen_usage = true;
         }
         if tokens > 0 {
+            if empty && !counted_by_usage {
+                self.empty_steps.push(self.chunks.len());
+            }
             self.chunks.push((t_ns, tokens));
         }
         Ok(Flow::Continue)
+    }
+
+    /// At the end of the stream: if the events counted pass the server's
+    /// `usage.completion_tokens`, the empty chunks were not tokens after all; drop them.
+    pub fn reconcile(&mut self) {
+        let Some(want) = self.usage.completion_tokens else {
+            return;
+        };
+        if self.empty_steps.is_empty() {
+            return;
+        }
+        let counted: u64 = self.chunks.iter().map(|c| u64::from(c.1)).sum();
+        if counted > want {
+            let drop = std::mem::take(&mut self.empty_steps);
+            let mut i = 0;
+            self.chunks.retain(|_| {
+                let keep = !drop.contains(&i);
+                i += 1;
+                keep
+            });
+        }
     }
 }
 
@@ -209,7 +275,8 @@ mod tests {
             "[DONE]",
         ]);
         assert_eq!(flow, Flow::Done);
-        assert_eq!(s.chunks, vec![(3000, 1), (5000, 1)]);
+        // The empty content chunk at 4000 is a held-back token (vLLM); usage agrees: 3.
+        assert_eq!(s.chunks, vec![(3000, 1), (4000, 1), (5000, 1)]);
         assert_eq!(s.usage.completion_tokens, Some(3));
         assert_eq!(s.usage.prompt_tokens, Some(7));
         assert!(s.finished);
@@ -252,6 +319,38 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{"content":"d"}}],"usage":{"completion_tokens":4}}"#,
         ]);
         assert_eq!(s.chunks, vec![(2000, 3), (3000, 1)]);
+    }
+
+    #[test]
+    fn empty_chunks_are_steps_unless_usage_says_otherwise() {
+        // vLLM: the held-back token's chunk is a step, so the gap is not merged.
+        let vllm = [
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"éb"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"text":"","finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"c"},"finish_reason":"length"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":2}}}"#,
+        ];
+        let (mut s, _) = feed(&vllm);
+        s.reconcile();
+        assert_eq!(s.chunks.len(), 5);
+        assert_eq!(s.chunks[1], (3000, 1));
+        assert_eq!(s.usage.cached_tokens, Some(2));
+        // A server whose empty chunks were not tokens: usage says 2, so they are dropped.
+        let mut lines = vllm;
+        lines[6] = r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}"#;
+        let (mut s, _) = feed(&lines);
+        s.reconcile();
+        assert_eq!(s.chunks, vec![(2000, 1), (4000, 1), (6000, 1)]);
+        // Continuous usage decides: an empty chunk with no rise is no token.
+        let (s, _) = feed(&[
+            r#"{"choices":[{"delta":{"content":"a"}}],"usage":{"completion_tokens":1}}"#,
+            r#"{"choices":[{"delta":{"content":""}}],"usage":{"completion_tokens":1}}"#,
+            r#"{"choices":[{"delta":{"content":""}}],"usage":{"completion_tokens":2}}"#,
+        ]);
+        assert_eq!(s.chunks, vec![(1000, 1), (3000, 1)]);
     }
 
     #[test]

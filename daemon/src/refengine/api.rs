@@ -178,8 +178,9 @@ enum Fault {
     Stall,
     Close,
     Error,
-    /// Every token streamed with empty text (usage still counts them): a detokenizer holding
-    /// back a partial UTF-8 sequence, or control tokens that render as nothing.
+    /// No token chunk at all, only the end of the stream with usage counting the tokens:
+    /// llama.cpp while its detokenizer holds back a partial UTF-8 sequence, or control tokens
+    /// that render as nothing.
     Blank,
 }
 
@@ -235,6 +236,9 @@ fn pick_fault(req: &Request, st: &State, n: u64) -> Option<Fault> {
 
 /// What a generation request asked for.
 struct Ask {
+    /// The prompt as the "model" sees it (one token per byte): the text, or the chat
+    /// template applied to the messages.
+    rendered: Vec<u8>,
     prompt_tokens: u64,
     tokens: u32,
     stream: bool,
@@ -249,25 +253,27 @@ fn parse_ask(v: &Value, chat: bool, st: &State) -> Result<Ask, (u16, String)> {
     {
         return Err((404, format!("The model `{m}` does not exist.")));
     }
-    let prompt_tokens = if chat {
+    let rendered = if chat {
         let ms = v
             .get("messages")
             .and_then(Value::as_array)
             .ok_or((400, "\"messages\" must be a list".to_owned()))?;
         // A tiny chat template: "<|role|>\n{content}\n" per message, then "<|assistant|>\n".
-        let mut n = "<|assistant|>\n".len();
+        let mut r = Vec::new();
         for m in ms {
             let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
             let content = m.get("content").and_then(Value::as_str).unwrap_or("");
-            n += role.len() + 5 + content.len() + 1;
+            r.extend_from_slice(format!("<|{role}|>\n{content}\n").as_bytes());
         }
-        n as u64
+        r.extend_from_slice(b"<|assistant|>\n");
+        r
     } else {
         match v.get("prompt") {
-            Some(Value::String(s)) => s.len() as u64,
+            Some(Value::String(s)) => s.as_bytes().to_vec(),
             _ => return Err((400, "\"prompt\" must be a string".into())),
         }
     };
+    let prompt_tokens = rendered.len() as u64;
     let max_tokens = match v
         .get("max_tokens")
         .or_else(|| v.get("max_completion_tokens"))
@@ -299,6 +305,7 @@ fn parse_ask(v: &Value, chat: bool, st: &State) -> Result<Ask, (u16, String)> {
         .dialect
         .usage_flags(v.get("stream_options"), st.args.always_usage);
     Ok(Ask {
+        rendered,
         prompt_tokens,
         tokens,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
@@ -340,8 +347,11 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
         st.truth.push(rec);
         return error(conn, 500, "injected fault: internal error", ka).await;
     }
+    let cached = st.cached_prefix(&ask.rendered);
+    rec.cached_tokens = cached;
     st.prompt_tokens
         .fetch_add(ask.prompt_tokens, Ordering::Relaxed);
+    st.cached_tokens.fetch_add(cached, Ordering::Relaxed);
     let (tx, mut ticks) = tokio::sync::mpsc::unbounded_channel();
     if st.args.burst {
         // Every token is ready now; the clock is not involved.
@@ -350,7 +360,7 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
         }
         drop(tx);
     } else if !st.clock.submit(Job {
-        prompt_tokens: ask.prompt_tokens,
+        prompt_tokens: ask.prompt_tokens - cached,
         tokens: ask.tokens,
         ticks: tx,
     }) {
@@ -367,7 +377,8 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
         rec.completion_tokens = u64::from(got);
         st.truth.push(rec);
         let text: String = (0..got).map(|i| WORDS[i as usize % WORDS.len()]).collect();
-        let usage = json!({"prompt_tokens": ask.prompt_tokens, "completion_tokens": got, "total_tokens": ask.prompt_tokens + u64::from(got)});
+        let usage = json!({"prompt_tokens": ask.prompt_tokens, "completion_tokens": got, "total_tokens": ask.prompt_tokens + u64::from(got),
+                           "prompt_tokens_details": {"cached_tokens": cached}});
         let body = if chat {
             json!({"id": format!("chatcmpl-ref-{n}"), "object": "chat.completion", "model": st.args.model,
                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}], "usage": usage})
@@ -386,7 +397,7 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
     if st.args.burst {
         conn.buffer();
     }
-    let keep = stream(conn, st, &ask, chat, n, fault, &mut ticks, &mut rec).await;
+    let keep = stream(conn, st, &ask, chat, n, fault, &mut ticks, &mut rec, cached).await;
     let keep = match conn.flush().await {
         Ok(()) => keep,
         Err(e) => Err(e),
@@ -422,6 +433,7 @@ async fn stream(
     fault: Option<Fault>,
     ticks: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
     rec: &mut TruthRecord,
+    cached: u64,
 ) -> io::Result<bool> {
     let d = st.dialect;
     let created = std::time::SystemTime::now()
@@ -431,7 +443,7 @@ async fn stream(
     let usage = |done: u32| {
         format!(
             ",\"usage\":{}",
-            d.usage(chat, ask.prompt_tokens, u64::from(done))
+            d.usage(chat, ask.prompt_tokens, u64::from(done), cached)
         )
     };
     let tail = |done: u32| match ask.continuous_usage {
@@ -449,6 +461,9 @@ async fn stream(
     });
     let mut sent = 0u32;
     let mut pending = 0u32;
+    // Words of held-back tokens, sent with the next chunk.
+    let mut held = String::new();
+    let mut last_event: Option<u64> = None;
     while sent < ask.tokens {
         if ticks.recv().await.is_none() {
             break;
@@ -470,21 +485,39 @@ async fn stream(
             );
             conn.chunk(role.as_bytes()).await?;
         }
-        let text: String = match fault {
-            Some(Fault::Blank) => {
-                rec.fault = Some(Fault::Blank.name().to_owned());
-                String::new()
-            }
-            _ => (sent..sent + pending)
-                .map(|i| WORDS[i as usize % WORDS.len()])
-                .collect(),
-        };
+        let words: String = (sent..sent + pending)
+            .map(|i| WORDS[i as usize % WORDS.len()])
+            .collect();
         sent += pending;
         let finish = (on_last && sent >= ask.tokens).then_some("length");
+        let hold = st
+            .args
+            .held_back_every
+            .is_some_and(|k| sent.is_multiple_of(k) && finish.is_none());
+        let text = match hold {
+            true => {
+                held.push_str(&words);
+                String::new()
+            }
+            false => std::mem::take(&mut held) + &words,
+        };
+        if fault == Some(Fault::Blank) {
+            // Held back like llama.cpp does: no chunk at all until the stream ends.
+            rec.fault = Some(Fault::Blank.name().to_owned());
+            st.generation_tokens
+                .fetch_add(u64::from(pending), Ordering::Relaxed);
+            rec.completion_tokens = u64::from(sent);
+            pending = 0;
+            continue;
+        }
         let choice = d.content_choice(chat, &text, finish);
         let ev = format!("data: {head}\"choices\":[{choice}]{}}}\n\n", tail(sent));
         conn.chunk(ev.as_bytes()).await?;
-        rec.events.push((st.truth.now_ns(), pending));
+        let at = st.truth.now_ns();
+        if let Some(prev) = last_event.replace(at) {
+            st.itl.observe(at.saturating_sub(prev));
+        }
+        rec.events.push((at, pending));
         st.generation_tokens
             .fetch_add(u64::from(pending), Ordering::Relaxed);
         rec.completion_tokens = u64::from(sent);

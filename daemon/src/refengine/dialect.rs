@@ -302,12 +302,15 @@ impl Dialect {
         }
     }
 
-    /// The `usage` object.
-    pub fn usage(self, chat: bool, prompt: u64, done: u64) -> String {
+    /// The `usage` object. `cached` prompt tokens are reported where the engine reports them
+    /// by default: llama.cpp (the reference engine's own shape) and TensorRT-LLM; vLLM only
+    /// with `--enable-prompt-tokens-details` and SGLang only with `--enable-cache-report`,
+    /// which the imitations do not take.
+    pub fn usage(self, chat: bool, prompt: u64, done: u64, cached: u64) -> String {
         let t = prompt + done;
         match self.0 {
             None => format!(
-                r#"{{"prompt_tokens":{prompt},"completion_tokens":{done},"total_tokens":{t}}}"#
+                r#"{{"prompt_tokens":{prompt},"completion_tokens":{done},"total_tokens":{t},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}"#
             ),
             Some(Imitate::Vllm) => format!(
                 r#"{{"prompt_tokens":{prompt},"total_tokens":{t},"completion_tokens":{done}}}"#
@@ -319,7 +322,7 @@ impl Dialect {
                 r#"{{"prompt_tokens":{prompt},"total_tokens":{t},"completion_tokens":{done},"reasoning_tokens":0}}"#
             ),
             Some(Imitate::Trtllm) => format!(
-                r#"{{"prompt_tokens":{prompt},"total_tokens":{t},"completion_tokens":{done},"prompt_tokens_details":{{"cached_tokens":0}}}}"#
+                r#"{{"prompt_tokens":{prompt},"total_tokens":{t},"completion_tokens":{done},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}"#
             ),
         }
     }

@@ -11,6 +11,7 @@
 //! `--never-ready` (`/health` 503 forever), `--ignore-sigterm` (with a child that ignores it too).
 
 mod api;
+pub mod cache;
 mod children;
 pub mod dialect;
 pub mod engine;
@@ -126,8 +127,9 @@ pub struct RefArgs {
     /// the body just ends).
     #[arg(long)]
     pub fault_error_every: Option<u64>,
-    /// Every Nth stream sends all its tokens with empty text (usage still counts them), as a
-    /// detokenizer does while it holds back a partial UTF-8 sequence. Streaming requests only.
+    /// Every Nth stream sends no token chunk, only its end with usage counting the tokens, as
+    /// llama.cpp does while its detokenizer holds back a partial UTF-8 sequence. Streaming
+    /// requests only.
     #[arg(long)]
     pub fault_blank_every: Option<u64>,
     /// Imitate this engine: its chunk shapes, metrics names and route, version route, start-up
@@ -143,6 +145,17 @@ pub struct RefArgs {
     /// `--disable-log-stats`).
     #[arg(long)]
     pub metrics_off: bool,
+    /// No prefix cache: every prompt token is computed every time.
+    #[arg(long)]
+    pub no_prefix_cache: bool,
+    /// Tokens per prefix-cache block (vLLM's default block size is 16).
+    #[arg(long, default_value_t = 16)]
+    pub prefix_cache_block: usize,
+    /// Every Nth token of a stream is sent as a chunk with empty text and its text goes out
+    /// with the next token, as vLLM does while its detokenizer holds back part of a UTF-8
+    /// character. Streaming requests only.
+    #[arg(long)]
+    pub held_back_every: Option<u32>,
     /// Run as one of the helper processes of an imitated engine (internal).
     #[arg(long, hide = true, value_enum)]
     pub imitation_child: Option<ChildKind>,
@@ -184,6 +197,9 @@ impl Default for RefArgs {
             imitate: None,
             warmup_ms: 0,
             metrics_off: false,
+            no_prefix_cache: false,
+            prefix_cache_block: 16,
+            held_back_every: None,
             imitation_child: None,
         }
     }
@@ -240,7 +256,13 @@ pub struct State {
     /// Generation requests seen (1-based numbering for every-Nth faults).
     requests: AtomicU64,
     prompt_tokens: AtomicU64,
+    /// Prompt tokens served from the prefix cache.
+    cached_tokens: AtomicU64,
     generation_tokens: AtomicU64,
+    /// The prefix cache (none with `--no-prefix-cache`).
+    cache: Option<std::sync::Mutex<cache::PrefixCache>>,
+    /// Gaps between a request's consecutive chunks, as the engine wrote them.
+    itl: prom::Histogram,
     /// Generation requests being answered.
     in_flight: AtomicU64,
     /// SIGTERM came and the engine drains: `/health` and new requests get 503.
@@ -297,6 +319,16 @@ fn new_state(args: RefArgs) -> Result<Arc<State>, String> {
     if args.no_ignore_eos && args.eos_after.is_none() {
         return Err("--no-ignore-eos needs --eos-after".into());
     }
+    if args.prefix_cache_block == 0 {
+        return Err("--prefix-cache-block must be at least 1".into());
+    }
+    if args.held_back_every == Some(0) {
+        return Err("--held-back-every must be at least 1".into());
+    }
+    let cache = (!args.no_prefix_cache).then(|| {
+        let tokens = usize::try_from(args.kv_tokens).unwrap_or(usize::MAX);
+        std::sync::Mutex::new(cache::PrefixCache::new(args.prefix_cache_block, tokens))
+    });
     let clock = Clock::spawn(perf).map_err(|e| format!("cannot start the engine clock: {e}"))?;
     Ok(Arc::new(State {
         clock,
@@ -304,7 +336,10 @@ fn new_state(args: RefArgs) -> Result<Arc<State>, String> {
         started: Instant::now(),
         requests: AtomicU64::new(0),
         prompt_tokens: AtomicU64::new(0),
+        cached_tokens: AtomicU64::new(0),
         generation_tokens: AtomicU64::new(0),
+        cache,
+        itl: prom::Histogram::new(prom::itl_bounds(args.imitate)),
         in_flight: AtomicU64::new(0),
         draining: AtomicBool::new(false),
         dialect: Dialect(args.imitate),
@@ -403,5 +438,16 @@ impl State {
 
     fn next_request(&self) -> u64 {
         self.requests.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Prompt tokens of `rendered` found in the prefix cache (0 without one); caches its blocks.
+    fn cached_prefix(&self, rendered: &[u8]) -> u64 {
+        match &self.cache {
+            Some(c) => c
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .admit(rendered),
+            None => 0,
+        }
     }
 }

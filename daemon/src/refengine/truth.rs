@@ -18,6 +18,9 @@ pub struct TruthRecord {
     pub done_ns: Option<u64>,
     /// Prompt length the engine counted.
     pub prompt_tokens: u64,
+    /// Of those, the tokens its prefix cache had (not computed again).
+    #[serde(default)]
+    pub cached_tokens: u64,
     /// Tokens it sent.
     pub completion_tokens: u64,
     /// Fault injected into this request, if any.

@@ -364,6 +364,7 @@ pub fn bench_args(s: &Sweep, url: &str, model: Option<String>) -> BenchArgs {
         max_error_rate: l.max_error_rate,
         seed: l.seed.unwrap_or(0),
         timeout: l.timeout_s.unwrap_or(600.0),
+        verbatim_prompts: l.verbatim_prompts.unwrap_or(false),
         json: None,
         raw: true,
     }

@@ -400,6 +400,9 @@ fn cross_checks_tell_agreement_and_disagreement_per_engine() {
         input_tokens: None,
         agrees,
         client_output_tokens: None,
+        cached_tokens: None,
+        cache_queried_tokens: None,
+        itl: None,
     };
     let (j, mut points) = sweep();
     let mut llama = 0;
@@ -504,6 +507,9 @@ fn cross_checks_total_the_compared_count_and_name_each_outcome() {
             input_tokens: None,
             agrees,
             client_output_tokens: client,
+            cached_tokens: None,
+            cache_queried_tokens: None,
+            itl: None,
         });
     }
     let md = report_md(j, points);
