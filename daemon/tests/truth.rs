@@ -138,3 +138,40 @@ async fn held_back_chunks_are_steps_and_match_the_engines_itl_histogram() {
         }
     }
 }
+
+/// A point ends at most its timeout after its last request was sent, whatever the server does,
+/// and says why when it had to end requests: here the last request's stream stops halfway and
+/// the server holds the connection open. The cut request keeps what it received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_that_would_not_end_is_cut_and_says_why() {
+    // Generation requests 1 and 2 are the preflight and the template probe; 3 to 8 measured.
+    let eng = Engine::start(RefArgs {
+        fault_stall_every: Some(8),
+        ..fixed(0.5, 0.2)
+    });
+    let points = run(
+        &eng.url,
+        &[
+            "--concurrency",
+            "2",
+            "--requests",
+            "6",
+            "--output-tokens",
+            "8",
+            "--timeout",
+            "1",
+        ],
+    )
+    .await;
+    let (p, records) = &points[0];
+    assert_eq!((p.completed, p.failed), (5, 1), "{:?}", p.errors);
+    let why = p.cut.as_deref().expect("the point says it was cut");
+    assert!(
+        why.contains("1 request(s)") && why.contains("1.0 s"),
+        "{why}"
+    );
+    assert!(p.flags.iter().any(|f| f == "point_cut"), "{:?}", p.flags);
+    let cut = records.iter().find(|r| r.error.is_some()).unwrap();
+    assert_eq!(cut.error.as_ref().unwrap().kind, "timeout");
+    assert_eq!(cut.chunks.len(), 4, "the half it streamed is kept");
+}

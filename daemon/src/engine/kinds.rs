@@ -39,6 +39,8 @@ pub(crate) struct Kind {
     /// sampling kernel compiles on the first top-k/top-p request, 83-91 s; GPU-VLLM.md,
     /// GPU-SGLANG.md).
     pub warmup_sampled: u32,
+    /// Warnings about a launch command that will run but measure badly (the full argv).
+    pub advice: fn(&[String]) -> Vec<String>,
 }
 
 /// What a kind needs as `model`.
@@ -71,6 +73,7 @@ pub(crate) const KINDS: &[Kind] = &[
             ("/props", "build_info"),
         ],
         warmup_sampled: 0,
+        advice: |_| Vec::new(),
     },
     Kind {
         name: "reference",
@@ -91,6 +94,7 @@ pub(crate) const KINDS: &[Kind] = &[
         config: None,
         version: &[("/version", "version")],
         warmup_sampled: 0,
+        advice: |_| Vec::new(),
     },
     Kind {
         name: "llamacpp",
@@ -110,6 +114,7 @@ pub(crate) const KINDS: &[Kind] = &[
         config: None,
         version: &[("/props", "build_info")],
         warmup_sampled: 0,
+        advice: llamacpp_advice,
     },
     Kind {
         name: "vllm",
@@ -129,6 +134,7 @@ pub(crate) const KINDS: &[Kind] = &[
         config: None,
         version: &[("/version", "version")],
         warmup_sampled: 8,
+        advice: |_| Vec::new(),
     },
     Kind {
         name: "sglang",
@@ -153,6 +159,7 @@ pub(crate) const KINDS: &[Kind] = &[
         config: None,
         version: &[("/get_server_info", "version")],
         warmup_sampled: 1,
+        advice: |_| Vec::new(),
     },
     Kind {
         name: "trtllm",
@@ -192,6 +199,7 @@ pub(crate) const KINDS: &[Kind] = &[
         config: Some(trtllm_config),
         version: &[("/version", "version")],
         warmup_sampled: 0,
+        advice: |_| Vec::new(),
     },
 ];
 
@@ -376,6 +384,49 @@ fn trtllm_config(o: &EngineOptions) -> String {
     y
 }
 
+/// The value of the last `-x V` / `--long V` / `--long=V` in `argv`.
+fn flag_value<'a>(argv: &'a [String], names: &[&str]) -> Option<&'a str> {
+    let mut found = None;
+    for (i, a) in argv.iter().enumerate() {
+        for n in names {
+            if a == n {
+                found = argv.get(i + 1).map(String::as_str);
+            } else if let Some(v) = a.strip_prefix(n).and_then(|t| t.strip_prefix('=')) {
+                found = Some(v);
+            }
+        }
+    }
+    found
+}
+
+/// llama.cpp splits batches when its slots each have their own KV stream (`--parallel N`
+/// without `--kv-unified`): a decode step's batch is cut into runs of consecutive slot ids.
+/// Slots picked by prompt similarity (`--slot-prompt-similarity`, 0.1 by default) are
+/// scattered, so each step makes several decodes; picked least-recently-used (`0`), busy
+/// slots stay in runs. Measured on an H100 (issue 11): about twice the throughput at 8 to 16
+/// requests in flight with `--slot-prompt-similarity 0`.
+fn llamacpp_advice(argv: &[String]) -> Vec<String> {
+    let slots = flag_value(argv, &["-np", "--parallel"]).and_then(|v| v.parse::<i64>().ok());
+    // No --parallel (or -1): 4 slots sharing one unified KV cache.
+    let Some(slots) = slots.filter(|n| *n > 1) else {
+        return Vec::new();
+    };
+    let unified = argv
+        .iter()
+        .rev()
+        .find(|a| matches!(a.as_str(), "-kvu" | "--kv-unified" | "--no-kv-unified"))
+        .is_some_and(|a| a != "--no-kv-unified");
+    let similarity = flag_value(argv, &["-sps", "--slot-prompt-similarity"])
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.1);
+    if unified || similarity == 0.0 {
+        return Vec::new();
+    }
+    vec![format!(
+        "llama.cpp will split batches: {slots} slots with a KV stream each decode a step in runs of consecutive slots, and --slot-prompt-similarity {similarity} scatters requests over them; add --slot-prompt-similarity 0 to the engine's args (or --kv-unified) to measure its throughput"
+    )]
+}
+
 fn llamacpp_options(o: &EngineOptions) -> Result<Vec<String>, String> {
     only_trtllm(o)?;
     for (set, name, why) in [
@@ -503,6 +554,46 @@ mod tests {
             model: model.map(Into::into),
             ..EngineSpec::new(kind, kind, args)
         }
+    }
+
+    #[test]
+    fn llamacpp_warns_when_its_slots_split_batches() {
+        let argv = |args: &[&str]| {
+            let mut v = vec!["llama-server".to_owned(), "-m".into(), "m.gguf".into()];
+            v.extend(args.iter().map(|a| (*a).to_owned()));
+            v
+        };
+        let w = llamacpp_advice(&argv(&["--parallel", "32"]));
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("32 slots") && w[0].contains("--slot-prompt-similarity 0"),
+            "{w:?}"
+        );
+        assert_eq!(
+            llamacpp_advice(&argv(&["-np", "8", "-sps", "0.5"])).len(),
+            1
+        );
+        for fine in [
+            &[][..],
+            &["-np", "1"],
+            &["-np", "-1"],
+            &["-np", "8", "--slot-prompt-similarity", "0"],
+            &["-np", "8", "-sps=0.0"],
+            &["--parallel=8", "--kv-unified"],
+            &["-np", "8", "-kvu"],
+        ] {
+            assert!(llamacpp_advice(&argv(fine)).is_empty(), "{fine:?}");
+        }
+        assert_eq!(
+            llamacpp_advice(&argv(&["-np", "8", "-kvu", "--no-kv-unified"])).len(),
+            1
+        );
+        // Through the options, as a sweep's max_batch gives it.
+        let k = find("llamacpp").unwrap();
+        let mut s = spec("llamacpp", Some("/m/x.gguf"), &[]);
+        s.options.max_batch = Some(16);
+        let v = k.argv(&["llama-server".into()], &s, 8080, None, None);
+        assert_eq!((k.advice)(&v).len(), 1, "{v:?}");
     }
 
     #[test]

@@ -144,6 +144,10 @@ impl EngineHandle {
                     };
                     let argv = kind.argv(&prefix, spec, port, config.as_deref(), built);
                     logs.note(&format!("starting: {argv:?}"));
+                    for w in (kind.advice)(&argv) {
+                        tracing::warn!(engine = %spec.name, "{w}");
+                        logs.note(&format!("warning: {w}"));
+                    }
                     let on_exit = self.on_exit(id, logs.clone());
                     let owner = inner.cfg.log_dir.display().to_string();
                     let p = process::launch(

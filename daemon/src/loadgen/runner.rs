@@ -45,29 +45,58 @@ pub struct PointRun {
     pub cut: Option<String>,
 }
 
-/// Arms the point's cut-off once the last request is sent: `drain` later, requests still
-/// running are ended.
+/// The end of a point. Every request has its own timeout from its start, so a point ends at
+/// most that long after its last request was sent; this watchdog also ends, `drain` after the
+/// last request was sent, whatever is still running then (a safety net: nothing in the
+/// client should outlive a request's own deadline). Requests that either ended are the ones
+/// the point was cut on.
 struct Cutoff {
     token: CancellationToken,
     sent_all: Arc<Notify>,
+    /// When the last request had been sent, ns from the point's start (0: not yet).
+    sent_at: Arc<AtomicU64>,
     watchdog: tokio::task::JoinHandle<()>,
 }
 
 impl Cutoff {
-    fn start(drain: Duration) -> Self {
+    fn start(drain: Duration, clock: Clock) -> Self {
         let token = CancellationToken::new();
         let sent_all = Arc::new(Notify::new());
-        let (t, n) = (token.clone(), sent_all.clone());
+        let sent_at = Arc::new(AtomicU64::new(0));
+        let (t, n, at) = (token.clone(), sent_all.clone(), sent_at.clone());
         let watchdog = tokio::spawn(async move {
             n.notified().await;
+            at.store(clock.ns(Instant::now()).max(1), Ordering::Relaxed);
             tokio::time::sleep(drain).await;
             t.cancel();
         });
         Self {
             token,
             sent_all,
+            sent_at,
             watchdog,
         }
+    }
+
+    /// Why the point was cut: the requests still running after the last one was sent that
+    /// were ended by their timeout or by the watchdog.
+    fn reason(&self, records: &[RequestRecord], drain: Duration) -> Option<String> {
+        let sent_at = self.sent_at.load(Ordering::Relaxed);
+        let n = records
+            .iter()
+            .filter(|r| {
+                r.error
+                    .as_ref()
+                    .is_some_and(|e| e.kind == POINT_CUT || e.kind == "timeout")
+                    && r.start_ns.saturating_add(r.end_ns) >= sent_at
+            })
+            .count();
+        (n > 0).then(|| {
+            format!(
+                "{n} request(s) still running after the last one was sent were ended by the {:.1} s timeout",
+                drain.as_secs_f64()
+            )
+        })
     }
 }
 
@@ -138,13 +167,13 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     };
     let probe = LagProbe::start(tokio::runtime::Handle::current());
     let cpu0 = cpu_time();
-    let cutoff = Cutoff::start(spec.drain);
+    let (clock, epoch_monotonic_ns) = Clock::start();
+    let cutoff = Cutoff::start(spec.drain, clock);
     let w = &Workload {
         client: w.client.clone().with_cut(Some(cutoff.token.clone())),
         ..w.clone()
     };
     let sent_all = &cutoff.sent_all;
-    let (clock, epoch_monotonic_ns) = Clock::start();
     let (records, batch_ns) = match (&spec.load, schedule) {
         (Load::Concurrency { concurrency }, _) => (
             closed_loop(w, spec, clock, *concurrency, sent_all).await,
@@ -157,16 +186,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
         (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s, sent_all).await, None),
         (Load::Rate { .. }, None) => (Vec::new(), None),
     };
-    let cut_requests = records
-        .iter()
-        .filter(|r| r.error.as_ref().is_some_and(|e| e.kind == POINT_CUT))
-        .count();
-    let cut = (cut_requests > 0).then(|| {
-        format!(
-            "{cut_requests} request(s) still running {:.1} s after the last request was sent were ended",
-            spec.drain.as_secs_f64()
-        )
-    });
+    let cut = cutoff.reason(&records, spec.drain);
     drop(cutoff);
     let cpu_s = (cpu_time().saturating_sub(cpu0)).as_secs_f64();
     let (lag_p99_ms, lag_max_ms) = probe.finish();

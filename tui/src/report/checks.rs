@@ -5,10 +5,14 @@
 use super::table::{self, Jobs};
 
 /// Rows keyed by job and engine, in the order first seen.
-type PerEngine<T> = Vec<(u64, String, T)>;
+pub(super) type PerEngine<T> = Vec<(u64, String, T)>;
 
 /// The row of job `job`'s engine `engine`, added (default) when first seen.
-fn entry<'a, T: Default>(rows: &'a mut PerEngine<T>, job: u64, engine: &str) -> &'a mut T {
+pub(super) fn entry<'a, T: Default>(
+    rows: &'a mut PerEngine<T>,
+    job: u64,
+    engine: &str,
+) -> &'a mut T {
     let at = match rows.iter().position(|(j, e, _)| *j == job && e == engine) {
         Some(i) => i,
         None => {

@@ -78,6 +78,19 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
          them within one point.\n\n",
     );
     out.push_str(&super::checks::memory_md(jobs));
+    out.push_str(
+        "\nInter-token gaps: the engine's own inter-token latency histogram over each point \
+         against the gaps llmsd measured. The engine observes one gap per step of a request, \
+         so the counts are equal when every step reached llmsd as its own chunk.\n\n",
+    );
+    out.push_str(&super::measured::itl_md(jobs));
+    out.push_str(
+        "\nPrefix-cache hits: prompt tokens the engine served from its cache. Every request \
+         starts with its own preamble unless the run sent prompts verbatim, so hits beyond \
+         the chat template's head (its excess) mean TTFTs were cut by reuse; over 5 % of a \
+         point's prompt tokens flags it `prefix_cache_hits`.\n\n",
+    );
+    out.push_str(&super::measured::cache_md(jobs));
     out.push_str("\n## Charts\n");
     for i in images {
         out.push_str(&format!(

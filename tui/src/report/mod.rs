@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod checks;
 pub mod markdown;
+pub mod measured;
 pub mod table;
 
 use crate::compare::{self, Metric};

@@ -1,0 +1,284 @@
+//! The prompts of a run: read (prompt files, the default set) or synthesized to an exact
+//! length, made unique per request by a preamble, and the preflight that proves the endpoint
+//! streams (and sizes the chat template's tokens).
+
+use super::{BenchArgs, BenchError};
+use crate::loadgen::client::{Clock, Prepared, StreamClient};
+use crate::loadgen::request::{
+    Endpoint, Prompt, RESERVED_SEQ, RequestOptions, body, preamble, with_preamble,
+};
+use crate::loadgen::{prompts, synth};
+use llms_shared::RequestRecord;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use std::time::Instant;
+
+/// Where prompts come from, with local files already read.
+pub(super) enum PromptSource {
+    /// A prompts file or the default set.
+    Fixed(Vec<Prompt>),
+    /// Synthetic prompts of `--input-tokens`, tokenized by a local file or the server.
+    Synthetic(u32, Option<synth::Codec>),
+}
+
+impl PromptSource {
+    pub(super) fn open(a: &BenchArgs) -> Result<Self, BenchError> {
+        Ok(match (a.input_tokens, &a.prompts) {
+            (Some(n), _) => {
+                let codec = match &a.tokenizer {
+                    Some(path) => Some(
+                        synth::Codec::from_file(path)
+                            .map_err(|e| BenchError::Usage(e.to_string()))?,
+                    ),
+                    None => None,
+                };
+                PromptSource::Synthetic(n, codec)
+            }
+            (None, Some(p)) => {
+                PromptSource::Fixed(prompts::load(p).map_err(|e| BenchError::Usage(e.to_string()))?)
+            }
+            (None, None) => PromptSource::Fixed(prompts::default_set()),
+        })
+    }
+}
+
+/// How requests are made unique: the run's preamble salt, and whether to at all.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Preambles {
+    pub(super) salt: u64,
+    pub(super) unique: bool,
+}
+
+impl Preambles {
+    /// `p` with the preamble of reserved request `k` (preflight and probes), or as it is.
+    fn reserved(self, p: &Prompt, k: u64) -> Prompt {
+        match self.unique {
+            true => with_preamble(p, &preamble(self.salt, RESERVED_SEQ + k)),
+            false => p.clone(),
+        }
+    }
+}
+
+/// The prompts of a run.
+pub(super) struct Built {
+    pub(super) prompts: Vec<Prompt>,
+    /// Each prompt's input tokens as the client counts them, preamble included (synthetic).
+    pub(super) targets: Vec<Option<u64>>,
+    /// Tokens the server adds to every prompt, when measured.
+    pub(super) template_tokens: Option<u64>,
+}
+
+/// The prompts of the run and each one's client-side input count (synthetic target).
+pub(super) async fn build_prompts(
+    a: &BenchArgs,
+    source: PromptSource,
+    client: &StreamClient,
+    http: &reqwest::Client,
+    base: &str,
+    opts: &RequestOptions,
+    pre: Preambles,
+) -> Result<Built, BenchError> {
+    let server_codec = || synth::Codec::Server {
+        http: http.clone(),
+        base: base.to_owned(),
+        model: opts.model.clone(),
+    };
+    let (target, codec) = match source {
+        PromptSource::Synthetic(n, codec) => (n, codec),
+        PromptSource::Fixed(mut ps) => {
+            ps.shuffle(&mut rand::rngs::StdRng::seed_from_u64(a.seed));
+            let first = ps
+                .first()
+                .cloned()
+                .ok_or_else(|| BenchError::Usage("no prompts".into()))?;
+            preflight(a.endpoint, client, &pre.reserved(&first, 0), opts).await?;
+            // The template's size, if the server can count tokens for us (not an error if not).
+            let probe = Prompt::Text(PROBE_TEXT.into());
+            let template_tokens = overhead(a.endpoint, client, &server_codec(), &probe, opts, pre)
+                .await
+                .ok()
+                .map(|o| o.max(0) as u64);
+            let n = ps.len();
+            return Ok(Built {
+                prompts: ps,
+                targets: vec![None; n],
+                template_tokens,
+            });
+        }
+    };
+    let codec = codec.unwrap_or_else(server_codec);
+    let synth_err = |e: synth::SynthError| BenchError::Server(e.to_string());
+    let text: String = prompts::default_set()
+        .iter()
+        .map(Prompt::as_text)
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let corpus = synth::Corpus::new(&codec, &text).await.map_err(synth_err)?;
+    // Measure the template's overhead: a prompt of known length, and what the server counts.
+    const PROBE: usize = 16;
+    let probe = corpus.prompts(&codec, PROBE, 1).await.map_err(synth_err)?;
+    let probe_prompt = Prompt::Text(probe[0].text.clone());
+    let overhead = match overhead(a.endpoint, client, &codec, &probe_prompt, opts, pre).await {
+        Ok(o) => o,
+        Err(Overhead::Bench(e)) => return Err(e),
+        Err(Overhead::Unknown(why)) => {
+            eprintln!("warning: {why}; input lengths cannot be checked");
+            0
+        }
+    };
+    // Each request's preamble takes `k` tokens of its length.
+    let k = match pre.unique {
+        true => preamble_tokens(&codec, pre.salt).await.map_err(synth_err)?,
+        false => 0,
+    };
+    let content = i64::from(target) - overhead - k as i64;
+    if content < 1 {
+        return Err(BenchError::Usage(format!(
+            "--input-tokens {target} is not more than the {} endpoint's template overhead of {overhead} tokens{}",
+            a.endpoint.as_str(),
+            match pre.unique {
+                true => format!(" plus the {k}-token per-request preamble"),
+                false => String::new(),
+            }
+        )));
+    }
+    // One prompt per request of the whole run where that is known (so no point replays
+    // another's prompts), else a pool that wraps (the preamble keeps them apart).
+    let (requests, _) = a.stop();
+    let points = a.loads().map_or(1, |l| l.len()) as u64;
+    let count = requests
+        .map_or(1024, |r| (r + u64::from(a.warmup)).saturating_mul(points))
+        .clamp(1, 4096) as usize;
+    let ps = corpus
+        .prompts(&codec, content as usize, count)
+        .await
+        .map_err(synth_err)?;
+    if pre.unique
+        && let Some(p) = ps.first()
+    {
+        // The preamble and the prompt must not merge into other tokens where they meet.
+        let joined = codec
+            .encode(&format!("{}{}", preamble(pre.salt, 0), p.text))
+            .await
+            .map_err(synth_err)?;
+        if joined.len() as u64 != k + p.tokens as u64 {
+            eprintln!(
+                "warning: this tokenizer counts the per-request preamble with the prompt as {} tokens, not {k} + {}: input lengths may be off by a token (checked against usage per request)",
+                joined.len(),
+                p.tokens
+            );
+        }
+    }
+    let targets = ps
+        .iter()
+        .map(|p| Some((p.tokens as i64 + overhead + k as i64).max(0) as u64))
+        .collect();
+    Ok(Built {
+        prompts: ps.into_iter().map(|p| Prompt::Text(p.text)).collect(),
+        targets,
+        template_tokens: Some(overhead.max(0) as u64),
+    })
+}
+
+/// A plain sentence whose token count the server is asked for, to size its template.
+const PROBE_TEXT: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
+
+/// Why the template's overhead is not known.
+enum Overhead {
+    /// The request failed: the run cannot go on.
+    Bench(BenchError),
+    /// The server gave no count to compare with.
+    Unknown(String),
+}
+
+/// Tokens the server adds to a prompt (chat template, BOS): send `probe` (with a reserved
+/// preamble) and subtract the client's count of its text from the server's
+/// `usage.prompt_tokens`.
+async fn overhead(
+    endpoint: Endpoint,
+    client: &StreamClient,
+    codec: &synth::Codec,
+    probe: &Prompt,
+    opts: &RequestOptions,
+    pre: Preambles,
+) -> Result<i64, Overhead> {
+    let p = pre.reserved(probe, 1);
+    let counted = codec
+        .encode(&p.as_text())
+        .await
+        .map_err(|e| Overhead::Unknown(e.to_string()))?
+        .len() as i64;
+    let rec = preflight(endpoint, client, &p, opts)
+        .await
+        .map_err(Overhead::Bench)?;
+    match rec.usage.prompt_tokens {
+        Some(n) => Ok(n as i64 - counted),
+        None => Err(Overhead::Unknown(
+            "the server reports no usage.prompt_tokens".into(),
+        )),
+    }
+}
+
+/// Tokens of one preamble. Digits tokenize alike whatever they are in the usual tokenizers;
+/// a tokenizer that does not is warned about (input lengths then vary by a token or so, and
+/// `input_tokens_mismatch` shows it).
+async fn preamble_tokens(codec: &synth::Codec, salt: u64) -> Result<u64, synth::SynthError> {
+    let mut counts = Vec::new();
+    for j in 0..8 {
+        let p = preamble(salt, RESERVED_SEQ + 10 + j);
+        counts.push(codec.encode(&p).await?.len() as u64);
+    }
+    let k = counts.iter().copied().max().unwrap_or(0);
+    if counts.iter().any(|c| *c != k) {
+        eprintln!(
+            "warning: the per-request preamble (9 digits and a newline) is {counts:?} tokens in this tokenizer, not one fixed count: input lengths may vary by a token"
+        );
+    }
+    Ok(k)
+}
+
+/// One small request before anything is measured: does the endpoint exist, stream SSE, and
+/// finish? Any failure here is the server's or the arguments', and stops the run.
+async fn preflight(
+    endpoint: Endpoint,
+    client: &StreamClient,
+    prompt: &Prompt,
+    opts: &RequestOptions,
+) -> Result<RequestRecord, BenchError> {
+    let small = RequestOptions {
+        max_tokens: Some(2),
+        ..opts.clone()
+    };
+    let req = Prepared {
+        body: body(endpoint, prompt, &small),
+        client_input_tokens: None,
+    };
+    let now = Instant::now();
+    let rec = client
+        .send(&req, "llms-preflight".into(), Clock { epoch: now }, now)
+        .await;
+    let Some(e) = &rec.error else { return Ok(rec) };
+    // Two tokens that render as no text (a partial UTF-8 byte held back, a control token) are
+    // still an answer: the stream finished and usage counts them. The preflight only asks
+    // whether the endpoint streams and finishes.
+    if e.kind == "no_tokens" && rec.usage.completion_tokens.is_some_and(|n| n > 0) {
+        return Ok(rec);
+    }
+    let hint = match e.kind.as_str() {
+        "http_404" => format!(
+            " (is --endpoint {} right? the other is --endpoint {}; a wrong --model also gives 404)",
+            endpoint.as_str(),
+            match endpoint {
+                Endpoint::Chat => "completions",
+                Endpoint::Completions => "chat",
+            }
+        ),
+        _ => String::new(),
+    };
+    Err(BenchError::Server(format!(
+        "preflight request to {} failed ({}): {}{hint}",
+        client.url(),
+        e.kind,
+        e.message
+    )))
+}

@@ -1,0 +1,82 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::fixtures::sweep;
+use llms_shared::{ItlCheck, PrefixCacheHits, ServerCheck};
+
+fn server(itl: Option<ItlCheck>) -> ServerCheck {
+    ServerCheck {
+        metric: "vllm:generation_tokens_total".into(),
+        output_tokens: 8192.0,
+        input_tokens: None,
+        agrees: Some(true),
+        client_output_tokens: None,
+        cached_tokens: None,
+        cache_queried_tokens: None,
+        itl,
+    }
+}
+
+/// vLLM's histogram: four points with equal gap counts, one where llmsd saw fewer gaps (the
+/// old rule that skipped empty chunks); llama.cpp has no histogram and no row.
+#[test]
+fn itl_table_counts_gaps_against_the_engines_histogram() {
+    let (j, mut points) = sweep();
+    let mut k = 0;
+    for r in points.iter_mut().filter(|r| r.engine == "vllm") {
+        let p = r.point.as_mut().unwrap();
+        k += 1;
+        let client = if k == 5 { 8060 } else { 8128 };
+        p.server = Some(server(Some(ItlCheck {
+            metric: "vllm:inter_token_latency_seconds".into(),
+            engine_gaps: 8128,
+            client_gaps: client,
+            engine_p50_ms: 5.0,
+            engine_p99_ms: 9.0,
+            max_cdf_diff: 0.01 * k as f64,
+        })));
+    }
+    let t = itl_md(&[(j, points)]);
+    assert!(
+        t.contains("| 3 | vllm | vllm:inter_token_latency_seconds | 5 | 40572 | 40640 | 0.050 |"),
+        "{t}"
+    );
+    assert!(t.contains("gaps equal in 4, DIFFER in 1"), "{t}");
+    assert!(!t.contains("llamacpp"), "{t}");
+    let (j, points) = sweep();
+    assert!(itl_md(&[(j, points)]).starts_with("No engine inter-token histogram"));
+}
+
+/// Hits per engine: totals, the worst excess over the template and the flagged points.
+#[test]
+fn cache_table_totals_hits_and_counts_flagged_points() {
+    let (j, mut points) = sweep();
+    for (i, r) in points
+        .iter_mut()
+        .filter(|r| r.engine == "llamacpp" && r.point.is_some())
+        .enumerate()
+    {
+        let p = r.point.as_mut().unwrap();
+        let excess = if i == 1 { 0.9 } else { 0.0 };
+        if i == 1 {
+            p.flags.push("prefix_cache_hits".into());
+        }
+        p.prefix_cache = Some(PrefixCacheHits {
+            source: "usage".into(),
+            cached_tokens: if i == 1 { 9000 } else { 100 },
+            prompt_tokens: 10_000,
+            hit_rate: 0.0,
+            template_tokens: Some(18),
+            excess_hit_rate: excess,
+            unique_prompts: i != 1,
+        });
+    }
+    let t = cache_md(&[(j, points)]);
+    assert!(
+        t.contains(
+            "| 3 | llamacpp | usage | 4 | 9300 / 40000 | 23.2 % | 90.0 % | 1 | verbatim in 1 |"
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("| vllm |"), "{t}");
+}
