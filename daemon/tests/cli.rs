@@ -314,7 +314,7 @@ fn the_reference_engine_writes_its_ground_truth_on_sigterm() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
     let reqs = v["requests"].as_array().unwrap();
-    assert_eq!(reqs.len(), 5); // preflight + 4
+    assert_eq!(reqs.len(), 6); // preflight, the template-size probe, 4 measured
     assert!(
         reqs.iter()
             .filter(|r| r["id"].as_str().unwrap().starts_with("llms-p0-"))

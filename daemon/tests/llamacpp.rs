@@ -182,8 +182,9 @@ async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
             "64",
             "--warmup",
             "8",
+            // Enough that no answer is all held-back UTF-8 (no token event at all).
             "--output-tokens",
-            "2",
+            "8",
         ];
         if verbatim {
             extra.push("--verbatim-prompts");
@@ -201,7 +202,7 @@ async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
             .template_tokens
             .expect("template measured through /tokenize");
         assert!(
-            t > 0 && c.cached_tokens <= t * p.completed,
+            t > 0 && c.cached_tokens <= t * (p.completed + p.failed),
             "{}: {c:?}",
             p.load
         );

@@ -103,8 +103,9 @@ fn itl_check(h: &metrics::Histogram, records: &[RequestRecord]) -> ItlCheck {
 /// point `prefix_cache_hits`.
 pub const MAX_EXCESS_HITS: f64 = 0.05;
 
-/// The point's prefix-cache hits: from every request's `usage` when each completed one
-/// reported cached tokens, else from the engine's counters (named by `metric`).
+/// The point's prefix-cache hits: from `usage` when every completed request reported cached
+/// tokens (summed over every request that did, failed ones included: the engine computed
+/// their prompts too), else from the engine's counters (named by `metric`).
 pub(super) fn prefix_cache_hits(
     records: &[RequestRecord],
     server: Option<&ServerCheck>,
@@ -112,15 +113,15 @@ pub(super) fn prefix_cache_hits(
     template_tokens: Option<u64>,
     unique: bool,
 ) -> Option<PrefixCacheHits> {
-    let done: Vec<&RequestRecord> = records.iter().filter(|r| r.error.is_none()).collect();
-    let from_usage = !done.is_empty()
-        && done
-            .iter()
-            .all(|r| r.usage.cached_tokens.is_some() && r.usage.prompt_tokens.is_some());
+    let reported =
+        |r: &&RequestRecord| r.usage.cached_tokens.is_some() && r.usage.prompt_tokens.is_some();
+    let completed = records.iter().filter(|r| r.error.is_none());
+    let from_usage = completed.clone().count() > 0 && completed.clone().all(|r| reported(&r));
     let (source, cached, prompt, requests) = if from_usage {
-        let cached = done.iter().filter_map(|r| r.usage.cached_tokens).sum();
-        let prompt = done.iter().filter_map(|r| r.usage.prompt_tokens).sum();
-        ("usage".to_owned(), cached, prompt, done.len() as u64)
+        let with: Vec<&RequestRecord> = records.iter().filter(reported).collect();
+        let cached = with.iter().filter_map(|r| r.usage.cached_tokens).sum();
+        let prompt = with.iter().filter_map(|r| r.usage.prompt_tokens).sum();
+        ("usage".to_owned(), cached, prompt, with.len() as u64)
     } else {
         let s = server?;
         let (c, q) = (s.cached_tokens?, s.cache_queried_tokens?);
