@@ -118,10 +118,16 @@ async fn a_stalled_stream_times_out() {
             "1",
         ],
     );
-    let p = bench::run(a).await.unwrap().points.remove(0);
-    // Requests 3 and 6 of the engine stall; the preflight was its request 1.
+    let mut s = bench::Session::open(a).await.unwrap();
+    let (p, records) = s.point(0, None).await.unwrap();
+    // Requests 3 and 6 of the engine stall; the preflight and the template probe were its
+    // requests 1 and 2.
     assert_eq!(p.errors.get("timeout"), Some(&2), "{:?}", p.errors);
     assert_eq!(p.completed, 4);
+    // What they streamed before the stall is kept.
+    for r in records.iter().filter(|r| r.error.is_some()) {
+        assert_eq!(r.chunks.len(), 4);
+    }
 }
 
 /// A server that announces keep-alive and then closes (llama.cpp does) must cost no request.
