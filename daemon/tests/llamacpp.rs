@@ -175,17 +175,9 @@ async fn synthetic_prompts_are_exact_with_the_tokenizer_file_and_with_server_tok
 async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
     let srv = LlamaServer::start().await;
     let run = |verbatim: bool| {
-        let mut extra = vec![
-            "--concurrency",
-            "1,4",
-            "--requests",
-            "64",
-            "--warmup",
-            "8",
-            // Enough that no answer is all held-back UTF-8 (no token event at all).
-            "--output-tokens",
-            "8",
-        ];
+        // Enough tokens that no answer is all held-back UTF-8 (no token event at all).
+        let mut extra =
+            common::words("--concurrency 1,4 --requests 64 --warmup 8 --output-tokens 8");
         if verbatim {
             extra.push("--verbatim-prompts");
         }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Engine, bench_args, fixed};
+use common::{Engine, bench_args, fixed, words};
 use llms_shared::{PointResult, RequestRecord};
 use llmsd::bench::Session;
 use llmsd::refengine::RefArgs;
@@ -22,16 +22,7 @@ async fn run(url: &str, extra: &[&str]) -> Vec<(PointResult, Vec<RequestRecord>)
 
 /// Two points of 8 warm-up and 64 measured requests each: 144 requests over the default set
 /// of 72 prompts, so the second point's prompts are the first's again.
-const TWO_POINTS: [&str; 8] = [
-    "--concurrency",
-    "1,4",
-    "--requests",
-    "64",
-    "--warmup",
-    "8",
-    "--output-tokens",
-    "3",
-];
+const TWO_POINTS: &str = "--concurrency 1,4 --requests 64 --warmup 8 --output-tokens 3";
 
 /// Before the fix, every request of the second point hit the engine's prefix cache for all
 /// but its last block (the reference engine models vLLM's block cache): their TTFTs were
@@ -41,7 +32,7 @@ const TWO_POINTS: [&str; 8] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_of_a_run_is_served_from_another_ones_prompt() {
     let eng = Engine::start(fixed(0.5, 0.2));
-    let points = run(&eng.url, &TWO_POINTS).await;
+    let points = run(&eng.url, &words(TWO_POINTS)).await;
     let truth = eng.truth().await;
     // Warm-ups and points, and the two preflights (they share one id).
     assert_eq!(truth.len(), 144 + 1);
@@ -79,7 +70,7 @@ async fn no_request_of_a_run_is_served_from_another_ones_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_prompts_are_measured_and_flagged() {
     let eng = Engine::start(fixed(0.5, 0.2));
-    let mut args = TWO_POINTS.to_vec();
+    let mut args = words(TWO_POINTS);
     args.push("--verbatim-prompts");
     let points = run(&eng.url, &args).await;
     let truth = eng.truth().await;
@@ -112,18 +103,8 @@ async fn held_back_chunks_are_steps_and_match_the_engines_itl_histogram() {
             held_back_every: Some(4),
             ..fixed(0.5, 2.5)
         });
-        let points = run(
-            &eng.url,
-            &[
-                "--concurrency",
-                "2",
-                "--requests",
-                "8",
-                "--output-tokens",
-                "16",
-            ],
-        )
-        .await;
+        let args = words("--concurrency 2 --requests 8 --output-tokens 16");
+        let points = run(&eng.url, &args).await;
         let (p, records) = &points[0];
         for r in records {
             assert_eq!(r.chunks.len(), 16, "{imitate:?}: one event per token");
@@ -149,7 +130,7 @@ async fn a_point_that_would_not_end_is_cut_and_says_why() {
         fault_stall_every: Some(8),
         ..fixed(0.5, 0.2)
     });
-    let args = ["--concurrency", "2", "--requests", "6", "--timeout", "1"];
+    let args = words("--concurrency 2 --requests 6 --timeout 1");
     let points = run(&eng.url, &args).await;
     let (p, records) = &points[0];
     assert_eq!((p.completed, p.failed), (5, 1), "{:?}", p.errors);

@@ -69,6 +69,11 @@ pub fn fixed(ttft_ms: f64, itl_ms: f64) -> RefArgs {
     }
 }
 
+/// Command-line words: `"--concurrency 1,4 --requests 8"` split at spaces.
+pub fn words(s: &str) -> Vec<&str> {
+    s.split_whitespace().collect()
+}
+
 /// Parse bench options for `url` plus `extra`.
 pub fn bench_args(url: &str, extra: &[&str]) -> llmsd::bench::BenchArgs {
     let mut v = vec!["--url", url];
