@@ -121,12 +121,28 @@ flags() {
     bench llmsd sps-0 "${load[@]}"
     serve -np 32 -c 131072 --kv-unified
     for i in 1 2 3; do
+        # If the run outlives the server's work by 20 s, write down what the connections and
+        # the server were doing (the stall this looks for).
+        (
+            while sleep 2; do
+                pgrep -f "llmsd-before bench" >/dev/null || exit 0
+                local quiet=$(( $(date +%s) - $(stat -c %Y "$W/logs/server.log") ))
+                if [ "$quiet" -ge 20 ]; then
+                    { echo "== stall in kvu-before-$i: server log quiet for $quiet s"; ss -tanpo | grep 8081
+                      curl -s localhost:8081/metrics | grep -E 'requests_(processing|deferred)'
+                      tail -5 "$W/logs/server.log"; } >> "$OUT/kvu-stall.txt" 2>&1
+                    exit 0
+                fi
+            done
+        ) &
+        local watch=$!
         bench llmsd-before "kvu-before-$i" --concurrency 32 --requests 64 --warmup 8 --output-tokens 128
-        echo "server's last line: $(grep -E 'release|stop processing' "$W/logs/server.log" | tail -1)" >> "$OUT/summary.txt"
+        wait "$watch"
+        echo "server's last line: $(tail -1 "$W/logs/server.log")" >> "$OUT/summary.txt"
     done
     bench llmsd kvu-after --concurrency 32 --requests 64 --warmup 8 --output-tokens 128
     stop_server
-    cp "$W/logs/server.log" "$OUT/kvu-server.log"
+    tail -200 "$W/logs/server.log" > "$OUT/kvu-server.log"
     cat "$OUT/summary.txt"
 }
 
