@@ -99,8 +99,12 @@ impl Session {
             .to_owned();
         let url = reqwest::Url::parse(&format!("{base}{}", a.endpoint.path()))
             .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", a.url)))?;
+        // A stream may carry twice what was asked (and the warm-ups' 16), no more: a cap on
+        // what a misbehaving server can make the client hold.
+        let limit = 2 * u64::from(a.output_tokens.max(16)) + 16;
         let client = StreamClient::new(url.clone(), Duration::from_secs_f64(a.timeout))
-            .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?
+            .with_token_limit(limit);
         let http = http_builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -401,7 +405,7 @@ async fn discover(http: &reqwest::Client, base: &str) -> Result<ServerInfo, Benc
     if !status.is_success() {
         return Ok(none);
     }
-    let Ok(text) = resp.text().await else {
+    let Some(text) = crate::loadgen::client::text_capped(resp, 1 << 20).await else {
         return Ok(none);
     };
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {

@@ -138,7 +138,7 @@ pub(crate) async fn version(
         if !resp.status().is_success() {
             continue;
         }
-        let Ok(text) = resp.text().await else {
+        let Some(text) = crate::loadgen::client::text_capped(resp, 1 << 20).await else {
             continue;
         };
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
@@ -158,7 +158,8 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Option<EngineMetrics> {
     if !resp.status().is_success() {
         return None;
     }
-    let m = map(&resp.text().await.ok()?);
+    let m =
+        map(&crate::loadgen::client::text_capped(resp, crate::loadgen::client::METRICS_CAP).await?);
     let empty = EngineMetrics::default();
     (m != empty).then_some(m)
 }

@@ -45,6 +45,8 @@ pub struct StreamClient {
     live: Option<Arc<Live>>,
     /// Cancelled when the point is cut: requests still running end as `point_cut`.
     cut: Option<CancellationToken>,
+    /// Most tokens one stream may carry (0: no limit).
+    token_limit: u64,
 }
 
 /// The error kind of a request ended because its point was cut.
@@ -89,12 +91,84 @@ pub fn ns_between(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The start of an unwanted body (an error page), on one line, for a message.
-async fn body_snippet(resp: reqwest::Response, n: usize) -> String {
-    match tokio::time::timeout(Duration::from_secs(5), resp.text()).await {
-        Ok(Ok(body)) => snippet(&body, n),
-        _ => String::new(),
+/// Most of an error body read, to find its message: a server cannot make the client hold
+/// more.
+pub const ERROR_BODY_CAP: usize = 64 * 1024;
+/// Longest line of an SSE stream (a chunk is one line): beyond it the stream is failed as
+/// `event_too_large`, so a server cannot grow the client's buffer without bound.
+pub const MAX_SSE_LINE: usize = 1 << 20;
+
+/// Read at most `cap` bytes of a body: (the bytes, whether more was left unread).
+pub async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = cap.saturating_sub(out.len());
+        if chunk.len() > room {
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
     }
+    Ok((out, false))
+}
+
+/// A small answer (`/metrics`, `/v1/models`, `/tokenize`) as text, `None` when it cannot be
+/// read or is larger than `cap` bytes: what a server sends is never held whole unless small.
+pub async fn text_capped(resp: reqwest::Response, cap: usize) -> Option<String> {
+    match read_capped(resp, cap).await {
+        Ok((b, false)) => String::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
+/// Largest `/metrics` text read (vLLM's and SGLang's are about 60 KB).
+pub const METRICS_CAP: usize = 4 << 20;
+
+/// What an unwanted body (an error, a page that is not SSE) says, for a one-line message: the
+/// `error.message` (or `detail`, `message`) of a JSON body, else only its size and type: a raw
+/// body is never quoted (it may be a page of the server's that is nobody's business). At most
+/// [`ERROR_BODY_CAP`] bytes are read, for at most 5 s.
+pub async fn error_summary(resp: reqwest::Response) -> String {
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content-type")
+        .to_owned();
+    let read = tokio::time::timeout(Duration::from_secs(5), read_capped(resp, ERROR_BODY_CAP));
+    let (body, more) = match read.await {
+        Ok(Ok(b)) => b,
+        _ => return "(the body could not be read)".into(),
+    };
+    let msg = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| json_message(&v));
+    match (msg, more) {
+        (Some(m), _) => snippet(&m, 200),
+        (None, false) => format!("a {}-byte {ctype} body", body.len()),
+        (None, true) => format!(
+            "a {ctype} body of over {} KiB (error body truncated)",
+            ERROR_BODY_CAP / 1024
+        ),
+    }
+}
+
+/// The message of an OpenAI-style (`{"error": {"message"}}`), FastAPI (`{"detail"}`) or plain
+/// (`{"message"}`) error object.
+fn json_message(v: &serde_json::Value) -> Option<String> {
+    let e = v.get("error");
+    let m = e
+        .and_then(|e| e.get("message"))
+        .or(e.filter(|e| e.is_string()))
+        .or_else(|| v.get("detail"))
+        .or_else(|| v.get("message"))?;
+    Some(match m.as_str() {
+        Some(s) => s.to_owned(),
+        None => m.to_string(),
+    })
 }
 
 /// A reqwest client builder, with rustls's crypto provider (ring) installed first: reqwest
@@ -123,6 +197,7 @@ impl StreamClient {
             timeout,
             live: None,
             cut: None,
+            token_limit: 0,
         })
     }
 
@@ -135,6 +210,13 @@ impl StreamClient {
     /// The same client, ending its requests as `point_cut` when `cut` is cancelled.
     pub fn with_cut(mut self, cut: Option<CancellationToken>) -> Self {
         self.cut = cut;
+        self
+    }
+
+    /// The same client, failing a stream that carries more than `n` tokens
+    /// (`too_many_tokens`): a cap on what a server can make it hold.
+    pub fn with_token_limit(mut self, n: u64) -> Self {
+        self.token_limit = n;
         self
     }
 
@@ -235,7 +317,7 @@ impl StreamClient {
         };
         let status = resp.status();
         if status != reqwest::StatusCode::OK {
-            let msg = format!("HTTP {status}: {}", body_snippet(resp, 300).await);
+            let msg = format!("HTTP {status}: {}", error_summary(resp).await);
             return fail(rec, start, &format!("http_{}", status.as_u16()), msg);
         }
         let ctype = resp
@@ -249,12 +331,13 @@ impl StreamClient {
             } else {
                 ctype.to_owned()
             };
-            let body = body_snippet(resp, 200).await;
+            let body = error_summary(resp).await;
             let msg = format!("content-type {ctype}, not an SSE stream: {body}");
             return fail(rec, start, "not_sse", msg);
         }
+        let st = StreamState::with_limit(self.token_limit);
         read_stream(
-            rec,
+            (rec, st),
             resp,
             start,
             (deadline, self.timeout),
@@ -268,7 +351,7 @@ impl StreamClient {
 /// Read the SSE body. Each event is stamped with the arrival time of the network frame that
 /// completed it (a frame holding several events stamps them all alike, as they arrived alike).
 async fn read_stream(
-    mut rec: RequestRecord,
+    (mut rec, mut st): (RequestRecord, StreamState),
     resp: reqwest::Response,
     start: Instant,
     (deadline, timeout): (tokio::time::Instant, Duration),
@@ -278,11 +361,21 @@ async fn read_stream(
     let frame_at = Arc::new(AtomicU64::new(0));
     let since = move |t: Instant| ns_between(start, t);
     let stamp = frame_at.clone();
-    let bytes = resp
-        .bytes_stream()
-        .inspect(move |_| stamp.store(since(Instant::now()), Ordering::Relaxed));
+    // Bytes since the last newline: a line past MAX_SSE_LINE ends the stream.
+    let mut line = 0usize;
+    let bytes = resp.bytes_stream().map(move |r| {
+        stamp.store(since(Instant::now()), Ordering::Relaxed);
+        let b = r.map_err(BodyError::Transport)?;
+        line = match memchr_last(&b) {
+            Some(i) => b.len() - i - 1,
+            None => line + b.len(),
+        };
+        match line > MAX_SSE_LINE {
+            true => Err(BodyError::LineTooLong),
+            false => Ok(b),
+        }
+    });
     let mut events = bytes.eventsource();
-    let mut st = StreamState::default();
     // One timer for the whole stream: a timeout per event would register and cancel a timer
     // for every chunk, on the hot path.
     let mut expiry = std::pin::pin!(tokio::time::sleep_until(deadline));
@@ -309,7 +402,16 @@ async fn read_stream(
                     Err(e) => break Err(e),
                 }
             }
-            Some(Err(EventStreamError::Transport(e))) => {
+            Some(Err(EventStreamError::Transport(BodyError::LineTooLong))) => {
+                break Err(err(
+                    "event_too_large",
+                    format!(
+                        "event too large: a line of over {} KiB",
+                        MAX_SSE_LINE / 1024
+                    ),
+                ));
+            }
+            Some(Err(EventStreamError::Transport(BodyError::Transport(e)))) => {
                 break Err(err(
                     "stream_cut",
                     format!("stream cut before [DONE]: {}", describe(&e)),
@@ -359,6 +461,31 @@ async fn cancelled(cut: Option<&CancellationToken>) {
 
 fn cut_message() -> String {
     "still running when the point was cut (its timeout after the last request was sent)".into()
+}
+
+/// Why a streamed body stopped.
+#[derive(Debug)]
+enum BodyError {
+    /// The connection failed.
+    Transport(reqwest::Error),
+    /// A line passed [`MAX_SSE_LINE`].
+    LineTooLong,
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::Transport(e) => write!(f, "{e}"),
+            BodyError::LineTooLong => write!(f, "line too long"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Index of the last newline in `b`.
+fn memchr_last(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|&c| c == b'\n')
 }
 
 fn err(kind: &str, message: String) -> RequestError {

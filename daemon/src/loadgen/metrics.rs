@@ -247,7 +247,8 @@ pub async fn scrape(http: &reqwest::Client, base: &str) -> Option<Counters> {
         if !resp.status().is_success() {
             continue;
         }
-        if let Some(c) = resp.text().await.ok().as_deref().and_then(counters) {
+        let text = super::client::text_capped(resp, super::client::METRICS_CAP).await;
+        if let Some(c) = text.as_deref().and_then(counters) {
             return Some(c);
         }
     }

@@ -34,6 +34,11 @@ pub enum Flow {
 /// State of one stream while it is read.
 #[derive(Debug, Default)]
 pub struct StreamState {
+    /// Most tokens the stream may carry (0: no limit); past it the stream fails as
+    /// `too_many_tokens`, so an endless stream cannot grow `chunks` without bound.
+    pub limit: u64,
+    /// Tokens counted so far.
+    counted: u64,
     /// Token-carrying events: (ns from request start, tokens).
     pub chunks: Vec<Chunk>,
     /// Last usage the server reported.
@@ -126,6 +131,14 @@ impl Text {
 }
 
 impl StreamState {
+    /// A stream that fails past `limit` tokens (0: no limit).
+    pub fn with_limit(limit: u64) -> Self {
+        Self {
+            limit,
+            ..Default::default()
+        }
+    }
+
     /// Handle one SSE event's `data` received `t_ns` after the request started.
     pub fn on_event(&mut self, data: &str, t_ns: u64) -> Result<Flow, RequestError> {
         let data = data.trim_end();
@@ -195,6 +208,16 @@ impl StreamState {
             self.seen_usage = true;
         }
         if tokens > 0 {
+            self.counted = self.counted.saturating_add(u64::from(tokens));
+            if self.limit > 0 && self.counted > self.limit {
+                return Err(RequestError {
+                    kind: "too_many_tokens".into(),
+                    message: format!(
+                        "more tokens than max_tokens allows: over {} in one stream",
+                        self.limit
+                    ),
+                });
+            }
             if empty && !counted_by_usage {
                 self.empty_steps.push(self.chunks.len());
             }
@@ -382,6 +405,20 @@ mod tests {
         ]);
         assert_eq!(s.chunks, vec![(3000, 1), (4000, 1)]);
         assert!(s.finished);
+    }
+
+    #[test]
+    fn a_stream_past_its_token_limit_fails() {
+        let mut s = StreamState {
+            limit: 3,
+            ..Default::default()
+        };
+        for t in 0..3 {
+            s.on_event(r#"{"choices":[{"text":"a"}]}"#, t).unwrap();
+        }
+        let e = s.on_event(r#"{"choices":[{"text":"a"}]}"#, 4).unwrap_err();
+        assert_eq!(e.kind, "too_many_tokens");
+        assert_eq!(s.chunks.len(), 3);
     }
 
     #[test]

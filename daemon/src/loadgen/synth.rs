@@ -130,16 +130,18 @@ async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<Value, 
             "the server has no tokenizer route (POST {url} -> 404); pass --tokenizer PATH/tokenizer.json"
         )));
     }
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| SynthError::Server(format!("POST {url}: {}", describe(&e))))?;
     if !status.is_success() {
         return Err(SynthError::Server(format!(
             "POST {url} -> {status}: {}",
-            super::stream::snippet(&text, 200)
+            super::client::error_summary(resp).await
         )));
     }
+    // Token ids of the whole corpus are well under this.
+    let text = super::client::text_capped(resp, 64 << 20)
+        .await
+        .ok_or_else(|| {
+            SynthError::Server(format!("POST {url}: answer unreadable or over 64 MiB"))
+        })?;
     serde_json::from_str(&text)
         .map_err(|e| SynthError::Server(format!("POST {url}: answer is not JSON: {e}")))
 }
