@@ -28,9 +28,9 @@ enum Cmd {
     Bench {
         #[command(flatten)]
         args: BenchArgs,
-        /// Worker threads of the client [default: one per CPU].
-        #[arg(long)]
-        threads: Option<usize>,
+        /// Worker threads of the client, 1 to 256 [default: one per CPU].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
     },
     /// Serve the reference engine (known timing, ground truth, fault injection).
     ReferenceEngine(RefArgs),
@@ -77,7 +77,7 @@ fn main() -> ExitCode {
     };
     match cmd {
         Cmd::Bench { args, threads } => {
-            let rt = match runtime(threads) {
+            let rt = match runtime(threads.map(usize::from)) {
                 Ok(rt) => rt,
                 Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
             };
@@ -101,7 +101,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::ReferenceEngine(args) => {
-            let rt = match runtime(Some(args.threads)) {
+            let rt = match runtime(Some(usize::from(args.threads))) {
                 Ok(rt) => rt,
                 Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
             };

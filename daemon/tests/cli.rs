@@ -247,6 +247,15 @@ fn out_of_range_numbers_are_refused_not_panicked_on() {
         &llmsd(&["reference-engine", "--ttft-ms", "1e300"]),
         &["--ttft-ms"],
     );
+    // Once a panic (100000 runtime threads) or taken silently (0; an arrival with no rate).
+    for t in ["100000", "0"] {
+        let args = format!("bench --url http://h --concurrency 1 --threads {t}");
+        refused(&llmsd(&common::words(&args)), &["--threads"]);
+        let args = format!("reference-engine --threads {t}");
+        refused(&llmsd(&common::words(&args)), &["--threads"]);
+    }
+    let args = "bench --url http://h --concurrency 1 --arrival gamma";
+    refused(&llmsd(&common::words(args)), &["--arrival", "--rate"]);
 }
 
 #[test]

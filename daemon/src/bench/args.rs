@@ -29,9 +29,9 @@ pub struct BenchArgs {
     /// Open loop: arrivals per second, one point per value.
     #[arg(long, value_delimiter = ',', value_parser = rate)]
     pub rate: Option<Vec<f64>>,
-    /// Spacing of arrivals in rate mode.
-    #[arg(long, value_enum, default_value_t = ArrivalArg::Poisson)]
-    pub arrival: ArrivalArg,
+    /// Spacing of arrivals in rate mode [default: poisson].
+    #[arg(long, value_enum)]
+    pub arrival: Option<ArrivalArg>,
     /// Gamma shape for --arrival gamma (1 = Poisson; lower = burstier; 0.01 to 100).
     #[arg(long, value_parser = burstiness)]
     pub burstiness: Option<f64>,
@@ -160,10 +160,13 @@ impl BenchArgs {
     /// The load settings, in order, after cross-option checks.
     pub fn loads(&self) -> Result<Vec<Load>, String> {
         let arrival = match self.arrival {
-            ArrivalArg::Poisson => Arrival::Poisson,
-            ArrivalArg::Constant => Arrival::Constant,
-            ArrivalArg::Gamma => Arrival::Gamma,
+            None | Some(ArrivalArg::Poisson) => Arrival::Poisson,
+            Some(ArrivalArg::Constant) => Arrival::Constant,
+            Some(ArrivalArg::Gamma) => Arrival::Gamma,
         };
+        if self.arrival.is_some() && self.rate.is_none() {
+            return Err("--arrival only applies to --rate (open loop)".into());
+        }
         if self.burstiness.is_some() && arrival != Arrival::Gamma {
             return Err("--burstiness only applies to --arrival gamma".into());
         }

@@ -46,9 +46,13 @@ impl LogSink {
         })
     }
 
-    /// Record one line (without its newline).
+    /// Record one line of the engine's (without its newline).
     pub fn push(&self, line: String) {
         let fatal = super::kinds::fatal_label(&line);
+        self.record(line, fatal);
+    }
+
+    fn record(&self, line: String, fatal: Option<&'static str>) {
         let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if g.fatal.is_none()
             && let Some(label) = fatal
@@ -77,9 +81,10 @@ impl LogSink {
         g.ring.push_back(line);
     }
 
-    /// A line of the daemon's own about this engine.
+    /// A line of the daemon's own about this engine: never taken for the engine's fatal
+    /// error, whatever it quotes (its command line may name "out of memory").
     pub fn note(&self, msg: &str) {
-        self.push(format!("[llmsd] {msg}"));
+        self.record(format!("[llmsd] {msg}"), None);
     }
 
     /// The last `n` lines, oldest first.
@@ -166,5 +171,14 @@ mod tests {
         assert!(file.starts_with("a\nb\nxxx"), "{}", &file[..10]);
         assert_eq!(file.lines().count(), 5);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_daemons_own_lines_are_never_fatal() {
+        let sink = LogSink::new(None, 8).unwrap();
+        sink.note(r#"starting: ["llama-server", "--alias", "failed to load model"]"#);
+        assert_eq!(sink.fatal(), None);
+        sink.push("failed to load model, 'x'".into());
+        assert!(sink.fatal().unwrap().starts_with("model failed to load"));
     }
 }

@@ -102,8 +102,8 @@ pub struct RefArgs {
     #[arg(long)]
     pub ground_truth: Option<PathBuf>,
     /// Worker threads of the engine's runtime.
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
     /// Fault: exit abruptly with status 3 right after starting to answer the Nth generation
     /// request (a crash mid-point).
     #[arg(long)]

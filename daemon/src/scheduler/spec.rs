@@ -346,11 +346,11 @@ pub fn bench_args(s: &Sweep, url: &str, model: Option<String>) -> BenchArgs {
         concurrency: l.concurrency.clone(),
         batch: l.batch.clone(),
         rate: l.rate.clone(),
-        arrival: match l.arrival {
-            None | Some(Arrival::Poisson) => ArrivalArg::Poisson,
-            Some(Arrival::Constant) => ArrivalArg::Constant,
-            Some(Arrival::Gamma) => ArrivalArg::Gamma,
-        },
+        arrival: l.arrival.map(|a| match a {
+            Arrival::Poisson => ArrivalArg::Poisson,
+            Arrival::Constant => ArrivalArg::Constant,
+            Arrival::Gamma => ArrivalArg::Gamma,
+        }),
         burstiness: l.burstiness,
         max_concurrency: l.max_concurrency,
         requests: l.requests,
