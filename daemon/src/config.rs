@@ -175,12 +175,13 @@ impl Config {
 }
 
 /// systemd's `RuntimeDirectory=` (as `$RUNTIME_DIRECTORY`), else `$XDG_RUNTIME_DIR`, else
-/// `/tmp/llmsd-$UID.sock`: the same rule `llms` follows to find the daemon.
+/// `/tmp/llmsd-$UID/llmsd.sock` (a private directory): the same rule `llms` follows to find the
+/// daemon.
 pub fn default_socket(runtime_dir: Option<PathBuf>, xdg: Option<PathBuf>) -> PathBuf {
     match (runtime_dir, xdg) {
         (Some(d), _) => first_of_list(d).join("llmsd.sock"),
         (None, Some(d)) => d.join("llmsd.sock"),
-        (None, None) => PathBuf::from(format!("/tmp/llmsd-{}.sock", nix::unistd::getuid())),
+        (None, None) => llms_shared::socket::fallback_socket(nix::unistd::getuid().as_raw()),
     }
 }
 

@@ -120,6 +120,9 @@ fn daemon(args: &DaemonArgs) -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     init_tracing();
+    // State, logs and results are for llmsd's user and group only (files 0640, dirs 0750);
+    // engines inherit it.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
     // In the daemon a panic is contained by its task (a worker's job is marked failed); log
     // it in one line rather than end the process with engines running and data unflushed.
     std::panic::set_hook(Box::new(|info| {

@@ -181,6 +181,57 @@ async fn a_second_daemon_on_the_same_state_is_refused() {
     assert!(c.jobs(ctx()).await.unwrap().unwrap().is_empty());
 }
 
+/// What the daemon writes is its user's and group's only (they were 0644 and 0755), and the
+/// per-user fallback socket directory in /tmp must be private: one another user could have
+/// made first is refused, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_private_and_a_squatted_socket_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("private");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    assert!(c.jobs(ctx()).await.unwrap().unwrap().is_empty());
+    let mut seen = 0;
+    let mut walk = vec![dir.join("state")];
+    while let Some(p) = walk.pop() {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o027, 0, "{} is {mode:o}", p.display());
+        seen += 1;
+        if p.is_dir() {
+            walk.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    assert!(seen > 3, "{seen}");
+    drop(d);
+    // The fallback: no XDG_RUNTIME_DIR, no --socket. A directory open to all is refused.
+    let uid = nix::unistd::getuid().as_raw();
+    let fallback = llms_shared::socket::fallback_dir(uid);
+    if !fallback.exists() {
+        std::fs::create_dir(&fallback).unwrap();
+        std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = std::process::Command::new(common::daemon::LLMSD)
+            .arg("--state-dir")
+            .arg(dir.join("state2"))
+            .args(["--gpu", "fake:1"])
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("RUNTIME_DIRECTORY")
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&fallback);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(&fallback.display().to_string()) && err.contains("open to other users"),
+            "{err}"
+        );
+    } else {
+        eprintln!(
+            "squatting check skipped: {} exists (a daemon of yours?)",
+            fallback.display()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_specs_are_refused_and_the_queue_is_untouched() {
     let dir = temp_dir("badspec");

@@ -1,5 +1,5 @@
 //! Types that cross the wire between `llmsd` and `llms`, and the JSON that `llmsd bench --json`
-//! writes. Plain data only: no runtime, no I/O.
+//! writes. Plain data only: no runtime, no I/O (but for [`socket`]'s check of a directory).
 //!
 //! The JSON shape of [`BenchReport`] is a contract that scripts rely on: fields may be added
 //! (with `#[serde(default)]` so older readers keep working), never renamed.
@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod result;
+pub mod socket;
 pub mod sweep;
 
 pub use api::{

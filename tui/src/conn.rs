@@ -97,6 +97,7 @@ pub async fn connect(target: &Target) -> Result<Session, Failure> {
     };
     let (client, token) = match target {
         Target::Unix(path) => {
+            crate::socket::check_fallback(path).map_err(Failure::usage)?;
             let stream = tokio::net::UnixStream::connect(path)
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;

@@ -24,7 +24,8 @@ pub fn default_socket() -> PathBuf {
 /// 1. `$LLMS_SOCKET` if set;
 /// 2. else [`SYSTEM_SOCKET`] if it exists;
 /// 3. else `$XDG_RUNTIME_DIR/llmsd.sock` if that variable is an absolute path;
-/// 4. else `/tmp/llmsd-$UID.sock`.
+/// 4. else `/tmp/llmsd-$UID/llmsd.sock`, in a directory that must be the user's own and
+///    private (see [`check_fallback`]).
 pub fn resolve_socket(
     env_socket: Option<OsString>,
     system_exists: bool,
@@ -39,7 +40,20 @@ pub fn resolve_socket(
     }
     match xdg_runtime_dir.map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir.join("llmsd.sock"),
-        _ => PathBuf::from(format!("/tmp/llmsd-{uid}.sock")),
+        _ => llms_shared::socket::fallback_socket(uid),
+    }
+}
+
+/// Before talking to `socket`: when it is the per-user fallback in /tmp, its directory must
+/// be the user's own and private, or another user could be answering.
+pub fn check_fallback(socket: &Path) -> Result<(), String> {
+    let uid = nix::unistd::getuid().as_raw();
+    if socket != llms_shared::socket::fallback_socket(uid) {
+        return Ok(());
+    }
+    match socket.parent() {
+        Some(dir) if dir.exists() => llms_shared::socket::check_private_dir(dir, uid),
+        _ => Ok(()),
     }
 }
 
@@ -59,12 +73,15 @@ mod tests {
         assert_eq!(r(None, false, os("/x")), PathBuf::from("/x/llmsd.sock"));
         assert_eq!(
             r(None, false, os("rel")),
-            PathBuf::from("/tmp/llmsd-1000.sock")
+            PathBuf::from("/tmp/llmsd-1000/llmsd.sock")
         );
         assert_eq!(
             r(None, false, os("")),
-            PathBuf::from("/tmp/llmsd-1000.sock")
+            PathBuf::from("/tmp/llmsd-1000/llmsd.sock")
         );
-        assert_eq!(r(None, false, None), PathBuf::from("/tmp/llmsd-1000.sock"));
+        assert_eq!(
+            r(None, false, None),
+            PathBuf::from("/tmp/llmsd-1000/llmsd.sock")
+        );
     }
 }

@@ -157,16 +157,25 @@ fn spawn_conn<S>(
 }
 
 /// Bind the Unix socket: refuse if another daemon answers on it, replace a stale file,
-/// set mode 0660.
+/// set mode 0660. A directory the daemon makes for it is private (0700); the per-user
+/// fallback in /tmp must be ours and private before anything is bound there.
 async fn bind_unix(path: &Path) -> Result<UnixListener, String> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "cannot create the socket's directory {}: {e}",
-                dir.display()
-            )
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                format!(
+                    "cannot create the socket's directory {}: {e}",
+                    dir.display()
+                )
+            })?;
+        let uid = nix::unistd::getuid().as_raw();
+        if dir == llms_shared::socket::fallback_dir(uid) {
+            llms_shared::socket::check_private_dir(dir, uid)?;
+        }
     }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
