@@ -24,7 +24,7 @@ pub struct Cli {
 #[group(skip)]
 pub struct DaemonArgs {
     /// The daemon's Unix socket [default: $LLMS_SOCKET, else /run/llmsd/llmsd.sock if it
-    /// exists, else $XDG_RUNTIME_DIR/llmsd.sock, else /tmp/llmsd-$UID.sock].
+    /// exists, else $XDG_RUNTIME_DIR/llmsd.sock, else /tmp/llmsd-$UID/llmsd.sock].
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "connect")]
     pub socket: Option<PathBuf>,
     /// Reach the daemon over TCP instead (needs --token-file).
