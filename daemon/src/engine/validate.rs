@@ -123,11 +123,19 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
                 format!("{k:?} is not a valid variable name or value"),
             );
         }
+        if let Some(part) = env_denied(k) {
+            return err(
+                "env",
+                format!(
+                    "'{k}' may not be set by a job: a variable naming a {part} can load code or write files beyond the engine"
+                ),
+            );
+        }
         if !env_allowed(k) {
             return err(
                 "env",
                 format!(
-                    "'{k}' may not be set by a job (it could change which program runs); allowed: {}*",
+                    "'{k}' may not be set by a job (it could change which program runs); allowed: {}* (but for paths, plugins, libraries, caches and endpoints)",
                     ENV_PREFIXES.join("*, ")
                 ),
             );
@@ -163,9 +171,35 @@ const ENV_PREFIXES: &[&str] = &[
     "MKL_",
     "OPENBLAS_",
     "GGML_",
-    "LLAMA_",
-    "LLAMA_ARG_",
 ];
+
+/// Within those, names that point somewhere: a library or plugin to load
+/// (`CUDA_INJECTION64_PATH`, `NCCL_NET_PLUGIN`, `OMP_TOOL_LIBRARIES`, `VLLM_PLUGINS`), a place
+/// to write (`TRITON_CACHE_DIR`, `HF_HOME`, `NCCL_DEBUG_FILE`) or a server to reach
+/// (`HF_ENDPOINT`). llama.cpp's `LLAMA_ARG_*` mirror its flags, so they are not taken at all
+/// (flags go in `args`, where they are checked).
+const ENV_DENIED: &[(&str, &str)] = &[
+    ("PATH", "path"),
+    ("PLUGIN", "plugin"),
+    ("LIBRAR", "library"),
+    ("INJECTION", "library"),
+    ("PRELOAD", "library"),
+    ("_DIR", "directory"),
+    ("ROOT", "directory"),
+    ("HOME", "directory"),
+    ("CACHE", "cache"),
+    ("_FILE", "file"),
+    ("ENDPOINT", "server"),
+    ("URL", "server"),
+    ("HOST", "server"),
+];
+
+fn env_denied(k: &str) -> Option<&'static str> {
+    ENV_DENIED
+        .iter()
+        .find(|(p, _)| k.contains(p))
+        .map(|(_, what)| *what)
+}
 
 fn env_allowed(k: &str) -> bool {
     ENV_PREFIXES.iter().any(|p| k.starts_with(p))
@@ -224,6 +258,43 @@ mod tests {
             "engine[1].kind: 'llamacpp' is not configured in the daemon config ([engines.llamacpp] command)"
         );
         assert_eq!(check(&base("reference")), Ok(()));
+    }
+
+    /// The variables that got through the allow-list before (issue 12): each loads code,
+    /// writes files or reaches a server of the job's choosing.
+    #[test]
+    fn loader_plugin_cache_and_endpoint_variables_are_refused_by_name() {
+        for k in [
+            "CUDA_INJECTION64_PATH",
+            "NCCL_NET_PLUGIN",
+            "NCCL_TUNER_PLUGIN",
+            "OMP_TOOL_LIBRARIES",
+            "TRITON_CACHE_DIR",
+            "HF_ENDPOINT",
+            "VLLM_PLUGINS",
+            "HF_HOME",
+            "NCCL_DEBUG_FILE",
+            "LLAMA_ARG_SLOT_SAVE_PATH",
+            "LLAMA_ARG_LOG_FILE",
+        ] {
+            let mut s = base("reference");
+            s.env = vec![(k.into(), "x".into())];
+            let e = check(&s).unwrap_err();
+            assert!(
+                e.starts_with(&format!("engine[1].env: '{k}' may not be set by a job")),
+                "{e}"
+            );
+        }
+        for k in [
+            "CUDA_VISIBLE_DEVICES",
+            "GGML_CUDA_DISABLE_GRAPHS",
+            "VLLM_ATTENTION_BACKEND",
+            "NCCL_DEBUG",
+        ] {
+            let mut s = base("reference");
+            s.env = vec![(k.into(), "1".into())];
+            assert_eq!(check(&s), Ok(()), "{k}");
+        }
     }
 
     #[test]
