@@ -114,7 +114,6 @@ async fn point(w: &Workload, load: Load, streams: u32, requests: u64) -> Run {
         duration: None,
         max_concurrency: None,
         seed: 0,
-        drain: Duration::from_secs(120),
     };
     let r = run_point(w, &spec).await.unwrap();
     let failed = r.records.iter().filter(|r| r.error.is_some()).count();

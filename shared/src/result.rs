@@ -297,8 +297,8 @@ pub struct PointResult {
     /// Prefix-cache hits over the point, where the engine reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_cache: Option<PrefixCacheHits>,
-    /// Why the point was cut short, when it was: requests still unfinished `timeout_s` after
-    /// the last one was sent are ended and counted as failed (`point_cut`).
+    /// Why the point was cut short, when it was: requests still running after the last one
+    /// was sent that their timeout ended (counted as failed, `timeout`; flag `point_cut`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<String>,
     /// Raw per-request records (only with `--raw`).

@@ -12,12 +12,11 @@ mod table;
 
 use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
 use crate::loadgen::live::Live;
-use crate::loadgen::request::{RESERVED_SEQ, RequestOptions, Template, preamble};
+use crate::loadgen::request::{RESERVED_SEQ, RequestOptions, Template};
 use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate};
 pub use args::BenchArgs;
-pub use checks::MAX_EXCESS_HITS;
-use checks::{COUNTER_BUDGET, cross_check, prefix_cache_hits, settled_counters};
+use checks::{COUNTER_BUDGET, MAX_EXCESS_HITS, cross_check, prefix_cache_hits, settled_counters};
 use llms_shared::{BenchReport, Load, PointResult, REPORT_VERSION, RequestRecord};
 use prompts::{Preambles, PromptSource, build_prompts};
 use std::sync::Arc;
@@ -209,8 +208,8 @@ impl Session {
             return n;
         };
         let sampled = |i: u32| {
-            let pre = preamble(self.w.salt, RESERVED_SEQ + 1000 + u64::from(i));
-            match serde_json::from_slice::<serde_json::Value>(&first.body(&pre)) {
+            let seq = RESERVED_SEQ + 1000 + u64::from(i);
+            match serde_json::from_slice::<serde_json::Value>(&first.body(self.w.salt, seq)) {
                 Ok(serde_json::Value::Object(mut m)) => {
                     m.insert("temperature".into(), 0.7.into());
                     m.insert("top_p".into(), 0.8.into());
@@ -317,7 +316,6 @@ async fn measure(
         duration,
         max_concurrency: a.max_concurrency,
         seed: a.seed,
-        drain: Duration::from_secs_f64(a.timeout),
     };
     let measured = Workload {
         client: w.client.clone().with_live(live),

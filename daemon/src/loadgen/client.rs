@@ -15,7 +15,6 @@ use llms_shared::{RequestError, RequestRecord};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 /// Re-sends allowed for a request that failed before any response byte.
 const MAX_RETRIES: u32 = 2;
@@ -43,14 +42,9 @@ pub struct StreamClient {
     timeout: Duration,
     /// Progress of the point being run, when someone watches it.
     live: Option<Arc<Live>>,
-    /// Cancelled when the point is cut: requests still running end as `point_cut`.
-    cut: Option<CancellationToken>,
     /// Most tokens one stream may carry (0: no limit).
     token_limit: u64,
 }
-
-/// The error kind of a request ended because its point was cut.
-pub const POINT_CUT: &str = "point_cut";
 
 /// The time base of a point: event times are stored as ns since `epoch`.
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +190,6 @@ impl StreamClient {
             url,
             timeout,
             live: None,
-            cut: None,
             token_limit: 0,
         })
     }
@@ -207,10 +200,9 @@ impl StreamClient {
         self
     }
 
-    /// The same client, ending its requests as `point_cut` when `cut` is cancelled.
-    pub fn with_cut(mut self, cut: Option<CancellationToken>) -> Self {
-        self.cut = cut;
-        self
+    /// Each request's deadline from its start, waiting and reading included.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The same client, failing a stream that carries more than `n` tokens
@@ -234,7 +226,7 @@ impl StreamClient {
         clock: Clock,
         due: Instant,
     ) -> RequestRecord {
-        let rec = self.exchange(req, id, clock, due, self.cut.as_ref()).await;
+        let rec = self.exchange(req, id, clock, due).await;
         // Every ending counts, failures before any response included.
         if let Some(live) = &self.live {
             live.finished(&rec);
@@ -248,7 +240,6 @@ impl StreamClient {
         id: String,
         clock: Clock,
         due: Instant,
-        cut: Option<&CancellationToken>,
     ) -> RequestRecord {
         let mut rec = RequestRecord {
             id,
@@ -283,12 +274,7 @@ impl StreamClient {
         let deadline = tokio::time::Instant::from_std(start + self.timeout);
         let mut attempt = std::pin::pin!(self.pooled.execute(first));
         let resp = loop {
-            let step = tokio::select! {
-                biased;
-                r = tokio::time::timeout_at(deadline, attempt.as_mut()) => r,
-                () = cancelled(cut) => return fail(rec, start, POINT_CUT, cut_message()),
-            };
-            match step {
+            match tokio::time::timeout_at(deadline, attempt.as_mut()).await {
                 Err(_) => {
                     return fail(
                         rec,
@@ -317,7 +303,7 @@ impl StreamClient {
         };
         let status = resp.status();
         if status != reqwest::StatusCode::OK {
-            let msg = format!("HTTP {status}: {}", error_summary(resp).await);
+            let msg = format!("HTTP {status}: {}", summary_by(deadline, resp).await);
             return fail(rec, start, &format!("http_{}", status.as_u16()), msg);
         }
         let ctype = resp
@@ -331,7 +317,7 @@ impl StreamClient {
             } else {
                 ctype.to_owned()
             };
-            let body = error_summary(resp).await;
+            let body = summary_by(deadline, resp).await;
             let msg = format!("content-type {ctype}, not an SSE stream: {body}");
             return fail(rec, start, "not_sse", msg);
         }
@@ -342,7 +328,6 @@ impl StreamClient {
             start,
             (deadline, self.timeout),
             self.live.as_deref(),
-            cut,
         )
         .await
     }
@@ -356,7 +341,6 @@ async fn read_stream(
     start: Instant,
     (deadline, timeout): (tokio::time::Instant, Duration),
     live: Option<&Live>,
-    cut: Option<&CancellationToken>,
 ) -> RequestRecord {
     let frame_at = Arc::new(AtomicU64::new(0));
     let since = move |t: Instant| ns_between(start, t);
@@ -386,7 +370,6 @@ async fn read_stream(
             () = expiry.as_mut() => {
                 break Err(err("timeout", format!("stream not finished in {timeout:?}")));
             }
-            () = cancelled(cut) => break Err(err(POINT_CUT, cut_message())),
         };
         match next {
             Some(Ok(ev)) => {
@@ -451,16 +434,11 @@ async fn read_stream(
     rec
 }
 
-/// Resolves when `cut` is cancelled; never without one.
-async fn cancelled(cut: Option<&CancellationToken>) {
-    match cut {
-        Some(c) => c.cancelled().await,
-        None => std::future::pending().await,
-    }
-}
-
-fn cut_message() -> String {
-    "still running when the point was cut (its timeout after the last request was sent)".into()
+/// [`error_summary`] within the request's deadline: nothing of a request outlives it.
+async fn summary_by(deadline: tokio::time::Instant, resp: reqwest::Response) -> String {
+    tokio::time::timeout_at(deadline, error_summary(resp))
+        .await
+        .unwrap_or_else(|_| "(the body did not come before the timeout)".into())
 }
 
 /// Why a streamed body stopped.

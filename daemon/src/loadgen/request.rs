@@ -110,11 +110,15 @@ pub struct RequestOptions {
 /// below 10^9 requests. Digits tokenize to a fixed count in the usual tokenizers (one token
 /// per digit, or per group of three), so exact input lengths stay exact.
 pub fn preamble(salt: u64, seq: u64) -> String {
+    format!("{:09}\n", preamble_number(salt, seq))
+}
+
+/// The digits of [`preamble`].
+fn preamble_number(salt: u64, seq: u64) -> u64 {
     const M: u64 = 1_000_000_000;
     // Odd and not a multiple of 5: invertible modulo 10^9.
     const A: u64 = 738_219_467;
-    let x = ((seq % M) * A + salt % M) % M;
-    format!("{x:09}\n")
+    ((seq % M) * A + salt % M) % M
 }
 
 /// First `seq` of the requests outside a point (preflight, probes, engine warm-up): the top of
@@ -172,15 +176,17 @@ impl Template {
         }
     }
 
-    /// The body to send, with `pre` in its place (ignored for a verbatim template).
-    pub fn body(&self, pre: &str) -> Bytes {
+    /// The body of request `seq` of a run salted `salt`, its [`preamble`] in place (none for
+    /// a verbatim template).
+    pub fn body(&self, salt: u64, seq: u64) -> Bytes {
+        use std::io::Write as _;
         if self.tail.is_empty() {
             return self.head.clone();
         }
-        let mut v = Vec::with_capacity(self.head.len() + pre.len() + 2 + self.tail.len());
+        let mut v = Vec::with_capacity(self.head.len() + 11 + self.tail.len());
         v.extend_from_slice(&self.head);
-        // The preamble is digits and a newline; only the newline needs escaping.
-        v.extend_from_slice(pre.replace('\n', "\\n").as_bytes());
+        // The preamble as a JSON string's inside: digits and an escaped newline.
+        let _ = write!(v, "{:09}\\n", preamble_number(salt, seq));
         v.extend_from_slice(&self.tail);
         Bytes::from(v)
     }
@@ -292,16 +298,17 @@ mod tests {
         ]);
         let t = Template::new(Endpoint::Chat, &chat, &o, true, Some(9));
         assert!(t.unique());
-        let v: Value = serde_json::from_slice(&t.body("000000042\n")).unwrap();
-        assert_eq!(v["messages"][0]["content"], "000000042\nBe \"terse\".");
+        let v: Value = serde_json::from_slice(&t.body(5, 6)).unwrap();
+        let pre = preamble(5, 6);
+        assert_eq!(v["messages"][0]["content"], format!("{pre}Be \"terse\"."));
         assert_eq!(v["messages"][1]["content"], "2+2?");
         let text = Prompt::Text("hello".into());
         let t = Template::new(Endpoint::Completions, &text, &o, true, None);
-        let v: Value = serde_json::from_slice(&t.body("123456789\n")).unwrap();
-        assert_eq!(v["prompt"], "123456789\nhello");
+        let v: Value = serde_json::from_slice(&t.body(5, 7)).unwrap();
+        assert_eq!(v["prompt"], format!("{}hello", preamble(5, 7)));
         let t = Template::new(Endpoint::Completions, &text, &o, false, None);
         assert!(!t.unique());
-        let v: Value = serde_json::from_slice(&t.body("123456789\n")).unwrap();
+        let v: Value = serde_json::from_slice(&t.body(5, 7)).unwrap();
         assert_eq!(v["prompt"], "hello");
     }
 

@@ -1,17 +1,16 @@
 //! Runs one load point: the warm-up, then the measured requests in closed-loop (`concurrency`),
 //! static-batch (`batch`) or open-loop (`rate`) mode, and returns the raw records.
 
-use super::client::{Clock, POINT_CUT, Prepared, StreamClient};
+use super::client::{Clock, Prepared, StreamClient};
 use super::probe::{LagProbe, cpu_time};
-use super::request::{Template, preamble};
+use super::request::Template;
 use super::schedule::{Schedule, ScheduleError};
 use llms_shared::{ClientStats, Load, RequestError, RequestRecord};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 /// One point to run.
 #[derive(Debug, Clone)]
@@ -26,9 +25,6 @@ pub struct PointSpec {
     pub max_concurrency: Option<u32>,
     /// Seed of the arrival schedule.
     pub seed: u64,
-    /// How long the point waits for its last requests once every request was sent; those
-    /// still running then are ended as `point_cut`.
-    pub drain: Duration,
 }
 
 /// What a point produced.
@@ -45,64 +41,48 @@ pub struct PointRun {
     pub cut: Option<String>,
 }
 
-/// The end of a point. Every request has its own timeout from its start, so a point ends at
-/// most that long after its last request was sent; this watchdog also ends, `drain` after the
-/// last request was sent, whatever is still running then (a safety net: nothing in the
-/// client should outlive a request's own deadline). Requests that either ended are the ones
-/// the point was cut on.
-struct Cutoff {
-    token: CancellationToken,
-    sent_all: Arc<Notify>,
-    /// When the last request had been sent, ns from the point's start (0: not yet).
-    sent_at: Arc<AtomicU64>,
-    watchdog: tokio::task::JoinHandle<()>,
+/// When the last request of a point had been sent. Every request has a deadline of the
+/// client's timeout from its own start, so a point ends at most that long after this moment;
+/// requests its timeout ended after it are the ones the point was cut on.
+struct LastSent {
+    clock: Clock,
+    /// ns from the point's start; 0 until marked.
+    at: AtomicU64,
 }
 
-impl Cutoff {
-    fn start(drain: Duration, clock: Clock) -> Self {
-        let token = CancellationToken::new();
-        let sent_all = Arc::new(Notify::new());
-        let sent_at = Arc::new(AtomicU64::new(0));
-        let (t, n, at) = (token.clone(), sent_all.clone(), sent_at.clone());
-        let watchdog = tokio::spawn(async move {
-            n.notified().await;
-            at.store(clock.ns(Instant::now()).max(1), Ordering::Relaxed);
-            tokio::time::sleep(drain).await;
-            t.cancel();
-        });
+impl LastSent {
+    fn new(clock: Clock) -> Self {
         Self {
-            token,
-            sent_all,
-            sent_at,
-            watchdog,
+            clock,
+            at: AtomicU64::new(0),
         }
     }
 
-    /// Why the point was cut: the requests still running after the last one was sent that
-    /// were ended by their timeout or by the watchdog.
-    fn reason(&self, records: &[RequestRecord], drain: Duration) -> Option<String> {
-        let sent_at = self.sent_at.load(Ordering::Relaxed);
+    /// No request starts after now (the first call counts).
+    fn mark(&self) {
+        let now = self.clock.ns(Instant::now()).max(1);
+        let _ = self
+            .at
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Why the point was cut: requests still running after the last one was sent that were
+    /// ended by the `timeout`.
+    fn reason(&self, records: &[RequestRecord], timeout: Duration) -> Option<String> {
+        let sent_at = self.at.load(Ordering::Relaxed);
         let n = records
             .iter()
             .filter(|r| {
-                r.error
-                    .as_ref()
-                    .is_some_and(|e| e.kind == POINT_CUT || e.kind == "timeout")
+                r.error.as_ref().is_some_and(|e| e.kind == "timeout")
                     && r.start_ns.saturating_add(r.end_ns) >= sent_at
             })
             .count();
         (n > 0).then(|| {
             format!(
                 "{n} request(s) still running after the last one was sent were ended by the {:.1} s timeout",
-                drain.as_secs_f64()
+                timeout.as_secs_f64()
             )
         })
-    }
-}
-
-impl Drop for Cutoff {
-    fn drop(&mut self) {
-        self.watchdog.abort();
     }
 }
 
@@ -132,7 +112,7 @@ impl Workload {
             return internal(id, "no prompts".into());
         };
         let req = Prepared {
-            body: t.body(&preamble(self.salt, seq)),
+            body: t.body(self.salt, seq),
             client_input_tokens: t.client_input_tokens,
         };
         self.client.send(&req, id, clock, due).await
@@ -168,26 +148,19 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     let probe = LagProbe::start(tokio::runtime::Handle::current());
     let cpu0 = cpu_time();
     let (clock, epoch_monotonic_ns) = Clock::start();
-    let cutoff = Cutoff::start(spec.drain, clock);
-    let w = &Workload {
-        client: w.client.clone().with_cut(Some(cutoff.token.clone())),
-        ..w.clone()
-    };
-    let sent_all = &cutoff.sent_all;
+    let last = Arc::new(LastSent::new(clock));
     let (records, batch_ns) = match (&spec.load, schedule) {
-        (Load::Concurrency { concurrency }, _) => (
-            closed_loop(w, spec, clock, *concurrency, sent_all).await,
-            None,
-        ),
+        (Load::Concurrency { concurrency }, _) => {
+            (closed_loop(w, spec, clock, *concurrency, &last).await, None)
+        }
         (Load::Batch { batch }, _) => {
-            let (r, b) = batches(w, spec, clock, *batch, sent_all).await;
+            let (r, b) = batches(w, spec, clock, *batch, &last).await;
             (r, Some(b))
         }
-        (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s, sent_all).await, None),
+        (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s, &last).await, None),
         (Load::Rate { .. }, None) => (Vec::new(), None),
     };
-    let cut = cutoff.reason(&records, spec.drain);
-    drop(cutoff);
+    let cut = last.reason(&records, w.client.timeout());
     let cpu_s = (cpu_time().saturating_sub(cpu0)).as_secs_f64();
     let (lag_p99_ms, lag_max_ms) = probe.finish();
     let threads =
@@ -241,13 +214,13 @@ async fn closed_loop(
     spec: &PointSpec,
     clock: Clock,
     n: u32,
-    sent_all: &Arc<Notify>,
+    last: &Arc<LastSent>,
 ) -> Vec<RequestRecord> {
     let next = Arc::new(AtomicU64::new(0));
     let mut set = JoinSet::new();
     for _ in 0..n {
         let (w, spec, next) = (w.clone(), spec.clone(), next.clone());
-        let sent_all = sent_all.clone();
+        let last = last.clone();
         set.spawn(async move {
             let mut out = Vec::new();
             let mut due = clock.epoch;
@@ -255,7 +228,7 @@ async fn closed_loop(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if past(&spec, clock, i) {
                     // No request starts after this: every one has been sent.
-                    sent_all.notify_one();
+                    last.mark();
                     break;
                 }
                 let id = format!("{}-{i}", w.id_prefix);
@@ -274,7 +247,7 @@ async fn batches(
     spec: &PointSpec,
     clock: Clock,
     n: u32,
-    sent_all: &Notify,
+    last: &LastSent,
 ) -> (Vec<RequestRecord>, Vec<u64>) {
     let mut records = Vec::new();
     let mut batch_ns = Vec::new();
@@ -293,7 +266,7 @@ async fn batches(
             });
         }
         if past(spec, clock, issued) {
-            sent_all.notify_one();
+            last.mark();
         }
         let mut batch: Vec<(u64, RequestRecord)> = Vec::new();
         while let Some(r) = set.join_next().await {
@@ -319,7 +292,7 @@ async fn open_loop(
     spec: &PointSpec,
     clock: Clock,
     schedule: Schedule,
-    sent_all: &Notify,
+    last: &LastSent,
 ) -> Vec<RequestRecord> {
     // Arrivals are paced by a plain thread: its sleeps are precise to tens of microseconds,
     // where the async timer rounds up to whole milliseconds. Lateness still shows as queue time.
@@ -363,7 +336,7 @@ async fn open_loop(
             vec![(i, r)]
         });
     }
-    sent_all.notify_one();
+    last.mark();
     collect(set).await
 }
 

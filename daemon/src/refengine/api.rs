@@ -463,7 +463,6 @@ async fn stream(
     let mut pending = 0u32;
     // Words of held-back tokens, sent with the next chunk.
     let mut held = String::new();
-    let mut last_event: Option<u64> = None;
     while sent < ask.tokens {
         if ticks.recv().await.is_none() {
             break;
@@ -499,25 +498,22 @@ async fn stream(
                 held.push_str(&words);
                 String::new()
             }
+            false if held.is_empty() => words,
             false => std::mem::take(&mut held) + &words,
         };
         if fault == Some(Fault::Blank) {
             // Held back like llama.cpp does: no chunk at all until the stream ends.
             rec.fault = Some(Fault::Blank.name().to_owned());
-            st.generation_tokens
-                .fetch_add(u64::from(pending), Ordering::Relaxed);
-            rec.completion_tokens = u64::from(sent);
-            pending = 0;
-            continue;
+        } else {
+            let choice = d.content_choice(chat, &text, finish);
+            let ev = format!("data: {head}\"choices\":[{choice}]{}}}\n\n", tail(sent));
+            conn.chunk(ev.as_bytes()).await?;
+            let at = st.truth.now_ns();
+            if let Some(&(prev, _)) = rec.events.last() {
+                st.itl.observe(at.saturating_sub(prev));
+            }
+            rec.events.push((at, pending));
         }
-        let choice = d.content_choice(chat, &text, finish);
-        let ev = format!("data: {head}\"choices\":[{choice}]{}}}\n\n", tail(sent));
-        conn.chunk(ev.as_bytes()).await?;
-        let at = st.truth.now_ns();
-        if let Some(prev) = last_event.replace(at) {
-            st.itl.observe(at.saturating_sub(prev));
-        }
-        rec.events.push((at, pending));
         st.generation_tokens
             .fetch_add(u64::from(pending), Ordering::Relaxed);
         rec.completion_tokens = u64::from(sent);
