@@ -126,7 +126,7 @@ fn main() {
                 }
             });
             let id = submitter
-                .submit(ctx(), SubmitRequest { spec, base_dir: None, file: None })
+                .submit(ctx(), SubmitRequest { spec, base_dir: None, file: None, files: Vec::new(), key: None })
                 .await
                 .unwrap()
                 .unwrap();

@@ -480,6 +480,8 @@ async fn the_gpu_engines_template_is_accepted_where_they_are_configured() {
         spec: spec.into(),
         base_dir: None,
         file: Some("qwen2.5-3b-engines.toml".into()),
+        files: Vec::new(),
+        key: None,
     };
     // Not configured: refused, naming the first engine.
     let d = Daemon::start(&dir, "", &[]);
@@ -536,10 +538,53 @@ async fn every_shipped_sweep_is_accepted() {
             ),
             base_dir: Some(sweeps.display().to_string()),
             file: Some(name.clone()),
+            files: Vec::new(),
+            key: None,
         };
         let id = c.submit(ctx(), req).await.unwrap();
         let id = id.unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let _ = c.cancel(ctx(), id).await.unwrap();
     }
     assert!(seen >= 5, "{seen} sweep files");
+}
+
+/// The files a sweep names come with it (the daemon never opens them: a path it cannot
+/// read, or /dev/zero, is no obstacle and no hang), and a submit retried with its key queues
+/// the job once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attached_prompts_run_and_a_retried_submit_queues_once() {
+    let engine = Engine::start(fixed(20.0, 10.0));
+    let dir = temp_dir("attached");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let spec = format!("prompts = \"/dev/zero\"\n{}", smoke(&engine.url, "1", 4));
+    match c.submit(ctx(), submit_req(&spec)).await.unwrap() {
+        Err(ApiError::Invalid(m)) => {
+            assert!(
+                m.contains("prompts: the contents of '/dev/zero' did not come"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut req = submit_req(&spec);
+    req.files = vec![llms_shared::AttachedFile {
+        field: "prompts".into(),
+        path: "/dev/zero".into(),
+        text: "[\"one prompt\", \"another prompt\"]".into(),
+    }];
+    req.key = Some("nightly-1".into());
+    let id = c.submit(ctx(), req.clone()).await.unwrap().unwrap();
+    let again = c.submit(ctx(), req).await.unwrap().unwrap();
+    assert_eq!(id, again, "the same key answers the same job");
+    assert_eq!(c.jobs(ctx()).await.unwrap().unwrap().len(), 1);
+    let job = wait_job(&c, id, MIN, is_final).await;
+    assert_eq!(
+        (job.state, job.points_failed),
+        (JobState::Done, 0),
+        "{job:?}"
+    );
+    let rows = c.results(ctx(), id, true).await.unwrap().unwrap();
+    let point = rows[0].point.as_ref().unwrap();
+    assert_eq!(point.completed, 4, "{point:?}");
 }

@@ -90,6 +90,29 @@ pub struct SubmitRequest {
     pub base_dir: Option<String>,
     /// The file name, for messages.
     pub file: Option<String>,
+    /// The files the sweep names (`prompts`, `load.tokenizer`), read by the client with its
+    /// user's permissions: the daemon never opens a path a client names.
+    #[serde(default)]
+    pub files: Vec<AttachedFile>,
+    /// Idempotency key chosen by the client: a submit retried with the key of a job that
+    /// was already queued answers that job's id instead of queueing it again.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// Most bytes a sweep's attached files may hold together (the frame limit leaves room for
+/// the spec and the JSON escaping of the text).
+pub const MAX_ATTACHED_BYTES: u64 = 48 * 1024 * 1024;
+
+/// A file a sweep names, sent with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachedFile {
+    /// The sweep field that names it: `prompts` or `load.tokenizer`.
+    pub field: String,
+    /// The path as the client resolved it (for messages and records).
+    pub path: String,
+    /// Its contents (prompt files and tokenizer.json are UTF-8 text).
+    pub text: String,
 }
 
 /// State of a job.

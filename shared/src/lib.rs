@@ -11,9 +11,9 @@ pub mod socket;
 pub mod sweep;
 
 pub use api::{
-    ApiError, EngineInfo, EngineMetrics, EngineState, GpuPointStats, GpuSample, Hello, JobDetail,
-    JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_FRAME_BYTES, PROTOCOL_VERSION,
-    PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
+    ApiError, AttachedFile, EngineInfo, EngineMetrics, EngineState, GpuPointStats, GpuSample,
+    Hello, JobDetail, JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_ATTACHED_BYTES,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
 pub use sweep::{EngineDef, LoadDef, Sweep};
 

@@ -45,6 +45,10 @@ pub enum Command {
         /// Print `{"id": N}`.
         #[arg(long)]
         json: bool,
+        /// Idempotency key: a second submit with the key of a queued job answers that job's
+        /// id instead of queueing it again (for scripts that retry) [default: a random key].
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
     },
     /// List the jobs, oldest first.
     Jobs {

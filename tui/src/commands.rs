@@ -30,15 +30,15 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         _ => {}
     }
     let submit_req = match &cmd {
-        Command::Submit { file, .. } => Some(read_submit(file)?),
+        Command::Submit { file, key, .. } => Some(read_submit(file, key.clone())?),
         _ => None,
     };
     let target = Target::from_args(&cli.daemon)?;
     let s = connect(&target).await?;
     match cmd {
-        Command::Submit { file, json } => {
+        Command::Submit { file, json, .. } => {
             let req = submit_req.ok_or_else(|| Failure::error("sweep file not read"))?;
-            submit(&s, req, &file.display().to_string(), json).await
+            submit(&target, s, req, &file.display().to_string(), json).await
         }
         Command::Jobs { json } => jobs(&s, json).await,
         Command::Show { job, json } => show(&s, job, json).await,
@@ -58,31 +58,65 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
     }
 }
 
-/// Read a sweep file into a request: its text, its absolute directory and its name as given.
-pub fn read_submit(file: &Path) -> Result<SubmitRequest, Failure> {
+/// Read a sweep file into a request: its text, its absolute directory, its name as given,
+/// the files it names (read here, with this user's permissions) and an idempotency key
+/// (`key`, else a random one).
+pub fn read_submit(file: &Path, key: Option<String>) -> Result<SubmitRequest, Failure> {
     let name = file.display();
-    let spec = std::fs::read_to_string(file)
-        .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
+    let spec = crate::attach::read(file, 1024 * 1024).map_err(Failure::usage)?;
     let abs = std::path::absolute(file)
         .map_err(|e| Failure::usage(format!("cannot resolve {name}: {e}")))?;
+    let dir = abs.parent().unwrap_or(Path::new("/"));
+    let files = crate::attach::files(&spec, dir)
+        .map_err(|e| Failure::usage(refused(&name.to_string(), e)))?;
     Ok(SubmitRequest {
         spec,
-        base_dir: abs.parent().map(|d| d.display().to_string()),
+        base_dir: Some(dir.display().to_string()),
         file: Some(name.to_string()),
+        files,
+        key: Some(key.unwrap_or_else(random_key)),
     })
 }
 
+/// 128 random bits in hex, from the standard library's per-process hash keys.
+fn random_key() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || {
+        let mut h = std::hash::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::UNIX_EPOCH
+                .elapsed()
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
+}
+
 /// Queue a sweep; prints the job id, or `{"id": N}`. A refused spec is exit 2 with
-/// `FILE: MESSAGE`.
+/// `FILE: MESSAGE`. A call whose reply is lost is sent again (twice at most) on a fresh
+/// connection with the same key, so it queues the job once.
 pub async fn submit(
-    s: &Session,
+    target: &Target,
+    mut s: Session,
     req: SubmitRequest,
     file: &str,
     json: bool,
 ) -> Result<String, Failure> {
-    let id = match s.client.submit(ctx(), req).await {
-        Ok(Err(ApiError::Invalid(m))) => return Err(Failure::usage(refused(file, m))),
-        outcome => s.check(outcome, file)?,
+    let mut tries = 0;
+    let id = loop {
+        match s.client.submit(ctx(), req.clone()).await {
+            Ok(Err(ApiError::Invalid(m))) => return Err(Failure::usage(refused(file, m))),
+            Err(_) if tries < 2 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Ok(fresh) = connect(target).await {
+                    s = fresh;
+                }
+            }
+            outcome => break s.check(outcome, file)?,
+        }
     };
     Ok(if json {
         format!("{{\"id\": {id}}}\n")

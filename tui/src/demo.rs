@@ -60,11 +60,13 @@ async fn drive(
     args: &DemoArgs,
 ) -> Result<String, Failure> {
     let s = daemon.connect(target).await?;
-    let base = sweep_path.parent().map(|p| p.display().to_string());
+    let base = sweep_path.parent().unwrap_or(Path::new("/"));
     let req = SubmitRequest {
+        files: crate::attach::files(&spec, base).map_err(Failure::usage)?,
         spec,
-        base_dir: base,
+        base_dir: Some(base.display().to_string()),
         file: Some(sweep_path.display().to_string()),
+        key: None,
     };
     let id = s.check(s.client.submit(ctx(), req).await, "the demo sweep")?;
     step(&format!(

@@ -2,6 +2,7 @@
 //! prints; everything else lives here so tests can call it.
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod cli;
 pub mod commands;
 pub mod compare;

@@ -82,6 +82,10 @@ pub struct BenchArgs {
     /// Include every request's raw record in the JSON.
     #[arg(long)]
     pub raw: bool,
+    /// Files that came with a sweep (prompts, tokenizer), used instead of the paths; the
+    /// command line reads its own.
+    #[arg(skip)]
+    pub attached: Vec<llms_shared::AttachedFile>,
 }
 
 /// `--arrival` values.

@@ -23,20 +23,29 @@ pub(super) enum PromptSource {
 
 impl PromptSource {
     pub(super) fn open(a: &BenchArgs) -> Result<Self, BenchError> {
+        let usage = |e: &dyn std::fmt::Display| BenchError::Usage(e.to_string());
+        // Files that came with a sweep are used as sent; `llmsd bench` reads its own.
+        let sent = |field: &str| a.attached.iter().find(|f| f.field == field);
         Ok(match (a.input_tokens, &a.prompts) {
             (Some(n), _) => {
-                let codec = match &a.tokenizer {
-                    Some(path) => Some(
-                        synth::Codec::from_file(path)
-                            .map_err(|e| BenchError::Usage(e.to_string()))?,
-                    ),
-                    None => None,
+                let codec = match (sent("load.tokenizer"), &a.tokenizer) {
+                    (Some(f), _) => {
+                        Some(synth::Codec::from_text(&f.path, &f.text).map_err(|e| usage(&e))?)
+                    }
+                    (None, Some(path)) => {
+                        Some(synth::Codec::from_file(path).map_err(|e| usage(&e))?)
+                    }
+                    (None, None) => None,
                 };
                 PromptSource::Synthetic(n, codec)
             }
-            (None, Some(p)) => {
-                PromptSource::Fixed(prompts::load(p).map_err(|e| BenchError::Usage(e.to_string()))?)
-            }
+            (None, Some(p)) => PromptSource::Fixed(
+                match sent("prompts") {
+                    Some(f) => prompts::parse(&f.path, &f.text),
+                    None => prompts::load(p),
+                }
+                .map_err(|e| usage(&e))?,
+            ),
             (None, None) => PromptSource::Fixed(prompts::default_set()),
         })
     }

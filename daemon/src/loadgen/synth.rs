@@ -61,6 +61,16 @@ impl Codec {
         Ok(Codec::Local(Box::new(t)))
     }
 
+    /// A `tokenizer.json` that has already been read (`name` for messages).
+    pub fn from_text(name: &str, text: &str) -> Result<Self, SynthError> {
+        let t =
+            tokenizers::Tokenizer::from_bytes(text.as_bytes()).map_err(|e| SynthError::Load {
+                path: name.to_owned(),
+                msg: e.to_string(),
+            })?;
+        Ok(Codec::Local(Box::new(t)))
+    }
+
     /// Token ids of `text`, without special tokens.
     pub async fn encode(&self, text: &str) -> Result<Vec<u32>, SynthError> {
         match self {

@@ -231,11 +231,26 @@ impl SchedulerHandle {
         if self.inner.shutdown.is_cancelled() {
             return Err(ApiError::ShuttingDown);
         }
-        // Reading prompts and tokenizer files is blocking work: off the runtime.
+        let key = req.key.clone().unwrap_or_default();
+        if key.len() > 128 {
+            return Err(ApiError::Invalid(
+                "key: an idempotency key is at most 128 bytes".into(),
+            ));
+        }
+        if let Some(id) = self.job_for_key(&key)? {
+            return Ok(id);
+        }
+        // Parsing attached prompts and tokenizers is CPU work: off the runtime.
         let engines = self.inner.engines.clone();
         let gpus = self.inner.gpu.count();
-        let (text, base, file) = (req.spec.clone(), req.base_dir.clone(), req.file.clone());
-        let (sweep, plan) = tokio::task::spawn_blocking(move || {
+        let SubmitRequest {
+            spec: text,
+            base_dir: base,
+            file,
+            files,
+            ..
+        } = req;
+        let (sweep, plan, files, text, file) = tokio::task::spawn_blocking(move || {
             // The very spec the worker will start, so what passes here runs there.
             let check = |field: &str, e: &llms_shared::EngineDef, gpus: Option<&[u32]>| {
                 engines.validate(field, &worker::engine_spec(e, gpus))
@@ -243,6 +258,7 @@ impl SchedulerHandle {
             let checks = spec::Checks {
                 gpus,
                 engine: &check,
+                files: &files,
             };
             spec::parse(
                 &text,
@@ -250,14 +266,19 @@ impl SchedulerHandle {
                 file.as_deref(),
                 &checks,
             )
+            .map(|(s, p)| (s, p, files, text, file))
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Invalid)?;
         let store = &self.inner.store;
-        let id = store.next_job_id().map_err(internal)?;
-        let order = {
+        let (id, order) = {
             let _g = self.inner.jobs_lock.lock();
+            // Again under the lock: two tries of one submit racing queue it once.
+            if let Some(id) = self.job_for_key(&key)? {
+                return Ok(id);
+            }
+            let id = store.next_job_id().map_err(internal)?;
             let order = store
                 .jobs()
                 .map_err(internal)?
@@ -269,8 +290,8 @@ impl SchedulerHandle {
             let job = JobRecord {
                 id,
                 state: JobState::Queued,
-                spec_text: req.spec,
-                file: req.file,
+                spec_text: text,
+                file,
                 sweep,
                 plan,
                 order,
@@ -281,8 +302,13 @@ impl SchedulerHandle {
                 points_done: 0,
                 points_failed: 0,
             };
+            // Files first, the job last: a job in the store always has its files.
+            store.put_files(id, &files).map_err(internal)?;
             store.put_job(&job).map_err(internal)?;
-            order
+            if !key.is_empty() {
+                store.put_key(&key, id).map_err(internal)?;
+            }
+            (id, order)
         };
         // Announced before the flush: a caller that goes away during the flush leaves a job
         // that is queued and runs, not one that waits for the next wake-up.
@@ -291,6 +317,18 @@ impl SchedulerHandle {
         self.inner.wake.notify_one();
         store.flush().await.map_err(internal)?;
         Ok(id)
+    }
+
+    /// The job an idempotency key already queued (and that still exists).
+    fn job_for_key(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let store = &self.inner.store;
+        Ok(match store.job_for_key(key).map_err(internal)? {
+            Some(id) if store.job(id).map_err(internal)?.is_some() => Some(id),
+            _ => None,
+        })
     }
 
     /// Cancel a queued or running job.

@@ -7,7 +7,9 @@ use crate::bench::args::ArrivalArg;
 use crate::config::one_line;
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::{prompts, synth};
-use llms_shared::{Arrival, EngineDef, Load, LoadDef, PointPlan, Sweep};
+use llms_shared::{
+    Arrival, AttachedFile, EngineDef, Load, LoadDef, MAX_ATTACHED_BYTES, PointPlan, Sweep,
+};
 use std::path::{Path, PathBuf};
 
 /// Checks one `[[engine]]`: (field to name, the entry, the sweep's GPUs).
@@ -20,6 +22,66 @@ pub struct Checks<'a> {
     /// Is this engine runnable here (kind known and configured, model present), given the
     /// sweep's GPUs? `field` is the place to name in the message, e.g. `engine[1]`.
     pub engine: EngineCheck<'a>,
+    /// The files that came with the spec (read by the client): the daemon never opens a
+    /// path a client names.
+    pub files: &'a [AttachedFile],
+}
+
+/// The attached file for a sweep field (`prompts`, `load.tokenizer`).
+pub fn attached<'a>(files: &'a [AttachedFile], field: &str) -> Option<&'a AttachedFile> {
+    files.iter().find(|f| f.field == field)
+}
+
+/// The contents of the file the sweep names at `field`, which must have come with it.
+fn named_file<'a>(
+    files: &'a [AttachedFile],
+    field: &str,
+    path: &str,
+) -> Result<&'a AttachedFile, String> {
+    attached(files, field).ok_or_else(|| {
+        format!(
+            "{field}: the contents of '{path}' did not come with the sweep; submit it with \
+             `llms submit`, which reads the file with your permissions (llmsd never opens a \
+             path a client names)"
+        )
+    })
+}
+
+/// Every file the sweep names came with it (a job stored by an older llmsd has none: it
+/// must be submitted again).
+pub fn check_files(s: &Sweep, files: &[AttachedFile]) -> Result<(), String> {
+    if let Some(p) = &s.prompts {
+        named_file(files, "prompts", p)?;
+    }
+    if let Some(t) = &s.load.tokenizer {
+        named_file(files, "load.tokenizer", t)?;
+    }
+    Ok(())
+}
+
+/// Every attached file is named by the sweep, and together they fit the limit.
+fn check_attached(s: &Sweep, files: &[AttachedFile]) -> Result<(), String> {
+    let mut total = 0u64;
+    for f in files {
+        let named = match f.field.as_str() {
+            "prompts" => s.prompts.is_some(),
+            "load.tokenizer" => s.load.tokenizer.is_some(),
+            _ => false,
+        };
+        if !named {
+            return Err(format!(
+                "files: '{}' came with the sweep, but the sweep names no such file",
+                f.field
+            ));
+        }
+        total += f.text.len() as u64;
+    }
+    if total > MAX_ATTACHED_BYTES {
+        return Err(format!(
+            "files: {total} bytes came with the sweep; at most {MAX_ATTACHED_BYTES} may"
+        ));
+    }
+    Ok(())
 }
 
 /// Parse and validate a sweep; returns the normalized sweep and its points. `base_dir` is
@@ -107,8 +169,10 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
     {
         return Err(format!("endpoint: '{e}' is not chat or completions"));
     }
+    check_attached(s, checks.files)?;
     if let Some(p) = &s.prompts {
-        let got = prompts::load(Path::new(p)).map_err(|e| format!("prompts: {e}"))?;
+        let f = named_file(checks.files, "prompts", p)?;
+        let got = prompts::parse(p, &f.text).map_err(|e| format!("prompts: {e}"))?;
         if got.is_empty() {
             return Err(format!("prompts: '{p}' holds no prompts"));
         }
@@ -161,11 +225,11 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
         }
         (checks.engine)(&field, e, s.gpus.as_deref())?;
     }
-    validate_load(&s.load)?;
+    validate_load(&s.load, checks.files)?;
     Ok(())
 }
 
-fn validate_load(l: &LoadDef) -> Result<(), String> {
+fn validate_load(l: &LoadDef, files: &[AttachedFile]) -> Result<(), String> {
     let given = [l.concurrency.is_some(), l.batch.is_some(), l.rate.is_some()];
     match given.iter().filter(|g| **g).count() {
         0 => return Err("load: give one of concurrency, batch or rate (a list)".into()),
@@ -261,7 +325,8 @@ fn validate_load(l: &LoadDef) -> Result<(), String> {
         if l.input_tokens.is_none() {
             return Err("load.tokenizer: only applies with input_tokens".into());
         }
-        synth::Codec::from_file(Path::new(t)).map_err(|e| format!("load.tokenizer: {e}"))?;
+        let f = named_file(files, "load.tokenizer", t)?;
+        synth::Codec::from_text(t, &f.text).map_err(|e| format!("load.tokenizer: {e}"))?;
     }
     if let Some(w) = l.warmup_requests
         && w > 100_000
@@ -333,8 +398,14 @@ pub fn loads(l: &LoadDef) -> Vec<Load> {
     }
 }
 
-/// `llmsd bench` options for one engine of a sweep, serving at `url`.
-pub fn bench_args(s: &Sweep, url: &str, model: Option<String>) -> BenchArgs {
+/// `llmsd bench` options for one engine of a sweep, serving at `url`, with the files that
+/// came with the sweep.
+pub fn bench_args(
+    s: &Sweep,
+    url: &str,
+    model: Option<String>,
+    files: Vec<AttachedFile>,
+) -> BenchArgs {
     let l = &s.load;
     BenchArgs {
         url: url.to_owned(),
@@ -367,6 +438,7 @@ pub fn bench_args(s: &Sweep, url: &str, model: Option<String>) -> BenchArgs {
         verbatim_prompts: l.verbatim_prompts.unwrap_or(false),
         json: None,
         raw: true,
+        attached: files,
     }
 }
 

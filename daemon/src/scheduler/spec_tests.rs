@@ -15,7 +15,11 @@ fn no_vllm(field: &str, e: &EngineDef, _: Option<&[u32]>) -> Result<(), String> 
 }
 
 fn checks(engine: EngineCheck<'_>) -> Checks<'_> {
-    Checks { gpus: 2, engine }
+    Checks {
+        gpus: 2,
+        engine,
+        files: &[],
+    }
 }
 
 const SMOKE: &str = r#"
@@ -36,7 +40,12 @@ fn the_smoke_sweep_expands_to_three_points() {
     assert_eq!(s.engines[0].name.as_deref(), Some("external"));
     assert_eq!(plan.len(), 3);
     assert_eq!(plan[2].load, Load::Concurrency { concurrency: 4 });
-    let a = bench_args(&s, "http://127.0.0.1:8000", Some("truth".into()));
+    let a = bench_args(
+        &s,
+        "http://127.0.0.1:8000",
+        Some("truth".into()),
+        Vec::new(),
+    );
     assert_eq!(a.loads().unwrap().len(), 3);
     assert_eq!((a.requests, a.output_tokens), (Some(8), 16));
 }
@@ -122,4 +131,61 @@ fn every_error_names_its_field() {
         let e = parse(text, None, Some("s.toml"), &checks(&no_vllm)).unwrap_err();
         assert!(e.contains(want) && e.starts_with("s.toml: "), "{want}: {e}");
     }
+}
+
+fn file(field: &str, path: &str, text: &str) -> AttachedFile {
+    AttachedFile {
+        field: field.into(),
+        path: path.into(),
+        text: text.into(),
+    }
+}
+
+#[test]
+fn named_files_come_with_the_sweep_and_are_never_opened_here() {
+    // /dev/zero would hang or exhaust memory if it were read: the daemon must not open it.
+    let text = "name = \"x\"\nprompts = \"/dev/zero\"\n[[engine]]\nkind = \"external\"\n[load]\nconcurrency = [1]\n";
+    let e = parse(text, None, None, &checks(&ok_engine)).unwrap_err();
+    assert!(
+        e.starts_with("prompts: the contents of '/dev/zero' did not come"),
+        "{e}"
+    );
+    let sent = [file("prompts", "/dev/zero", "[\"hello\"]")];
+    let c = Checks {
+        files: &sent,
+        ..checks(&ok_engine)
+    };
+    let (s, _) = parse(text, None, None, &c).unwrap();
+    assert!(check_files(&s, &sent).is_ok());
+    assert!(check_files(&s, &[]).is_err());
+    let a = bench_args(&s, "http://127.0.0.1:8000", None, sent.to_vec());
+    assert_eq!(a.attached.len(), 1);
+    // Bad contents are named by field; files the sweep does not name are refused.
+    let bad = [file("prompts", "/p", "{not json")];
+    let e = parse(
+        text,
+        None,
+        None,
+        &Checks {
+            files: &bad,
+            ..checks(&ok_engine)
+        },
+    )
+    .unwrap_err();
+    assert!(e.starts_with("prompts: prompts file '/dev/zero'"), "{e}");
+    let extra = [sent[0].clone(), file("load.tokenizer", "/t", "{}")];
+    let e = parse(
+        text,
+        None,
+        None,
+        &Checks {
+            files: &extra,
+            ..checks(&ok_engine)
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("files: 'load.tokenizer' came with the sweep"),
+        "{e}"
+    );
 }

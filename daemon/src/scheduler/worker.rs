@@ -235,9 +235,17 @@ impl Worker {
         todo: &[&PointPlan],
         finished: &[ResultRow],
     ) -> Result<(), Stop> {
-        let args = spec::bench_args(&job.sweep, &engine.url, request_model(def));
+        // The files came with the sweep and were stored with it; no path is opened here.
+        let files = self
+            .sched
+            .inner
+            .store
+            .files(job.id)
+            .map_err(|e| e.to_string())
+            .and_then(|f| spec::check_files(&job.sweep, &f).map(|()| f));
+        let args = files.map(|f| spec::bench_args(&job.sweep, &engine.url, request_model(def), f));
         let opened = tokio::select! {
-            r = Session::open(args) => r.map_err(|e| e.to_string()),
+            r = async { Session::open(args?).await.map_err(|e| e.to_string()) } => r,
             why = engine.exited() => Err(why),
             () = self.sched.inner.shutdown.cancelled() => return Err(Stop::Shutdown),
             () = self.cancel.cancelled() => return Err(Stop::Cancelled),
@@ -359,7 +367,8 @@ impl Worker {
         };
         let mut samples: Vec<StoredSample> = Vec::new();
         // What the point will send, by the same rule its run follows.
-        let (requests_total, _) = spec::bench_args(&job.sweep, &engine.url, None).stop();
+        let (requests_total, _) =
+            spec::bench_args(&job.sweep, &engine.url, None, Vec::new()).stop();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (mut last_tokens, mut last_at, mut started) = (0u64, Instant::now(), None);

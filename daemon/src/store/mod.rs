@@ -3,7 +3,8 @@
 //!
 //! Trees (DESIGN.md section 5): `meta` (schema version, job id counter), `jobs`, `points`
 //! (one finished point each), `requests` (raw per-request records), `samples` (GPU and engine
-//! time series per point), `engines` (the engines each job ran). Keys are big-endian integers,
+//! time series per point), `engines` (the engines each job ran), `files` (the files a
+//! sweep named, as its client sent them), `keys` (submit idempotency keys: key to job id). Keys are big-endian integers,
 //! so scans come back in order; values are one version byte and JSON.
 //!
 //! Crash safety: a point's requests and samples are written first and its `points` entry
@@ -76,6 +77,8 @@ pub struct Store {
     requests: sled::Tree,
     samples: sled::Tree,
     engines: sled::Tree,
+    files: sled::Tree,
+    keys: sled::Tree,
 }
 
 impl Store {
@@ -108,6 +111,8 @@ impl Store {
             requests: db.open_tree("requests")?,
             samples: db.open_tree("samples")?,
             engines: db.open_tree("engines")?,
+            files: db.open_tree("files")?,
+            keys: db.open_tree("keys")?,
             meta,
             db,
         })
@@ -148,6 +153,35 @@ impl Store {
             .values()
             .map(|v| decode("jobs", &v?))
             .collect()
+    }
+
+    /// Keep the files a job's sweep named (as its client sent them).
+    pub fn put_files(&self, job: u64, files: &[llms_shared::AttachedFile]) -> Result<()> {
+        self.files.insert(key_job(job), encode("files", &files)?)?;
+        Ok(())
+    }
+
+    /// The files a job's sweep named (none for a job stored before files were sent).
+    pub fn files(&self, job: u64) -> Result<Vec<llms_shared::AttachedFile>> {
+        Ok(match self.files.get(key_job(job))? {
+            Some(v) => decode("files", &v)?,
+            None => Vec::new(),
+        })
+    }
+
+    /// The job a submit idempotency key queued, if any.
+    pub fn job_for_key(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self
+            .keys
+            .get(key.as_bytes())?
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Remember the job a submit idempotency key queued.
+    pub fn put_key(&self, key: &str, job: u64) -> Result<()> {
+        self.keys.insert(key.as_bytes(), &key_job(job))?;
+        Ok(())
     }
 
     /// Store a finished point: its raw records and samples, then the point itself. Call

@@ -183,6 +183,8 @@ pub fn submit_req(spec: &str) -> SubmitRequest {
         spec: spec.into(),
         base_dir: None,
         file: Some("test.toml".into()),
+        files: Vec::new(),
+        key: None,
     }
 }
 

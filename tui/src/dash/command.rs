@@ -134,7 +134,7 @@ pub async fn execute(cmd: Command, s: Option<Session>) -> Reply {
 }
 
 async fn submit(file: &str, s: Option<Session>) -> Result<u64, String> {
-    let req = read_submit(Path::new(file)).map_err(|f| f.message)?;
+    let req = read_submit(Path::new(file), None).map_err(|f| f.message)?;
     let s = s.ok_or_else(|| format!("{file}: {OFFLINE}"))?;
     match s.client.submit(ctx(), req).await {
         Ok(Err(ApiError::Invalid(m))) => Err(crate::commands::refused(file, m)),
