@@ -20,5 +20,7 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
     echo "warning: clippy is not installed; lints not checked" >&2
 fi
+echo "== systemd unit" >&2
+scripts/unit-check.sh
 echo "== cargo test" >&2
 cargo test --workspace --locked
