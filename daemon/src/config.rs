@@ -42,6 +42,8 @@ struct File {
     engine_grace_s: Option<f64>,
     /// Default seconds an engine may take to become healthy.
     ready_timeout_s: Option<f64>,
+    /// Hosts `external` engines may name.
+    external_hosts: Option<Vec<String>>,
     #[serde(default)]
     engines: BTreeMap<String, EngineEntry>,
 }
@@ -83,6 +85,8 @@ pub struct Config {
     /// TensorRT-LLM's engine-mode programs (`[engines.trtllm]` convert, build,
     /// version_command).
     pub trtllm: crate::engine::TrtTools,
+    /// Hosts `external` engines may name [default: `loopback`].
+    pub external_hosts: Vec<String>,
 }
 
 impl Config {
@@ -170,8 +174,24 @@ impl Config {
             engines,
             engine_ready,
             trtllm,
+            external_hosts: external_hosts(file.external_hosts)?,
         })
     }
+}
+
+/// `external_hosts`: non-empty entries without spaces or URL syntax [default: loopback].
+fn external_hosts(v: Option<Vec<String>>) -> Result<Vec<String>, String> {
+    let Some(v) = v else {
+        return Ok(vec!["loopback".into()]);
+    };
+    for (i, h) in v.iter().enumerate() {
+        if h.is_empty() || h.contains(|c: char| c.is_whitespace() || "/?#@".contains(c)) {
+            return Err(format!(
+                "external_hosts[{i}]: '{h}' is not a host name, an IP address, loopback or *"
+            ));
+        }
+    }
+    Ok(v)
 }
 
 /// systemd's `RuntimeDirectory=` (as `$RUNTIME_DIRECTORY`), else `$XDG_RUNTIME_DIR`, else

@@ -62,6 +62,7 @@ pub async fn run(
             trtllm: cfg.trtllm.clone(),
             cache_dir: cfg.state_dir.clone(),
             gpu_names: gpu.latest().into_iter().map(|s| s.name).collect(),
+            external_hosts: cfg.external_hosts.clone(),
         },
         Some(check),
     );

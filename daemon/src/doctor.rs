@@ -83,6 +83,7 @@ pub fn check(cfg: &Config) -> Report {
     let ecfg = EngineConfig {
         commands: cfg.engines.clone(),
         trtllm: cfg.trtllm.clone(),
+        external_hosts: cfg.external_hosts.clone(),
         ..EngineConfig::new(cfg.state_dir.join("logs"))
     };
     let daemon_running = std::os::unix::net::UnixStream::connect(&cfg.socket).is_ok();

@@ -264,6 +264,20 @@ async fn bad_specs_are_refused_and_the_queue_is_untouched() {
             "name = \"x\"\ngpus = [3]\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:1\"\n[load]\nconcurrency = [1]\n",
             "gpus[0]",
         ),
+        // A job cannot make an engine write the store, nor aim at a host or path the admin
+        // did not allow.
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"reference\"\nargs = [\"--ground-truth\", \"/state/db/db\"]\n[load]\nconcurrency = [1]\n",
+            "engine[0].args: '--ground-truth /state/db/db'",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"external\"\nurl = \"http://127.0.0.1:18501/admin/secret?x=\"\n[load]\nconcurrency = [1]\n",
+            "engine[0].url",
+        ),
+        (
+            "name = \"x\"\n[[engine]]\nkind = \"external\"\nurl = \"http://192.0.2.7:8000\"\n[load]\nconcurrency = [1]\n",
+            "engine[0].url: host '192.0.2.7'",
+        ),
     ];
     for (spec, field) in cases {
         match c.submit(ctx(), submit_req(spec)).await.unwrap() {

@@ -225,3 +225,24 @@ async fn engines_left_by_a_killed_daemon_are_stopped_on_restart() {
     let j = wait_job(&c, id, LIMIT, is_final).await;
     assert_eq!(j.state, JobState::Done, "{j:?}");
 }
+
+/// An engine runs in its own scratch directory: a file-writing flag with a relative path
+/// lands there, never in the state directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_writes_only_in_its_scratch_directory() {
+    let dir = temp_dir("scratch");
+    let d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let spec = reference_job("scratch", &["--ground-truth", "truth.json"], "");
+    let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+    let j = wait_job(&c, id, LIMIT, is_final).await;
+    assert_eq!(j.state, JobState::Done, "{j:?}");
+    let engine = engines_of(&c, id).await.remove(0);
+    let scratch = dir.join(format!("state/scratch/engine-{}", engine.id));
+    assert!(
+        scratch.join("truth.json").is_file(),
+        "{}",
+        scratch.display()
+    );
+    assert!(!dir.join("state/truth.json").exists());
+}

@@ -172,7 +172,10 @@ impl EngineHandle {
             &spec.env,
             &owner,
             id,
-            spec.gpus.as_deref(),
+            process::Place {
+                gpus: spec.gpus.as_deref(),
+                cwd: &super::launch::scratch(&inner.cfg, id)?,
+            },
             logs.clone(),
             |_| {},
         )

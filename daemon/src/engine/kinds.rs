@@ -20,6 +20,10 @@ pub(crate) struct Kind {
     pub metrics: &'static str,
     /// Flags the daemon passes itself; `args` may not repeat them.
     pub reserved: &'static [&'static str],
+    /// Flags whose value is a file or directory the engine writes: a job may give them only
+    /// paths inside the engine's scratch directory (relative ones: it is the working
+    /// directory), so no job can make an engine write the daemon's store or logs.
+    pub writes: &'static [&'static str],
     /// Least readiness timeout: GPU engines load weights and compile kernels for minutes
     /// (vLLM 90-145 s and SGLang 89-148 s on an H200, plus downloads and first compiles).
     pub min_ready: Duration,
@@ -63,6 +67,7 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         metrics: "/metrics",
         reserved: &[],
+        writes: &[],
         min_ready: Duration::ZERO,
         template: |_, _, _, _| Vec::new(),
         options: |o| none_of(o, "an external server is not started by the daemon"),
@@ -82,6 +87,7 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         metrics: "/metrics",
         reserved: &["--host", "--port", "--model"],
+        writes: &["--ground-truth"],
         min_ready: Duration::ZERO,
         template: |spec, port, _, _| {
             let mut v = host_port(port);
@@ -103,6 +109,12 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         metrics: "/metrics",
         reserved: &["-m", "--model", "--host", "--port"],
+        writes: &[
+            "--log-file",
+            "--slot-save-path",
+            "-lcd",
+            "--lookup-cache-dynamic",
+        ],
         min_ready: Duration::ZERO,
         template: |spec, port, _, _| {
             let mut v = vec!["-m".to_owned(), spec.model.clone().unwrap_or_default()];
@@ -123,6 +135,7 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         metrics: "/metrics",
         reserved: &["--host", "--port", "--model"],
+        writes: &["--download-dir"],
         min_ready: Duration::from_secs(15 * 60),
         // `vllm serve MODEL`: the model is positional.
         template: |spec, port, _, _| {
@@ -143,6 +156,7 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         metrics: "/metrics",
         reserved: &["--model-path", "--model", "--host", "--port"],
+        writes: &["--download-dir", "--crash-dump-folder"],
         min_ready: Duration::from_secs(15 * 60),
         // Ready on /health only: /v1/models answers before its warm-up ends. Metrics need
         // --enable-metrics.
@@ -175,6 +189,7 @@ pub(crate) const KINDS: &[Kind] = &[
             "--extra_llm_api_options",
             "--backend",
         ],
+        writes: &[],
         min_ready: Duration::from_secs(15 * 60),
         // Engine mode serves the built engine dir with the checkpoint's tokenizer.
         template: |spec, port, config, built| {
@@ -529,6 +544,36 @@ impl Kind {
         self.config.map(|c| c(o))
     }
 
+    /// The first file-writing flag of `args` whose path is absolute or climbs out with `..`
+    /// (relative paths land in the scratch directory, the engine's working directory).
+    pub fn write_outside<'a>(&self, args: &'a [String]) -> Option<(&'a str, &'a str)> {
+        let mut it = args.iter().map(String::as_str).peekable();
+        while let Some(a) = it.next() {
+            let (flag, value) = match a.split_once('=') {
+                Some((f, v)) if f.starts_with('-') => (f, Some(v)),
+                _ => (a, None),
+            };
+            if !self.writes.contains(&flag) {
+                continue;
+            }
+            let value = match value {
+                Some(v) => v,
+                None => it.next().unwrap_or_default(),
+            };
+            let p = Path::new(value);
+            let climbs = p.components().any(|c| {
+                matches!(
+                    c,
+                    std::path::Component::ParentDir | std::path::Component::RootDir
+                )
+            });
+            if value.is_empty() || climbs || value.starts_with('~') {
+                return Some((flag, value));
+            }
+        }
+        None
+    }
+
     /// The first of `args` that the daemon sets itself (`--port` or `--port=...`).
     pub fn reserved_in<'a>(&self, args: &'a [String]) -> Option<&'a str> {
         args.iter().map(String::as_str).find(|a| {
@@ -835,6 +880,34 @@ mod tests {
     fn the_table_is_the_list_of_kinds() {
         let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         assert_eq!(names, super::super::known_kinds());
+    }
+
+    #[test]
+    fn file_writing_flags_stay_in_the_scratch_directory() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let r = find("reference").unwrap();
+        let bad = a(&["--ground-truth", "/var/lib/llmsd/db/db"]);
+        assert_eq!(
+            r.write_outside(&bad),
+            Some(("--ground-truth", "/var/lib/llmsd/db/db"))
+        );
+        let bad = a(&["--ground-truth=../../db/db"]);
+        assert_eq!(
+            r.write_outside(&bad),
+            Some(("--ground-truth", "../../db/db"))
+        );
+        assert_eq!(r.write_outside(&a(&["--ground-truth", "truth.json"])), None);
+        let l = find("llamacpp").unwrap();
+        assert!(
+            l.write_outside(&a(&["-np", "2", "--log-file", "~/x"]))
+                .is_some()
+        );
+        assert!(l.write_outside(&a(&["--slot-save-path", "/tmp"])).is_some());
+        assert_eq!(l.write_outside(&a(&["--slot-save-path", "slots/"])), None);
+        assert!(
+            l.write_outside(&a(&["--log-file"])).is_some(),
+            "a flag with no value"
+        );
     }
 
     #[test]

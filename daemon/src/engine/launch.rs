@@ -155,7 +155,10 @@ impl EngineHandle {
                         &spec.env,
                         &owner,
                         id,
-                        spec.gpus.as_deref(),
+                        process::Place {
+                            gpus: spec.gpus.as_deref(),
+                            cwd: &super::launch::scratch(&inner.cfg, id)?,
+                        },
                         logs.clone(),
                         on_exit,
                     )
@@ -343,4 +346,19 @@ mod tests {
         assert_eq!(super::base_url("http://h:1/"), "http://h:1");
         assert_eq!(super::base_url("http://h:1/x"), "http://h:1/x");
     }
+}
+
+/// The engine's scratch directory, `<state>/scratch/engine-ID`, made empty: its working
+/// directory and the only place its file-writing flags may point.
+pub(crate) fn scratch(
+    cfg: &super::EngineConfig,
+    id: u64,
+) -> Result<std::path::PathBuf, EngineError> {
+    let dir = cfg.cache_dir.join("scratch").join(format!("engine-{id}"));
+    let fresh = match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => std::fs::create_dir_all(&dir),
+    };
+    fresh.map_err(|e| EngineError::Spawn(format!("scratch directory {}: {e}", dir.display())))?;
+    Ok(dir)
 }

@@ -59,6 +59,9 @@ pub struct EngineConfig {
     pub cache_dir: PathBuf,
     /// Each GPU's name by index, as NVML tells it (part of a built engine's cache key).
     pub gpu_names: Vec<String>,
+    /// Hosts an `external` engine's URL may name: `loopback` (127.0.0.0/8, ::1, localhost),
+    /// host names or IP addresses, or `*` for any [default: loopback only].
+    pub external_hosts: Vec<String>,
 }
 
 impl EngineConfig {
@@ -73,6 +76,7 @@ impl EngineConfig {
             log_dir,
             trtllm: TrtTools::default(),
             gpu_names: Vec::new(),
+            external_hosts: vec!["loopback".into()],
             grace: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(600),
             kind_ready_timeouts: BTreeMap::new(),

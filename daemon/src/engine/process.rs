@@ -50,6 +50,15 @@ struct Marker {
     id: String,
 }
 
+/// Where an engine process runs: its GPUs and its working directory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    /// `CUDA_VISIBLE_DEVICES`, when the job names GPUs.
+    pub gpus: Option<&'a [u32]>,
+    /// The engine's own scratch directory (never the state directory).
+    pub cwd: &'a std::path::Path,
+}
+
 /// Start `argv` (no shell) in a new process group, output to `sink`. When the leader ends,
 /// `on_exit` runs before [`Proc::exited`] resolves.
 pub(crate) fn launch(
@@ -57,7 +66,7 @@ pub(crate) fn launch(
     env: &[(String, String)],
     owner: &str,
     id: u64,
-    gpus: Option<&[u32]>,
+    place: Place<'_>,
     sink: Arc<LogSink>,
     on_exit: impl FnOnce(&Exit) + Send + 'static,
 ) -> std::io::Result<Arc<Proc>> {
@@ -66,6 +75,7 @@ pub(crate) fn launch(
         .ok_or_else(|| std::io::Error::other("empty command"))?;
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(args)
+        .current_dir(place.cwd)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env(OWNER_ENV, owner)
         .env(ID_ENV, id.to_string())
@@ -74,7 +84,7 @@ pub(crate) fn launch(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(g) = gpus {
+    if let Some(g) = place.gpus {
         let list: Vec<String> = g.iter().map(u32::to_string).collect();
         cmd.env("CUDA_VISIBLE_DEVICES", list.join(","));
     }

@@ -35,10 +35,7 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
         let Some(url) = &spec.url else {
             return err("url", format!("required for kind '{}'", kind.name));
         };
-        match reqwest::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => return err("url", format!("'{url}' is not an http(s) URL")),
-        }
+        external_url(url, &cfg.external_hosts).map_err(|m| format!("{field}.url: {m}"))?;
         let unused = [
             ("args", !spec.args.is_empty()),
             ("env", !spec.env.is_empty()),
@@ -87,6 +84,15 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
     }
     if let Some(a) = kind.reserved_in(&spec.args) {
         return err("args", format!("'{a}' is set by the daemon"));
+    }
+    if let Some((flag, path)) = kind.write_outside(&spec.args) {
+        return err(
+            "args",
+            format!(
+                "'{flag} {path}': the engine writes there; give a relative path (it lands in the \
+                 engine's own scratch directory, its working directory)"
+            ),
+        );
     }
     if super::build::needed(spec) {
         if cfg.trtllm.convert.is_none() {
@@ -228,6 +234,50 @@ pub(crate) fn command(cfg: &EngineConfig, kind: &str) -> Option<Vec<String>> {
     }
 }
 
+/// An `external` URL: http(s), a host the daemon's config allows, and nothing beyond the
+/// API base (`/` or `/v1`): no user, query or fragment, so a job can neither reach a host the
+/// admin did not list nor aim its requests at another path of an allowed one.
+pub(crate) fn external_url(url: &str, allowed: &[String]) -> Result<(), String> {
+    let u = match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+        _ => return Err(format!("'{url}' is not an http(s) URL")),
+    };
+    let path = u.path().trim_end_matches('/');
+    if !(path.is_empty() || path == "/v1")
+        || u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(format!(
+            "'{url}' must be the server's base URL (scheme, host, port, at most /v1): no other \
+             path, query, fragment or user"
+        ));
+    }
+    let host = u.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let ok = allowed.iter().any(|a| match a.as_str() {
+        "*" => true,
+        "loopback" => loopback,
+        a => a
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .eq_ignore_ascii_case(bare),
+    });
+    if !ok {
+        return Err(format!(
+            "host '{host}' is not one external engines may name here (allowed: {}); the \
+             daemon's admin lists hosts in external_hosts in its config",
+            allowed.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +362,13 @@ mod tests {
         );
         s.url = Some("http://127.0.0.1:8000".into());
         assert_eq!(check(&s), Ok(()));
+        s.url = Some("http://127.0.0.1:18501/admin/secret?x=".into());
+        assert!(
+            check(&s)
+                .unwrap_err()
+                .contains("must be the server's base URL")
+        );
+        s.url = Some("http://127.0.0.1:8000/v1".into());
         s.args = vec!["--x".into()];
         assert!(
             check(&s)
@@ -342,6 +399,50 @@ mod tests {
             spec(&cfg, "engine[0]", &s)
                 .unwrap_err()
                 .starts_with("engine[0].url:")
+        );
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::external_url;
+
+    #[test]
+    fn external_urls_are_loopback_and_base_only_unless_the_config_says() {
+        let lo = ["loopback".to_owned()];
+        for ok in [
+            "http://127.0.0.1:8000",
+            "http://127.0.0.2:8000/",
+            "http://localhost:8000/v1",
+            "https://[::1]:8443/v1/",
+        ] {
+            assert_eq!(external_url(ok, &lo), Ok(()), "{ok}");
+        }
+        let e = external_url("http://10.0.0.5:8000", &lo).unwrap_err();
+        assert!(
+            e.contains("host '10.0.0.5' is not one") && e.contains("allowed: loopback"),
+            "{e}"
+        );
+        for bad in [
+            "http://127.0.0.1:8000/admin",
+            "http://127.0.0.1:8000/v1?x=1",
+            "http://127.0.0.1:8000/#f",
+            "http://u:p@127.0.0.1:8000",
+        ] {
+            let e = external_url(bad, &lo).unwrap_err();
+            assert!(e.contains("base URL"), "{bad}: {e}");
+        }
+        let listed = [
+            "loopback".to_owned(),
+            "gpu-7.lan".to_owned(),
+            "10.0.0.5".to_owned(),
+        ];
+        assert_eq!(external_url("http://GPU-7.lan:8000", &listed), Ok(()));
+        assert_eq!(external_url("http://10.0.0.5:8000", &listed), Ok(()));
+        assert!(external_url("http://10.0.0.6:8000", &listed).is_err());
+        assert_eq!(
+            external_url("http://10.0.0.6:8000", &["*".to_owned()]),
+            Ok(())
         );
     }
 }
