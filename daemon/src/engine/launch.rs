@@ -338,16 +338,6 @@ fn ready_timeout(cfg: &super::EngineConfig, kind: &Kind, spec: &EngineSpec) -> s
         .unwrap_or_else(|| cfg.ready_timeout.max(kind.min_ready))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base_url_drops_v1_and_slash() {
-        assert_eq!(super::base_url("http://h:1/v1/"), "http://h:1");
-        assert_eq!(super::base_url("http://h:1/"), "http://h:1");
-        assert_eq!(super::base_url("http://h:1/x"), "http://h:1/x");
-    }
-}
-
 /// The engine's scratch directory, `<state>/scratch/engine-ID`, made empty: its working
 /// directory and the only place its file-writing flags may point.
 pub(crate) fn scratch(
@@ -361,4 +351,14 @@ pub(crate) fn scratch(
     };
     fresh.map_err(|e| EngineError::Spawn(format!("scratch directory {}: {e}", dir.display())))?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base_url_drops_v1_and_slash() {
+        assert_eq!(super::base_url("http://h:1/v1/"), "http://h:1");
+        assert_eq!(super::base_url("http://h:1/"), "http://h:1");
+        assert_eq!(super::base_url("http://h:1/x"), "http://h:1/x");
+    }
 }
