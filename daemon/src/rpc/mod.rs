@@ -4,6 +4,8 @@
 //! daemon; a client that goes away mid-call changes nothing (calls only read, or make one
 //! store change that completes on its own).
 
+mod conns;
+mod gate;
 pub mod hub;
 pub mod server;
 
@@ -19,13 +21,25 @@ use tokio_util::codec::LengthDelimitedCodec;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Unix connections served at once.
-const MAX_CONNECTIONS: usize = 256;
-/// TCP connections at once: a separate, smaller pool, so strangers on the network cannot
-/// crowd out local users.
-const MAX_TCP_CONNECTIONS: usize = 32;
+use conns::{Conns, Limits};
+use std::time::Duration;
+
+/// Unix connections: 256 at once (a full listener closes its longest-idle connection for a
+/// newcomer), closed after 10 idle minutes, 32 calls in flight each.
+const UNIX: Limits = Limits {
+    max: 256,
+    idle: Duration::from_secs(600),
+    in_flight: 32,
+};
+/// TCP connections: a separate, smaller pool, so strangers on the network cannot crowd out
+/// local users; a full one closes a connection that has not authenticated first.
+const TCP: Limits = Limits {
+    max: 32,
+    idle: Duration::from_secs(600),
+    in_flight: 32,
+};
 /// A TCP connection that has not said `hello` with the token by then is closed.
-const HELLO_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+const HELLO_WITHIN: Duration = Duration::from_secs(10);
 
 /// The listeners, bound. Dropping it does not stop them; call [`Listening::stop`].
 pub struct Listening {
@@ -61,9 +75,9 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     {
-        let (api, stop, t, limit) = (api.clone(), stop.clone(), tasks.clone(), limit.clone());
+        let (api, stop, t) = (api.clone(), stop.clone(), tasks.clone());
+        let conns = Conns::new(UNIX);
         tasks.spawn(async move {
             loop {
                 let conn = tokio::select! {
@@ -72,7 +86,7 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
                 };
                 match conn {
                     Ok((s, _)) => {
-                        spawn_conn(&t, &stop, &limit, s, Server::new(api.clone(), true), false)
+                        spawn_conn(&t, &stop, &conns, s, Server::new(api.clone(), true), false)
                     }
                     Err(e) => tracing::warn!("unix accept: {e}"),
                 }
@@ -81,7 +95,7 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
     }
     if let Some(tcp) = tcp {
         let (stop, t) = (stop.clone(), tasks.clone());
-        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_TCP_CONNECTIONS));
+        let conns = Conns::new(TCP);
         tasks.spawn(async move {
             loop {
                 let conn = tokio::select! {
@@ -92,7 +106,9 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
                     Ok((s, peer)) => {
                         tracing::info!(%peer, "TCP client connected");
                         let _ = s.set_nodelay(true);
-                        spawn_conn(&t, &stop, &limit, s, Server::new(api.clone(), false), true);
+                        let server = Server::new(api.clone(), false);
+                        let s = gate::Gated::new(s, server.authorized());
+                        spawn_conn(&t, &stop, &conns, s, server, true);
                     }
                     Err(e) => tracing::warn!("tcp accept: {e}"),
                 }
@@ -107,34 +123,44 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
     })
 }
 
-/// Serve one connection until it closes or the daemon stops (or, with `needs_hello`, until
-/// [`HELLO_WITHIN`] has passed without a successful `hello`).
+/// Serve one connection until it closes, the daemon stops, the listener closes it to make
+/// room, it has been idle too long, or (with `needs_hello`) [`HELLO_WITHIN`] has passed
+/// without a successful `hello`. Calls beyond the in-flight limit are answered with an error
+/// at once, so a client that pipelines thousands holds little.
 fn spawn_conn<S>(
     tasks: &TaskTracker,
     stop: &CancellationToken,
-    limit: &std::sync::Arc<tokio::sync::Semaphore>,
+    conns: &Conns,
     stream: S,
     server: Server,
     needs_hello: bool,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let Ok(permit) = limit.clone().try_acquire_owned() else {
-        tracing::warn!("too many connections; refusing one");
+    let authed = server.authorized();
+    let Some(conn) = conns.admit(authed.clone(), stop) else {
+        tracing::warn!("too many connections, each with a call in flight; refusing one");
         return;
     };
-    let stop = stop.clone();
+    let conn = std::sync::Arc::new(conn);
     let calls = tasks.clone();
-    let authed = server.authorized();
+    let in_flight = conns.limits().in_flight;
     tasks.spawn(async move {
         let framed = LengthDelimitedCodec::builder()
             .max_frame_length(MAX_FRAME_BYTES)
             .new_framed(stream);
         let transport = tarpc::serde_transport::new(framed, Json::default());
+        let c = conn.clone();
         let serve = BaseChannel::with_defaults(transport)
+            .max_concurrent_requests(in_flight)
             .execute(server.serve())
             .for_each(|call| {
-                calls.spawn(call);
+                let c = c.clone();
+                c.begin();
+                calls.spawn(async move {
+                    call.await;
+                    c.end();
+                });
                 async {}
             });
         let unauthed = async {
@@ -149,10 +175,10 @@ fn spawn_conn<S>(
         };
         tokio::select! {
             () = serve => {}
-            () = stop.cancelled() => {}
+            () = conn.close.cancelled() => {}
+            () = conn.idle() => tracing::debug!("closing an idle connection"),
             () = unauthed => {}
         }
-        drop(permit);
     });
 }
 
