@@ -22,6 +22,55 @@ pub struct Started {
     pub tcp: Option<std::net::SocketAddr>,
 }
 
+/// Open the store and check it (every value's checksum, and the journal's jobs, points and
+/// final states): a store that cannot be trusted is refused, naming the file and the fix.
+pub fn open_store(db_dir: &std::path::Path) -> Result<Store, String> {
+    let fix = |what: String| {
+        let state = db_dir.parent().unwrap_or(db_dir).display();
+        format!(
+            "{what}. Nothing was changed. Rebuild it from its journal with `llmsd repair \
+             --state-dir {state}` (the damaged store is kept beside it)"
+        )
+    };
+    // sled panics on some damage: contain it and say what it is.
+    let opened = std::panic::catch_unwind(|| {
+        let store = Store::open(db_dir)?;
+        let report = store.verify()?;
+        Ok::<_, crate::store::StoreError>((store, report))
+    });
+    match opened {
+        Ok(Ok((store, report))) => {
+            tracing::info!(
+                values = report.values,
+                jobs = report.jobs,
+                "store checked{}",
+                match report.backfilled {
+                    0 => String::new(),
+                    n => format!(" ({n} job(s) journaled for the first time)"),
+                }
+            );
+            Ok(store)
+        }
+        Ok(Err(e)) if e.is_locked() => Err(format!(
+            "the store {} is in use by another llmsd",
+            db_dir.display()
+        )),
+        Ok(Err(e @ crate::store::StoreError::TooNew { .. })) => Err(e.to_string()),
+        Ok(Err(e @ crate::store::StoreError::Damaged(_))) => Err(fix(format!(
+            "the store {} is damaged: {e}",
+            db_dir.display()
+        ))),
+        Ok(Err(e)) => Err(fix(format!(
+            "the store {} is damaged or unreadable: {e}",
+            db_dir.display()
+        ))),
+        Err(_) => Err(fix(format!(
+            "the store {} is damaged: sled could not read it",
+            db_dir.display()
+        ))),
+    }
+}
+
 /// Run the daemon until `shutdown` resolves. Errors are start-up failures, in one line.
 pub async fn run(
     cfg: Config,
@@ -33,12 +82,7 @@ pub async fn run(
     for d in [&db_dir, &log_dir] {
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
-    let store = Store::open(&db_dir).map_err(|e| match e {
-        e if e.is_locked() => {
-            format!("the store {} is in use by another llmsd", db_dir.display())
-        }
-        e => format!("cannot open the store {}: {e}", db_dir.display()),
-    })?;
+    let store = open_store(&db_dir)?;
     // Engines a killed predecessor left running would hold GPUs and ports the resumed jobs
     // need: stop them first.
     engine::reap_orphans(&log_dir, cfg.engine_grace).await;
@@ -59,10 +103,12 @@ pub async fn run(
             ready_timeout: cfg.ready_timeout,
             kind_ready_timeouts: cfg.engine_ready.clone(),
             ring_lines: 2000,
+            log_max_bytes: cfg.engine_log_max_bytes,
             trtllm: cfg.trtllm.clone(),
             cache_dir: cfg.state_dir.clone(),
             gpu_names: gpu.latest().into_iter().map(|s| s.name).collect(),
             external_hosts: cfg.external_hosts.clone(),
+            scratch_dir: cfg.state_dir.join("scratch"),
         },
         Some(check),
     );

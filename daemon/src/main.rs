@@ -32,6 +32,14 @@ enum Cmd {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
     },
+    /// Rebuild a damaged store from its journal: the store is moved aside
+    /// (`db.damaged-UNIXMS`), every journaled job and finished point is written to a new one
+    /// (raw records and samples taken from the damaged store where they still read). Stop
+    /// the daemon first.
+    Repair {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
     /// Serve the reference engine (known timing, ground truth, fault injection).
     ReferenceEngine(RefArgs),
     /// What this machine can run: engines (configured, found, version), GPUs and driver,
@@ -100,6 +108,7 @@ fn main() -> ExitCode {
             print!("{out}");
             ExitCode::SUCCESS
         }
+        Cmd::Repair { daemon } => repair(&daemon),
         Cmd::ReferenceEngine(args) => {
             let rt = match runtime(Some(usize::from(args.threads))) {
                 Ok(rt) => rt,
@@ -134,6 +143,49 @@ fn daemon(args: &DaemonArgs) -> ExitCode {
     };
     match rt.block_on(llmsd::daemon::run(cfg, shutdown_signal(), |_| {})) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, &e),
+    }
+}
+
+/// `llmsd repair`: rebuild the store of the configured state directory; prints what came back.
+fn repair(args: &DaemonArgs) -> ExitCode {
+    let cfg = match Config::load(args) {
+        Ok(c) => c,
+        Err(e) => return fail(2, &e),
+    };
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
+    let rt = match runtime(Some(1)) {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+    };
+    let db = cfg.state_dir.join("db");
+    if std::os::unix::net::UnixStream::connect(&cfg.socket).is_ok() {
+        return fail(
+            2,
+            &format!(
+                "llmsd is running on {}; stop it first",
+                cfg.socket.display()
+            ),
+        );
+    }
+    match rt.block_on(llmsd::store::repair::rebuild(&db)) {
+        Ok(r) => {
+            println!(
+                "rebuilt {}: {} job(s), {} finished point(s) ({} with their raw records and samples)",
+                db.display(),
+                r.jobs,
+                r.points,
+                r.with_records
+            );
+            if !r.lost_jobs.is_empty() {
+                println!(
+                    "not recovered (no journal, unreadable in the damaged store): job(s) {:?}",
+                    r.lost_jobs
+                );
+            }
+            println!("the damaged store is kept at {}", r.damaged.display());
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(1, &e),
     }
 }

@@ -40,6 +40,49 @@ struct Inner {
     live: watch::Sender<Vec<LivePoint>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// The runtime points run on: threads of their own, so calls on the API (served by the
+    /// daemon's main runtime) do not delay a stream's timestamps.
+    points: Points,
+}
+
+/// A runtime that may be dropped anywhere (it is shut down in the background).
+struct Points(Option<tokio::runtime::Runtime>);
+
+impl Points {
+    fn new() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("llmsd-points")
+            .enable_all()
+            .build();
+        match rt {
+            Ok(rt) => Points(Some(rt)),
+            Err(e) => {
+                tracing::warn!("points share the API's runtime (no runtime of their own: {e})");
+                Points(None)
+            }
+        }
+    }
+
+    fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.0 {
+            Some(rt) => rt.spawn(f),
+            None => tokio::spawn(f),
+        }
+    }
+}
+
+impl Drop for Points {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 struct RunningJob {
@@ -98,6 +141,7 @@ pub fn spawn(
             live: watch::Sender::new(Vec::new()),
             shutdown,
             tracker: TaskTracker::new(),
+            points: Points::new(),
         }),
     };
     Ok(h)
@@ -177,7 +221,7 @@ impl SchedulerHandle {
         self.inner.tracker.spawn(async move {
             // A panic in the worker is contained here: the job is marked failed and its GPUs
             // are freed, rather than the queue stalling behind it.
-            if let Err(e) = tokio::spawn(w.run()).await {
+            if let Err(e) = me.inner.points.spawn(w.run()).await {
                 tracing::error!(job = id, "worker failed: {e}");
                 let _ = me.update(id, |j| {
                     if !j.state.is_final() {
@@ -272,7 +316,7 @@ impl SchedulerHandle {
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Invalid)?;
         let store = &self.inner.store;
-        let (id, order) = {
+        let (job, order) = {
             let _g = self.inner.jobs_lock.lock();
             // Again under the lock: two tries of one submit racing queue it once.
             if let Some(id) = self.job_for_key(&key)? {
@@ -308,15 +352,23 @@ impl SchedulerHandle {
             if !key.is_empty() {
                 store.put_key(&key, id).map_err(internal)?;
             }
-            (id, order)
+            (job, order)
         };
-        // Announced before the flush: a caller that goes away during the flush leaves a job
-        // that is queued and runs, not one that waits for the next wake-up.
-        tracing::info!(job = id, order, "queued");
-        self.bump();
-        self.inner.wake.notify_one();
-        store.flush().await.map_err(internal)?;
-        Ok(id)
+        // Flushed, journaled, then announced, in a task of its own: a caller that goes away
+        // meanwhile leaves a job that is queued, journaled and runs.
+        let me = self.clone();
+        let tail = tokio::spawn(async move {
+            let store = &me.inner.store;
+            store.flush().await?;
+            store.journal_job(&job, &files)?;
+            tracing::info!(job = job.id, order, "queued");
+            me.bump();
+            me.inner.wake.notify_one();
+            Ok::<_, StoreError>(job.id)
+        });
+        tail.await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(internal)
     }
 
     /// The job an idempotency key already queued (and that still exists).
@@ -389,14 +441,7 @@ impl SchedulerHandle {
 
     /// Every job, by id.
     pub fn jobs(&self) -> Result<Vec<JobSummary>, ApiError> {
-        Ok(self
-            .inner
-            .store
-            .jobs()
-            .map_err(internal)?
-            .iter()
-            .map(JobRecord::summary)
-            .collect())
+        self.inner.store.summaries().map_err(internal)
     }
 
     /// One job in full.

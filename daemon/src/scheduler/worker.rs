@@ -511,9 +511,8 @@ impl Worker {
         if let Some(e) = &row.error {
             tracing::warn!(job = job.id, point = row.index, "point failed: {e}");
         }
-        let stored = s.inner.store.put_point(job.id, &row, records, samples);
-        let flushed = s.inner.store.flush().await;
-        if let Err(e) = stored.and(flushed) {
+        let stored = s.inner.store.finish_point(job.id, &row, records, samples);
+        if let Err(e) = stored.await {
             return Err(Stop::Store(format!(
                 "cannot store point {}: {e}",
                 row.index

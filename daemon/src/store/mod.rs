@@ -7,6 +7,12 @@
 //! sweep named, as its client sent them), `keys` (submit idempotency keys: key to job id). Keys are big-endian integers,
 //! so scans come back in order; values are one version byte and JSON.
 //!
+//! Integrity: every value carries a CRC-32, and every job has a journal beside the store
+//! (`db.journal/job-ID.jsonl`: the job, its files, each finished point, its end) appended and
+//! fsynced once the store has flushed the same facts. At start [`Store::verify`] reads every
+//! value and checks the store against the journal, so a store that lost or rolled back data
+//! is found, not silently used; [`repair::rebuild`] makes a new store from the journal.
+//!
 //! Crash safety: a point's requests and samples are written first and its `points` entry
 //! last; the `points` entry is what makes a point finished. [`Store::flush`] makes it durable.
 //! A crash before the entry leaves stray requests that the re-run clears first.
@@ -16,10 +22,14 @@
 //! it is async.
 
 mod codec;
+pub mod journal;
+pub mod repair;
 pub mod types;
 
 use codec::{decode, encode, key_job, key_point, key_sub};
-use llms_shared::{RequestRecord, ResultRow};
+use journal::{End, Journal, Line};
+use llms_shared::{JobSummary, RequestRecord, ResultRow};
+use std::collections::BTreeMap;
 use std::path::Path;
 pub use types::{JobRecord, StoredSample};
 
@@ -40,6 +50,12 @@ pub enum StoreError {
         /// What went wrong.
         msg: String,
     },
+    /// The store fails a check: a checksum, or a fact the journal holds that it lacks.
+    #[error("store damaged: {0}")]
+    Damaged(String),
+    /// The journal cannot be written or read.
+    #[error("journal: {0}")]
+    Journal(#[from] std::io::Error),
     /// The store was written by a newer llmsd.
     #[error(
         "the store at {dir} has schema version {found}; this llmsd understands up to {SCHEMA_VERSION}. Use a newer llmsd, or another --state-dir"
@@ -79,6 +95,11 @@ pub struct Store {
     engines: sled::Tree,
     files: sled::Tree,
     keys: sled::Tree,
+    journal: Journal,
+    /// Every job's list row, kept as jobs are written: `jobs` and `watch` answer from it
+    /// without decoding any job record (whose plan can hold 100,000 points). Filled on
+    /// first use.
+    summaries: std::sync::Arc<std::sync::RwLock<Option<BTreeMap<u64, JobSummary>>>>,
 }
 
 impl Store {
@@ -113,6 +134,8 @@ impl Store {
             engines: db.open_tree("engines")?,
             files: db.open_tree("files")?,
             keys: db.open_tree("keys")?,
+            journal: Journal::beside(dir),
+            summaries: Default::default(),
             meta,
             db,
         })
@@ -132,9 +155,29 @@ impl Store {
             .unwrap_or(1))
     }
 
-    /// Write a job record (new or changed).
+    /// Write a job record (new or changed). A final state is flushed and journaled at once,
+    /// so a restart can tell a rolled-back store from a job that never ended.
     pub fn put_job(&self, job: &JobRecord) -> Result<()> {
         self.jobs.insert(key_job(job.id), encode("jobs", job)?)?;
+        if let Ok(mut cache) = self.summaries.write()
+            && let Some(map) = cache.as_mut()
+        {
+            map.insert(job.id, job.summary());
+        }
+        if job.state.is_final() && self.journal.has(job.id) {
+            self.db.flush()?;
+            self.journal.append(job.id, &Line::End(end_of(job)))?;
+        }
+        Ok(())
+    }
+
+    /// Journal a new job and its files (call once the store holds and has flushed them).
+    pub fn journal_job(&self, job: &JobRecord, files: &[llms_shared::AttachedFile]) -> Result<()> {
+        self.journal
+            .append(job.id, &Line::Job(Box::new(job.clone())))?;
+        if !files.is_empty() {
+            self.journal.append(job.id, &Line::Files(files.to_vec()))?;
+        }
         Ok(())
     }
 
@@ -144,6 +187,27 @@ impl Store {
             .get(key_job(id))?
             .map(|v| decode("jobs", &v))
             .transpose()
+    }
+
+    /// Every job's list row, by id, from the cache (filled from the store on first use).
+    pub fn summaries(&self) -> Result<Vec<JobSummary>> {
+        if let Ok(cache) = self.summaries.read()
+            && let Some(map) = cache.as_ref()
+        {
+            return Ok(map.values().cloned().collect());
+        }
+        // Filled under the write lock, so a job written meanwhile is not lost from it.
+        let mut cache = self
+            .summaries
+            .write()
+            .map_err(|_| StoreError::Damaged("the job list cache was poisoned".into()))?;
+        let map = match cache.take() {
+            Some(map) => map,
+            None => self.jobs()?.iter().map(|j| (j.id, j.summary())).collect(),
+        };
+        let out = map.values().cloned().collect();
+        *cache = Some(map);
+        Ok(out)
     }
 
     /// Every job, by id.
@@ -215,6 +279,24 @@ impl Store {
         Ok(())
     }
 
+    /// Store a finished point, make it durable, then journal it: once this returns, the
+    /// point survives a crash and a damaged store alike.
+    pub async fn finish_point(
+        &self,
+        job: u64,
+        row: &ResultRow,
+        requests: &[RequestRecord],
+        samples: &[StoredSample],
+    ) -> Result<()> {
+        self.put_point(job, row, requests, samples)?;
+        self.flush().await?;
+        if self.journal.has(job) {
+            self.journal
+                .append(job, &Line::Point(Box::new(row.clone())))?;
+        }
+        Ok(())
+    }
+
     /// Remove whatever a point left before it was finished (records of an interrupted run).
     fn clear_point(&self, job: u64, index: u32) -> Result<()> {
         for tree in [&self.requests, &self.samples] {
@@ -280,6 +362,15 @@ impl Store {
     pub async fn flush(&self) -> Result<()> {
         self.db.flush_async().await?;
         Ok(())
+    }
+}
+
+/// The journal's record of a job's final state.
+fn end_of(job: &JobRecord) -> End {
+    End {
+        state: job.state,
+        error: job.error.clone(),
+        finished_ms: job.finished_ms,
     }
 }
 

@@ -140,13 +140,131 @@ fn a_newer_schema_is_refused() {
 }
 
 #[test]
-fn values_carry_a_version() {
+fn values_carry_a_version_and_a_checksum() {
     let v = codec::encode("jobs", &job(1)).unwrap();
-    assert_eq!(v[0], 1);
+    assert_eq!(v[0], 2);
+    let mut flipped = v.clone();
+    let at = v.len() * 3 / 4;
+    flipped[at] ^= 0x04;
+    let e = codec::decode::<JobRecord>("jobs", &flipped).unwrap_err();
+    assert!(matches!(e, StoreError::Damaged(_)), "{e}");
+    // Values written before checksums still read.
+    let mut old = vec![1u8];
+    old.extend_from_slice(&v[5..]);
+    assert_eq!(codec::decode::<JobRecord>("jobs", &old).unwrap(), job(1));
     let mut bad = v.clone();
     bad[0] = 9;
     let e = codec::decode::<JobRecord>("jobs", &bad)
         .unwrap_err()
         .to_string();
     assert!(e.contains("version 9"), "{e}");
+}
+
+fn journaled(tag: &str) -> (std::path::PathBuf, Store) {
+    let base = dir(tag);
+    let d = base.join("db");
+    let s = Store::open(&d).unwrap();
+    (base, s)
+}
+
+async fn add(s: &Store, id: u64) {
+    let mut j = job(id);
+    j.plan = (0..3)
+        .map(|index| PointPlan {
+            index,
+            engine: "e".into(),
+            load: llms_shared::Load::Concurrency { concurrency: 1 },
+        })
+        .collect();
+    s.put_job(&j).unwrap();
+    s.flush().await.unwrap();
+    s.journal_job(&j, &[]).unwrap();
+}
+
+#[tokio::test]
+async fn a_store_that_lost_a_point_or_rolled_back_a_job_is_found_and_rebuilt() {
+    let (base, s) = journaled("verify");
+    add(&s, 1).await;
+    let recs = [RequestRecord {
+        id: "r0".into(),
+        ..Default::default()
+    }];
+    s.finish_point(1, &row(0), &recs, &[]).await.unwrap();
+    s.finish_point(1, &row(1), &[], &[]).await.unwrap();
+    let mut done = s.job(1).unwrap().unwrap();
+    done.state = JobState::Done;
+    done.finished_ms = Some(9);
+    s.put_job(&done).unwrap();
+    assert_eq!(s.verify().unwrap().jobs, 1);
+    // The store loses a finished point and rolls the job back to running, as sled's
+    // recovery does past a damaged log entry.
+    s.points.remove(codec::key_point(1, 1)).unwrap();
+    let mut back = done.clone();
+    back.state = JobState::Running;
+    s.jobs
+        .insert(codec::key_job(1), codec::encode("jobs", &back).unwrap())
+        .unwrap();
+    let e = s.verify().unwrap_err().to_string();
+    assert!(
+        e.contains("job 1 lost 1 finished point(s) the journal holds (first: 1)")
+            && e.contains("job 1 ended done (journal) but the store says running"),
+        "{e}"
+    );
+    s.flush().await.unwrap();
+    drop(s);
+    // Rebuilt from the journal: both points, the final state, the raw records that read.
+    let d = base.join("db");
+    let wait = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let r = loop {
+        match repair::rebuild(&d).await {
+            Err(e) if e.contains("lock") && std::time::Instant::now() < wait => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            r => break r.unwrap(),
+        }
+    };
+    assert_eq!((r.jobs, r.points, r.with_records), (1, 2, 1), "{r:?}");
+    assert!(r.damaged.exists());
+    let s = reopen(&d).unwrap();
+    let j = s.job(1).unwrap().unwrap();
+    assert_eq!(
+        (j.state, j.points_done, j.finished_ms),
+        (JobState::Done, 2, Some(9))
+    );
+    assert_eq!(s.finished(1).unwrap(), vec![0, 1]);
+    assert_eq!(s.requests(1, 0).unwrap().len(), 1);
+    assert_eq!(s.next_job_id().unwrap(), 2, "ids are never reused");
+    assert!(s.verify().is_ok());
+    drop(s);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[tokio::test]
+async fn a_store_replaced_or_emptied_is_found_by_its_journal() {
+    let (base, s) = journaled("emptied");
+    add(&s, 1).await;
+    drop(s);
+    let d = base.join("db");
+    std::fs::remove_dir_all(&d).unwrap();
+    let s = reopen(&d).unwrap();
+    let e = s.verify().unwrap_err().to_string();
+    assert!(
+        e.contains("job 1 is in the journal but not in the store"),
+        "{e}"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[tokio::test]
+async fn jobs_from_before_the_journal_get_one() {
+    let (base, s) = journaled("backfill");
+    s.put_job(&job(4)).unwrap();
+    s.put_point(4, &row(0), &[], &[]).unwrap();
+    let r = s.verify().unwrap();
+    assert_eq!((r.jobs, r.backfilled), (1, 1));
+    assert_eq!(s.journal.replay(4).unwrap().0.points.len(), 1);
+    assert_eq!(s.verify().unwrap().backfilled, 0);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -1,0 +1,137 @@
+//! The journal: one append-only JSON-lines file per job (`db.journal/job-ID.jsonl`), written
+//! and fsynced before the store, so a damaged store can be checked against it and rebuilt
+//! from it. Lines: `{"job": ...}` (at submit), `{"files": [...]}`, `{"point": ...}` (each
+//! finished point's row, without its raw records), `{"end": ...}` (a final state). A line
+//! torn by a crash is the last one and is ignored.
+
+use super::types::JobRecord;
+use llms_shared::{AttachedFile, JobState, ResultRow};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// One line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Line {
+    /// The job as submitted.
+    Job(Box<JobRecord>),
+    /// The files its sweep named.
+    Files(Vec<AttachedFile>),
+    /// A finished point.
+    Point(Box<ResultRow>),
+    /// A final state.
+    End(End),
+}
+
+/// A job's final state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct End {
+    /// Done, failed or cancelled.
+    pub state: JobState,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    /// When.
+    pub finished_ms: Option<u64>,
+}
+
+/// What a job's journal says.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// The job as submitted.
+    pub job: Option<JobRecord>,
+    /// Its files.
+    pub files: Vec<AttachedFile>,
+    /// Finished points by index (a re-run point's last row).
+    pub points: BTreeMap<u32, ResultRow>,
+    /// The last final state.
+    pub end: Option<End>,
+}
+
+/// The journal directory.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    dir: PathBuf,
+}
+
+impl Journal {
+    /// The journal beside the store directory `db` (`db.journal`).
+    pub fn beside(db: &Path) -> Self {
+        let mut name = db.file_name().unwrap_or_default().to_os_string();
+        name.push(".journal");
+        Self {
+            dir: db.with_file_name(name),
+        }
+    }
+
+    /// Where it is.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, job: u64) -> PathBuf {
+        self.dir.join(format!("job-{job}.jsonl"))
+    }
+
+    /// Whether job `id` has a journal.
+    pub fn has(&self, job: u64) -> bool {
+        self.path(job).is_file()
+    }
+
+    /// Append `line` to job `job`'s file and make it durable.
+    pub fn append(&self, job: u64, line: &Line) -> std::io::Result<()> {
+        let mut text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+        std::fs::create_dir_all(&self.dir)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(job))?;
+        f.write_all(&text)?;
+        f.sync_data()
+    }
+
+    /// The ids of every job with a journal, in order.
+    pub fn jobs(&self) -> std::io::Result<Vec<u64>> {
+        let mut ids = Vec::new();
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+            Err(e) => return Err(e),
+        };
+        for e in rd {
+            let name = e?.file_name();
+            if let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("job-")?.strip_suffix(".jsonl"))
+                .and_then(|n| n.parse().ok())
+            {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Read job `job`'s journal. A line that does not parse ends the replay there (a crash
+    /// tears only the last line); the count of such lines is returned too.
+    pub fn replay(&self, job: u64) -> std::io::Result<(Replay, usize)> {
+        let f = std::fs::File::open(self.path(job))?;
+        let mut r = Replay::default();
+        let mut torn = 0;
+        for line in std::io::BufReader::new(f).lines() {
+            let line = line?;
+            match serde_json::from_str::<Line>(&line) {
+                Ok(Line::Job(j)) => r.job = Some(*j),
+                Ok(Line::Files(f)) => r.files = f,
+                Ok(Line::Point(p)) => {
+                    r.points.insert(p.index, *p);
+                }
+                Ok(Line::End(e)) => r.end = Some(e),
+                Err(_) => torn += 1,
+            }
+        }
+        Ok((r, torn))
+    }
+}

@@ -1,0 +1,264 @@
+//! Checking the store at start, and rebuilding it from the journal (`llmsd repair`).
+
+use super::codec::{self, key_job};
+use super::journal::{Journal, Line, Replay};
+use super::{Result, Store, StoreError, end_of};
+use std::path::{Path, PathBuf};
+
+/// Most problems listed in one message.
+const LISTED: usize = 5;
+
+impl Store {
+    /// Read every value (checksums), then check the store against the journal: every job,
+    /// finished point and final state the journal holds must be in the store. Jobs stored
+    /// before the journal existed get one. `Err(Damaged)` lists what is wrong.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let mut problems = Vec::new();
+        let mut values = 0u64;
+        for name in [
+            "meta", "jobs", "points", "requests", "samples", "engines", "files",
+        ] {
+            let tree = self.db.open_tree(name)?;
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                values += 1;
+                if name != "meta"
+                    && let Err(e) = codec::json(tree_name(name), &v)
+                {
+                    problems.push(format!("{name}, key {}: {e}", hex(&k)));
+                }
+            }
+        }
+        let journaled = self.journal.jobs()?;
+        for &id in &journaled {
+            let (r, _) = self.journal.replay(id)?;
+            check_job(self, id, &r, &mut problems);
+        }
+        if !problems.is_empty() {
+            let n = problems.len();
+            problems.truncate(LISTED);
+            let more = match n > LISTED {
+                true => format!(" (and {} more)", n - LISTED),
+                false => String::new(),
+            };
+            return Err(StoreError::Damaged(format!(
+                "{}{more}",
+                problems.join("; ")
+            )));
+        }
+        let mut backfilled = 0;
+        for job in self.jobs()? {
+            if !journaled.contains(&job.id) {
+                self.journal_job(&job, &self.files(job.id)?)?;
+                for row in self.points(job.id)? {
+                    self.journal.append(job.id, &Line::Point(Box::new(row)))?;
+                }
+                if job.state.is_final() {
+                    self.journal.append(job.id, &Line::End(end_of(&job)))?;
+                }
+                backfilled += 1;
+            }
+        }
+        Ok(VerifyReport {
+            values,
+            jobs: journaled.len() + backfilled,
+            backfilled,
+        })
+    }
+}
+
+/// What [`Store::verify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Values read.
+    pub values: u64,
+    /// Jobs checked against their journal.
+    pub jobs: usize,
+    /// Jobs that had no journal and got one.
+    pub backfilled: usize,
+}
+
+fn tree_name(name: &str) -> &'static str {
+    [
+        "meta", "jobs", "points", "requests", "samples", "engines", "files",
+    ]
+    .into_iter()
+    .find(|n| *n == name)
+    .unwrap_or("store")
+}
+
+fn hex(k: &[u8]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Is what the journal says of job `id` in the store?
+fn check_job(s: &Store, id: u64, r: &Replay, problems: &mut Vec<String>) {
+    if r.job.is_none() {
+        return;
+    }
+    let stored = match s.job(id) {
+        Ok(Some(j)) => j,
+        Ok(None) => {
+            problems.push(format!("job {id} is in the journal but not in the store"));
+            return;
+        }
+        Err(e) => {
+            problems.push(format!("job {id}: {e}"));
+            return;
+        }
+    };
+    let have = s.finished(id).unwrap_or_default();
+    let missing: Vec<u32> = r
+        .points
+        .keys()
+        .copied()
+        .filter(|i| !have.contains(i))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "job {id} lost {} finished point(s) the journal holds (first: {})",
+            missing.len(),
+            missing[0]
+        ));
+    }
+    if let Some(end) = &r.end
+        && stored.state != end.state
+    {
+        problems.push(format!(
+            "job {id} ended {} (journal) but the store says {}",
+            end.state.as_str(),
+            stored.state.as_str()
+        ));
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Jobs written to the new store.
+    pub jobs: usize,
+    /// Finished points written.
+    pub points: usize,
+    /// Of those, points whose raw records and samples came from the damaged store.
+    pub with_records: usize,
+    /// Jobs of the damaged store that had no journal and could not be read (ids).
+    pub lost_jobs: Vec<u64>,
+    /// Where the damaged store was moved.
+    pub damaged: PathBuf,
+}
+
+/// Move the store at `db` aside (`db.damaged-UNIXMS`) and build a new one from the journal,
+/// taking raw records and samples from the damaged store where they still read, and jobs
+/// that have no journal from it where they still read.
+pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
+    let journal = Journal::beside(db);
+    let ms = std::time::UNIX_EPOCH
+        .elapsed()
+        .unwrap_or_default()
+        .as_millis();
+    let mut damaged = db.as_os_str().to_os_string();
+    damaged.push(format!(".damaged-{ms}"));
+    let damaged = PathBuf::from(damaged);
+    if db.exists() {
+        std::fs::rename(db, &damaged)
+            .map_err(|e| format!("cannot move {} to {}: {e}", db.display(), damaged.display()))?;
+    }
+    // The damaged store may not even open (sled can panic on some damage).
+    let old = std::panic::catch_unwind(|| Store::open(&damaged).ok())
+        .ok()
+        .flatten();
+    let new = Store::open(db).map_err(|e| format!("cannot create {}: {e}", db.display()))?;
+    let mut out = Rebuilt {
+        damaged,
+        ..Rebuilt::default()
+    };
+    let ids = journal
+        .jobs()
+        .map_err(|e| format!("journal {}: {e}", journal.dir().display()))?;
+    let mut top = 0;
+    for &id in &ids {
+        let (r, _) = journal
+            .replay(id)
+            .map_err(|e| format!("journal of job {id}: {e}"))?;
+        let Some(mut job) = r.job.clone() else {
+            continue;
+        };
+        top = top.max(id);
+        job.points_done = r.points.len() as u32;
+        job.points_failed = r.points.values().filter(|p| p.error.is_some()).count() as u32;
+        if let Some(end) = &r.end {
+            job.state = end.state;
+            job.error = end.error.clone();
+            job.finished_ms = end.finished_ms;
+        }
+        new.put_files(id, &r.files).map_err(|e| e.to_string())?;
+        for row in r.points.values() {
+            let recs = old.as_ref().and_then(|o| o.requests(id, row.index).ok());
+            let samples = old.as_ref().and_then(|o| o.samples(id, row.index).ok());
+            if recs.as_ref().is_some_and(|r| !r.is_empty()) {
+                out.with_records += 1;
+            }
+            new.put_point(
+                id,
+                row,
+                &recs.unwrap_or_default(),
+                &samples.unwrap_or_default(),
+            )
+            .map_err(|e| e.to_string())?;
+            out.points += 1;
+        }
+        // Not journaled again: the journal already holds it.
+        new.jobs
+            .insert(
+                key_job(id),
+                codec::encode("jobs", &job).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?;
+        out.jobs += 1;
+    }
+    // Jobs of the damaged store with no journal (an older llmsd's), as far as they read.
+    if let Some(o) = &old {
+        for kv in o.jobs.iter() {
+            let Ok((k, _)) = kv else { continue };
+            let Some(id) = k.as_ref().try_into().ok().map(u64::from_be_bytes) else {
+                continue;
+            };
+            if ids.contains(&id) {
+                continue;
+            }
+            top = top.max(id);
+            match copy_job(o, &new, id) {
+                Ok(points) => {
+                    out.jobs += 1;
+                    out.points += points;
+                    out.with_records += points;
+                }
+                Err(_) => out.lost_jobs.push(id),
+            }
+        }
+    }
+    new.meta
+        .insert("next_job_id", &top.to_be_bytes())
+        .map_err(|e| e.to_string())?;
+    new.flush().await.map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Copy one job, its files and points with their records from `from` to `to`.
+fn copy_job(from: &Store, to: &Store, id: u64) -> Result<usize> {
+    let job = from
+        .job(id)?
+        .ok_or_else(|| StoreError::Damaged("no record".into()))?;
+    to.put_files(id, &from.files(id)?)?;
+    let rows = from.points(id)?;
+    for row in &rows {
+        to.put_point(
+            id,
+            row,
+            &from.requests(id, row.index)?,
+            &from.samples(id, row.index)?,
+        )?;
+    }
+    to.jobs.insert(key_job(id), codec::encode("jobs", &job)?)?;
+    Ok(rows.len())
+}
