@@ -44,6 +44,8 @@ struct File {
     ready_timeout_s: Option<f64>,
     /// Hosts `external` engines may name.
     external_hosts: Option<Vec<String>>,
+    /// An engine's log file is rotated at this many MiB.
+    engine_log_max_mb: Option<u64>,
     #[serde(default)]
     engines: BTreeMap<String, EngineEntry>,
 }
@@ -87,6 +89,8 @@ pub struct Config {
     pub trtllm: crate::engine::TrtTools,
     /// Hosts `external` engines may name [default: `loopback`].
     pub external_hosts: Vec<String>,
+    /// Engine log rotation size, bytes [default 64 MiB].
+    pub engine_log_max_bytes: u64,
 }
 
 impl Config {
@@ -175,6 +179,15 @@ impl Config {
             engine_ready,
             trtllm,
             external_hosts: external_hosts(file.external_hosts)?,
+            engine_log_max_bytes: match file.engine_log_max_mb {
+                None => 64 << 20,
+                Some(mb @ 1..=65_536) => mb << 20,
+                Some(mb) => {
+                    return Err(format!(
+                        "engine_log_max_mb: must be between 1 and 65536, got {mb}"
+                    ));
+                }
+            },
         })
     }
 }

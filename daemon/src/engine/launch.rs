@@ -49,8 +49,12 @@ impl EngineHandle {
             }
             false => None,
         };
-        let logs = LogSink::new(log_path.as_deref(), inner.cfg.ring_lines)
-            .map_err(|e| EngineError::Spawn(format!("log file: {e}")))?;
+        let logs = LogSink::with_max(
+            log_path.as_deref(),
+            inner.cfg.ring_lines,
+            inner.cfg.log_max_bytes,
+        )
+        .map_err(|e| EngineError::Spawn(format!("log file: {e}")))?;
         let logs = Arc::new(logs);
         let url = match kind.process {
             true => String::new(),
@@ -344,7 +348,7 @@ pub(crate) fn scratch(
     cfg: &super::EngineConfig,
     id: u64,
 ) -> Result<std::path::PathBuf, EngineError> {
-    let dir = cfg.cache_dir.join("scratch").join(format!("engine-{id}"));
+    let dir = cfg.scratch_dir.join(format!("engine-{id}"));
     let fresh = match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => std::fs::create_dir_all(&dir),

@@ -1,6 +1,7 @@
 //! An engine's output: each line goes to its log file and to a bounded in-memory ring. Lines are
-//! cut at [`MAX_LINE`] bytes and the file at [`MAX_FILE`], so a flooding engine costs bounded
-//! memory and disk.
+//! cut at [`MAX_LINE`] bytes; a file that reaches its cap (`engine_log_max_mb` in the daemon's
+//! config, [`DEFAULT_MAX_FILE`] by default) is rotated to `NAME.1` (replacing the previous
+//! one), so a flooding engine costs bounded memory and at most twice the cap on disk.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -11,8 +12,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Longest line kept, bytes; the rest of a longer line is dropped.
 pub(crate) const MAX_LINE: usize = 4096;
-/// Largest log file, bytes; later lines only reach the ring.
-const MAX_FILE: u64 = 512 << 20;
+/// Default largest log file, bytes, before it is rotated.
+pub(crate) const DEFAULT_MAX_FILE: u64 = 64 << 20;
 
 /// Where an engine's lines go.
 pub(crate) struct LogSink {
@@ -24,13 +25,16 @@ struct Inner {
     cap: usize,
     file: Option<File>,
     file_bytes: u64,
+    path: Option<std::path::PathBuf>,
+    max_file: u64,
     /// The first fatal line seen: "label: line".
     fatal: Option<String>,
 }
 
 impl LogSink {
-    /// A sink keeping `cap` lines in memory and, with `path`, appending to that file.
-    pub fn new(path: Option<&Path>, cap: usize) -> std::io::Result<Self> {
+    /// A sink keeping `cap` lines in memory and, with `path`, appending to that file, rotated
+    /// at `max_file` bytes.
+    pub fn with_max(path: Option<&Path>, cap: usize, max_file: u64) -> std::io::Result<Self> {
         let file = match path {
             Some(p) => Some(File::options().create(true).append(true).open(p)?),
             None => None,
@@ -41,6 +45,8 @@ impl LogSink {
                 cap: cap.max(1),
                 file,
                 file_bytes: 0,
+                path: path.map(Path::to_path_buf),
+                max_file: max_file.max(4096),
                 fatal: None,
             }),
         })
@@ -60,20 +66,13 @@ impl LogSink {
             g.fatal = Some(format!("{label}: {line}"));
         }
         let n = line.len() as u64 + 1;
-        if g.file_bytes + n <= MAX_FILE {
-            g.file_bytes += n;
-            let ok = g.file.as_mut().map(|f| writeln!(f, "{line}").is_ok());
-            if ok == Some(false) {
-                g.file = None; // disk full or gone: keep the ring going
-            }
-        } else if g.file_bytes < MAX_FILE {
-            g.file_bytes = MAX_FILE;
-            if let Some(f) = g.file.as_mut() {
-                let _ = writeln!(
-                    f,
-                    "[llmsd] log file limit reached; later lines are not kept"
-                );
-            }
+        if g.file_bytes + n > g.max_file {
+            g.rotate();
+        }
+        g.file_bytes += n;
+        let ok = g.file.as_mut().map(|f| writeln!(f, "{line}").is_ok());
+        if ok == Some(false) {
+            g.file = None; // disk full or gone: keep the ring going
         }
         if g.ring.len() == g.cap {
             g.ring.pop_front();
@@ -101,6 +100,28 @@ impl LogSink {
     pub fn fatal(&self) -> Option<String> {
         let g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         g.fatal.clone()
+    }
+}
+
+impl Inner {
+    /// Move the full file to `NAME.1` and start a new one.
+    fn rotate(&mut self) {
+        self.file_bytes = 0;
+        let Some(path) = &self.path else {
+            return;
+        };
+        let mut old = path.as_os_str().to_os_string();
+        old.push(".1");
+        self.file = std::fs::rename(path, &old)
+            .and_then(|()| File::options().create(true).append(true).open(path))
+            .ok();
+        if let Some(f) = self.file.as_mut() {
+            let _ = writeln!(
+                f,
+                "[llmsd] log rotated; earlier lines are in {}",
+                old.to_string_lossy()
+            );
+        }
     }
 }
 
@@ -154,7 +175,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("e.log");
         let _ = std::fs::remove_file(&path);
-        let sink = Arc::new(LogSink::new(Some(&path), 3).unwrap());
+        let sink = Arc::new(LogSink::with_max(Some(&path), 3, DEFAULT_MAX_FILE).unwrap());
         let long = "x".repeat(MAX_LINE * 3);
         let text = format!("a\r\nb\n{long}\nAddress already in use\nlast");
         pump(text.as_bytes(), sink.clone()).await;
@@ -173,9 +194,32 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[tokio::test]
+    async fn a_flooding_engine_is_rotated_at_the_cap() {
+        let dir = std::env::temp_dir().join(format!("llms-logs-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("e.log");
+        let sink = Arc::new(LogSink::with_max(Some(&path), 8, 64 * 1024).unwrap());
+        // 4 MB of lines into a 64 KiB cap: two files of at most the cap remain.
+        let flood = "spam spam spam spam spam spam spam spam spam spam spam spam\n".repeat(70_000);
+        pump(flood.as_bytes(), sink.clone()).await;
+        let a = std::fs::metadata(&path).unwrap().len();
+        let b = std::fs::metadata(dir.join("e.log.1")).unwrap().len();
+        assert!(a <= 64 * 1024 + 200 && b <= 64 * 1024 + 200, "{a} {b}");
+        let first = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            first.starts_with("[llmsd] log rotated; earlier lines are in"),
+            "{}",
+            &first[..60]
+        );
+        assert_eq!(sink.tail(1).len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn the_daemons_own_lines_are_never_fatal() {
-        let sink = LogSink::new(None, 8).unwrap();
+        let sink = LogSink::with_max(None, 8, DEFAULT_MAX_FILE).unwrap();
         sink.note(r#"starting: ["llama-server", "--alias", "failed to load model"]"#);
         assert_eq!(sink.fatal(), None);
         sink.push("failed to load model, 'x'".into());

@@ -53,12 +53,17 @@ pub struct EngineConfig {
     pub kind_ready_timeouts: BTreeMap<String, Duration>,
     /// Log lines kept in memory per engine [default 2000].
     pub ring_lines: usize,
+    /// An engine's log file is rotated (to `.1`) at this size [default 64 MiB].
+    pub log_max_bytes: u64,
     /// TensorRT-LLM's engine-mode programs.
     pub trtllm: TrtTools,
     /// Where built engines are kept (TensorRT-LLM's engine mode) [default: `log_dir`'s parent].
     pub cache_dir: PathBuf,
     /// Each GPU's name by index, as NVML tells it (part of a built engine's cache key).
     pub gpu_names: Vec<String>,
+    /// Where each engine gets its scratch directory (`engine-ID`, its working directory)
+    /// [default: `log_dir/scratch`; the daemon: `<state>/scratch`].
+    pub scratch_dir: PathBuf,
     /// Hosts an `external` engine's URL may name: `loopback` (127.0.0.0/8, ::1, localhost),
     /// host names or IP addresses, or `*` for any [default: loopback only].
     pub external_hosts: Vec<String>,
@@ -73,6 +78,7 @@ impl EngineConfig {
             cache_dir: log_dir
                 .parent()
                 .map_or_else(|| log_dir.clone(), std::path::Path::to_path_buf),
+            scratch_dir: log_dir.join("scratch"),
             log_dir,
             trtllm: TrtTools::default(),
             gpu_names: Vec::new(),
@@ -81,6 +87,7 @@ impl EngineConfig {
             ready_timeout: Duration::from_secs(600),
             kind_ready_timeouts: BTreeMap::new(),
             ring_lines: 2000,
+            log_max_bytes: logs::DEFAULT_MAX_FILE,
         }
     }
 }
