@@ -76,7 +76,7 @@ pub async fn run(
     cfg: Config,
     shutdown: impl std::future::Future<Output = ()>,
     on_start: impl FnOnce(&Started),
-) -> Result<(), String> {
+) -> Result<Exit, String> {
     let db_dir = cfg.state_dir.join("db");
     let log_dir = cfg.state_dir.join("logs");
     for d in [&db_dir, &log_dir] {
@@ -144,19 +144,73 @@ pub async fn run(
     on_start(&started);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = tokio::spawn(watchdog());
-    shutdown.await;
-    tracing::info!("stopping");
+    let recover = async {
+        let why = scheduler.failed().await;
+        writable_again(&cfg.state_dir, &why).await;
+    };
+    let restart = tokio::select! {
+        () = shutdown => false,
+        () = recover => true,
+    };
+    tracing::info!(
+        "stopping{}",
+        if restart {
+            " to restart on a writable store"
+        } else {
+            ""
+        }
+    );
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     listening.stop().await;
     sched_stop.cancel();
     scheduler.wait().await;
     engines.stop_all().await;
+    if restart {
+        // The store cannot be flushed (it failed); what it made durable before is the truth.
+        watchdog.abort();
+        cancel.cancel();
+        return Ok(Exit::Restart);
+    }
     let flushed = store.flush().await;
     cancel.cancel();
     watchdog.abort();
     flushed.map_err(|e| format!("cannot flush the store: {e}"))?;
     tracing::info!("stopped");
-    Ok(())
+    Ok(Exit::Stopped)
+}
+
+/// How [`run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped as asked.
+    Stopped,
+    /// The store failed and the state directory takes writes again: start afresh (the
+    /// store is reopened; the paused job resumes).
+    Restart,
+}
+
+/// Resolves once a 1 MiB probe file can be written and synced in `state`, tried at growing
+/// intervals (5 s, doubling, at most 5 min).
+async fn writable_again(state: &std::path::Path, why: &str) {
+    let probe = state.join(".write-probe");
+    let mut wait = std::time::Duration::from_secs(5);
+    loop {
+        tokio::time::sleep(wait).await;
+        let p = probe.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            let r = std::fs::write(&p, vec![0u8; 1 << 20])
+                .and_then(|()| std::fs::File::open(&p)?.sync_all());
+            let _ = std::fs::remove_file(&p);
+            r.is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if ok {
+            return;
+        }
+        tracing::warn!("still cannot write {} ({why})", state.display());
+        wait = (wait * 2).min(std::time::Duration::from_secs(300));
+    }
 }
 
 /// Ping systemd's watchdog at half its interval, when it has one.

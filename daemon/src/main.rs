@@ -141,10 +141,39 @@ fn daemon(args: &DaemonArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
     };
-    match rt.block_on(llmsd::daemon::run(cfg, shutdown_signal(), |_| {})) {
-        Ok(()) => ExitCode::SUCCESS,
+    // A file over RLIMIT_FSIZE is a failed write, not the end of the daemon.
+    let xfsz = rt.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+            nix::sys::signal::Signal::SIGXFSZ as i32,
+        ))
+    });
+    let exit = rt.block_on(llmsd::daemon::run(cfg, shutdown_signal(), |_| {}));
+    drop(xfsz);
+    match exit {
+        Ok(llmsd::daemon::Exit::Stopped) => ExitCode::SUCCESS,
+        Ok(llmsd::daemon::Exit::Restart) => {
+            drop(rt);
+            restart()
+        }
         Err(e) => fail(1, &e),
     }
+}
+
+/// Replace this process with a fresh start of the same command line (same pid, so systemd
+/// keeps following it): the store is opened anew and the paused job resumes.
+fn restart() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let Some(exe) = std::env::current_exe()
+        .ok()
+        .or_else(|| args.first().map(Into::into))
+    else {
+        return fail(1, "cannot restart: no program path");
+    };
+    let err = std::process::Command::new(exe)
+        .args(args.iter().skip(1))
+        .exec();
+    fail(1, &format!("cannot restart: {err}"))
 }
 
 /// `llmsd repair`: rebuild the store of the configured state directory; prints what came back.
@@ -198,13 +227,29 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_env("LLMSD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| QuietStderr)
         .with_ansi(false);
     let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
         b.without_time().try_init()
     } else {
         b.try_init()
     };
+}
+
+/// stderr for the log, where a failed write (a full disk under `llmsd 2> FILE`) loses the
+/// line instead of panicking the daemon (tracing reports a failed write with `eprint!`).
+struct QuietStderr;
+
+impl std::io::Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {

@@ -40,6 +40,9 @@ struct Inner {
     live: watch::Sender<Vec<LivePoint>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// Why the store cannot be written (disk full, I/O error), once it failed: no job starts
+    /// and no sweep is taken until the daemon has restarted on a writable store.
+    fault: watch::Sender<Option<String>>,
     /// The runtime points run on: threads of their own, so calls on the API (served by the
     /// daemon's main runtime) do not delay a stream's timestamps.
     points: Points,
@@ -142,6 +145,7 @@ pub fn spawn(
             shutdown,
             tracker: TaskTracker::new(),
             points: Points::new(),
+            fault: watch::Sender::new(None),
         }),
     };
     Ok(h)
@@ -172,8 +176,40 @@ impl SchedulerHandle {
         }
     }
 
+    /// Stop taking work because the store cannot be written: the job `paused` goes back to
+    /// the queue (its finished points are durable; it resumes after a restart) and shows why.
+    pub(crate) fn store_failed(&self, paused: u64, why: &str) {
+        let msg = format!(
+            "paused: the store cannot be written ({why}); llmsd restarts and resumes the job \
+             once the state directory takes writes again"
+        );
+        tracing::error!(job = paused, "{msg}");
+        self.inner.store.show(paused, |j| {
+            j.state = JobState::Queued;
+            j.error = Some(msg.clone());
+        });
+        self.inner.fault.send_replace(Some(msg));
+        self.bump();
+    }
+
+    /// Resolves with the reason once the store has failed.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.inner.fault.subscribe();
+        loop {
+            if let Some(why) = rx.borrow_and_update().clone() {
+                return why;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
     /// Start the next runnable job, if any. Returns whether to look again at once.
     fn start_next(&self) -> Result<bool, StoreError> {
+        if self.inner.fault.borrow().is_some() {
+            return Ok(false);
+        }
         let jobs = self.inner.store.jobs()?;
         // Held until the worker is registered: a `cancel` that finds the job `starting` then
         // finds its token too (it takes this lock after writing `cancelled`).
@@ -274,6 +310,9 @@ impl SchedulerHandle {
     pub async fn submit(&self, req: SubmitRequest) -> Result<u64, ApiError> {
         if self.inner.shutdown.is_cancelled() {
             return Err(ApiError::ShuttingDown);
+        }
+        if let Some(why) = self.inner.fault.borrow().clone() {
+            return Err(ApiError::Conflict(format!("no sweep is taken now: {why}")));
         }
         let key = req.key.clone().unwrap_or_default();
         if key.len() > 128 {

@@ -31,8 +31,9 @@ enum Stop {
     /// The daemon is stopping: back to the queue.
     Shutdown,
     /// The store could not be read or written: stop rather than run points whose results
-    /// cannot be kept (or run finished ones again).
-    Store(String),
+    /// cannot be kept (or run finished ones again). `true`: the disk refused (full,
+    /// read-only, failing), so the job pauses until the daemon restarts on a writable store.
+    Store(String, bool),
 }
 
 /// The engine spec of an `[[engine]]` entry in a sweep on `gpus`. An `external` server is
@@ -103,7 +104,14 @@ impl Worker {
                     j.state = JobState::Queued;
                 }
             }),
-            Err(Stop::Store(e)) => {
+            // The disk refused (full, read-only, failing): nothing more is written, and the
+            // durable store still says running, so a restart queues the job again at its
+            // first unfinished point.
+            Err(Stop::Store(e, true)) => {
+                s.store_failed(job.id, &e);
+                return;
+            }
+            Err(Stop::Store(e, false)) => {
                 tracing::error!(job = job.id, "store failure, job stopped: {e}");
                 s.update(job.id, |j| {
                     if !j.state.is_final() {
@@ -155,7 +163,7 @@ impl Worker {
                 .inner
                 .store
                 .points(job.id)
-                .map_err(|e| Stop::Store(e.to_string()))?;
+                .map_err(|e| Stop::Store(e.to_string(), e.is_io()))?;
             let todo: Vec<&PointPlan> = job
                 .plan
                 .iter()
@@ -513,16 +521,16 @@ impl Worker {
         }
         let stored = s.inner.store.finish_point(job.id, &row, records, samples);
         if let Err(e) = stored.await {
-            return Err(Stop::Store(format!(
-                "cannot store point {}: {e}",
-                row.index
-            )));
+            return Err(Stop::Store(
+                format!("cannot store point {}: {e}", row.index),
+                e.is_io(),
+            ));
         }
         s.update(job.id, |j| {
             j.points_done += 1;
             j.points_failed += u32::from(failed);
         })
-        .map_err(|e| Stop::Store(e.to_string()))?;
+        .map_err(|e| Stop::Store(e.to_string(), e.is_io()))?;
         Ok(())
     }
 }

@@ -33,6 +33,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 pub use types::{JobRecord, StoredSample};
 
+/// Longest wait for a flush: long past any healthy disk's, short enough that a failed one
+/// shows.
+pub const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Schema this build writes. Opening a store with a newer one is refused.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -40,7 +44,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// sled failed (I/O, corruption).
-    #[error("store: {0}")]
+    #[error("store: {}", sled_message(.0))]
     Sled(#[from] sled::Error),
     /// A value could not be encoded or decoded.
     #[error("store: bad value in {tree}: {msg}")]
@@ -56,6 +60,9 @@ pub enum StoreError {
     /// The journal cannot be written or read.
     #[error("journal: {0}")]
     Journal(#[from] std::io::Error),
+    /// A flush did not finish in [`FLUSH_LIMIT`] (sled waits forever on some write errors).
+    #[error("store: a flush did not finish in {} s", FLUSH_LIMIT.as_secs())]
+    Stalled,
     /// The store was written by a newer llmsd.
     #[error(
         "the store at {dir} has schema version {found}; this llmsd understands up to {SCHEMA_VERSION}. Use a newer llmsd, or another --state-dir"
@@ -70,7 +77,24 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+/// sled's error in words: an I/O error as the OS says it ("No space left on device (os
+/// error 28)"), not its debug form.
+fn sled_message(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => io.to_string(),
+        e => e.to_string(),
+    }
+}
+
 impl StoreError {
+    /// Whether the disk refused (full, read-only, failing) rather than the data being bad.
+    pub fn is_io(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Io(_)) | StoreError::Journal(_) | StoreError::Stalled
+        )
+    }
+
     /// Whether the open failed because another process (or this one, a moment after closing
     /// it) holds the store's file lock. sled reports it as an `Other` I/O error whose text
     /// carries the `WouldBlock` of the failed lock; any other lock failure (no locks on this
@@ -100,6 +124,8 @@ pub struct Store {
     /// without decoding any job record (whose plan can hold 100,000 points). Filled on
     /// first use.
     summaries: std::sync::Arc<std::sync::RwLock<Option<BTreeMap<u64, JobSummary>>>>,
+    /// Final states written since the last flush, journaled once it succeeds.
+    ends: std::sync::Arc<std::sync::Mutex<Vec<(u64, End)>>>,
 }
 
 impl Store {
@@ -136,6 +162,7 @@ impl Store {
             keys: db.open_tree("keys")?,
             journal: Journal::beside(dir),
             summaries: Default::default(),
+            ends: Default::default(),
             meta,
             db,
         })
@@ -155,8 +182,8 @@ impl Store {
             .unwrap_or(1))
     }
 
-    /// Write a job record (new or changed). A final state is flushed and journaled at once,
-    /// so a restart can tell a rolled-back store from a job that never ended.
+    /// Write a job record (new or changed). A final state is journaled by the next
+    /// successful [`Store::flush`], so the journal never holds an end the store may lose.
     pub fn put_job(&self, job: &JobRecord) -> Result<()> {
         self.jobs.insert(key_job(job.id), encode("jobs", job)?)?;
         if let Ok(mut cache) = self.summaries.write()
@@ -164,9 +191,11 @@ impl Store {
         {
             map.insert(job.id, job.summary());
         }
-        if job.state.is_final() && self.journal.has(job.id) {
-            self.db.flush()?;
-            self.journal.append(job.id, &Line::End(end_of(job)))?;
+        if job.state.is_final()
+            && self.journal.has(job.id)
+            && let Ok(mut ends) = self.ends.lock()
+        {
+            ends.push((job.id, end_of(job)));
         }
         Ok(())
     }
@@ -187,6 +216,17 @@ impl Store {
             .get(key_job(id))?
             .map(|v| decode("jobs", &v))
             .transpose()
+    }
+
+    /// Change a job's list row only (the store may not be writable: a job paused by a store
+    /// failure still shows why).
+    pub fn show(&self, id: u64, f: impl FnOnce(&mut JobSummary)) {
+        let _ = self.summaries();
+        if let Ok(mut cache) = self.summaries.write()
+            && let Some(row) = cache.as_mut().and_then(|m| m.get_mut(&id))
+        {
+            f(row);
+        }
     }
 
     /// Every job's list row, by id, from the cache (filled from the store on first use).
@@ -360,7 +400,18 @@ impl Store {
 
     /// Make everything written so far durable.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        let ends = self
+            .ends
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default();
+        match tokio::time::timeout(FLUSH_LIMIT, self.db.flush_async()).await {
+            Ok(r) => r?,
+            Err(_) => return Err(StoreError::Stalled),
+        };
+        for (id, end) in ends {
+            self.journal.append(id, &Line::End(end))?;
+        }
         Ok(())
     }
 }

@@ -195,6 +195,7 @@ async fn a_store_that_lost_a_point_or_rolled_back_a_job_is_found_and_rebuilt() {
     done.state = JobState::Done;
     done.finished_ms = Some(9);
     s.put_job(&done).unwrap();
+    s.flush().await.unwrap();
     assert_eq!(s.verify().unwrap().jobs, 1);
     // The store loses a finished point and rolls the job back to running, as sled's
     // recovery does past a damaged log entry.

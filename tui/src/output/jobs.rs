@@ -26,10 +26,17 @@ pub fn jobs_table(jobs: &[JobSummary]) -> String {
             ]
         })
         .collect();
-    table(
+    let mut out = table(
         &["ID", "NAME", "STATE", "DONE/TOTAL", "SUBMITTED (UTC)"],
         &rows,
-    )
+    );
+    // Why a job that is not over waits (a store that cannot be written, say).
+    for j in jobs.iter().filter(|j| !j.state.is_final()) {
+        if let Some(e) = &j.error {
+            out.push_str(&format!("job {}: {e}\n", j.id));
+        }
+    }
+    out
 }
 
 /// One job as JSON: `{"id", "name", "state", "points_done", "points_total",
