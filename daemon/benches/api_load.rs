@@ -1,7 +1,8 @@
-//! Does load on the API move the measurements? One point (8 streams, 400 requests of 32
-//! tokens against the reference engine, its ground truth fetched after) is run by a release
-//! `llmsd` twice: quiet, and while 100 clients call `jobs` once a second, 50 watchers
-//! long-poll and one client calls `jobs` as fast as it is answered. Printed per run: the
+//! Does load on the API move the measurements? The daemon holds 20 cancelled jobs of 20,000
+//! planned points (a queue with history: each `jobs` answer covers them). One point (8
+//! streams, 400 requests of 32 tokens against the reference engine, its ground truth fetched
+//! after) is run by a release `llmsd`, quiet and while 100 clients call `jobs` once a second,
+//! 50 watchers long-poll and one client calls `jobs` as fast as it is answered, twice each. Printed per run: the
 //! TTFT error of each request (client TTFT minus the engine's own, first write minus request
 //! read: the client's send and receive overhead together), p50 and p99, and the API calls
 //! answered meanwhile.
@@ -60,6 +61,7 @@ fn daemon(bin: &Path, dir: &Path) -> Kill {
             .env("LLMSD_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start llmsd"),
     )
@@ -68,6 +70,26 @@ fn daemon(bin: &Path, dir: &Path) -> Kill {
 fn pct(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// 20 jobs of 20,000 planned points each, cancelled at once.
+async fn backlog(c: &LlmsdClient, url: &str) {
+    let loads: Vec<String> = (1..=20_000).map(|n| n.to_string()).collect();
+    for i in 0..20 {
+        let spec = format!(
+            "name = \"history {i}\"\n[[engine]]\nkind = \"external\"\nurl = \"{url}\"\n[load]\nconcurrency = [{}]\n",
+            loads.join(", ")
+        );
+        let req = SubmitRequest {
+            spec,
+            base_dir: None,
+            file: None,
+            files: Vec::new(),
+            key: None,
+        };
+        let id = c.submit(ctx(), req).await.expect("rpc").expect("submit");
+        let _ = c.cancel(ctx(), id).await;
+    }
 }
 
 /// Submit the point, wait for it, and return each request's TTFT error (ms).
@@ -164,6 +186,7 @@ fn main() {
     rt.block_on(async {
         let socket = dir.join("s.sock");
         let c = wait_client(&socket).await;
+        backlog(&c, &url).await;
         let _ = point(&c, &url, "warm-up").await;
         let mut p50 = Vec::new();
         for loaded in [false, true, false, true] {

@@ -1,6 +1,9 @@
 //! The daemon with 10,000 stored points (200 finished jobs of 50 points, with GPU figures):
 //! how long `jobs`, `results` and `watch` take over the socket, and how big their answers are.
-//! The store is written directly (no engine runs), then a release `llmsd` serves it.
+//! Then 20 jobs of 100,000 planned points each: how long `jobs` takes (the first call fills
+//! the daemon's job list, later ones answer from it). The store is written directly (no
+//! engine runs), then a release `llmsd` serves it; its start includes checking every value
+//! and journaling the jobs (stored here without a journal).
 //!
 //! Run: `cargo bench -p llmsd --bench scale` (builds llmsd in release first).
 
@@ -115,6 +118,86 @@ fn seed(dir: &Path) {
     drop(store);
 }
 
+/// 20 cancelled jobs whose plans hold 100,000 points each, nothing finished.
+fn seed_huge(dir: &Path) {
+    let store = Store::open(dir).expect("open store");
+    for _ in 0..20 {
+        let id = store.next_job_id().expect("id");
+        let plan: Vec<PointPlan> = (0..100_000)
+            .map(|i| PointPlan {
+                index: i,
+                engine: "engine".into(),
+                load: Load::Concurrency { concurrency: 1 + i },
+            })
+            .collect();
+        let job = JobRecord {
+            id,
+            state: JobState::Cancelled,
+            spec_text: String::new(),
+            file: None,
+            sweep: Sweep {
+                name: format!("huge {id}"),
+                model: None,
+                prompts: None,
+                endpoint: None,
+                gpus: None,
+                engines: Vec::new(),
+                load: LoadDef::default(),
+            },
+            plan,
+            order: id,
+            submitted_ms: 1_795_800_000_000,
+            started_ms: None,
+            finished_ms: Some(1_795_800_600_000),
+            error: Some("cancelled by a user".into()),
+            points_done: 0,
+            points_failed: 0,
+        };
+        store.put_job(&job).expect("job");
+    }
+}
+
+/// `jobs` against 20 jobs of 100,000 planned points.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+fn huge(llmsd: &Path) {
+    let dir = std::env::temp_dir().join(format!("llmsd-scale-huge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    seed_huge(&dir.join("state/db"));
+    let socket = dir.join("s.sock");
+    let mut child = Command::new(llmsd)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(["--gpu", "fake:1"])
+        .env("LLMSD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("llmsd");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let t0 = Instant::now();
+        let c = common::wait_client(&socket).await;
+        println!(
+            "20 jobs x 100,000 planned points: serving {:.0} ms after exec",
+            ms(t0)
+        );
+        for call in ["first", "second", "third"] {
+            let t = Instant::now();
+            let jobs = c.jobs(ctx()).await.unwrap().unwrap();
+            println!(
+                "  jobs ({call} call): {} jobs in {:.1} ms",
+                jobs.len(),
+                ms(t)
+            );
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
@@ -184,4 +267,5 @@ fn main() {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
+    huge(&llmsd);
 }

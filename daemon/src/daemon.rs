@@ -83,6 +83,10 @@ pub async fn run(
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
     let store = open_store(&db_dir)?;
+    // Scratch directories of the last run's engines are emptied (their outputs, downloads
+    // included, live as long as the daemon run that made them).
+    let scratch = cfg.state_dir.join("scratch");
+    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(scratch)).await;
     // Engines a killed predecessor left running would hold GPUs and ports the resumed jobs
     // need: stop them first.
     engine::reap_orphans(&log_dir, cfg.engine_grace).await;
@@ -160,7 +164,11 @@ pub async fn run(
             ""
         }
     );
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    // A restart is a reload to systemd: the same process says READY again once serving.
+    let _ = sd_notify::notify(&[match restart {
+        true => sd_notify::NotifyState::Reloading,
+        false => sd_notify::NotifyState::Stopping,
+    }]);
     listening.stop().await;
     sched_stop.cancel();
     scheduler.wait().await;
@@ -189,19 +197,31 @@ pub enum Exit {
     Restart,
 }
 
-/// Resolves once a 1 MiB probe file can be written and synced in `state`, tried at growing
-/// intervals (5 s, doubling, at most 5 min).
+/// Restarts after store failures so far, carried across the re-execution.
+pub const RESTARTS_ENV: &str = "LLMSD_STORE_RESTARTS";
+
+/// Resolves once a 1 MiB probe file can be written and synced in the store's and the
+/// journal's directories, tried at growing intervals: 5 s, doubling with each try and with
+/// each earlier restart (a failure the probe cannot see backs off too), at most 5 min.
 async fn writable_again(state: &std::path::Path, why: &str) {
-    let probe = state.join(".write-probe");
-    let mut wait = std::time::Duration::from_secs(5);
+    let earlier: u32 = std::env::var(RESTARTS_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut wait = std::time::Duration::from_secs(5 << earlier.min(6));
+    let dirs = [state.join("db"), state.join("db.journal")];
     loop {
+        wait = wait.min(std::time::Duration::from_secs(300));
         tokio::time::sleep(wait).await;
-        let p = probe.clone();
+        let dirs = dirs.clone();
         let ok = tokio::task::spawn_blocking(move || {
-            let r = std::fs::write(&p, vec![0u8; 1 << 20])
-                .and_then(|()| std::fs::File::open(&p)?.sync_all());
-            let _ = std::fs::remove_file(&p);
-            r.is_ok()
+            dirs.iter().all(|d| {
+                let p = d.join(".write-probe");
+                let r = std::fs::write(&p, vec![0u8; 1 << 20])
+                    .and_then(|()| std::fs::File::open(&p)?.sync_all());
+                let _ = std::fs::remove_file(&p);
+                r.is_ok()
+            })
         })
         .await
         .unwrap_or(false);
@@ -209,7 +229,7 @@ async fn writable_again(state: &std::path::Path, why: &str) {
             return;
         }
         tracing::warn!("still cannot write {} ({why})", state.display());
-        wait = (wait * 2).min(std::time::Duration::from_secs(300));
+        wait *= 2;
     }
 }
 

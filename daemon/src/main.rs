@@ -152,7 +152,7 @@ fn daemon(args: &DaemonArgs) -> ExitCode {
     match exit {
         Ok(llmsd::daemon::Exit::Stopped) => ExitCode::SUCCESS,
         Ok(llmsd::daemon::Exit::Restart) => {
-            drop(rt);
+            rt.shutdown_timeout(std::time::Duration::from_secs(10));
             restart()
         }
         Err(e) => fail(1, &e),
@@ -170,8 +170,13 @@ fn restart() -> ExitCode {
     else {
         return fail(1, "cannot restart: no program path");
     };
+    let restarts: u32 = std::env::var(llmsd::daemon::RESTARTS_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let err = std::process::Command::new(exe)
         .args(args.iter().skip(1))
+        .env(llmsd::daemon::RESTARTS_ENV, (restarts + 1).to_string())
         .exec();
     fail(1, &format!("cannot restart: {err}"))
 }
@@ -183,6 +188,9 @@ fn repair(args: &DaemonArgs) -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
+    // sled can panic on a damaged store; the rebuild catches that, so the hook must not end
+    // the process first.
+    std::panic::set_hook(Box::new(|_| {}));
     let rt = match runtime(Some(1)) {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),

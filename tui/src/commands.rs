@@ -69,13 +69,24 @@ pub fn read_submit(file: &Path, key: Option<String>) -> Result<SubmitRequest, Fa
     let dir = abs.parent().unwrap_or(Path::new("/"));
     let files = crate::attach::files(&spec, dir)
         .map_err(|e| Failure::usage(refused(&name.to_string(), e)))?;
-    Ok(SubmitRequest {
+    let req = SubmitRequest {
         spec,
         base_dir: Some(dir.display().to_string()),
         file: Some(name.to_string()),
         files,
         key: Some(key.unwrap_or_else(random_key)),
-    })
+    };
+    // JSON escapes quotes and backslashes: the call must still fit one frame.
+    let encoded = serde_json::to_vec(&req).map_or(0, |v| v.len());
+    let room = llms_shared::MAX_FRAME_BYTES - (1 << 20);
+    if encoded > room {
+        return Err(Failure::usage(format!(
+            "{name}: the sweep and its files are {:.1} MiB once encoded; at most {:.1} MiB go in one submit (trim the prompts file)",
+            encoded as f64 / 1_048_576.0,
+            room as f64 / 1_048_576.0
+        )));
+    }
+    Ok(req)
 }
 
 /// 128 random bits in hex, from the standard library's per-process hash keys.

@@ -156,7 +156,11 @@ pub(crate) const KINDS: &[Kind] = &[
         health: "/health",
         metrics: "/metrics",
         reserved: &["--model-path", "--model", "--host", "--port"],
-        writes: &["--download-dir", "--crash-dump-folder"],
+        writes: &[
+            "--download-dir",
+            "--crash-dump-folder",
+            "--file-storage-path",
+        ],
         min_ready: Duration::from_secs(15 * 60),
         // Ready on /health only: /v1/models answers before its warm-up ends. Metrics need
         // --enable-metrics.
@@ -544,6 +548,16 @@ impl Kind {
         self.config.map(|c| c(o))
     }
 
+    /// Whether `flag` names one of the file-writing flags: exactly, with `_` for `-` (vLLM
+    /// and SGLang take both), or as an unambiguous abbreviation (Python's argparse takes any
+    /// prefix of a long option).
+    fn writes_with(&self, flag: &str) -> bool {
+        let norm = flag.replace('_', "-");
+        self.writes.iter().any(|w| {
+            *w == norm || (norm.starts_with("--") && norm.len() >= 5 && w.starts_with(&norm))
+        })
+    }
+
     /// The first file-writing flag of `args` whose path is absolute or climbs out with `..`
     /// (relative paths land in the scratch directory, the engine's working directory).
     pub fn write_outside<'a>(&self, args: &'a [String]) -> Option<(&'a str, &'a str)> {
@@ -553,7 +567,7 @@ impl Kind {
                 Some((f, v)) if f.starts_with('-') => (f, Some(v)),
                 _ => (a, None),
             };
-            if !self.writes.contains(&flag) {
+            if !self.writes_with(flag) {
                 continue;
             }
             let value = match value {

@@ -39,12 +39,17 @@ impl LogSink {
             Some(p) => Some(File::options().create(true).append(true).open(p)?),
             None => None,
         };
+        // A reused name (engine ids restart with the daemon) counts what it already holds.
+        let held = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         Ok(Self {
             inner: Mutex::new(Inner {
                 ring: VecDeque::new(),
                 cap: cap.max(1),
                 file,
-                file_bytes: 0,
+                file_bytes: held,
                 path: path.map(Path::to_path_buf),
                 max_file: max_file.max(4096),
                 fatal: None,

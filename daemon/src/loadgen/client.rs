@@ -170,7 +170,9 @@ fn json_message(v: &serde_json::Value) -> Option<String> {
 pub fn http_builder() -> reqwest::ClientBuilder {
     // Err means a provider is installed already, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    // No redirects: a server under test must not send the client (and its prompts) to a
+    // host the daemon's external_hosts did not allow.
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
 }
 
 impl StreamClient {

@@ -1,6 +1,6 @@
 //! A stream that lets a TCP connection send only [`BEFORE_HELLO`] bytes until it has
-//! authenticated: a stranger cannot make the daemon hold a large frame (or many), whatever
-//! length its frames announce.
+//! authenticated, in frames that announce no more than that: a stranger cannot make the
+//! daemon hold or reserve a large frame (or many).
 
 use std::io;
 use std::pin::Pin;
@@ -17,6 +17,11 @@ pub struct Gated<S> {
     inner: S,
     authed: Arc<AtomicBool>,
     left: usize,
+    /// Length-prefix bytes of the frame being read (big-endian u32), and how many of them
+    /// have come; then how many payload bytes are still to come.
+    header: [u8; 4],
+    header_got: usize,
+    payload_left: usize,
 }
 
 impl<S> Gated<S> {
@@ -26,6 +31,9 @@ impl<S> Gated<S> {
             inner,
             authed,
             left: BEFORE_HELLO,
+            header: [0; 4],
+            header_got: 0,
+            payload_left: 0,
         }
     }
 }
@@ -50,9 +58,42 @@ impl<S: AsyncRead + Unpin> AsyncRead for Gated<S> {
         let mut part = ReadBuf::new(&mut tmp);
         let r = Pin::new(&mut self.inner).poll_read(cx, &mut part);
         let n = part.filled().len();
+        if let Err(e) = self.frames(&tmp[..n]) {
+            return Poll::Ready(Err(e));
+        }
         buf.put_slice(&tmp[..n]);
         self.left -= n;
         r
+    }
+}
+
+impl<S> Gated<S> {
+    /// Follow the frames in `bytes`; a frame announcing more than [`BEFORE_HELLO`] is refused
+    /// before the decoder sees its length (it would reserve that much).
+    fn frames(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let take = self.payload_left.min(bytes.len());
+                self.payload_left -= take;
+                bytes = &bytes[take..];
+                continue;
+            }
+            self.header[self.header_got] = bytes[0];
+            self.header_got += 1;
+            bytes = &bytes[1..];
+            if self.header_got == 4 {
+                self.header_got = 0;
+                let len = u32::from_be_bytes(self.header) as usize;
+                if len > BEFORE_HELLO {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("a frame of {len} bytes before a successful hello"),
+                    ));
+                }
+                self.payload_left = len;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -71,5 +112,39 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Gated<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_large_frame_is_refused_before_hello_and_taken_after() {
+        let authed = Arc::new(AtomicBool::new(false));
+        let mut big = (1u32 << 20).to_be_bytes().to_vec();
+        big.extend_from_slice(b"xx");
+        let mut g = Gated::new(&big[..], authed.clone());
+        let mut out = Vec::new();
+        let e = g.read_to_end(&mut out).await.unwrap_err();
+        assert!(e.to_string().contains("a frame of 1048576 bytes"), "{e}");
+        assert!(out.is_empty(), "nothing reaches the decoder");
+        // A small frame passes; after hello a large one does too.
+        let mut small = 3u32.to_be_bytes().to_vec();
+        small.extend_from_slice(b"abc");
+        let mut out = Vec::new();
+        Gated::new(&small[..], authed.clone())
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, small);
+        authed.store(true, Ordering::Release);
+        let mut out = Vec::new();
+        Gated::new(&big[..], authed)
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 6);
     }
 }

@@ -86,8 +86,18 @@ impl Journal {
         std::fs::create_dir_all(&self.dir)?;
         let mut f = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(self.path(job))?;
+        // A line torn by a failed write (a full disk) is ended first, so it costs only itself.
+        let len = f.metadata()?.len();
+        let mut last = [b'\n'];
+        if len > 0 {
+            std::os::unix::fs::FileExt::read_exact_at(&f, &mut last, len - 1)?;
+        }
+        if last[0] != b'\n' {
+            text.insert(0, b'\n');
+        }
         f.write_all(&text)?;
         f.sync_data()
     }
@@ -114,8 +124,8 @@ impl Journal {
         Ok(ids)
     }
 
-    /// Read job `job`'s journal. A line that does not parse ends the replay there (a crash
-    /// tears only the last line); the count of such lines is returned too.
+    /// Read job `job`'s journal. A line that does not parse (torn by a crash or a full disk)
+    /// is skipped; the count of such lines is returned too.
     pub fn replay(&self, job: u64) -> std::io::Result<(Replay, usize)> {
         let f = std::fs::File::open(self.path(job))?;
         let mut r = Replay::default();
@@ -133,5 +143,37 @@ impl Journal {
             }
         }
         Ok((r, torn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_line_costs_only_itself() {
+        let dir = std::env::temp_dir().join(format!("llmsd-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let j = Journal::beside(&dir.join("db"));
+        let end = |state| {
+            Line::End(End {
+                state,
+                error: None,
+                finished_ms: Some(1),
+            })
+        };
+        j.append(7, &end(JobState::Failed)).unwrap();
+        // A write cut short by a full disk.
+        let path = j.path(7);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"point\": {\"ind").unwrap();
+        j.append(7, &end(JobState::Done)).unwrap();
+        let (r, torn) = j.replay(7).unwrap();
+        assert_eq!(torn, 1);
+        assert_eq!(r.end.unwrap().state, JobState::Done);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -207,6 +207,13 @@ impl Store {
         if !files.is_empty() {
             self.journal.append(job.id, &Line::Files(files.to_vec()))?;
         }
+        // Cancelled before its journal existed: its end was not queued then.
+        if let Some(now) = self.job(job.id)?
+            && now.state.is_final()
+            && let Ok(mut ends) = self.ends.lock()
+        {
+            ends.push((job.id, end_of(&now)));
+        }
         Ok(())
     }
 
@@ -405,10 +412,17 @@ impl Store {
             .lock()
             .map(|mut e| std::mem::take(&mut *e))
             .unwrap_or_default();
-        match tokio::time::timeout(FLUSH_LIMIT, self.db.flush_async()).await {
-            Ok(r) => r?,
-            Err(_) => return Err(StoreError::Stalled),
+        let flushed = match tokio::time::timeout(FLUSH_LIMIT, self.db.flush_async()).await {
+            Ok(r) => r.map(|_| ()).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Stalled),
         };
+        if let Err(e) = flushed {
+            // Journaled by a later flush that succeeds.
+            if let Ok(mut pending) = self.ends.lock() {
+                pending.extend(ends);
+            }
+            return Err(e);
+        }
         for (id, end) in ends {
             self.journal.append(id, &Line::End(end))?;
         }

@@ -147,7 +147,8 @@ pub struct Rebuilt {
     pub damaged: PathBuf,
 }
 
-/// Move the store at `db` aside (`db.damaged-UNIXMS`) and build a new one from the journal,
+/// Build a new store from the journal beside the one at `db`, then move that aside
+/// (`db.damaged-UNIXMS`) and the new one in,
 /// taking raw records and samples from the damaged store where they still read, and jobs
 /// that have no journal from it where they still read.
 pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
@@ -156,18 +157,27 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
         .elapsed()
         .unwrap_or_default()
         .as_millis();
-    let mut damaged = db.as_os_str().to_os_string();
-    damaged.push(format!(".damaged-{ms}"));
-    let damaged = PathBuf::from(damaged);
-    if db.exists() {
-        std::fs::rename(db, &damaged)
-            .map_err(|e| format!("cannot move {} to {}: {e}", db.display(), damaged.display()))?;
-    }
-    // The damaged store may not even open (sled can panic on some damage).
-    let old = std::panic::catch_unwind(|| Store::open(&damaged).ok())
-        .ok()
-        .flatten();
-    let new = Store::open(db).map_err(|e| format!("cannot create {}: {e}", db.display()))?;
+    let aside = |tag: &str| {
+        let mut p = db.as_os_str().to_os_string();
+        p.push(format!(".{tag}-{ms}"));
+        PathBuf::from(p)
+    };
+    let (damaged, building) = (aside("damaged"), aside("rebuild"));
+    // The damaged store is opened first: a daemon still using it holds its lock, and is
+    // refused. It may not open at all (sled can panic on some damage).
+    let old = match std::panic::catch_unwind(|| Store::open(db)) {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) if e.is_locked() => {
+            return Err(format!(
+                "the store {} is in use by an llmsd; stop it first",
+                db.display()
+            ));
+        }
+        _ => None,
+    };
+    // Built beside it and swapped in only when complete: a repair cut short changes nothing.
+    let new =
+        Store::open(&building).map_err(|e| format!("cannot create {}: {e}", building.display()))?;
     let mut out = Rebuilt {
         damaged,
         ..Rebuilt::default()
@@ -181,6 +191,16 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
             .replay(id)
             .map_err(|e| format!("journal of job {id}: {e}"))?;
         let Some(mut job) = r.job.clone() else {
+            // A journal without its job line (torn): the damaged store may still hold it.
+            top = top.max(id);
+            match old.as_ref().and_then(|o| quiet(|| copy_job(o, &new, id))) {
+                Some(points) => {
+                    out.jobs += 1;
+                    out.points += points;
+                    out.with_records += points;
+                }
+                _ => out.lost_jobs.push(id),
+            }
             continue;
         };
         top = top.max(id);
@@ -193,8 +213,12 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
         }
         new.put_files(id, &r.files).map_err(|e| e.to_string())?;
         for row in r.points.values() {
-            let recs = old.as_ref().and_then(|o| o.requests(id, row.index).ok());
-            let samples = old.as_ref().and_then(|o| o.samples(id, row.index).ok());
+            let recs = old
+                .as_ref()
+                .and_then(|o| quiet(|| o.requests(id, row.index)));
+            let samples = old
+                .as_ref()
+                .and_then(|o| quiet(|| o.samples(id, row.index)));
             if recs.as_ref().is_some_and(|r| !r.is_empty()) {
                 out.with_records += 1;
             }
@@ -218,22 +242,25 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
     }
     // Jobs of the damaged store with no journal (an older llmsd's), as far as they read.
     if let Some(o) = &old {
-        for kv in o.jobs.iter() {
-            let Ok((k, _)) = kv else { continue };
-            let Some(id) = k.as_ref().try_into().ok().map(u64::from_be_bytes) else {
-                continue;
-            };
+        let keys = quiet(|| {
+            Ok(o.jobs
+                .iter()
+                .keys()
+                .filter_map(|k| k.ok()?.as_ref().try_into().ok().map(u64::from_be_bytes))
+                .collect::<Vec<u64>>())
+        });
+        for id in keys.unwrap_or_default() {
             if ids.contains(&id) {
                 continue;
             }
             top = top.max(id);
-            match copy_job(o, &new, id) {
-                Ok(points) => {
+            match quiet(|| copy_job(o, &new, id)) {
+                Some(points) => {
                     out.jobs += 1;
                     out.points += points;
                     out.with_records += points;
                 }
-                Err(_) => out.lost_jobs.push(id),
+                None => out.lost_jobs.push(id),
             }
         }
     }
@@ -241,7 +268,31 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
         .insert("next_job_id", &top.to_be_bytes())
         .map_err(|e| e.to_string())?;
     new.flush().await.map_err(|e| e.to_string())?;
+    drop((new, old));
+    if db.exists() {
+        std::fs::rename(db, &out.damaged).map_err(|e| {
+            format!(
+                "cannot move {} to {}: {e}",
+                db.display(),
+                out.damaged.display()
+            )
+        })?;
+    }
+    std::fs::rename(&building, db).map_err(|e| {
+        format!(
+            "cannot move {} to {}: {e}",
+            building.display(),
+            db.display()
+        )
+    })?;
     Ok(out)
+}
+
+/// `f`'s value, or `None` when it fails or sled panics on the damage.
+fn quiet<T>(f: impl FnOnce() -> Result<T>) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .ok()
+        .and_then(|r| r.ok())
 }
 
 /// Copy one job, its files and points with their records from `from` to `to`.

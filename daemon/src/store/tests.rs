@@ -218,7 +218,7 @@ async fn a_store_that_lost_a_point_or_rolled_back_a_job_is_found_and_rebuilt() {
     let wait = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let r = loop {
         match repair::rebuild(&d).await {
-            Err(e) if e.contains("lock") && std::time::Instant::now() < wait => {
+            Err(e) if e.contains("in use") && std::time::Instant::now() < wait => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             r => break r.unwrap(),
