@@ -132,6 +132,8 @@ pub fn spawn(
             store.put_job(&job)?;
         }
     }
+    // The job list the API answers from, filled now rather than by the first caller.
+    store.summaries()?;
     let h = SchedulerHandle {
         inner: Arc::new(Inner {
             store,
