@@ -1,14 +1,17 @@
 //! Types that cross the wire between `llmsd` and `llms`, and the JSON that `llmsd bench --json`
-//! writes. Plain data only: no runtime, no I/O (but for [`socket`]'s check of a directory).
+//! writes. Plain data, plus the few rules both sides must follow alike: the wire setup
+//! ([`transport`]), the socket's place and privacy ([`socket`]) and the clock ([`clock`]).
 //!
 //! The JSON shape of [`BenchReport`] is a contract that scripts rely on: fields may be added
 //! (with `#[serde(default)]` so older readers keep working), never renamed.
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod clock;
 pub mod result;
 pub mod socket;
 pub mod sweep;
+pub mod transport;
 
 pub use api::{
     ApiError, AttachedFile, EngineInfo, EngineMetrics, EngineState, GpuPointStats, GpuSample,

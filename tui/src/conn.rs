@@ -4,13 +4,11 @@
 use crate::cli::DaemonArgs;
 use crate::failure::Failure;
 use crate::socket::default_socket;
-use llms_shared::{ApiError, Hello, LlmsdClient, MAX_FRAME_BYTES, PROTOCOL_VERSION};
+use llms_shared::{ApiError, Hello, LlmsdClient, PROTOCOL_VERSION};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tarpc::client::RpcError;
-use tarpc::tokio_serde::formats::Json;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::LengthDelimitedCodec;
 
 /// Deadline of every call.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,11 +138,7 @@ fn client_on<S>(stream: S) -> LlmsdClient
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let framed = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME_BYTES)
-        .new_framed(stream);
-    let transport = tarpc::serde_transport::new(framed, Json::default());
-    LlmsdClient::new(tarpc::client::Config::default(), transport).spawn()
+    llms_shared::transport::client(stream)
 }
 
 /// An RPC failure as one line, with the source's reason.

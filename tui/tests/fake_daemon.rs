@@ -8,15 +8,13 @@ use llms::commands;
 use llms::conn::{Target, connect};
 use llms_shared::{
     ApiError, EngineInfo, GpuSample, Hello, JobDetail, JobState, JobSummary, Llmsd,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION, PointPlan, ResultRow, SubmitRequest, Update,
+    PROTOCOL_VERSION, PointPlan, ResultRow, SubmitRequest, Update,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
-use tarpc::tokio_serde::formats::Json;
-use tokio_util::codec::LengthDelimitedCodec;
 
 #[derive(Clone)]
 struct Fake {
@@ -152,10 +150,7 @@ fn serve(fake: Fake, name: &str) -> PathBuf {
     let listener = tokio::net::UnixListener::bind(&path).unwrap();
     tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
-            let framed = LengthDelimitedCodec::builder()
-                .max_frame_length(MAX_FRAME_BYTES)
-                .new_framed(conn);
-            let transport = tarpc::serde_transport::new(framed, Json::default());
+            let transport = llms_shared::transport::json(conn);
             let served = BaseChannel::with_defaults(transport).execute(fake.clone().serve());
             tokio::spawn(served.for_each(|f| async {
                 tokio::spawn(f);

@@ -1,12 +1,10 @@
 //! Pieces the daemon benchmarks share: a release `llmsd`, and a tarpc client on its socket.
 #![allow(dead_code)]
 
-use llms_shared::{LlmsdClient, MAX_FRAME_BYTES};
+use llms_shared::LlmsdClient;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tarpc::tokio_serde::formats::Json;
-use tokio_util::codec::LengthDelimitedCodec;
 
 /// Build `llmsd` in release and return its path (figures are for the release build).
 pub fn release_llmsd() -> PathBuf {
@@ -33,14 +31,7 @@ pub fn ctx() -> tarpc::context::Context {
 /// Connect and say hello; `None` until the daemon answers.
 pub async fn client(socket: &Path) -> Option<LlmsdClient> {
     let s = tokio::net::UnixStream::connect(socket).await.ok()?;
-    let framed = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME_BYTES)
-        .new_framed(s);
-    let c = LlmsdClient::new(
-        tarpc::client::Config::default(),
-        tarpc::serde_transport::new(framed, Json::default()),
-    )
-    .spawn();
+    let c = llms_shared::transport::client(s);
     c.hello(ctx(), None).await.ok()?.ok()?;
     Some(c)
 }

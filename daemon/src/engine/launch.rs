@@ -9,7 +9,7 @@ use super::{Engine, EngineError, EngineHandle, EngineSpec, failure, validate};
 use llms_shared::{EngineInfo, EngineState};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 impl EngineHandle {
@@ -328,11 +328,7 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use llms_shared::clock::now_ms as unix_ms;
 
 /// The spec's readiness timeout, else the daemon's for this kind, else the daemon's default
 /// but never below the kind's least (GPU engines take minutes to load).

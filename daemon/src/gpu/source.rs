@@ -48,12 +48,7 @@ pub fn source_from_config(spec: &str) -> Result<Option<Box<dyn GpuSource>>, Stri
 }
 
 /// Wall-clock now in unix ms (display and storage timestamps only).
-pub(super) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub(super) use llms_shared::clock::now_ms as unix_ms;
 
 #[cfg(test)]
 mod tests {

@@ -10,14 +10,12 @@ pub mod hub;
 pub mod server;
 
 use futures::StreamExt;
-use llms_shared::{Llmsd, MAX_FRAME_BYTES};
+use llms_shared::Llmsd;
 use server::{Api, Server};
 use std::path::{Path, PathBuf};
 use tarpc::server::{BaseChannel, Channel};
-use tarpc::tokio_serde::formats::Json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio_util::codec::LengthDelimitedCodec;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -146,10 +144,7 @@ fn spawn_conn<S>(
     let calls = tasks.clone();
     let in_flight = conns.limits().in_flight;
     tasks.spawn(async move {
-        let framed = LengthDelimitedCodec::builder()
-            .max_frame_length(MAX_FRAME_BYTES)
-            .new_framed(stream);
-        let transport = tarpc::serde_transport::new(framed, Json::default());
+        let transport = llms_shared::transport::json(stream);
         let c = conn.clone();
         let serve = BaseChannel::with_defaults(transport)
             .max_concurrent_requests(in_flight)

@@ -97,12 +97,7 @@ fn internal(e: StoreError) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use llms_shared::clock::now_ms;
 
 /// Re-queue interrupted jobs. Nothing runs until [`SchedulerHandle::start`] (called once the
 /// API is served, so a daemon that fails to start has started no engine). `shutdown`

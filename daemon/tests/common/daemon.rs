@@ -1,12 +1,10 @@
 //! A real `llmsd` process on a temporary socket and state directory, and a tarpc client.
 
-use llms_shared::{JobState, JobSummary, LlmsdClient, MAX_FRAME_BYTES, SubmitRequest};
+use llms_shared::{JobState, JobSummary, LlmsdClient, SubmitRequest};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tarpc::context::Context;
-use tarpc::tokio_serde::formats::Json;
-use tokio_util::codec::LengthDelimitedCodec;
 
 pub const LLMSD: &str = env!("CARGO_BIN_EXE_llmsd");
 
@@ -164,11 +162,7 @@ pub fn transport_client<S>(s: S) -> LlmsdClient
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
-    let framed = LengthDelimitedCodec::builder()
-        .max_frame_length(MAX_FRAME_BYTES)
-        .new_framed(s);
-    let t = tarpc::serde_transport::new(framed, Json::default());
-    LlmsdClient::new(tarpc::client::Config::default(), t).spawn()
+    llms_shared::transport::client(s)
 }
 
 /// A context with a 30 s deadline.

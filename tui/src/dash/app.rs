@@ -11,7 +11,7 @@ use crate::failure::Failure;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// Tick period: the clock the model sees, and the redraw check.
@@ -29,11 +29,7 @@ pub enum AppEvent {
 }
 
 /// Now, unix ms.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use llms_shared::clock::now_ms;
 
 /// Run the dashboard on `terminal` until the user quits.
 pub async fn run(

@@ -5,13 +5,11 @@ use super::*;
 use futures::StreamExt;
 use llms_shared::{
     ApiError, EngineInfo, GpuSample, Hello, JobDetail, JobState, JobSummary, Llmsd,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION, ResultRow, SubmitRequest, Update,
+    PROTOCOL_VERSION, ResultRow, SubmitRequest, Update,
 };
 use std::path::{Path, PathBuf};
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
-use tarpc::tokio_serde::formats::Json;
-use tokio_util::codec::LengthDelimitedCodec;
 
 #[derive(Clone)]
 struct Fake;
@@ -69,10 +67,7 @@ fn serve(path: &Path) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         while let Ok((conn, _)) = listener.accept().await {
-            let framed = LengthDelimitedCodec::builder()
-                .max_frame_length(MAX_FRAME_BYTES)
-                .new_framed(conn);
-            let transport = tarpc::serde_transport::new(framed, Json::default());
+            let transport = llms_shared::transport::json(conn);
             let served = BaseChannel::with_defaults(transport).execute(Fake.serve());
             conns.spawn(served.for_each(|f| async {
                 f.await;
