@@ -207,15 +207,17 @@ fn external_hosts(v: Option<Vec<String>>) -> Result<Vec<String>, String> {
     Ok(v)
 }
 
-/// systemd's `RuntimeDirectory=` (as `$RUNTIME_DIRECTORY`), else `$XDG_RUNTIME_DIR`, else
-/// `/tmp/llmsd-$UID/llmsd.sock` (a private directory): the same rule `llms` follows to find the
-/// daemon.
+/// The daemon's side of the socket rule both sides share
+/// ([`llms_shared::socket::default_socket`]): systemd's `RuntimeDirectory=`, else
+/// `$XDG_RUNTIME_DIR`, else the private `/tmp/llmsd-$UID/`.
 pub fn default_socket(runtime_dir: Option<PathBuf>, xdg: Option<PathBuf>) -> PathBuf {
-    match (runtime_dir, xdg) {
-        (Some(d), _) => first_of_list(d).join("llmsd.sock"),
-        (None, Some(d)) => d.join("llmsd.sock"),
-        (None, None) => llms_shared::socket::fallback_socket(nix::unistd::getuid().as_raw()),
-    }
+    let env = llms_shared::socket::SocketEnv {
+        runtime_directory: runtime_dir.map(PathBuf::into_os_string),
+        xdg_runtime_dir: xdg.map(PathBuf::into_os_string),
+        uid: nix::unistd::getuid().as_raw(),
+        ..Default::default()
+    };
+    llms_shared::socket::default_socket(true, &env)
 }
 
 /// systemd passes several directories colon-separated; the first is ours.
