@@ -56,8 +56,8 @@ pub fn open_store(db_dir: &std::path::Path) -> Result<Store, String> {
             db_dir.display()
         )),
         Ok(Err(e @ crate::store::StoreError::TooNew { .. })) => Err(e.to_string()),
-        Ok(Err(e @ crate::store::StoreError::Damaged(_))) => Err(fix(format!(
-            "the store {} is damaged: {e}",
+        Ok(Err(crate::store::StoreError::Damaged(what))) => Err(fix(format!(
+            "the store {} is damaged: {what}",
             db_dir.display()
         ))),
         Ok(Err(e)) => Err(fix(format!(
