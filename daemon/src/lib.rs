@@ -14,13 +14,44 @@
 //! - [`scheduler`]: the persistent job queue (sweep files, points, resume after a crash).
 //! - [`engine`]: engine processes (process groups, readiness, logs, stop, `/metrics`).
 //! - [`gpu`]: the NVML sampler (and a deterministic fake) and per-point GPU figures.
-//! - [`store`]: sled, the only module that knows trees, keys and encodings.
+//! - [`store`]: sled, the only module that knows trees, keys and encodings; the per-job
+//!   journal and `llmsd repair`.
 //! - [`rpc`]: the tarpc server: translate and delegate.
 //! - [`bench`]: the one-shot `llmsd bench`, whose `Session` the scheduler also uses.
 //!
-//! Dependencies go one way: `rpc` -> {`scheduler`, `engine`, `gpu`}; `scheduler` ->
-//! {`engine`, `gpu`, `bench`/`loadgen`, `store`}; `loadgen` and `store` depend on no other
-//! module here.
+//! # Dependencies
+//!
+//! One way, no cycles (checked by reading every `crate::` path, issue 13):
+//!
+//! - `daemon` -> {`config`, `engine`, `gpu`, `rpc`, `scheduler`, `store`} (it wires them);
+//! - `rpc` -> {`scheduler`, `engine`, `gpu`};
+//! - `scheduler` -> {`bench`, `config`, `engine`, `gpu`, `loadgen`, `store`};
+//! - `doctor` -> {`config`, `engine`, `gpu`, `loadgen`, `store`};
+//! - `config` -> `engine` (the TensorRT-LLM tool paths it fills in);
+//! - `bench`, `engine` and `refengine` -> `loadgen` (the HTTP client, Prometheus parsing);
+//! - `loadgen`, `gpu` and `store` depend on no other module here.
+//!
+//! # Concurrency
+//!
+//! Each subsystem is a cheap-to-clone handle over shared state (`EngineHandle`,
+//! `SchedulerHandle`, `GpuHandle`: an `Arc` of an inner struct; `Store`: sled's trees), not an
+//! actor with a message loop. Every call is short, and the state is read far more often
+//! than it is written, so the handles answer from the state directly:
+//!
+//! - locks are `std::sync` ones held for a few statements, never across an `.await`;
+//! - a poisoned lock (its holder panicked; the panic is contained by its task) never stops
+//!   the daemon: today the code either takes the data over as it is
+//!   (`PoisonError::into_inner`) or does without it (`if let Ok(..)`); one policy is issue
+//!   13's item 4;
+//! - background work runs as tasks or threads each handle owns: the GPU sampler thread (its
+//!   commands over a channel), the engines' log pumps and `/metrics` scrapes, the scheduler's
+//!   dispatcher, and the workers;
+//! - changes are announced on `tokio::sync::watch` channels, which `rpc::hub` turns into
+//!   `watch` answers.
+//!
+//! Points run on a runtime of their own (`llmsd-points` threads), so the API's load never
+//! delays a stream's timestamps. `shared/DESIGN.md` is the first plan (it described actors);
+//! the code is the reference now.
 
 pub mod bench;
 pub mod config;

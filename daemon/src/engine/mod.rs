@@ -62,7 +62,7 @@ pub struct EngineConfig {
     /// Each GPU's name by index, as NVML tells it (part of a built engine's cache key).
     pub gpu_names: Vec<String>,
     /// Where each engine gets its scratch directory (`engine-ID`, its working directory)
-    /// [default: `log_dir/scratch`; the daemon: `<state>/scratch`].
+    /// (default: `log_dir/scratch`; the daemon: `<state>/scratch`).
     pub scratch_dir: PathBuf,
     /// Hosts an `external` engine's URL may name: `loopback` (127.0.0.0/8, ::1, localhost),
     /// host names or IP addresses, or `*` for any [default: loopback only].
