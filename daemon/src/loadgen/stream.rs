@@ -37,7 +37,7 @@ pub struct StreamState {
     /// Most tokens the stream may carry (0: no limit); past it the stream fails as
     /// `too_many_tokens`, so an endless stream cannot grow `chunks` without bound.
     pub limit: u64,
-    /// Tokens counted so far.
+    /// Tokens counted so far (the sum over `chunks`).
     counted: u64,
     /// Token-carrying events: (ns from request start, tokens).
     pub chunks: Vec<Chunk>,
@@ -235,12 +235,12 @@ impl StreamState {
         if self.empty_steps.is_empty() {
             return;
         }
-        let counted: u64 = self.chunks.iter().map(|c| u64::from(c.1)).sum();
-        if counted > want {
-            let drop = std::mem::take(&mut self.empty_steps);
+        if self.counted > want {
+            // `empty_steps` is in ascending order: one walk over both.
+            let mut drop = std::mem::take(&mut self.empty_steps).into_iter().peekable();
             let mut i = 0;
             self.chunks.retain(|_| {
-                let keep = !drop.contains(&i);
+                let keep = drop.next_if_eq(&i).is_none();
                 i += 1;
                 keep
             });

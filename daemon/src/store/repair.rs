@@ -5,6 +5,11 @@ use super::journal::{Journal, Line, Replay};
 use super::{Result, Store, StoreError, end_of};
 use std::path::{Path, PathBuf};
 
+/// The trees whose values [`Store::verify`] reads (`keys` holds raw ids, not values).
+const TREES: [&str; 7] = [
+    "meta", "jobs", "points", "requests", "samples", "engines", "files",
+];
+
 /// Most problems listed in one message.
 const LISTED: usize = 5;
 
@@ -15,15 +20,13 @@ impl Store {
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut problems = Vec::new();
         let mut values = 0u64;
-        for name in [
-            "meta", "jobs", "points", "requests", "samples", "engines", "files",
-        ] {
+        for name in TREES {
             let tree = self.db.open_tree(name)?;
             for kv in tree.iter() {
                 let (k, v) = kv?;
                 values += 1;
                 if name != "meta"
-                    && let Err(e) = codec::json(tree_name(name), &v)
+                    && let Err(e) = codec::json(name, &v)
                 {
                     problems.push(format!("{name}, key {}: {e}", hex(&k)));
                 }
@@ -76,15 +79,6 @@ pub struct VerifyReport {
     pub jobs: usize,
     /// Jobs that had no journal and got one.
     pub backfilled: usize,
-}
-
-fn tree_name(name: &str) -> &'static str {
-    [
-        "meta", "jobs", "points", "requests", "samples", "engines", "files",
-    ]
-    .into_iter()
-    .find(|n| *n == name)
-    .unwrap_or("store")
 }
 
 fn hex(k: &[u8]) -> String {
@@ -193,14 +187,7 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
         let Some(mut job) = r.job.clone() else {
             // A journal without its job line (torn): the damaged store may still hold it.
             top = top.max(id);
-            match old.as_ref().and_then(|o| quiet(|| copy_job(o, &new, id))) {
-                Some(points) => {
-                    out.jobs += 1;
-                    out.points += points;
-                    out.with_records += points;
-                }
-                _ => out.lost_jobs.push(id),
-            }
+            salvage(old.as_ref(), &new, id, &mut out);
             continue;
         };
         top = top.max(id);
@@ -254,14 +241,7 @@ pub async fn rebuild(db: &Path) -> std::result::Result<Rebuilt, String> {
                 continue;
             }
             top = top.max(id);
-            match quiet(|| copy_job(o, &new, id)) {
-                Some(points) => {
-                    out.jobs += 1;
-                    out.points += points;
-                    out.with_records += points;
-                }
-                None => out.lost_jobs.push(id),
-            }
+            salvage(Some(o), &new, id, &mut out);
         }
     }
     new.meta
@@ -293,6 +273,19 @@ fn quiet<T>(f: impl FnOnce() -> Result<T>) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .ok()
         .and_then(|r| r.ok())
+}
+
+/// Copy job `id` whole from the damaged store, as far as it reads, and count it; else list
+/// it as lost.
+fn salvage(old: Option<&Store>, new: &Store, id: u64, out: &mut Rebuilt) {
+    match old.and_then(|o| quiet(|| copy_job(o, new, id))) {
+        Some(points) => {
+            out.jobs += 1;
+            out.points += points;
+            out.with_records += points;
+        }
+        None => out.lost_jobs.push(id),
+    }
 }
 
 /// Copy one job, its files and points with their records from `from` to `to`.
