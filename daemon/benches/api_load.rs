@@ -52,21 +52,6 @@ fn engine(bin: &Path) -> (Kill, String) {
     (Kill(child), url)
 }
 
-fn daemon(bin: &Path, dir: &Path) -> Kill {
-    Kill(
-        Command::new(bin)
-            .args(["--socket", &dir.join("s.sock").display().to_string()])
-            .args(["--state-dir", &dir.join("state").display().to_string()])
-            .args(["--gpu", "fake:1"])
-            .env("LLMSD_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start llmsd"),
-    )
-}
-
 fn pct(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[((v.len() - 1) as f64 * q).round() as usize]
@@ -80,14 +65,11 @@ async fn backlog(c: &LlmsdClient, url: &str) {
             "name = \"history {i}\"\n[[engine]]\nkind = \"external\"\nurl = \"{url}\"\n[load]\nconcurrency = [{}]\n",
             loads.join(", ")
         );
-        let req = SubmitRequest {
-            spec,
-            base_dir: None,
-            file: None,
-            files: Vec::new(),
-            key: None,
-        };
-        let id = c.submit(ctx(), req).await.expect("rpc").expect("submit");
+        let id = c
+            .submit(ctx(), SubmitRequest::new(spec))
+            .await
+            .expect("rpc")
+            .expect("submit");
         let _ = c.cancel(ctx(), id).await;
     }
 }
@@ -97,14 +79,11 @@ async fn point(c: &LlmsdClient, url: &str, tag: &str) -> Vec<f64> {
     let spec = format!(
         "name = \"{tag}\"\n[[engine]]\nkind = \"external\"\nurl = \"{url}\"\nmodel = \"truth\"\n[load]\nconcurrency = [8]\nrequests = 400\noutput_tokens = 32\n"
     );
-    let req = SubmitRequest {
-        spec,
-        base_dir: None,
-        file: None,
-        files: Vec::new(),
-        key: None,
-    };
-    let id = c.submit(ctx(), req).await.expect("rpc").expect("submit");
+    let id = c
+        .submit(ctx(), SubmitRequest::new(spec))
+        .await
+        .expect("rpc")
+        .expect("submit");
     loop {
         let jobs = c.jobs(ctx()).await.expect("rpc").expect("jobs");
         let j = jobs.iter().find(|j| j.id == id).expect("the job");
@@ -172,7 +151,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_engine, url) = engine(&bin);
-    let _daemon = daemon(&bin, &dir);
+    let _daemon = Kill(common::start_llmsd(&bin, &dir));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -11,8 +11,6 @@ mod common;
 
 use common::ctx;
 use llms_shared::SubmitRequest;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn proc_stat(pid: u32) -> (u64, f64) {
@@ -42,29 +40,13 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-fn start(bin: &Path, dir: &Path) -> Child {
-    Command::new(bin)
-        .args(["--socket", dir.join("s.sock").to_str().unwrap_or_default()])
-        .args([
-            "--state-dir",
-            dir.join("state").to_str().unwrap_or_default(),
-        ])
-        .args(["--gpu", "fake:1"])
-        .env("LLMSD_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start llmsd")
-}
-
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 fn main() {
     let bin = common::release_llmsd();
     let dir = std::env::temp_dir().join(format!("llmsd-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = start(&bin, &dir);
+    let mut child = common::start_llmsd(&bin, &dir);
     let socket = dir.join("s.sock");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -121,7 +103,7 @@ fn main() {
                 }
             });
             let id = submitter
-                .submit(ctx(), SubmitRequest { spec, base_dir: None, file: None, files: Vec::new(), key: None })
+                .submit(ctx(), SubmitRequest::new(spec))
                 .await
                 .unwrap()
                 .unwrap();

@@ -16,7 +16,6 @@ use llms_shared::{
 };
 use llmsd::store::{JobRecord, Store};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const JOBS: u64 = 200;
@@ -164,17 +163,7 @@ fn huge(llmsd: &Path) {
     let _ = std::fs::remove_dir_all(&dir);
     seed_huge(&dir.join("state/db"));
     let socket = dir.join("s.sock");
-    let mut child = Command::new(llmsd)
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(["--gpu", "fake:1"])
-        .env("LLMSD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("llmsd");
+    let mut child = common::start_llmsd(llmsd, &dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t0 = Instant::now();
@@ -216,17 +205,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let socket = dir.join("s.sock");
-    let mut child = Command::new(&llmsd)
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(["--gpu", "fake:1"])
-        .env("LLMSD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("llmsd");
+    let mut child = common::start_llmsd(&llmsd, &dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t0 = Instant::now();

@@ -42,21 +42,7 @@ async fn idle_unix_connections_never_lock_a_new_client_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_strangers_hold_no_memory_and_keep_no_client_out() {
     let dir = temp_dir("tcp-strangers");
-    let token = dir.join("token");
-    std::fs::write(&token, "s3cret-token-of-enough-length\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start(
-        &dir,
-        "",
-        &["--listen", &addr, "--token-file", token.to_str().unwrap()],
-    );
+    let (d, addr, token) = Daemon::start_tcp(&dir);
     let _ = d.client().await;
     let before = rss_kb(d.child.id());
     // 40 strangers, each announcing a 60 MB frame and sending 2 MB of it.
@@ -87,10 +73,7 @@ async fn tcp_strangers_hold_no_memory_and_keep_no_client_out() {
     // With every stranger still connected, a real client is let in and answered.
     let s = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let c = transport_client(s);
-    c.hello(ctx(), Some("s3cret-token-of-enough-length".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    c.hello(ctx(), Some(token)).await.unwrap().unwrap();
     assert!(c.jobs(ctx()).await.unwrap().unwrap().is_empty());
 }
 

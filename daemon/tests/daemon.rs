@@ -385,22 +385,9 @@ async fn two_watchers_and_a_vanishing_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_needs_the_token() {
-    let dir = temp_dir("tcp");
-    let token = dir.join("token");
-    std::fs::write(&token, "s3cret-token-of-enough-length\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start(
-        &dir,
-        "",
-        &["--listen", &addr, "--token-file", token.to_str().unwrap()],
-    );
+    let dir = temp_dir("tcp");
+    let (d, addr, token) = Daemon::start_tcp(&dir);
     let tcp = |addr: String| async move {
         common::daemon::transport_client(tokio::net::TcpStream::connect(addr).await.unwrap())
     };
@@ -420,10 +407,7 @@ async fn tcp_needs_the_token() {
     ));
     // The right token opens that connection only.
     let ok = tcp(addr.clone()).await;
-    ok.hello(ctx(), Some("s3cret-token-of-enough-length".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    ok.hello(ctx(), Some(token)).await.unwrap().unwrap();
     assert!(ok.jobs(ctx()).await.unwrap().unwrap().is_empty());
     assert!(matches!(
         c.jobs(ctx()).await.unwrap(),

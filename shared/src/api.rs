@@ -100,6 +100,19 @@ pub struct SubmitRequest {
     pub key: Option<String>,
 }
 
+impl SubmitRequest {
+    /// The sweep `spec` alone: no directory, file name, attached files or key.
+    pub fn new(spec: String) -> Self {
+        Self {
+            spec,
+            base_dir: None,
+            file: None,
+            files: Vec::new(),
+            key: None,
+        }
+    }
+}
+
 /// Most bytes a sweep's attached files may hold together (the frame limit leaves room for
 /// the spec and the JSON escaping of the text).
 pub const MAX_ATTACHED_BYTES: u64 = 48 * 1024 * 1024;
@@ -107,12 +120,20 @@ pub const MAX_ATTACHED_BYTES: u64 = 48 * 1024 * 1024;
 /// A file a sweep names, sent with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttachedFile {
-    /// The sweep field that names it: `prompts` or `load.tokenizer`.
+    /// The sweep field that names it ([`crate::sweep::PROMPTS_FIELD`],
+    /// [`crate::sweep::TOKENIZER_FIELD`]).
     pub field: String,
     /// The path as the client resolved it (for messages and records).
     pub path: String,
     /// Its contents (prompt files and tokenizer.json are UTF-8 text).
     pub text: String,
+}
+
+impl AttachedFile {
+    /// The file in `files` that came for `field`.
+    pub fn find<'a>(files: &'a [AttachedFile], field: &str) -> Option<&'a AttachedFile> {
+        files.iter().find(|f| f.field == field)
+    }
 }
 
 /// State of a job.

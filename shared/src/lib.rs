@@ -18,7 +18,7 @@ pub use api::{
     Hello, JobDetail, JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_ATTACHED_BYTES,
     MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
-pub use sweep::{EngineDef, LoadDef, Sweep};
+pub use sweep::{EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD};
 
 pub use result::{
     Arrival, BenchReport, Chunk, ClientStats, ItlCheck, LatencyStats, Load, PointResult,

@@ -31,6 +31,25 @@ pub struct Sweep {
     pub load: LoadDef,
 }
 
+/// The sweep field that names a prompts file.
+pub const PROMPTS_FIELD: &str = "prompts";
+/// The sweep field that names a `tokenizer.json`.
+pub const TOKENIZER_FIELD: &str = "load.tokenizer";
+
+impl Sweep {
+    /// The files this sweep names, as (field, path as written): what a client reads and
+    /// sends with it, and what the daemon expects to have come.
+    pub fn named_files(&self) -> Vec<(&'static str, &str)> {
+        [
+            (PROMPTS_FIELD, self.prompts.as_deref()),
+            (TOKENIZER_FIELD, self.load.tokenizer.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(f, p)| Some((f, p?)))
+        .collect()
+    }
+}
+
 /// One `[[engine]]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,33 +3,21 @@
 //! Regular files only (a device, FIFO or socket is refused before it is opened), UTF-8, and
 //! at most [`MAX_ATTACHED_BYTES`] together, refused with the size named.
 
-use llms_shared::{AttachedFile, MAX_ATTACHED_BYTES};
+use llms_shared::{AttachedFile, MAX_ATTACHED_BYTES, Sweep};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// The sweep fields that name a file, as `(table, key, field name in messages)`.
-const FIELDS: [(Option<&str>, &str, &str); 2] = [
-    (None, "prompts", "prompts"),
-    (Some("load"), "tokenizer", "load.tokenizer"),
-];
-
-/// Read every file `spec` names, relative paths against `base`. A spec that is not TOML
-/// attaches nothing: the daemon's parse reports it with the line at fault.
+/// Read every file `spec` names ([`Sweep::named_files`]), relative paths against `base`. A
+/// spec that is not a sweep attaches nothing: the daemon's parse reports it with the field at
+/// fault.
 pub fn files(spec: &str, base: &Path) -> Result<Vec<AttachedFile>, String> {
-    let Ok(table) = spec.parse::<toml::Table>() else {
+    let Ok(sweep) = toml::from_str::<Sweep>(spec) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
     let mut budget = MAX_ATTACHED_BYTES;
-    for (section, key, field) in FIELDS {
-        let holder = match section {
-            None => Some(&table),
-            Some(s) => table.get(s).and_then(|v| v.as_table()),
-        };
-        let Some(name) = holder.and_then(|t| t.get(key)).and_then(|v| v.as_str()) else {
-            continue;
-        };
+    for (field, name) in sweep.named_files() {
         let path = base.join(name);
         let text = read(&path, budget).map_err(|m| format!("{field}: {m}"))?;
         budget -= text.len() as u64;
@@ -117,7 +105,11 @@ mod tests {
 
     #[test]
     fn devices_and_fifos_are_refused_without_blocking() {
-        let e = files("name = \"x\"\nprompts = \"/dev/zero\"\n", Path::new("/")).unwrap_err();
+        let e = files(
+            "name = \"x\"\nprompts = \"/dev/zero\"\n[load]\n",
+            Path::new("/"),
+        )
+        .unwrap_err();
         assert!(
             e.starts_with("prompts: /dev/zero is not a regular file"),
             "{e}"
@@ -143,7 +135,7 @@ mod tests {
         std::fs::write(&f, [0x66, 0xff, 0x00]).unwrap();
         let e = read(&f, 1024).unwrap_err();
         assert!(e.contains("not UTF-8 text (byte 1)"), "{e}");
-        let e = files("name = \"x\"\nprompts = \"missing\"\n", &d).unwrap_err();
+        let e = files("name = \"x\"\nprompts = \"missing\"\n[load]\n", &d).unwrap_err();
         assert!(e.starts_with("prompts: cannot read"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }

@@ -21,6 +21,23 @@ pub fn release_llmsd() -> PathBuf {
         .join("release/llmsd")
 }
 
+/// Start `bin` as a daemon on `dir/s.sock` with its state in `dir/state`, one fake GPU, and
+/// its output discarded.
+pub fn start_llmsd(bin: &Path, dir: &Path) -> std::process::Child {
+    Command::new(bin)
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(["--gpu", "fake:1"])
+        .env("LLMSD_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start llmsd")
+}
+
 /// A call context with a 60 s deadline.
 pub fn ctx() -> tarpc::context::Context {
     let mut c = tarpc::context::current();

@@ -25,10 +25,10 @@ impl PromptSource {
     pub(super) fn open(a: &BenchArgs) -> Result<Self, BenchError> {
         let usage = |e: &dyn std::fmt::Display| BenchError::Usage(e.to_string());
         // Files that came with a sweep are used as sent; `llmsd bench` reads its own.
-        let sent = |field: &str| a.attached.iter().find(|f| f.field == field);
+        let sent = |field| llms_shared::AttachedFile::find(&a.attached, field);
         Ok(match (a.input_tokens, &a.prompts) {
             (Some(n), _) => {
-                let codec = match (sent("load.tokenizer"), &a.tokenizer) {
+                let codec = match (sent(llms_shared::TOKENIZER_FIELD), &a.tokenizer) {
                     (Some(f), _) => {
                         Some(synth::Codec::from_text(&f.path, &f.text).map_err(|e| usage(&e))?)
                     }
@@ -40,7 +40,7 @@ impl PromptSource {
                 PromptSource::Synthetic(n, codec)
             }
             (None, Some(p)) => PromptSource::Fixed(
-                match sent("prompts") {
+                match sent(llms_shared::PROMPTS_FIELD) {
                     Some(f) => prompts::parse(&f.path, &f.text),
                     None => prompts::load(p),
                 }

@@ -8,7 +8,8 @@ use crate::config::one_line;
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::{prompts, synth};
 use llms_shared::{
-    Arrival, AttachedFile, EngineDef, Load, LoadDef, MAX_ATTACHED_BYTES, PointPlan, Sweep,
+    Arrival, AttachedFile, EngineDef, Load, LoadDef, MAX_ATTACHED_BYTES, PROMPTS_FIELD, PointPlan,
+    Sweep, TOKENIZER_FIELD,
 };
 use std::path::{Path, PathBuf};
 
@@ -27,18 +28,13 @@ pub struct Checks<'a> {
     pub files: &'a [AttachedFile],
 }
 
-/// The attached file for a sweep field (`prompts`, `load.tokenizer`).
-pub fn attached<'a>(files: &'a [AttachedFile], field: &str) -> Option<&'a AttachedFile> {
-    files.iter().find(|f| f.field == field)
-}
-
 /// The contents of the file the sweep names at `field`, which must have come with it.
 fn named_file<'a>(
     files: &'a [AttachedFile],
     field: &str,
     path: &str,
 ) -> Result<&'a AttachedFile, String> {
-    attached(files, field).ok_or_else(|| {
+    AttachedFile::find(files, field).ok_or_else(|| {
         format!(
             "{field}: the contents of '{path}' did not come with the sweep; submit it with \
              `llms submit`, which reads the file with your permissions (llmsd never opens a \
@@ -50,11 +46,8 @@ fn named_file<'a>(
 /// Every file the sweep names came with it (a job stored by an older llmsd has none: it
 /// must be submitted again).
 pub fn check_files(s: &Sweep, files: &[AttachedFile]) -> Result<(), String> {
-    if let Some(p) = &s.prompts {
-        named_file(files, "prompts", p)?;
-    }
-    if let Some(t) = &s.load.tokenizer {
-        named_file(files, "load.tokenizer", t)?;
+    for (field, path) in s.named_files() {
+        named_file(files, field, path)?;
     }
     Ok(())
 }
@@ -63,11 +56,7 @@ pub fn check_files(s: &Sweep, files: &[AttachedFile]) -> Result<(), String> {
 fn check_attached(s: &Sweep, files: &[AttachedFile]) -> Result<(), String> {
     let mut total = 0u64;
     for f in files {
-        let named = match f.field.as_str() {
-            "prompts" => s.prompts.is_some(),
-            "load.tokenizer" => s.load.tokenizer.is_some(),
-            _ => false,
-        };
+        let named = s.named_files().iter().any(|(field, _)| *field == f.field);
         if !named {
             return Err(format!(
                 "files: '{}' came with the sweep, but the sweep names no such file",
@@ -171,7 +160,7 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
     }
     check_attached(s, checks.files)?;
     if let Some(p) = &s.prompts {
-        let f = named_file(checks.files, "prompts", p)?;
+        let f = named_file(checks.files, PROMPTS_FIELD, p)?;
         let got = prompts::parse(p, &f.text).map_err(|e| format!("prompts: {e}"))?;
         if got.is_empty() {
             return Err(format!("prompts: '{p}' holds no prompts"));
@@ -325,7 +314,7 @@ fn validate_load(l: &LoadDef, files: &[AttachedFile]) -> Result<(), String> {
         if l.input_tokens.is_none() {
             return Err("load.tokenizer: only applies with input_tokens".into());
         }
-        let f = named_file(files, "load.tokenizer", t)?;
+        let f = named_file(files, TOKENIZER_FIELD, t)?;
         synth::Codec::from_text(t, &f.text).map_err(|e| format!("load.tokenizer: {e}"))?;
     }
     if let Some(w) = l.warmup_requests

@@ -82,6 +82,24 @@ impl Daemon {
         }
     }
 
+    /// Start llmsd serving TCP too, on a free loopback port with a token file of its own;
+    /// returns it, the address and the token.
+    pub fn start_tcp(dir: &Path) -> (Daemon, String, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let token = "s3cret-token-of-enough-length";
+        let file = dir.join("token");
+        std::fs::write(&file, format!("{token}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let extra = ["--listen", &addr, "--token-file", file.to_str().unwrap()];
+        (Daemon::start(dir, "", &extra), addr, token.to_owned())
+    }
+
     /// The daemon's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("llmsd.log")).unwrap_or_default()
@@ -174,11 +192,8 @@ pub fn ctx() -> Context {
 
 pub fn submit_req(spec: &str) -> SubmitRequest {
     SubmitRequest {
-        spec: spec.into(),
-        base_dir: None,
         file: Some("test.toml".into()),
-        files: Vec::new(),
-        key: None,
+        ..SubmitRequest::new(spec.into())
     }
 }
 
