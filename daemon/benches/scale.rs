@@ -88,6 +88,7 @@ fn seed(dir: &Path) {
             error: None,
             points_done: POINTS,
             points_failed: 0,
+            warnings: Vec::new(),
         };
         store.put_job(&job).expect("job");
         for p in &plan {
@@ -151,6 +152,7 @@ fn seed_huge(dir: &Path) {
             error: Some("cancelled by a user".into()),
             points_done: 0,
             points_failed: 0,
+            warnings: Vec::new(),
         };
         store.put_job(&job).expect("job");
     }

@@ -1,6 +1,7 @@
 //! The daemon's configuration: a TOML file (`--config`), with command-line flags over it, and
 //! defaults that follow systemd's directories when it runs as a service.
 
+use crate::engine::EngineKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,7 +141,7 @@ impl Config {
                 Some(v) if v.is_empty() || v[0].trim().is_empty() => Err(format!(
                     "engines.{kind}.{key}: give the program and its leading arguments"
                 )),
-                Some(_) if kind != "trtllm" => Err(format!(
+                Some(_) if kind != EngineKind::Trtllm.name() => Err(format!(
                     "engines.{kind}.{key}: only [engines.trtllm] has it (TensorRT-LLM's engine mode)"
                 )),
                 v => Ok(v),

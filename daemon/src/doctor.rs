@@ -4,7 +4,8 @@
 //! directory and store; whether a daemon answers on the socket.
 
 use crate::config::Config;
-use crate::engine::{EngineConfig, known_kinds};
+use crate::engine::{EngineConfig, EngineKind};
+use crate::kinds::{self, Probe};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -88,7 +89,7 @@ pub fn check(cfg: &Config) -> Report {
     };
     let daemon_running = std::os::unix::net::UnixStream::connect(&cfg.socket).is_ok();
     Report {
-        engines: known_kinds().iter().map(|k| engine(&ecfg, k)).collect(),
+        engines: EngineKind::ALL.iter().map(|k| engine(&ecfg, *k)).collect(),
         gpus: gpus(),
         free_port: std::net::TcpListener::bind("127.0.0.1:0").is_ok(),
         state: state(&cfg.state_dir, daemon_running),
@@ -99,16 +100,17 @@ pub fn check(cfg: &Config) -> Report {
     }
 }
 
-fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
+fn engine(cfg: &EngineConfig, kind: EngineKind) -> EngineCheck {
+    let row = kinds::of(kind);
     let mut c = EngineCheck {
-        kind: kind.into(),
+        kind: kind.name().into(),
         command: None,
         program: None,
         version: None,
         runnable: false,
         note: None,
     };
-    if kind == "external" {
+    if !row.process {
         c.runnable = true;
         c.note = Some("no process: any running OpenAI-compatible server".into());
         return c;
@@ -130,17 +132,12 @@ fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
     };
     c.program = Some(program.display().to_string());
     c.runnable = true;
-    let probe = match kind {
-        // trtllm-serve has no --version: the configured version command (by default the
-        // tensorrt_llm package's, which prints its version on import).
-        "trtllm" => cfg.trtllm.version.clone(),
-        _ => version_probe(kind, cmd, &program),
-    };
+    let probe = version_probe(row.probe, cfg, cmd, &program);
     match run_first_line(&probe, &env) {
         Ok(v) => c.version = Some(v),
         Err(e) => c.note = Some(format!("version unknown: {e}")),
     }
-    if kind == "trtllm" {
+    if kind == EngineKind::Trtllm {
         let mode = match &cfg.trtllm.convert {
             None => "engine mode off ([engines.trtllm] convert not set)".to_owned(),
             Some(conv) => match (resolve(&conv[0]), resolve(&cfg.trtllm.build[0])) {
@@ -162,18 +159,20 @@ fn engine(cfg: &EngineConfig, kind: &str) -> EngineCheck {
 }
 
 /// The command that prints a kind's version.
-fn version_probe(kind: &str, cmd: &[String], program: &Path) -> Vec<String> {
+fn version_probe(probe: Probe, cfg: &EngineConfig, cmd: &[String], program: &Path) -> Vec<String> {
     let p = program.display().to_string();
-    match kind {
-        "reference" => vec![p, "--version".into()],
+    match probe {
+        // trtllm-serve has no --version: the configured version command (by default the
+        // tensorrt_llm package's, which prints its version on import).
+        Probe::Configured => cfg.trtllm.version.clone(),
         // `python3 -m sglang.launch_server` / `python3 -m vllm.entrypoints.cli.main serve`:
         // ask the same interpreter for the package.
-        "sglang" | "vllm" if cmd.get(1).is_some_and(|a| a == "-m") => vec![
+        Probe::Package(pkg) if cmd.get(1).is_some_and(|a| a == "-m") => vec![
             p,
             "-c".into(),
-            format!("import {kind}; print('{kind}', {kind}.__version__)"),
+            format!("import {pkg}; print('{pkg}', {pkg}.__version__)"),
         ],
-        _ => vec![p, "--version".into()],
+        Probe::Package(_) | Probe::Flag => vec![p, "--version".into()],
     }
 }
 

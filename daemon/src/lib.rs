@@ -2,8 +2,11 @@
 //!
 //! # Layout
 //!
-//! - [`loadgen`]: the streaming load generator and metric aggregation (no dependency on any
-//!   other module here; the daemon's scheduler and `llmsd bench` share it).
+//! - [`kinds`]: every engine kind as one row of one table (command line, readiness, metric
+//!   names, what a request may carry, warm-up, version probe); every list and check of kinds
+//!   is derived from it.
+//! - [`loadgen`]: the streaming load generator and metric aggregation (the daemon's scheduler
+//!   and `llmsd bench` share it).
 //! - [`refengine`]: the reference engine, an OpenAI-compatible server with a performance model
 //!   that records the true time of every chunk it sends (ground truth for accuracy tests and
 //!   benchmarks, and the engine of the demo on machines without a GPU).
@@ -25,11 +28,12 @@
 //!
 //! - `daemon` -> {`config`, `engine`, `gpu`, `rpc`, `scheduler`, `store`} (it wires them);
 //! - `rpc` -> {`scheduler`, `engine`, `gpu`};
-//! - `scheduler` -> {`bench`, `config`, `engine`, `gpu`, `loadgen`, `store`};
-//! - `doctor` -> {`config`, `engine`, `gpu`, `loadgen`, `store`};
+//! - `scheduler` -> {`bench`, `config`, `engine`, `gpu`, `kinds`, `loadgen`, `store`};
+//! - `doctor` -> {`config`, `engine`, `gpu`, `kinds`, `loadgen`, `store`};
 //! - `config` -> `engine` (the TensorRT-LLM tool paths it fills in);
 //! - `bench`, `engine` and `refengine` -> `loadgen` (the HTTP client, Prometheus parsing);
-//! - `loadgen`, `gpu` and `store` depend on no other module here.
+//! - `engine`, `bench`, `config` and `loadgen` -> `kinds` (the table);
+//! - `kinds`, `gpu` and `store` depend on no other module here.
 //!
 //! # Concurrency
 //!
@@ -40,9 +44,8 @@
 //!
 //! - locks are `std::sync` ones held for a few statements, never across an `.await`;
 //! - a poisoned lock (its holder panicked; the panic is contained by its task) never stops
-//!   the daemon: today the code either takes the data over as it is
-//!   (`PoisonError::into_inner`) or does without it (`if let Ok(..)`); one policy is issue
-//!   13's item 4;
+//!   the daemon: its data is taken over as it is, the one policy written down in [`sync`],
+//!   whose `lock` every lock goes through;
 //! - background work runs as tasks or threads each handle owns: the GPU sampler thread (its
 //!   commands over a channel), the engines' log pumps and `/metrics` scrapes, the scheduler's
 //!   dispatcher, and the workers;
@@ -59,8 +62,10 @@ pub mod daemon;
 pub mod doctor;
 pub mod engine;
 pub mod gpu;
+pub mod kinds;
 pub mod loadgen;
 pub mod refengine;
 pub mod rpc;
 pub mod scheduler;
 pub mod store;
+pub mod sync;

@@ -36,7 +36,7 @@ fn config(test: &str) -> EngineConfig {
 }
 
 fn spec(kind: &str, name: &str, args: &[&str]) -> EngineSpec {
-    EngineSpec::new(kind, name, args)
+    EngineSpec::new(kind.parse().unwrap(), name, args)
 }
 
 /// Whether `pid` still exists at all (a zombie counts: it was not reaped).
@@ -187,6 +187,7 @@ async fn never_ready_times_out_with_log_lines_and_leaves_nothing() {
     let EngineError::NotReady(msg) = err else {
         panic!("{err:?}")
     };
+    let msg = msg.to_string();
     assert!(msg.contains("not ready within 2s"), "{msg}");
     assert!(msg.contains("503"), "{msg}");
     assert!(msg.contains("listening on"), "{msg}");
@@ -221,6 +222,7 @@ async fn a_fatal_log_line_fails_the_start_at_once() {
     let EngineError::NotReady(msg) = err else {
         panic!("{err:?}")
     };
+    let msg = msg.to_string();
     assert!(msg.contains("CUDA out of memory"), "{msg}");
     let info = h.list().pop().unwrap();
     assert!(!exists(info.pid.unwrap()), "the engine was stopped");

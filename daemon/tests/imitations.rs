@@ -87,7 +87,7 @@ fn spec(kind: &str, model: &Path, args: &[&str]) -> EngineSpec {
     EngineSpec {
         model: Some(model.display().to_string()),
         ready_timeout: Some(Duration::from_secs(30)),
-        ..EngineSpec::new(kind, kind, args)
+        ..EngineSpec::new(kind.parse().unwrap(), kind, args)
     }
 }
 
@@ -286,7 +286,9 @@ async fn bad_command_lines_fail_the_start_with_the_engines_own_words() {
         .await
         .unwrap();
         match r {
-            Err(EngineError::NotReady(why)) => assert!(why.contains(want), "{kind}: {why}"),
+            Err(EngineError::NotReady(why)) => {
+                assert!(why.to_string().contains(want), "{kind}: {why}")
+            }
             Err(e) => panic!("{kind}: {e}"),
             Ok(_) => panic!("{kind} {args:?} started"),
         }

@@ -5,10 +5,24 @@
 mod common;
 
 use common::{Engine, bench_args, fixed};
-use llmsd::bench::Session;
+use llms_shared::Load;
+use llmsd::bench::{Session, Window};
 use llmsd::loadgen::live::Live;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Told once before the first measured request and once after the last.
+struct Edges(AtomicU32);
+
+impl Window for Edges {
+    fn opened(&self) {
+        assert_eq!(self.0.fetch_add(1, Ordering::SeqCst), 0);
+    }
+    fn closed(&self) -> futures::future::BoxFuture<'_, ()> {
+        assert_eq!(self.0.fetch_add(1, Ordering::SeqCst), 1);
+        Box::pin(async {})
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_counts_match_the_point() {
@@ -28,19 +42,16 @@ async fn live_counts_match_the_point() {
             "2",
         ],
     );
-    let mut s = Session::open(a).await.unwrap();
-    s.warmup(0).await.unwrap();
+    let mut s = Session::open(a.config().unwrap()).await.unwrap();
+    s.warmup(0).await;
     let live = Arc::new(Live::default());
-    let edges = AtomicU32::new(0);
+    let edges = Edges(AtomicU32::new(0));
+    let load = Load::Concurrency { concurrency: 4 };
     let (point, records) = s
-        .measure(0, Some(live.clone()), &|start| {
-            // Called once before the first measured request and once after the last.
-            let n = edges.fetch_add(1, Ordering::SeqCst);
-            assert_eq!(start, n == 0);
-        })
+        .measure(0, load, Some(live.clone()), &edges)
         .await
         .unwrap();
-    assert_eq!(edges.load(Ordering::SeqCst), 2);
+    assert_eq!(edges.0.load(Ordering::SeqCst), 2);
     let snap = live.snapshot();
     assert!(point.failed > 0, "the engine refused some requests");
     assert_eq!(snap.done, point.completed + point.failed);
@@ -63,7 +74,7 @@ async fn live_counts_match_the_point() {
 async fn the_sampled_engine_warm_up_sends_its_requests_together() {
     let engine = Engine::start(fixed(2.0, 1.0));
     let a = bench_args(&engine.url, &["--concurrency", "1", "--requests", "2"]);
-    let s = Session::open(a).await.unwrap();
+    let s = Session::open(a.config().unwrap()).await.unwrap();
     assert_eq!(s.sampled_warmup(8).await, 0);
     let truth = engine.truth().await;
     let warm: Vec<_> = truth

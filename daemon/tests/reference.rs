@@ -118,7 +118,7 @@ async fn a_stalled_stream_times_out() {
             "1",
         ],
     );
-    let mut s = bench::Session::open(a).await.unwrap();
+    let mut s = bench::Session::open(a.config().unwrap()).await.unwrap();
     let (p, records) = s.point(0, None).await.unwrap();
     // Requests 3 and 6 of the engine stall; the preflight and the template probe were its
     // requests 1 and 2.

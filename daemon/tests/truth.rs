@@ -12,7 +12,9 @@ use llmsd::refengine::dialect::Imitate;
 
 /// Run every point of `llmsd bench` (as the daemon does, one session) and keep the records.
 async fn run(url: &str, extra: &[&str]) -> Vec<(PointResult, Vec<RequestRecord>)> {
-    let mut s = Session::open(bench_args(url, extra)).await.unwrap();
+    let mut s = Session::open(bench_args(url, extra).config().unwrap())
+        .await
+        .unwrap();
     let mut out = Vec::new();
     for i in 0..s.loads().len() {
         out.push(s.point(i, None).await.unwrap());

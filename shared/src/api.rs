@@ -230,6 +230,10 @@ pub struct JobDetail {
     pub plan: Vec<PointPlan>,
     /// Indices of the finished points.
     pub finished: Vec<u32>,
+    /// What the run warned of (failed warm-up requests, prompt lengths that may be off),
+    /// oldest first.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// A finished point.

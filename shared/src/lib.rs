@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod kind;
 pub mod result;
 pub mod socket;
 pub mod sweep;
@@ -18,6 +19,7 @@ pub use api::{
     Hello, JobDetail, JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_ATTACHED_BYTES,
     MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
+pub use kind::EngineKind;
 pub use sweep::{EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD};
 
 pub use result::{

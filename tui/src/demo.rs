@@ -192,7 +192,8 @@ fn fill_model(path: &Path, model: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::usage(format!("{}: {}", path.display(), e.message())))?;
     if let Some(toml::Value::Array(engines)) = doc.get_mut("engine") {
         for e in engines.iter_mut().filter_map(toml::Value::as_table_mut) {
-            let llama = e.get("kind").and_then(toml::Value::as_str) == Some("llamacpp");
+            let llama = e.get("kind").and_then(toml::Value::as_str)
+                == Some(llms_shared::EngineKind::Llamacpp.name());
             if llama && !e.contains_key("model") {
                 e.insert("model".into(), toml::Value::String(model.to_owned()));
             }

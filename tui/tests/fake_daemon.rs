@@ -90,6 +90,7 @@ impl Llmsd for Fake {
             spec: "name = \"sweep\"".into(),
             plan,
             finished: vec![0],
+            warnings: Vec::new(),
         })
     }
     async fn cancel(self, _: Context, id: u64) -> Result<JobState, ApiError> {

@@ -1,5 +1,6 @@
 //! `llmsd bench` arguments and their validation. Every error names the option at fault.
 
+use super::config::{PointStop, RunConfig, WorkloadConfig};
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
@@ -82,10 +83,6 @@ pub struct BenchArgs {
     /// Include every request's raw record in the JSON.
     #[arg(long)]
     pub raw: bool,
-    /// Files that came with a sweep (prompts, tokenizer), used instead of the paths; the
-    /// command line reads its own.
-    #[arg(skip)]
-    pub attached: Vec<llms_shared::AttachedFile>,
 }
 
 /// `--arrival` values.
@@ -220,10 +217,34 @@ impl BenchArgs {
 
     /// Per-point stop condition.
     pub fn stop(&self) -> (Option<u64>, Option<Duration>) {
-        match self.duration {
-            Some(d) => (None, Some(Duration::from_secs_f64(d))),
-            None => (Some(self.requests.unwrap_or(64)), None),
-        }
+        PointStop::of(self.requests, self.duration).split()
+    }
+
+    /// What the session runs, after the cross-option checks of [`BenchArgs::loads`]. The
+    /// command line reads its own files; the kind is what the server says of itself.
+    pub fn config(&self) -> Result<RunConfig, String> {
+        Ok(RunConfig {
+            url: self.url.clone(),
+            kind: None,
+            model: self.model.clone(),
+            workload: WorkloadConfig {
+                endpoint: self.endpoint,
+                output_tokens: self.output_tokens,
+                input_tokens: self.input_tokens,
+                tokenizer: self.tokenizer.clone(),
+                prompts: self.prompts.clone(),
+                attached: Vec::new(),
+                verbatim_prompts: self.verbatim_prompts,
+            },
+            loads: self.loads()?,
+            stop: PointStop::of(self.requests, self.duration),
+            warmup: self.warmup,
+            max_concurrency: self.max_concurrency,
+            seed: self.seed,
+            timeout: Duration::from_secs_f64(self.timeout),
+            slo: self.slo,
+            max_error_rate: self.max_error_rate,
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod args;
 mod checks;
+pub mod config;
 mod prompts;
 mod table;
 
@@ -17,6 +18,7 @@ use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate};
 pub use args::BenchArgs;
 use checks::{COUNTER_BUDGET, MAX_EXCESS_HITS, cross_check, prefix_cache_hits, settled_counters};
+pub use config::{PointStop, RunConfig, WorkloadConfig};
 use llms_shared::{BenchReport, Load, PointResult, REPORT_VERSION, RequestRecord};
 use prompts::{Preambles, PromptSource, build_prompts};
 use std::sync::Arc;
@@ -54,13 +56,23 @@ struct ServerInfo {
 
 /// Run the whole benchmark; prints the table to stdout and writes `--json` if asked.
 pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
-    let json = a.json.clone();
-    let raw = a.raw;
-    let mut session = Session::open(a).await?;
+    let config = a.config().map_err(BenchError::Usage)?;
+    let (json, raw) = (a.json, a.raw);
+    if let Some(path) = &json {
+        check_json_path(path)?;
+    }
+    let mut session = Session::open(config).await?;
+    for w in session.take_warnings() {
+        eprintln!("warning: {w}");
+    }
     let mut report = session.header();
     println!("{}", table::header());
     for i in 0..session.loads().len() {
-        let (mut point, records) = session.point(i, None).await?;
+        let point = session.point(i, None).await;
+        for w in session.take_warnings() {
+            eprintln!("warning: {w}");
+        }
+        let (mut point, records) = point?;
         println!("{}", table::row(&point));
         if raw {
             point.requests = records;
@@ -77,31 +89,34 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
 /// One server, ready to be measured: found, its prompts built, its preflight passed. The
 /// daemon's scheduler runs its points one by one; `run` runs them all.
 pub struct Session {
-    a: BenchArgs,
-    loads: Vec<Load>,
+    c: RunConfig,
     w: Workload,
     http: reqwest::Client,
     base: String,
     header: BenchReport,
     /// Tokens the server adds to every prompt (chat template, BOS), when measured.
     template_tokens: Option<u64>,
+    /// What the user should know of the run so far (see [`Session::take_warnings`]).
+    warnings: Vec<String>,
 }
 
 impl Session {
-    /// Check the arguments, find the server, build the prompts and send the preflight.
-    pub async fn open(a: BenchArgs) -> Result<Self, BenchError> {
-        let loads = a.loads().map_err(BenchError::Usage)?;
-        let base = a
+    /// Find the server, build the prompts and send the preflight.
+    pub async fn open(c: RunConfig) -> Result<Self, BenchError> {
+        if c.loads.is_empty() {
+            return Err(BenchError::Usage("no load settings".into()));
+        }
+        let base = c
             .url
             .trim_end_matches('/')
             .trim_end_matches("/v1")
             .to_owned();
-        let url = reqwest::Url::parse(&format!("{base}{}", a.endpoint.path()))
-            .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", a.url)))?;
+        let url = reqwest::Url::parse(&format!("{base}{}", c.workload.endpoint.path()))
+            .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", c.url)))?;
         // A stream may carry twice what was asked (and the warm-ups' 16), no more: a cap on
         // what a misbehaving server can make the client hold.
-        let limit = 2 * u64::from(a.output_tokens.max(16)) + 16;
-        let client = StreamClient::new(url.clone(), Duration::from_secs_f64(a.timeout))
+        let limit = 2 * u64::from(c.workload.output_tokens.max(16)) + 16;
+        let client = StreamClient::new(url.clone(), c.timeout)
             .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?
             .with_token_limit(limit);
         let http = http_builder()
@@ -109,42 +124,36 @@ impl Session {
             .build()
             .map_err(|e| BenchError::Internal(e.to_string()))?;
         // Local inputs first: a bad file is reported before the server is even asked.
-        let source = PromptSource::open(&a)?;
-        if let Some(path) = &a.json {
-            check_json_path(path)?;
-        }
+        let source = PromptSource::open(&c)?;
         let info = discover(&http, &base).await?;
-        let model = a.model.clone().or(info.model);
-        let engine = info
-            .owned_by
-            .clone()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let takes_min_tokens = ["vllm", "sglang", "tensorrt", "trtllm", "llms-reference"]
-            .iter()
-            .any(|e| engine.contains(e));
+        let model = c.model.clone().or(info.model);
+        // The kind's row says, where the kind is known and its API fixed; else what the server
+        // says of itself (the rows' `owned_by`).
+        let owned_by = info.owned_by.as_deref().unwrap_or_default();
+        let takes_min_tokens = crate::kinds::takes_min_tokens(c.kind, owned_by);
         let opts = RequestOptions {
             model: model.clone(),
-            max_tokens: Some(a.output_tokens),
+            max_tokens: Some(c.workload.output_tokens),
             min_tokens: takes_min_tokens,
         };
         // A fresh salt per run: two runs against one server do not share preambles either.
         let salt = rand::random::<u64>() % 1_000_000_000;
         let pre = Preambles {
             salt,
-            unique: !a.verbatim_prompts,
+            unique: !c.workload.verbatim_prompts,
         };
-        let built = build_prompts(&a, source, &client, &http, &base, &opts, pre).await?;
+        let built = build_prompts(&c, source, &client, &http, &base, &opts, pre).await?;
+        let endpoint = c.workload.endpoint;
         let prepared: Vec<Template> = built
             .prompts
             .iter()
             .zip(&built.targets)
-            .map(|(p, t)| Template::new(a.endpoint, p, &opts, pre.unique, *t))
+            .map(|(p, t)| Template::new(endpoint, p, &opts, pre.unique, *t))
             .collect();
         let header = BenchReport {
             version: REPORT_VERSION,
             url: base.clone(),
-            endpoint: a.endpoint.as_str().into(),
+            endpoint: endpoint.as_str().into(),
             model: model.unwrap_or_default(),
             server: info.owned_by,
             points: Vec::new(),
@@ -157,19 +166,31 @@ impl Session {
             first_prompt: 0,
         };
         Ok(Self {
-            a,
-            loads,
+            c,
             w,
             http,
             base,
             header,
             template_tokens: built.template_tokens,
+            warnings: built.warnings,
         })
     }
 
     /// The load settings, one point each.
     pub fn loads(&self) -> &[Load] {
-        &self.loads
+        &self.c.loads
+    }
+
+    /// What the session has to tell the user since it last asked (prompt lengths that may be
+    /// off, failed warm-up requests): `llmsd bench` prints them, the daemon logs them and keeps
+    /// them with the job.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// The measured requests a point sends, where that is a number (not a duration).
+    pub fn requests_per_point(&self) -> Option<u64> {
+        self.c.stop.split().0
     }
 
     /// The report's header (server, model, endpoint), with no points.
@@ -196,8 +217,14 @@ impl Session {
         index: usize,
         live: Option<Arc<Live>>,
     ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
-        self.warmup(index).await?;
-        self.measure(index, live, &|_| {}).await
+        let load = self
+            .c
+            .loads
+            .get(index)
+            .cloned()
+            .ok_or_else(|| BenchError::Internal(format!("no point {index}")))?;
+        self.warmup(index).await;
+        self.measure(index, load, live, &()).await
     }
 
     /// Send `n` sampled requests together (temperature 0.7, top-p 0.8, top-k 20, 16 tokens)
@@ -243,65 +270,72 @@ impl Session {
             .count() as u32
     }
 
-    /// The warm-up of point `index` (not measured).
-    pub async fn warmup(&mut self, index: usize) -> Result<(), BenchError> {
-        self.load(index)?;
-        self.w.id_prefix = format!("llms-p{index}");
-        let failed = warmup(&self.w, self.a.warmup).await;
+    /// The warm-up of the session's point number `n` (its request ids say `llms-p{n}`; not
+    /// measured). Failed warm-up requests are a warning.
+    pub async fn warmup(&mut self, n: usize) {
+        self.w.id_prefix = format!("llms-p{n}");
+        let failed = warmup(&self.w, self.c.warmup).await;
         if failed > 0 {
-            eprintln!(
-                "warning: {failed} of {} warm-up requests failed",
-                self.a.warmup
-            );
+            self.warnings.push(format!(
+                "{failed} of {} warm-up requests failed",
+                self.c.warmup
+            ));
         }
-        self.w.first_prompt += u64::from(self.a.warmup);
-        Ok(())
+        self.w.first_prompt += u64::from(self.c.warmup);
     }
 
-    /// The measured part of point `index` (after [`Session::warmup`]): counters, requests,
-    /// counters again, figures. Moves the prompt cursor past the prompts it used.
-    /// `edge(true)` runs right before the first measured request and `edge(false)` right
-    /// after the last one ends (the daemon's GPU meter covers exactly that span).
+    /// The measured part of the session's point number `n` at `load` (after
+    /// [`Session::warmup`]): counters, requests, counters again, figures. Moves the prompt
+    /// cursor past the prompts it used. `window` is told right before the first measured
+    /// request and right after the last one ends (the daemon's GPU meter covers exactly that
+    /// span).
     pub async fn measure(
         &mut self,
-        index: usize,
+        n: usize,
+        load: Load,
         live: Option<Arc<Live>>,
-        edge: &(dyn Fn(bool) + Sync),
+        window: &dyn Window,
     ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
-        let load = self.load(index)?;
-        self.w.id_prefix = format!("llms-p{index}");
+        self.w.id_prefix = format!("llms-p{n}");
         measure(
-            &self.a,
+            &self.c,
             &mut self.w,
-            &self.http,
-            &self.base,
+            (&self.http, &self.base),
             load,
             live,
-            edge,
+            window,
             self.template_tokens,
         )
         .await
     }
+}
 
-    fn load(&self, index: usize) -> Result<Load, BenchError> {
-        self.loads
-            .get(index)
-            .cloned()
-            .ok_or_else(|| BenchError::Internal(format!("no point {index}")))
+/// Who follows a point's measured window (the daemon's GPU meter).
+pub trait Window: Sync {
+    /// Right before the first measured request; must not block.
+    fn opened(&self);
+    /// Right after the last measured request ended; awaited before the engine's counters are
+    /// read, so whatever it waits for runs off the point's thread.
+    fn closed(&self) -> futures::future::BoxFuture<'_, ()>;
+}
+
+/// No one follows (`llmsd bench`).
+impl Window for () {
+    fn opened(&self) {}
+    fn closed(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
 }
 
 /// Counters, the measured requests, counters again, figures. Moves the workload's prompt
 /// cursor past every prompt it used.
-#[allow(clippy::too_many_arguments)]
 async fn measure(
-    a: &BenchArgs,
+    c: &RunConfig,
     w: &mut Workload,
-    http: &reqwest::Client,
-    base: &str,
+    (http, base): (&reqwest::Client, &str),
     load: Load,
     live: Option<Arc<Live>>,
-    edge: &(dyn Fn(bool) + Sync),
+    window: &dyn Window,
     template_tokens: Option<u64>,
 ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
     // Counter reads are bounded: a server slow to answer /metrics cannot hold the point.
@@ -309,28 +343,28 @@ async fn measure(
         .await
         .ok()
         .flatten();
-    let (requests, duration) = a.stop();
+    let (requests, duration) = c.stop.split();
     let spec = PointSpec {
         load: load.clone(),
         requests,
         duration,
-        max_concurrency: a.max_concurrency,
-        seed: a.seed,
+        max_concurrency: c.max_concurrency,
+        seed: c.seed,
     };
     let measured = Workload {
         client: w.client.clone().with_live(live),
         ..w.clone()
     };
-    edge(true);
+    window.opened();
     let run = run_point(&measured, &spec).await;
-    edge(false);
+    window.closed().await;
     let run = run.map_err(|e| BenchError::Usage(e.to_string()))?;
     w.first_prompt += run.records.len() as u64;
     let exp = Expectations {
-        output_tokens: Some(a.output_tokens),
-        input_tokens: a.input_tokens,
-        slo: a.slo.unwrap_or_default(),
-        max_error_rate: a.max_error_rate,
+        output_tokens: Some(c.workload.output_tokens),
+        input_tokens: c.workload.input_tokens,
+        slo: c.slo.unwrap_or_default(),
+        max_error_rate: c.max_error_rate,
     };
     let mut point = aggregate(
         load,
@@ -365,7 +399,7 @@ async fn measure(
         point.server.as_ref(),
         cache_metric,
         template_tokens,
-        !a.verbatim_prompts,
+        !c.workload.verbatim_prompts,
     );
     if point
         .prefix_cache

@@ -2,7 +2,7 @@
 //! length, made unique per request by a preamble, and the preflight that proves the endpoint
 //! streams (and sizes the chat template's tokens).
 
-use super::{BenchArgs, BenchError};
+use super::{BenchError, RunConfig};
 use crate::loadgen::client::{Clock, Prepared, StreamClient};
 use crate::loadgen::request::{
     Endpoint, Prompt, RESERVED_SEQ, RequestOptions, body, preamble, with_preamble,
@@ -22,7 +22,8 @@ pub(super) enum PromptSource {
 }
 
 impl PromptSource {
-    pub(super) fn open(a: &BenchArgs) -> Result<Self, BenchError> {
+    pub(super) fn open(c: &RunConfig) -> Result<Self, BenchError> {
+        let a = &c.workload;
         let usage = |e: &dyn std::fmt::Display| BenchError::Usage(e.to_string());
         // Files that came with a sweep are used as sent; `llmsd bench` reads its own.
         let sent = |field| llms_shared::AttachedFile::find(&a.attached, field);
@@ -75,11 +76,13 @@ pub(super) struct Built {
     pub(super) targets: Vec<Option<u64>>,
     /// Tokens the server adds to every prompt, when measured.
     pub(super) template_tokens: Option<u64>,
+    /// What may make the input lengths less exact than asked, for the user.
+    pub(super) warnings: Vec<String>,
 }
 
 /// The prompts of the run and each one's client-side input count (synthetic target).
 pub(super) async fn build_prompts(
-    a: &BenchArgs,
+    c: &RunConfig,
     source: PromptSource,
     client: &StreamClient,
     http: &reqwest::Client,
@@ -95,15 +98,16 @@ pub(super) async fn build_prompts(
     let (target, codec) = match source {
         PromptSource::Synthetic(n, codec) => (n, codec),
         PromptSource::Fixed(mut ps) => {
-            ps.shuffle(&mut rand::rngs::StdRng::seed_from_u64(a.seed));
+            ps.shuffle(&mut rand::rngs::StdRng::seed_from_u64(c.seed));
             let first = ps
                 .first()
                 .cloned()
                 .ok_or_else(|| BenchError::Usage("no prompts".into()))?;
-            preflight(a.endpoint, client, &pre.reserved(&first, 0), opts).await?;
+            preflight(c.workload.endpoint, client, &pre.reserved(&first, 0), opts).await?;
             // The template's size, if the server can count tokens for us (not an error if not).
             let probe = Prompt::Text(PROBE_TEXT.into());
-            let template_tokens = overhead(a.endpoint, client, &server_codec(), &probe, opts, pre)
+            let endpoint = c.workload.endpoint;
+            let template_tokens = overhead(endpoint, client, &server_codec(), &probe, opts, pre)
                 .await
                 .ok()
                 .map(|o| o.max(0) as u64);
@@ -112,6 +116,7 @@ pub(super) async fn build_prompts(
                 prompts: ps,
                 targets: vec![None; n],
                 template_tokens,
+                warnings: Vec::new(),
             });
         }
     };
@@ -127,24 +132,30 @@ pub(super) async fn build_prompts(
     const PROBE: usize = 16;
     let probe = corpus.prompts(&codec, PROBE, 1).await.map_err(synth_err)?;
     let probe_prompt = Prompt::Text(probe[0].text.clone());
-    let overhead = match overhead(a.endpoint, client, &codec, &probe_prompt, opts, pre).await {
+    let endpoint = c.workload.endpoint;
+    let mut warnings = Vec::new();
+    let overhead = match overhead(endpoint, client, &codec, &probe_prompt, opts, pre).await {
         Ok(o) => o,
         Err(Overhead::Bench(e)) => return Err(e),
         Err(Overhead::Unknown(why)) => {
-            eprintln!("warning: {why}; input lengths cannot be checked");
+            warnings.push(format!("{why}; input lengths cannot be checked"));
             0
         }
     };
     // Each request's preamble takes `k` tokens of its length.
     let k = match pre.unique {
-        true => preamble_tokens(&codec, pre.salt).await.map_err(synth_err)?,
+        true => {
+            let (k, odd) = preamble_tokens(&codec, pre.salt).await.map_err(synth_err)?;
+            warnings.extend(odd);
+            k
+        }
         false => 0,
     };
     let content = i64::from(target) - overhead - k as i64;
     if content < 1 {
         return Err(BenchError::Usage(format!(
             "--input-tokens {target} is not more than the {} endpoint's template overhead of {overhead} tokens{}",
-            a.endpoint.as_str(),
+            endpoint.as_str(),
             match pre.unique {
                 true => format!(" plus the {k}-token per-request preamble"),
                 false => String::new(),
@@ -153,10 +164,10 @@ pub(super) async fn build_prompts(
     }
     // One prompt per request of the whole run where that is known (so no point replays
     // another's prompts), else a pool that wraps (the preamble keeps them apart).
-    let (requests, _) = a.stop();
-    let points = a.loads().map_or(1, |l| l.len()) as u64;
+    let (requests, _) = c.stop.split();
+    let points = c.loads.len().max(1) as u64;
     let count = requests
-        .map_or(1024, |r| (r + u64::from(a.warmup)).saturating_mul(points))
+        .map_or(1024, |r| (r + u64::from(c.warmup)).saturating_mul(points))
         .clamp(1, 4096) as usize;
     let ps = corpus
         .prompts(&codec, content as usize, count)
@@ -171,11 +182,11 @@ pub(super) async fn build_prompts(
             .await
             .map_err(synth_err)?;
         if joined.len() as u64 != k + p.tokens as u64 {
-            eprintln!(
-                "warning: this tokenizer counts the per-request preamble with the prompt as {} tokens, not {k} + {}: input lengths may be off by a token (checked against usage per request)",
+            warnings.push(format!(
+                "this tokenizer counts the per-request preamble with the prompt as {} tokens, not {k} + {}: input lengths may be off by a token (checked against usage per request)",
                 joined.len(),
                 p.tokens
-            );
+            ));
         }
     }
     let targets = ps
@@ -186,6 +197,7 @@ pub(super) async fn build_prompts(
         prompts: ps.into_iter().map(|p| Prompt::Text(p.text)).collect(),
         targets,
         template_tokens: Some(overhead.max(0) as u64),
+        warnings,
     })
 }
 
@@ -230,20 +242,23 @@ async fn overhead(
 
 /// Tokens of one preamble. Digits tokenize alike whatever they are in the usual tokenizers;
 /// a tokenizer that does not is warned about (input lengths then vary by a token or so, and
-/// `input_tokens_mismatch` shows it).
-async fn preamble_tokens(codec: &synth::Codec, salt: u64) -> Result<u64, synth::SynthError> {
+/// `input_tokens_mismatch` shows it). Returns the count and the warning, if any.
+async fn preamble_tokens(
+    codec: &synth::Codec,
+    salt: u64,
+) -> Result<(u64, Option<String>), synth::SynthError> {
     let mut counts = Vec::new();
     for j in 0..8 {
         let p = preamble(salt, RESERVED_SEQ + 10 + j);
         counts.push(codec.encode(&p).await?.len() as u64);
     }
     let k = counts.iter().copied().max().unwrap_or(0);
-    if counts.iter().any(|c| *c != k) {
-        eprintln!(
-            "warning: the per-request preamble (9 digits and a newline) is {counts:?} tokens in this tokenizer, not one fixed count: input lengths may vary by a token"
-        );
-    }
-    Ok(k)
+    let odd = counts.iter().any(|c| *c != k).then(|| {
+        format!(
+            "the per-request preamble (9 digits and a newline) is {counts:?} tokens in this tokenizer, not one fixed count: input lengths may vary by a token"
+        )
+    });
+    Ok((k, odd))
 }
 
 /// One small request before anything is measured: does the endpoint exist, stream SSE, and

@@ -6,10 +6,10 @@
 //! and renamed into place when complete (removed if it fails), so neither a crash nor a power
 //! loss leaves a half engine that looks whole.
 
-use super::kinds::{self, engine_mode};
 use super::logs::LogSink;
 use super::process;
 use super::{EngineError, EngineHandle, EngineSpec};
+use crate::kinds::{self, EngineKind, engine_mode};
 use llms_shared::EngineState;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -50,7 +50,7 @@ impl Default for TrtTools {
 
 /// Whether `spec` needs a build before it is served.
 pub(crate) fn needed(spec: &EngineSpec) -> bool {
-    spec.kind == "trtllm" && engine_mode(&spec.options)
+    spec.kind == EngineKind::Trtllm && engine_mode(&spec.options)
 }
 
 impl EngineHandle {
@@ -227,9 +227,9 @@ impl EngineHandle {
             logs.note(&format!(
                 "cannot tell the TensorRT-LLM version ({argv:?}): {why}"
             ));
-            EngineError::NotReady(format!(
+            EngineError::NotReady(super::Failure::plain(format!(
                 "cannot tell the TensorRT-LLM version with {argv:?}: {why}"
-            ))
+            )))
         };
         let out = match out {
             Ok(Ok(o)) => o,

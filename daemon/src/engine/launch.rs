@@ -1,11 +1,11 @@
 //! Starting engines: Starting -> Ready, or Failed(reason) (Stopped when cancelled).
 
-use super::kinds::{self, Kind, PORT_IN_USE};
 use super::logs::LogSink;
 use super::process::{self, Exit, Proc};
 use super::readiness::{self, Ready};
 use super::state::Record;
 use super::{Engine, EngineError, EngineHandle, EngineSpec, failure, validate};
+use crate::kinds::{self, Kind, Launch, PORT_IN_USE};
 use llms_shared::{EngineInfo, EngineState};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,8 +29,7 @@ impl EngineHandle {
         if inner.closed.load(Ordering::SeqCst) {
             return Err(EngineError::Cancelled);
         }
-        let kind = kinds::find(&spec.kind)
-            .ok_or_else(|| EngineError::Invalid(format!("unknown kind '{}'", spec.kind)))?;
+        let kind = kinds::of(spec.kind);
         let id = inner.next_id();
         let log_path = match kind.process {
             true => {
@@ -64,7 +63,7 @@ impl EngineHandle {
             info: EngineInfo {
                 id,
                 name: spec.name.clone(),
-                kind: spec.kind.clone(),
+                kind: spec.kind.name().to_owned(),
                 job,
                 state: EngineState::Starting,
                 url,
@@ -96,10 +95,9 @@ impl EngineHandle {
         if let Err(e) = &r {
             let state = match e {
                 EngineError::Cancelled => EngineState::Stopped,
-                EngineError::NotReady(m) | EngineError::Spawn(m) | EngineError::Invalid(m) => {
-                    let short = m.split("; last log lines:").next().unwrap_or_default();
-                    EngineState::Failed(short.to_owned())
-                }
+                // The state says what happened; the log lines are in the log.
+                EngineError::NotReady(f) => EngineState::Failed(f.what.clone()),
+                EngineError::Spawn(m) | EngineError::Invalid(m) => EngineState::Failed(m.clone()),
             };
             inner.set_state(id, state);
         }
@@ -127,8 +125,8 @@ impl EngineHandle {
                     None,
                 ),
                 false => {
-                    let prefix = validate::command(&inner.cfg, kind.name).ok_or_else(|| {
-                        EngineError::Invalid(format!("{} not configured", kind.name))
+                    let prefix = validate::command(&inner.cfg, kind.kind).ok_or_else(|| {
+                        EngineError::Invalid(format!("{} not configured", kind.name()))
                     })?;
                     let port =
                         free_port().map_err(|e| EngineError::Spawn(format!("free port: {e}")))?;
@@ -146,7 +144,15 @@ impl EngineHandle {
                         }
                         None => None,
                     };
-                    let argv = kind.argv(&prefix, spec, port, config.as_deref(), built);
+                    let launch = Launch {
+                        model: spec.model.as_deref(),
+                        options: &spec.options,
+                        args: &spec.args,
+                        port,
+                        config: config.as_deref(),
+                        built,
+                    };
+                    let argv = kind.argv(&prefix, &launch);
                     logs.note(&format!("starting: {argv:?}"));
                     for w in (kind.advice)(&argv) {
                         tracing::warn!(engine = %spec.name, "{w}");
@@ -298,7 +304,7 @@ impl EngineHandle {
         Engine {
             id,
             url,
-            kind: spec.kind.clone(),
+            kind: spec.kind,
             name: spec.name.clone(),
             proc,
             logs: logs.clone(),
@@ -334,7 +340,7 @@ use llms_shared::clock::now_ms as unix_ms;
 /// but never below the kind's least (GPU engines take minutes to load).
 fn ready_timeout(cfg: &super::EngineConfig, kind: &Kind, spec: &EngineSpec) -> std::time::Duration {
     spec.ready_timeout
-        .or_else(|| cfg.kind_ready_timeouts.get(kind.name).copied())
+        .or_else(|| cfg.kind_ready_timeouts.get(kind.name()).copied())
         .unwrap_or_else(|| cfg.ready_timeout.max(kind.min_ready))
 }
 

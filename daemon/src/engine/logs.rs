@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Longest line kept, bytes; the rest of a longer line is dropped.
@@ -59,12 +59,12 @@ impl LogSink {
 
     /// Record one line of the engine's (without its newline).
     pub fn push(&self, line: String) {
-        let fatal = super::kinds::fatal_label(&line);
+        let fatal = crate::kinds::fatal_label(&line);
         self.record(line, fatal);
     }
 
     fn record(&self, line: String, fatal: Option<&'static str>) {
-        let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut g = crate::sync::lock(&self.inner);
         if g.fatal.is_none()
             && let Some(label) = fatal
         {
@@ -93,7 +93,7 @@ impl LogSink {
 
     /// The last `n` lines, oldest first.
     pub fn tail(&self, n: usize) -> Vec<String> {
-        let g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let g = crate::sync::lock(&self.inner);
         g.ring
             .iter()
             .skip(g.ring.len().saturating_sub(n))
@@ -103,7 +103,7 @@ impl LogSink {
 
     /// The first fatal line seen ("port in use: ..."), if any.
     pub fn fatal(&self) -> Option<String> {
-        let g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let g = crate::sync::lock(&self.inner);
         g.fatal.clone()
     }
 }

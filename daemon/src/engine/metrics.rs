@@ -1,6 +1,8 @@
 //! Engine `/metrics` (Prometheus text) mapped onto the common [`EngineMetrics`], and the scrape
-//! loop of a ready engine. Names from ENGINES.md section 6 and the reference engine.
+//! loop of a ready engine. The names are the kinds table's (ENGINES.md section 6); a server's
+//! family is found by the names it exports, so an external server maps too.
 
+use crate::kinds::MetricNames;
 use crate::loadgen::metrics::parse;
 use llms_shared::EngineMetrics;
 use std::collections::HashMap;
@@ -9,54 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Between scrapes.
 const EVERY: Duration = Duration::from_secs(1);
-
-/// One engine family's names for the common metrics.
-struct Family {
-    running: &'static str,
-    waiting: &'static str,
-    /// KV-cache usage as a 0..1 ratio, if the engine exports one.
-    kv: Option<&'static str>,
-    prompt: &'static str,
-    generation: &'static str,
-}
-
-const FAMILIES: [Family; 5] = [
-    Family {
-        running: "vllm:num_requests_running",
-        waiting: "vllm:num_requests_waiting",
-        kv: Some("vllm:kv_cache_usage_perc"),
-        prompt: "vllm:prompt_tokens_total",
-        generation: "vllm:generation_tokens_total",
-    },
-    Family {
-        running: "sglang:num_running_reqs",
-        waiting: "sglang:num_queue_reqs",
-        kv: Some("sglang:token_usage"),
-        prompt: "sglang:prompt_tokens_total",
-        generation: "sglang:generation_tokens_total",
-    },
-    Family {
-        running: "trtllm_num_requests_running",
-        waiting: "trtllm_num_requests_waiting",
-        kv: Some("trtllm_kv_cache_utilization"),
-        prompt: "trtllm_prompt_tokens_total",
-        generation: "trtllm_generation_tokens_total",
-    },
-    Family {
-        running: "llamacpp:requests_processing",
-        waiting: "llamacpp:requests_deferred",
-        kv: None, // llama.cpp has none (only /slots)
-        prompt: "llamacpp:prompt_tokens_total",
-        generation: "llamacpp:tokens_predicted_total",
-    },
-    Family {
-        running: "llmsref:requests_running",
-        waiting: "llmsref:requests_waiting",
-        kv: Some("llmsref:kv_cache_usage_perc"),
-        prompt: "llmsref:prompt_tokens_total",
-        generation: "llmsref:generation_tokens_total",
-    },
-];
 
 /// Map a `/metrics` text onto the common names (`unix_ms` left 0). Series are summed over their
 /// label sets (vLLM's data-parallel engines), except that SGLang's per-tensor-parallel-rank
@@ -76,9 +30,8 @@ pub fn map(text: &str) -> EngineMetrics {
             *counts.entry(&l[..i]).or_default() += 1.0;
         }
     }
-    let first = |pick: fn(&Family) -> Option<&'static str>| {
-        FAMILIES
-            .iter()
+    let first = |pick: fn(&MetricNames) -> Option<&'static str>| {
+        crate::kinds::metric_names()
             .filter_map(pick)
             .find_map(|n| sums.get(n).map(|v| (n, *v)))
     };

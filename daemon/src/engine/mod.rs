@@ -2,7 +2,7 @@
 //! readiness, keep their logs, detect crashes, stop them (SIGTERM, grace, SIGKILL to the
 //! group) and scrape their `/metrics` into the common names.
 //!
-//! Kinds are rows of a table ([`known_kinds`]): `external` (an OpenAI-compatible URL that is
+//! Kinds are rows of a table ([`crate::kinds::KINDS`]): `external` (an OpenAI-compatible URL that is
 //! already running: no process), `reference` (`llmsd reference-engine`), `llamacpp`
 //! (`llama-server`), `vllm` (`vllm serve`), `sglang` (`sglang.launch_server`) and `trtllm`
 //! (`trtllm-serve`, PyTorch backend). Binaries come from the daemon config ([`EngineConfig::commands`]); specs
@@ -12,7 +12,6 @@
 //! orphans of a killed engine leader become its children and are reaped, not left as zombies.
 
 mod build;
-mod kinds;
 mod launch;
 mod logs;
 mod metrics;
@@ -22,6 +21,7 @@ mod state;
 mod stop;
 mod validate;
 
+pub use crate::kinds::{EngineKind, EngineOptions};
 pub use build::TrtTools;
 /// Map an engine's Prometheus `/metrics` text onto the common [`EngineMetrics`](llms_shared::EngineMetrics).
 pub use metrics::map as map_metrics;
@@ -104,8 +104,8 @@ impl Default for EngineConfig {
 pub struct EngineSpec {
     /// Name within its job (used in the log file name and `log_tail`).
     pub name: String,
-    /// One of [`known_kinds`].
-    pub kind: String,
+    /// Its kind.
+    pub kind: EngineKind,
     /// Model: a GGUF file for `llamacpp`, the served name for `reference`.
     pub model: Option<String>,
     /// Base URL, `external` only.
@@ -125,10 +125,10 @@ pub struct EngineSpec {
 impl EngineSpec {
     /// Engine `name` of `kind` with `args` appended to its command, and nothing else set: no
     /// model, URL, environment, GPUs, options or own readiness timeout.
-    pub fn new(kind: &str, name: &str, args: &[&str]) -> EngineSpec {
+    pub fn new(kind: EngineKind, name: &str, args: &[&str]) -> EngineSpec {
         EngineSpec {
             name: name.into(),
-            kind: kind.into(),
+            kind,
             model: None,
             url: None,
             args: args.iter().map(|s| (*s).to_owned()).collect(),
@@ -138,28 +138,6 @@ impl EngineSpec {
             options: EngineOptions::default(),
         }
     }
-}
-
-/// Engine options with one name across kinds; each kind maps them to its flags (or refuses
-/// the ones it has no equivalent for, naming the field).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EngineOptions {
-    /// Most requests running at once.
-    pub max_batch: Option<u32>,
-    /// Longest sequence.
-    pub max_model_len: Option<u32>,
-    /// GPU memory share, 0 to 1.
-    pub gpu_memory_fraction: Option<f64>,
-    /// Tensor-parallel GPUs.
-    pub tensor_parallel: Option<u32>,
-    /// auto, float16, bfloat16, float32.
-    pub dtype: Option<String>,
-    /// `Some(false)` turns prefix caching off.
-    pub prefix_cache: Option<bool>,
-    /// The engine's random seed.
-    pub seed: Option<u64>,
-    /// TensorRT-LLM backend mode.
-    pub mode: Option<String>,
 }
 
 /// Given pids, answers those that still hold GPU memory (NVML where present).
@@ -173,7 +151,7 @@ pub enum EngineError {
     Spawn(String),
     /// It exited or did not get healthy in time: the reason and the last log lines.
     #[error("engine not ready: {0}")]
-    NotReady(String),
+    NotReady(Failure),
     /// The caller cancelled, or the engine was stopped, while it started.
     #[error("engine start cancelled")]
     Cancelled,
@@ -199,26 +177,14 @@ pub async fn reap_orphans(log_dir: &std::path::Path, grace: std::time::Duration)
 }
 
 /// The argv prefix a kind runs with under `cfg` (`reference` defaults to this executable).
-pub fn command_for(cfg: &EngineConfig, kind: &str) -> Option<Vec<String>> {
+pub fn command_for(cfg: &EngineConfig, kind: EngineKind) -> Option<Vec<String>> {
     validate::command(cfg, kind)
 }
 
 /// Sampled requests an engine of `kind` needs once before its first measured point (its
 /// one-time kernel compiles), 0 for most.
-pub fn warmup_sampled(kind: &str) -> u32 {
-    kinds::find(kind).map_or(0, |k| k.warmup_sampled)
-}
-
-/// The kinds the supervisor runs.
-pub fn known_kinds() -> &'static [&'static str] {
-    &[
-        "external",
-        "reference",
-        "llamacpp",
-        "vllm",
-        "sglang",
-        "trtllm",
-    ]
+pub fn warmup_sampled(kind: EngineKind) -> u32 {
+    crate::kinds::of(kind).warmup_sampled
 }
 
 /// Start the supervisor. Makes this process a child subreaper (see the module docs).
@@ -246,7 +212,7 @@ pub struct Engine {
     /// Base URL (no `/v1`).
     pub url: String,
     /// Its kind.
-    pub kind: String,
+    pub kind: EngineKind,
     /// Its name.
     pub name: String,
     proc: Option<Arc<Proc>>,
@@ -321,23 +287,52 @@ impl Engine {
         if let Some(p) = &self.proc {
             let e = p.exited().await;
             if !e.deliberate {
-                return failure(&e.status, &self.logs);
+                return failure(&e.status, &self.logs).to_string();
             }
         }
         std::future::pending().await
     }
 }
 
+/// Why an engine failed, for people: one line, and the engine's last log lines where its log
+/// tells more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// What happened, with the log's fatal line in parentheses when there is one.
+    pub what: String,
+    /// The last log lines, when the log was read.
+    pub log: Option<Vec<String>>,
+}
+
+impl Failure {
+    /// A reason with no log to it.
+    pub fn plain(what: String) -> Self {
+        Self { what, log: None }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    /// `what`, then `; last log lines:` and each line indented on its own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)?;
+        if let Some(lines) = &self.log {
+            f.write_str("; last log lines:")?;
+            for l in lines {
+                write!(f, "\n  {l}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// "{what} ({fatal line})" + the last log lines.
-fn failure(what: &str, logs: &LogSink) -> String {
-    let mut s = what.to_owned();
-    if let Some(f) = logs.fatal() {
-        s = format!("{s} ({f})");
+fn failure(what: &str, logs: &LogSink) -> Failure {
+    let what = match logs.fatal() {
+        Some(f) => format!("{what} ({f})"),
+        None => what.to_owned(),
+    };
+    Failure {
+        what,
+        log: Some(logs.tail(TAIL_LINES)),
     }
-    s.push_str("; last log lines:");
-    for l in logs.tail(TAIL_LINES) {
-        s.push_str("\n  ");
-        s.push_str(&l);
-    }
-    s
 }

@@ -8,7 +8,7 @@ use super::{EngineConfig, GpuCheck};
 use llms_shared::{EngineInfo, EngineMetrics, EngineState};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -57,7 +57,7 @@ impl Inner {
     }
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Record>> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.records)
     }
 
     fn bump(&self) {

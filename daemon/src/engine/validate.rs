@@ -1,39 +1,30 @@
 //! Spec checks, before anything is queued or started. Messages name the field.
 
-use super::kinds::Need;
-use super::{EngineConfig, EngineSpec, kinds};
+use super::{EngineConfig, EngineKind, EngineSpec};
+use crate::kinds::{self, Need};
 
 /// Check `spec` against the kinds and `cfg`; `field` prefixes every message.
 pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result<(), String> {
     let err = |f: &str, m: String| Err(format!("{field}.{f}: {m}"));
-    let Some(kind) = kinds::find(&spec.kind) else {
-        return err(
-            "kind",
-            format!(
-                "unknown engine kind '{}' (known: {})",
-                spec.kind,
-                super::known_kinds().join(", ")
-            ),
-        );
-    };
+    let kind = kinds::of(spec.kind);
     if spec.name.trim().is_empty() || spec.name.chars().any(char::is_control) {
         return err(
             "name",
             "must be non-empty, without control characters".into(),
         );
     }
-    if kind.process && command(cfg, kind.name).is_none() {
+    if kind.process && command(cfg, spec.kind).is_none() {
         return err(
             "kind",
             format!(
                 "'{0}' is not configured in the daemon config ([engines.{0}] command)",
-                kind.name
+                kind.name()
             ),
         );
     }
     if !kind.process {
         let Some(url) = &spec.url else {
-            return err("url", format!("required for kind '{}'", kind.name));
+            return err("url", format!("required for kind '{}'", kind.name()));
         };
         external_url(url, &cfg.external_hosts).map_err(|m| format!("{field}.url: {m}"))?;
         let unused = [
@@ -59,7 +50,7 @@ pub(crate) fn spec(cfg: &EngineConfig, field: &str, spec: &EngineSpec) -> Result
     }
     match (kind.model, &spec.model) {
         (Need::File | Need::Name, None) => {
-            return err("model", format!("required for kind '{}'", kind.name));
+            return err("model", format!("required for kind '{}'", kind.name()));
         }
         (Need::File, Some(m)) if !std::path::Path::new(m).is_file() => {
             return err("model", format!("'{m}' does not exist or is not a file"));
@@ -219,18 +210,14 @@ fn timeout(field: &str, spec: &EngineSpec) -> Result<(), String> {
 }
 
 /// The argv prefix configured for `kind` (`reference` defaults to this executable).
-pub(crate) fn command(cfg: &EngineConfig, kind: &str) -> Option<Vec<String>> {
-    match cfg.commands.get(kind) {
-        Some(c) if !c.is_empty() => Some(c.clone()),
-        Some(_) => None,
-        None if kind == "reference" => {
+pub(crate) fn command(cfg: &EngineConfig, kind: EngineKind) -> Option<Vec<String>> {
+    match (cfg.commands.get(kind.name()), kinds::of(kind).builtin) {
+        (Some(c), _) if !c.is_empty() => Some(c.clone()),
+        (Some(_), _) | (None, None) => None,
+        (None, Some(sub)) => {
             let exe = std::env::current_exe().ok()?;
-            Some(vec![
-                exe.to_string_lossy().into_owned(),
-                "reference-engine".into(),
-            ])
+            Some(vec![exe.to_string_lossy().into_owned(), sub.into()])
         }
-        None => None,
     }
 }
 
@@ -283,7 +270,7 @@ mod tests {
     use super::*;
 
     fn base(kind: &str) -> EngineSpec {
-        EngineSpec::new(kind, "e", &[])
+        EngineSpec::new(EngineKind::parse(kind).unwrap(), "e", &[])
     }
 
     fn check(s: &EngineSpec) -> Result<(), String> {
@@ -292,11 +279,7 @@ mod tests {
 
     #[test]
     fn kinds_and_configuration() {
-        let e = check(&base("tgi")).unwrap_err();
-        assert!(
-            e.starts_with("engine[1].kind: unknown engine kind 'tgi'"),
-            "{e}"
-        );
+        // An unknown kind never makes a spec: scheduler::worker::engine_spec refuses it.
         let e = check(&base("vllm")).unwrap_err();
         assert!(
             e.starts_with("engine[1].kind: 'vllm' is not configured"),

@@ -9,7 +9,7 @@ use super::summary::PointAcc;
 use llms_shared::GpuSample;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -98,7 +98,7 @@ impl Shared {
 
     /// The state; a panic elsewhere while holding it leaves plain data, still usable.
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     fn record(&self, at: Instant, samples: Vec<GpuSample>) -> u64 {

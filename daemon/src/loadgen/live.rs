@@ -49,7 +49,8 @@ impl Live {
             self.failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if let Ok(mut l) = self.latency.lock() {
+        {
+            let mut l = crate::sync::lock(&self.latency);
             if let Some(t) = r.ttft_ns() {
                 l.ttft.add(t);
             }
@@ -62,9 +63,9 @@ impl Live {
     /// The figures so far.
     pub fn snapshot(&self) -> LiveSnapshot {
         let pair = |s: &Samples| (!s.is_empty()).then(|| (s.quantile_ms(0.5), s.quantile_ms(0.99)));
-        let (ttft_ms, itl_ms) = match self.latency.lock() {
-            Ok(l) => (pair(&l.ttft), pair(&l.itl)),
-            Err(_) => (None, None),
+        let (ttft_ms, itl_ms) = {
+            let l = crate::sync::lock(&self.latency);
+            (pair(&l.ttft), pair(&l.itl))
         };
         LiveSnapshot {
             tokens: self.tokens.load(Ordering::Relaxed),

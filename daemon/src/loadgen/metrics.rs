@@ -1,53 +1,9 @@
 //! The server's own token counters, read from its Prometheus `/metrics`, so the client's counts
-//! can be checked against the engine's (vLLM, SGLang, TRT-LLM, llama.cpp and the reference
-//! engine; names from ENGINES.md section 6).
+//! can be checked against the engine's. The names are the kinds table's (ENGINES.md section
+//! 6): whichever kind's counters the server exports are read.
 
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// Generation-token counters, by engine.
-const OUTPUT: [&str; 5] = [
-    "vllm:generation_tokens_total",
-    "sglang:generation_tokens_total",
-    "llamacpp:tokens_predicted_total",
-    "trtllm_generation_tokens_total",
-    "llmsref:generation_tokens_total",
-];
-/// Prompt-token counters, by engine (llama.cpp's leaves out cached tokens).
-const INPUT: [&str; 5] = [
-    "vllm:prompt_tokens_total",
-    "sglang:prompt_tokens_total",
-    "llamacpp:prompt_tokens_total",
-    "trtllm_prompt_tokens_total",
-    "llmsref:prompt_tokens_total",
-];
-/// Prefix-cache counters, by engine: (cached prompt tokens, the prompt tokens they are out of;
-/// `None` where that is the prompt counter plus the cached one, as in llama.cpp).
-const CACHE: [(&str, Option<&str>); 5] = [
-    (
-        "vllm:prefix_cache_hits_total",
-        Some("vllm:prefix_cache_queries_total"),
-    ),
-    (
-        "sglang:cached_tokens_total",
-        Some("sglang:prompt_tokens_total"),
-    ),
-    ("llamacpp:prompt_tokens_cached_total", None),
-    (
-        "trtllm_prompt_cached_tokens_total",
-        Some("trtllm_prompt_tokens_total"),
-    ),
-    (
-        "llmsref:prompt_tokens_cached_total",
-        Some("llmsref:prompt_tokens_total"),
-    ),
-];
-/// Inter-token latency histograms (one observation per engine step of a request).
-const ITL: [&str; 3] = [
-    "vllm:inter_token_latency_seconds",
-    "sglang:inter_token_latency_seconds",
-    "llmsref:inter_token_latency_seconds",
-];
 
 /// One reading of the token counters.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,17 +168,20 @@ pub fn parse(text: &str) -> HashMap<String, f64> {
 /// The known token counters in a `/metrics` text, if any.
 pub fn counters(text: &str) -> Option<Counters> {
     let m = parse(text);
-    let (name, out) = OUTPUT.iter().find_map(|n| m.get(*n).map(|v| (*n, *v)))?;
-    let input = INPUT.iter().find_map(|n| m.get(*n).copied());
-    let cache = CACHE.iter().find_map(|(hits, of)| {
-        let h = *m.get(*hits)?;
+    let names = crate::kinds::metric_names;
+    let (name, out) = names().find_map(|k| m.get(k.generation).map(|v| (k.generation, *v)))?;
+    let input = names().find_map(|k| m.get(k.prompt).copied());
+    let cache = names().filter_map(|k| k.cached).find_map(|(hits, of)| {
+        let h = *m.get(hits)?;
         let of = match of {
-            Some(q) => *m.get(*q)?,
+            Some(q) => *m.get(q)?,
             None => h + input?,
         };
-        Some(((*hits).to_owned(), h, of))
+        Some((hits.to_owned(), h, of))
     });
-    let itl = ITL.iter().find_map(|n| histogram(text, n));
+    let itl = names()
+        .filter_map(|k| k.itl)
+        .find_map(|n| histogram(text, n));
     Some(Counters {
         output_metric: name.to_owned(),
         output: out,
@@ -232,10 +191,11 @@ pub fn counters(text: &str) -> Option<Counters> {
     })
 }
 
-/// Read the counters from `{base}/metrics`, else `{base}/prometheus/metrics` (trtllm-serve,
-/// whose `/metrics` is JSON); `None` when the server has no usable metrics.
+/// Read the counters from each kind's metrics path in turn: `{base}/metrics`, else
+/// `{base}/prometheus/metrics` (trtllm-serve, whose `/metrics` is JSON); `None` when the
+/// server has no usable metrics.
 pub async fn scrape(http: &reqwest::Client, base: &str) -> Option<Counters> {
-    for path in ["/metrics", "/prometheus/metrics"] {
+    for path in crate::kinds::metrics_paths() {
         let Ok(resp) = http
             .get(format!("{base}{path}"))
             .timeout(Duration::from_secs(5))

@@ -5,7 +5,7 @@
 
 use super::stats::Samples;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Gap between probes.
@@ -33,7 +33,7 @@ impl LagProbe {
                     let sm = sm.clone();
                     handle.spawn(async move {
                         let lag = super::client::ns_between(t0, Instant::now());
-                        sm.lock().unwrap_or_else(PoisonError::into_inner).add(lag);
+                        crate::sync::lock(&sm).add(lag);
                     });
                 }
             })
@@ -51,7 +51,7 @@ impl LagProbe {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let s = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = crate::sync::lock(&self.samples);
         let st = s.stats();
         (st.p99, st.max)
     }

@@ -443,10 +443,7 @@ impl State {
     /// Prompt tokens of `rendered` found in the prefix cache (0 without one); caches its blocks.
     fn cached_prefix(&self, rendered: &[u8]) -> u64 {
         match &self.cache {
-            Some(c) => c
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .admit(rendered),
+            Some(c) => crate::sync::lock(c).admit(rendered),
             None => 0,
         }
     }

@@ -2,7 +2,7 @@
 //! token-carrying chunk left it (taken right after the socket write returned).
 
 use serde::{Deserialize, Serialize};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// What the engine did for one request. Times are ns since the engine started.
@@ -63,19 +63,12 @@ impl Truth {
 
     /// Keep a finished request's record.
     pub fn push(&self, r: TruthRecord) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(r);
+        crate::sync::lock(&self.records).push(r);
     }
 
     /// Every record so far, as the JSON of [`GroundTruth`].
     pub fn to_json(&self) -> String {
-        let requests = self
-            .records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let requests = crate::sync::lock(&self.records).clone();
         let t = GroundTruth {
             epoch_monotonic_ns: self.epoch_monotonic_ns,
             requests,

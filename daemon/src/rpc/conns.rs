@@ -70,7 +70,7 @@ impl Conns {
     /// Register a new connection, closing another to make room if the listener is full;
     /// `None` when every connection has a call in flight.
     pub fn admit(&self, authed: Arc<AtomicBool>, parent: &CancellationToken) -> Option<Conn> {
-        let mut r = self.inner.lock().ok()?;
+        let mut r = crate::sync::lock(&self.inner);
         if r.open.len() >= self.limits.max {
             let victim = r
                 .open
@@ -113,13 +113,11 @@ impl Conns {
     /// Connections open now.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.inner.lock().map_or(0, |r| r.open.len())
+        crate::sync::lock(&self.inner).open.len()
     }
 
     fn with(&self, id: u64, f: impl FnOnce(&mut Entry)) {
-        if let Ok(mut r) = self.inner.lock()
-            && let Some(e) = r.open.get_mut(&id)
-        {
+        if let Some(e) = crate::sync::lock(&self.inner).open.get_mut(&id) {
             f(e);
         }
     }
@@ -167,9 +165,7 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let Ok(mut r) = self.conns.inner.lock() {
-            r.open.remove(&self.id);
-        }
+        crate::sync::lock(&self.conns.inner).open.remove(&self.id);
     }
 }
 

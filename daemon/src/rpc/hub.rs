@@ -60,7 +60,8 @@ impl Hub {
                 if gpu_changed {
                     let samples = gpu.since(last_round);
                     last_round = *rounds.borrow_and_update();
-                    if let Ok(mut l) = log.lock() {
+                    {
+                        let mut l = crate::sync::lock(&log);
                         l.push_back((next, samples));
                         while l.len() > KEEP {
                             l.pop_front();
@@ -95,15 +96,17 @@ impl Hub {
 
     fn update(&self, since: u64, seq: u64) -> Update {
         let changed = seq > since;
-        let gpu_samples = match self.gpu_log.lock() {
-            // A first call (since 0) gets the latest round only, not the last minute.
-            Ok(l) if since == 0 => l.back().map(|(_, s)| s.clone()).unwrap_or_default(),
-            Ok(l) => l
-                .iter()
-                .filter(|(s, _)| *s > since)
-                .flat_map(|(_, v)| v.iter().cloned())
-                .collect(),
-            Err(_) => Vec::new(),
+        let gpu_samples = {
+            let l = crate::sync::lock(&self.gpu_log);
+            match since {
+                // A first call (since 0) gets the latest round only, not the last minute.
+                0 => l.back().map(|(_, s)| s.clone()).unwrap_or_default(),
+                _ => l
+                    .iter()
+                    .filter(|(s, _)| *s > since)
+                    .flat_map(|(_, v)| v.iter().cloned())
+                    .collect(),
+            }
         };
         Update {
             seq: seq.max(since),

@@ -6,8 +6,11 @@
 //! written and flushed before the next begins, and a restart re-queues interrupted jobs at
 //! their first unfinished point ([`queue::recover`]).
 
+mod plan;
+mod progress;
 pub mod queue;
 pub mod spec;
+mod window;
 mod worker;
 
 use crate::engine::EngineHandle;
@@ -210,9 +213,7 @@ impl SchedulerHandle {
         let jobs = self.inner.store.jobs()?;
         // Held until the worker is registered: a `cancel` that finds the job `starting` then
         // finds its token too (it takes this lock after writing `cancelled`).
-        let Ok(mut running) = self.inner.running.lock() else {
-            return Ok(false);
-        };
+        let mut running = crate::sync::lock(&self.inner.running);
         let busy: Vec<Option<Vec<u32>>> = running.values().map(|r| r.gpus.clone()).collect();
         let Some(id) = queue::next_runnable(&jobs, &busy) else {
             return Ok(false);
@@ -220,7 +221,7 @@ impl SchedulerHandle {
         // Claim it: queued -> starting, checked under the jobs lock, so a cancel that got
         // there first wins and the job never starts.
         let claimed = {
-            let _g = self.inner.jobs_lock.lock();
+            let _g = crate::sync::lock(&self.inner.jobs_lock);
             match self.inner.store.job(id)? {
                 Some(mut j) if j.state == JobState::Queued => {
                     j.state = JobState::Starting;
@@ -265,9 +266,7 @@ impl SchedulerHandle {
                 });
                 let _ = me.inner.store.flush().await;
             }
-            if let Ok(mut r) = me.inner.running.lock() {
-                r.remove(&id);
-            }
+            crate::sync::lock(&me.inner.running).remove(&id);
             me.inner.live.send_modify(|l| l.retain(|p| p.job != id));
             me.bump();
             me.inner.wake.notify_one();
@@ -286,7 +285,7 @@ impl SchedulerHandle {
         f: impl FnOnce(&mut JobRecord),
     ) -> Result<Option<JobRecord>, StoreError> {
         let out = {
-            let _g = self.inner.jobs_lock.lock();
+            let _g = crate::sync::lock(&self.inner.jobs_lock);
             let Some(mut job) = self.inner.store.job(id)? else {
                 return Ok(None);
             };
@@ -333,7 +332,8 @@ impl SchedulerHandle {
         let (sweep, plan, files, text, file) = tokio::task::spawn_blocking(move || {
             // The very spec the worker will start, so what passes here runs there.
             let check = |field: &str, e: &llms_shared::EngineDef, gpus: Option<&[u32]>| {
-                engines.validate(field, &worker::engine_spec(e, gpus))
+                let spec = worker::engine_spec(e, gpus).map_err(|m| format!("{field}.{m}"))?;
+                engines.validate(field, &spec)
             };
             let checks = spec::Checks {
                 gpus,
@@ -353,7 +353,7 @@ impl SchedulerHandle {
         .map_err(ApiError::Invalid)?;
         let store = &self.inner.store;
         let (job, order) = {
-            let _g = self.inner.jobs_lock.lock();
+            let _g = crate::sync::lock(&self.inner.jobs_lock);
             // Again under the lock: two tries of one submit racing queue it once.
             if let Some(id) = self.job_for_key(&key)? {
                 return Ok(id);
@@ -381,6 +381,7 @@ impl SchedulerHandle {
                 error: None,
                 points_done: 0,
                 points_failed: 0,
+                warnings: Vec::new(),
             };
             // Files first, the job last: a job in the store always has its files.
             store.put_files(id, &files).map_err(internal)?;
@@ -439,9 +440,7 @@ impl SchedulerHandle {
                 s.as_str()
             )));
         }
-        if let Ok(r) = self.inner.running.lock()
-            && let Some(r) = r.get(&id)
-        {
+        if let Some(r) = crate::sync::lock(&self.inner.running).get(&id) {
             r.cancel.cancel();
         }
         self.inner.store.flush().await.map_err(internal)?;
@@ -451,15 +450,12 @@ impl SchedulerHandle {
     /// Move a queued job to `position` among the queued ones.
     pub async fn reorder(&self, id: u64, position: u32) -> Result<Vec<u64>, ApiError> {
         let order = {
-            let _g = self.inner.jobs_lock.lock();
+            let _g = crate::sync::lock(&self.inner.jobs_lock);
             let store = &self.inner.store;
             let jobs = store.jobs().map_err(internal)?;
-            let new = queue::reorder(&jobs, id, position).map_err(|e| {
-                if e.contains("not found") {
-                    ApiError::NotFound(format!("job {id}"))
-                } else {
-                    ApiError::Conflict(e)
-                }
+            let new = queue::reorder(&jobs, id, position).map_err(|e| match e {
+                queue::ReorderError::NotFound(_) => ApiError::NotFound(format!("job {id}")),
+                queue::ReorderError::NotQueued(..) => ApiError::Conflict(e.to_string()),
             })?;
             for (jid, order) in &new {
                 if let Some(mut j) = jobs.iter().find(|j| j.id == *jid).cloned() {
@@ -492,6 +488,7 @@ impl SchedulerHandle {
             spec: job.spec_text.clone(),
             plan: job.plan.clone(),
             finished: store.finished(id).map_err(internal)?,
+            warnings: job.warnings.clone(),
         })
     }
 

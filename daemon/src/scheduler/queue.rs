@@ -40,17 +40,29 @@ pub fn queued_order(jobs: &[JobRecord]) -> Vec<u64> {
     q.into_iter().map(|(_, id)| id).collect()
 }
 
+/// Why a job cannot be moved in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReorderError {
+    /// No such job.
+    #[error("job {0} not found")]
+    NotFound(u64),
+    /// It is not queued (its state).
+    #[error("job {0} is {1}; only queued jobs can be reordered")]
+    NotQueued(u64, &'static str),
+}
+
 /// New `order` values after moving `id` to `position` among the queued jobs: (id, order) for
 /// each queued job. Errors name the problem.
-pub fn reorder(jobs: &[JobRecord], id: u64, position: u32) -> Result<Vec<(u64, u64)>, String> {
+pub fn reorder(
+    jobs: &[JobRecord],
+    id: u64,
+    position: u32,
+) -> Result<Vec<(u64, u64)>, ReorderError> {
     let mut order = queued_order(jobs);
     let Some(at) = order.iter().position(|&j| j == id) else {
         return Err(match jobs.iter().find(|j| j.id == id) {
-            Some(j) => format!(
-                "job {id} is {}; only queued jobs can be reordered",
-                j.state.as_str()
-            ),
-            None => format!("job {id} not found"),
+            Some(j) => ReorderError::NotQueued(id, j.state.as_str()),
+            None => ReorderError::NotFound(id),
         });
     };
     order.remove(at);
@@ -108,6 +120,7 @@ mod tests {
             error: None,
             points_done: 0,
             points_failed: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -146,8 +159,13 @@ mod tests {
         assert_eq!(queued_order(&jobs), vec![3, 1, 2]);
         assert_eq!(next_runnable(&jobs, &[]), Some(3));
         let e = reorder(&jobs, 4, 0).unwrap_err();
-        assert!(e.contains("done"), "{e}");
-        assert!(reorder(&jobs, 9, 0).unwrap_err().contains("not found"));
+        assert_eq!(e, ReorderError::NotQueued(4, "done"));
+        assert!(e.to_string().contains("done"), "{e}");
+        assert_eq!(reorder(&jobs, 9, 0).unwrap_err(), ReorderError::NotFound(9));
+        assert_eq!(
+            reorder(&jobs, 9, 0).unwrap_err().to_string(),
+            "job 9 not found"
+        );
         // Past the end means last.
         let new = reorder(&jobs, 3, 99).unwrap();
         assert_eq!(new.last().unwrap().0, 3);

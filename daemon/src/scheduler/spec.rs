@@ -2,9 +2,10 @@
 //! expand into points. Nothing here runs anything; engine checks that need the daemon's
 //! configuration come in through a callback.
 
-use crate::bench::BenchArgs;
-use crate::bench::args::ArrivalArg;
+use crate::bench::{PointStop, RunConfig, WorkloadConfig};
 use crate::config::one_line;
+use crate::engine::EngineKind;
+use crate::kinds::{self, Need};
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::{prompts, synth};
 use llms_shared::{
@@ -12,6 +13,7 @@ use llms_shared::{
     Sweep, TOKENIZER_FIELD,
 };
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Checks one `[[engine]]`: (field to name, the entry, the sweep's GPUs).
 pub type EngineCheck<'a> = &'a dyn Fn(&str, &EngineDef, Option<&[u32]>) -> Result<(), String>;
@@ -107,12 +109,13 @@ fn normalize(s: &mut Sweep, base: Option<&Path>) -> Result<(), String> {
     let model = s.model.clone();
     let mut names: Vec<String> = Vec::new();
     for (i, e) in s.engines.iter_mut().enumerate() {
-        // Only engines that take a file get the sweep's model resolved as a path; a served
-        // name ("Qwen/Qwen2.5-3B") is left alone.
-        if e.model.is_none() && e.kind != "external" && e.kind != "reference" {
+        // Kinds that need a model get the sweep's; only those that take a file get it
+        // resolved as a path (a served name, "Qwen/Qwen2.5-3B", is left alone).
+        let need = kinds::find(&e.kind).map_or(Need::Nothing, |k| k.model);
+        if e.model.is_none() && need != Need::Nothing {
             e.model = model.clone();
         }
-        if e.kind == "llamacpp" {
+        if need == Need::File {
             e.model = e.model.as_deref().map(|m| resolve(base, m));
         }
         let name = match &e.name {
@@ -387,47 +390,40 @@ pub fn loads(l: &LoadDef) -> Vec<Load> {
     }
 }
 
-/// `llmsd bench` options for one engine of a sweep, serving at `url`, with the files that
-/// came with the sweep.
-pub fn bench_args(
+/// What one engine of a sweep runs: the engine of `kind` serving at `url`, with the files
+/// that came with the sweep. The defaults are `llmsd bench`'s.
+pub fn run_config(
     s: &Sweep,
     url: &str,
+    kind: Option<EngineKind>,
     model: Option<String>,
     files: Vec<AttachedFile>,
-) -> BenchArgs {
+) -> RunConfig {
     let l = &s.load;
-    BenchArgs {
+    RunConfig {
         url: url.to_owned(),
-        endpoint: match s.endpoint.as_deref() {
-            Some("completions") => Endpoint::Completions,
-            _ => Endpoint::Chat,
-        },
+        kind,
         model,
-        concurrency: l.concurrency.clone(),
-        batch: l.batch.clone(),
-        rate: l.rate.clone(),
-        arrival: l.arrival.map(|a| match a {
-            Arrival::Poisson => ArrivalArg::Poisson,
-            Arrival::Constant => ArrivalArg::Constant,
-            Arrival::Gamma => ArrivalArg::Gamma,
-        }),
-        burstiness: l.burstiness,
-        max_concurrency: l.max_concurrency,
-        requests: l.requests,
-        duration: l.duration_s,
+        workload: WorkloadConfig {
+            endpoint: match s.endpoint.as_deref() {
+                Some("completions") => Endpoint::Completions,
+                _ => Endpoint::Chat,
+            },
+            output_tokens: l.output_tokens.unwrap_or(128),
+            input_tokens: l.input_tokens,
+            tokenizer: l.tokenizer.as_ref().map(PathBuf::from),
+            prompts: s.prompts.as_ref().map(PathBuf::from),
+            attached: files,
+            verbatim_prompts: l.verbatim_prompts.unwrap_or(false),
+        },
+        loads: loads(l),
+        stop: PointStop::of(l.requests, l.duration_s),
         warmup: l.warmup_requests.unwrap_or(0),
-        output_tokens: l.output_tokens.unwrap_or(128),
-        input_tokens: l.input_tokens,
-        tokenizer: l.tokenizer.as_ref().map(PathBuf::from),
-        prompts: s.prompts.as_ref().map(PathBuf::from),
+        max_concurrency: l.max_concurrency,
+        seed: l.seed.unwrap_or(0),
+        timeout: Duration::from_secs_f64(l.timeout_s.unwrap_or(600.0)),
         slo: l.slo,
         max_error_rate: l.max_error_rate,
-        seed: l.seed.unwrap_or(0),
-        timeout: l.timeout_s.unwrap_or(600.0),
-        verbatim_prompts: l.verbatim_prompts.unwrap_or(false),
-        json: None,
-        raw: true,
-        attached: files,
     }
 }
 

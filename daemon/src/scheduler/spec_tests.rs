@@ -40,14 +40,16 @@ fn the_smoke_sweep_expands_to_three_points() {
     assert_eq!(s.engines[0].name.as_deref(), Some("external"));
     assert_eq!(plan.len(), 3);
     assert_eq!(plan[2].load, Load::Concurrency { concurrency: 4 });
-    let a = bench_args(
+    let c = run_config(
         &s,
         "http://127.0.0.1:8000",
+        None,
         Some("truth".into()),
         Vec::new(),
     );
-    assert_eq!(a.loads().unwrap().len(), 3);
-    assert_eq!((a.requests, a.output_tokens), (Some(8), 16));
+    assert_eq!(c.loads.len(), 3);
+    assert_eq!(c.stop, crate::bench::PointStop::Requests(8));
+    assert_eq!(c.workload.output_tokens, 16);
 }
 
 #[test]
@@ -158,8 +160,8 @@ fn named_files_come_with_the_sweep_and_are_never_opened_here() {
     let (s, _) = parse(text, None, None, &c).unwrap();
     assert!(check_files(&s, &sent).is_ok());
     assert!(check_files(&s, &[]).is_err());
-    let a = bench_args(&s, "http://127.0.0.1:8000", None, sent.to_vec());
-    assert_eq!(a.attached.len(), 1);
+    let c = run_config(&s, "http://127.0.0.1:8000", None, None, sent.to_vec());
+    assert_eq!(c.workload.attached.len(), 1);
     // Bad contents are named by field; files the sweep does not name are refused.
     let bad = [file("prompts", "/p", "{not json")];
     let e = parse(

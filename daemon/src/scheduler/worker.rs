@@ -4,14 +4,16 @@
 //! engine's remaining points fail with it); the job was cancelled; or the daemon is stopping
 //! (the point is dropped and re-run on the next start).
 
-use super::{SchedulerHandle, now_ms, spec};
+use super::progress::Progress;
+use super::window::GpuWindow;
+use super::{SchedulerHandle, now_ms, plan, spec};
 use crate::bench::Session;
-use crate::engine::{Engine, EngineOptions, EngineSpec};
-use crate::gpu::PointMeter;
+use crate::engine::{Engine, EngineKind, EngineOptions, EngineSpec};
+use crate::kinds;
 use crate::loadgen::live::Live;
 use crate::store::{JobRecord, StoredSample};
-use llms_shared::{EngineDef, GpuSample, JobState, LivePoint, PointGpu, PointPlan, ResultRow};
-use std::sync::{Arc, Mutex};
+use llms_shared::{EngineDef, JobState, PointPlan, ResultRow};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -36,17 +38,19 @@ enum Stop {
     Store(String, bool),
 }
 
-/// The engine spec of an `[[engine]]` entry in a sweep on `gpus`. An `external` server is
-/// not ours to place, so it gets none.
-pub(super) fn engine_spec(e: &EngineDef, gpus: Option<&[u32]>) -> EngineSpec {
-    let gpus = if e.kind == "external" {
-        None
-    } else {
+/// The engine spec of an `[[engine]]` entry in a sweep on `gpus`, or `Err("kind: why")` for
+/// a kind there is no row for. A server the daemon does not start is not ours to place, so it
+/// gets no GPUs.
+pub(super) fn engine_spec(e: &EngineDef, gpus: Option<&[u32]>) -> Result<EngineSpec, String> {
+    let kind: EngineKind = e.kind.parse().map_err(|m| format!("kind: {m}"))?;
+    let gpus = if kinds::of(kind).process {
         gpus.map(<[u32]>::to_vec)
+    } else {
+        None
     };
-    EngineSpec {
+    Ok(EngineSpec {
         name: e.name.clone().unwrap_or_else(|| e.kind.clone()),
-        kind: e.kind.clone(),
+        kind,
         model: e.model.clone(),
         url: e.url.clone(),
         args: e.args.clone(),
@@ -63,15 +67,15 @@ pub(super) fn engine_spec(e: &EngineDef, gpus: Option<&[u32]>) -> EngineSpec {
             seed: e.seed,
             mode: e.mode.clone(),
         },
-    }
+    })
 }
 
-/// The model name to send: what the spec says for servers that name models by their spec
-/// (external), else whatever the server lists.
-fn request_model(e: &EngineDef) -> Option<String> {
-    match e.kind.as_str() {
-        "external" => e.model.clone(),
-        _ => None,
+/// The model name to send: what the spec says for a server the daemon did not start (it may
+/// serve several), else whatever the server lists.
+fn request_model(def: &EngineDef, engine: &Engine) -> Option<String> {
+    match kinds::of(engine.kind).process {
+        false => def.model.clone(),
+        true => None,
     }
 }
 
@@ -164,11 +168,7 @@ impl Worker {
                 .store
                 .points(job.id)
                 .map_err(|e| Stop::Store(e.to_string(), e.is_io()))?;
-            let todo: Vec<&PointPlan> = job
-                .plan
-                .iter()
-                .filter(|p| p.engine == name && !finished.iter().any(|f| f.index == p.index))
-                .collect();
+            let todo = plan::remaining(&job.plan, &name, &finished);
             if todo.is_empty() {
                 continue;
             }
@@ -185,7 +185,16 @@ impl Worker {
         finished: &[ResultRow],
     ) -> Result<(), Stop> {
         let s = &self.sched;
-        let spec = engine_spec(def, job.sweep.gpus.as_deref());
+        let spec = match engine_spec(def, job.sweep.gpus.as_deref()) {
+            Ok(s) => s,
+            Err(why) => {
+                let why = format!("engine {}: {why}", spec_name(def));
+                for p in todo {
+                    self.fail_point(job, def, p, &why).await?;
+                }
+                return Ok(());
+            }
+        };
         // Either stop signal cancels the start.
         let stop = CancellationToken::new();
         let start = {
@@ -251,9 +260,12 @@ impl Worker {
             .files(job.id)
             .map_err(|e| e.to_string())
             .and_then(|f| spec::check_files(&job.sweep, &f).map(|()| f));
-        let args = files.map(|f| spec::bench_args(&job.sweep, &engine.url, request_model(def), f));
+        let config = files.map(|f| {
+            let model = request_model(def, engine);
+            spec::run_config(&job.sweep, &engine.url, Some(engine.kind), model, f)
+        });
         let opened = tokio::select! {
-            r = async { Session::open(args?).await.map_err(|e| e.to_string()) } => r,
+            r = async { Session::open(config?).await.map_err(|e| e.to_string()) } => r,
             why = engine.exited() => Err(why),
             () = self.sched.inner.shutdown.cancelled() => return Err(Stop::Shutdown),
             () = self.cancel.cancelled() => return Err(Stop::Cancelled),
@@ -278,7 +290,7 @@ impl Worker {
         if !idle.is_empty() {
             tracing::info!(job = job.id, engine = %spec_name(def), ?idle, "idle power (W) with the engine loaded");
         }
-        let sampled = crate::engine::warmup_sampled(&def.kind);
+        let sampled = crate::engine::warmup_sampled(engine.kind);
         if sampled > 0 {
             let t0 = Instant::now();
             let failed = tokio::select! {
@@ -301,7 +313,7 @@ impl Worker {
                 t0.elapsed().as_secs_f64()
             );
         }
-        let loads = crate::scheduler::spec::loads(&job.sweep.load);
+        self.warn(job, def, session.take_warnings());
         let warmup = u64::from(job.sweep.load.warmup_requests.unwrap_or(0));
         let mut dead: Option<String> = None;
         for p in todo {
@@ -313,37 +325,33 @@ impl Worker {
                 continue;
             }
             // The prompts the engine's earlier points used, finished in an earlier run or not.
-            let first: u64 = job
-                .plan
-                .iter()
-                .filter(|q| q.engine == p.engine && q.index < p.index)
-                .map(|q| {
-                    let done = finished.iter().find(|f| f.index == q.index);
-                    warmup
-                        + done
-                            .and_then(|f| f.point.as_ref())
-                            .map_or(0, |r| r.completed + r.failed)
-                })
-                .sum();
+            let first = plan::first_prompt(&job.plan, p, finished, warmup);
             if session.first_prompt() < first {
                 session.set_first_prompt(first);
             }
-            // Points are engine x load, in order: the load's index within the engine.
-            let li = p.index as usize % loads.len().max(1);
-            if loads.get(li) != Some(&p.load) {
-                self.fail_point(job, def, p, "the point's load is not in the sweep")
-                    .await?;
-                continue;
-            }
-            match self
-                .run_point(job, def, engine, &mut session, p, li)
-                .await?
-            {
-                None => {}
-                Some(why) => dead = Some(why),
+            let died = self.run_point(job, def, engine, &mut session, p).await;
+            self.warn(job, def, session.take_warnings());
+            if let Some(why) = died? {
+                dead = Some(why);
             }
         }
         Ok(())
+    }
+
+    /// Warnings from the session: in the daemon's log and with the job.
+    fn warn(&self, job: &JobRecord, def: &EngineDef, warnings: Vec<String>) {
+        if warnings.is_empty() {
+            return;
+        }
+        let name = spec_name(def);
+        for w in &warnings {
+            tracing::warn!(job = job.id, engine = %name, "{w}");
+        }
+        let _ = self.sched.update(job.id, |j| {
+            for w in &warnings {
+                j.add_warning(format!("engine {name}: {w}"));
+            }
+        });
     }
 
     /// Run and store one point. Returns the engine's death notice when it died.
@@ -354,36 +362,22 @@ impl Worker {
         engine: &Engine,
         session: &mut Session,
         p: &PointPlan,
-        li: usize,
     ) -> Result<Option<String>, Stop> {
         let s = &self.sched;
         let live = Arc::new(Live::default());
         // The GPU meter covers the measured requests only: from right before the first to
         // right after the last (warm-up and counter reads left out).
-        let meter: Mutex<Option<PointMeter>> = Mutex::new(None);
-        let ended: Mutex<Option<(Option<PointGpu>, Vec<GpuSample>)>> = Mutex::new(None);
-        let gpu = &s.inner.gpu;
-        let edge = |start: bool| {
-            let Ok(mut m) = meter.lock() else { return };
-            if start {
-                *m = Some(gpu.begin_point(job.sweep.gpus.clone(), engine.pids()));
-            } else if let Some(taken) = m.take()
-                && let Ok(mut e) = ended.lock()
-            {
-                *e = Some(gpu.end_point(taken, live.snapshot().tokens));
-            }
-        };
+        let window = GpuWindow::new(&s.inner.gpu, job.sweep.gpus.clone(), engine, &live);
         let mut samples: Vec<StoredSample> = Vec::new();
-        // What the point will send, by the same rule its run follows.
-        let (requests_total, _) =
-            spec::bench_args(&job.sweep, &engine.url, None, Vec::new()).stop();
+        let mut progress = Progress::new(job.id, p, session.requests_per_point());
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let (mut last_tokens, mut last_at, mut started) = (0u64, Instant::now(), None);
+        let n = plan::ordinal(&job.plan, p);
         // Boxed so it can be dropped (its in-flight requests aborted) as soon as it is decided.
         let mut run = Box::pin(async {
-            session.warmup(li).await?;
-            session.measure(li, Some(live.clone()), &edge).await
+            session.warmup(n).await;
+            let load = p.load.clone();
+            session.measure(n, load, Some(live.clone()), &window).await
         });
         let outcome = loop {
             tokio::select! {
@@ -393,27 +387,10 @@ impl Worker {
                 () = self.cancel.cancelled() => break Err(None),
                 _ = tick.tick() => {
                     // Progress starts with the measured part (the meter's start).
-                    if meter.lock().map(|m| m.is_none()).unwrap_or(true) {
+                    if !window.is_open() {
                         continue;
                     }
-                    let t0 = *started.get_or_insert_with(Instant::now);
-                    let snap = live.snapshot();
-                    let dt = last_at.elapsed().as_secs_f64().max(1e-3);
-                    let lp = LivePoint {
-                        job: job.id,
-                        index: p.index,
-                        engine: p.engine.clone(),
-                        load: Some(p.load.clone()),
-                        elapsed_s: t0.elapsed().as_secs_f64(),
-                        requests_done: snap.done,
-                        requests_total,
-                        failed: snap.failed,
-                        output_tokens: snap.tokens,
-                        tokens_per_s: snap.tokens.saturating_sub(last_tokens) as f64 / dt,
-                        ttft_ms: snap.ttft_ms,
-                        itl_ms: snap.itl_ms,
-                    };
-                    (last_tokens, last_at) = (snap.tokens, Instant::now());
+                    let lp = progress.tick(live.snapshot());
                     s.inner.live.send_modify(|l| {
                         l.retain(|x| x.job != job.id);
                         l.push(lp.clone());
@@ -423,9 +400,7 @@ impl Worker {
                     if let Some(m) = info.and_then(|i| i.metrics) {
                         samples.push(StoredSample::Engine(m));
                     }
-                    if let Ok(m) = meter.lock() && let Some(m) = m.as_ref() {
-                        gpu.set_pids(m, engine.pids());
-                    }
+                    window.refresh_pids();
                 }
             }
         };
@@ -435,7 +410,8 @@ impl Worker {
         // moment for that news, so the reason is the engine's exit, not refused connections.
         let outcome = match outcome {
             Ok(r)
-                if engine.kind != "external" && r.as_ref().map_or(true, |(p, _)| p.failed > 0) =>
+                if kinds::of(engine.kind).process
+                    && r.as_ref().map_or(true, |(p, _)| p.failed > 0) =>
             {
                 match tokio::time::timeout(Duration::from_secs(3), engine.exited()).await {
                     Ok(why) => Err(Some(why)),
@@ -445,11 +421,7 @@ impl Worker {
             other => other,
         };
         // An interrupted point's meter is dropped with its figures.
-        let (gpu_fig, gpu_samples) = ended
-            .lock()
-            .ok()
-            .and_then(|mut e| e.take())
-            .unwrap_or_default();
+        let (gpu_fig, gpu_samples) = window.take();
         samples.extend(gpu_samples.into_iter().map(StoredSample::Gpu));
         let (row, records, died) = match outcome {
             Err(None) => return Err(self.stopped().unwrap_or(Stop::Shutdown)),
@@ -537,4 +509,24 @@ impl Worker {
 
 fn spec_name(def: &EngineDef) -> String {
     def.name.clone().unwrap_or_else(|| def.kind.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_of_an_unknown_kind_makes_no_spec() {
+        let def =
+            |kind: &str| -> EngineDef { toml::from_str(&format!("kind = \"{kind}\"")).unwrap() };
+        assert_eq!(
+            engine_spec(&def("tgi"), None).unwrap_err(),
+            "kind: unknown engine kind 'tgi' (known: external, reference, llamacpp, vllm, sglang, trtllm)"
+        );
+        let s = engine_spec(&def("llamacpp"), Some(&[1])).unwrap();
+        assert_eq!((s.kind, s.gpus), (EngineKind::Llamacpp, Some(vec![1])));
+        // A server the daemon does not start is not placed on GPUs.
+        let s = engine_spec(&def("external"), Some(&[1])).unwrap();
+        assert_eq!((s.kind, s.gpus), (EngineKind::External, None));
+    }
 }

@@ -191,11 +191,8 @@ impl Store {
         {
             map.insert(job.id, job.summary());
         }
-        if job.state.is_final()
-            && self.journal.has(job.id)
-            && let Ok(mut ends) = self.ends.lock()
-        {
-            ends.push((job.id, end_of(job)));
+        if job.state.is_final() && self.journal.has(job.id) {
+            crate::sync::lock(&self.ends).push((job.id, end_of(job)));
         }
         Ok(())
     }
@@ -210,9 +207,8 @@ impl Store {
         // Cancelled before its journal existed: its end was not queued then.
         if let Some(now) = self.job(job.id)?
             && now.state.is_final()
-            && let Ok(mut ends) = self.ends.lock()
         {
-            ends.push((job.id, end_of(&now)));
+            crate::sync::lock(&self.ends).push((job.id, end_of(&now)));
         }
         Ok(())
     }
@@ -407,20 +403,14 @@ impl Store {
 
     /// Make everything written so far durable.
     pub async fn flush(&self) -> Result<()> {
-        let ends = self
-            .ends
-            .lock()
-            .map(|mut e| std::mem::take(&mut *e))
-            .unwrap_or_default();
+        let ends = std::mem::take(&mut *crate::sync::lock(&self.ends));
         let flushed = match tokio::time::timeout(FLUSH_LIMIT, self.db.flush_async()).await {
             Ok(r) => r.map(|_| ()).map_err(StoreError::from),
             Err(_) => Err(StoreError::Stalled),
         };
         if let Err(e) = flushed {
             // Journaled by a later flush that succeeds.
-            if let Ok(mut pending) = self.ends.lock() {
-                pending.extend(ends);
-            }
+            crate::sync::lock(&self.ends).extend(ends);
             return Err(e);
         }
         for (id, end) in ends {

@@ -51,6 +51,7 @@ fn job(id: u64) -> JobRecord {
         error: None,
         points_done: 0,
         points_failed: 0,
+        warnings: Vec::new(),
     }
 }
 

@@ -32,9 +32,22 @@ pub struct JobRecord {
     pub points_done: u32,
     /// Finished points that failed.
     pub points_failed: u32,
+    /// What the run warned of, oldest first (at most [`MAX_WARNINGS`], each once).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
+/// Warnings a job keeps; later ones are counted in the last.
+pub const MAX_WARNINGS: usize = 50;
+
 impl JobRecord {
+    /// Keep `w` with the job, unless it is there already or the list is full.
+    pub fn add_warning(&mut self, w: String) {
+        if self.warnings.len() < MAX_WARNINGS && !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
+    }
+
     /// The list row.
     pub fn summary(&self) -> JobSummary {
         JobSummary {

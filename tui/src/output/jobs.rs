@@ -84,6 +84,9 @@ pub fn show_text(d: &JobDetail) -> String {
     if let Some(e) = &s.error {
         out.push_str(&format!("error: {e}\n"));
     }
+    for w in &d.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out.push('\n');
     let rows: Vec<Vec<String>> = d
         .plan
@@ -125,6 +128,7 @@ pub fn show_json(d: &JobDetail) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert("spec".into(), Value::String(d.spec.clone()));
         m.insert("plan".into(), Value::Array(plan));
+        m.insert("warnings".into(), json!(d.warnings));
     }
     v
 }
@@ -162,6 +166,7 @@ mod tests {
             spec: "name = \"sweep\"\n".into(),
             plan: vec![point(0, 1), point(1, 4), point(2, 8)],
             finished: vec![0, 1],
+            warnings: vec!["engine vllm: 1 of 4 warm-up requests failed".into()],
         }
     }
 
@@ -190,11 +195,16 @@ mod tests {
         let t = show_text(&detail());
         assert!(t.starts_with("job 7  sweep  failed  2/3 (1 failed)\n"));
         assert!(t.contains("error: engine vllm never got ready\n"));
+        assert!(t.contains("warning: engine vllm: 1 of 4 warm-up requests failed\n"));
         assert!(t.contains("1      vllm    concurrency=4  done\n"), "{t}");
         assert!(t.ends_with("2      vllm    concurrency=8\n"), "{t}");
         let v = show_json(&detail());
         assert_eq!(v["plan"][1]["load"], json!({"concurrency": 4}));
         assert_eq!(v["plan"][2]["finished"], false);
         assert_eq!(v["spec"], "name = \"sweep\"\n");
+        assert_eq!(
+            v["warnings"][0],
+            "engine vllm: 1 of 4 warm-up requests failed"
+        );
     }
 }
