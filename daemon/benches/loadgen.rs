@@ -84,6 +84,7 @@ fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
         salt: 0,
         id_prefix: prefix.into(),
         first_prompt: 0,
+        point: 0,
     }
 }
 

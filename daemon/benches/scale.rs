@@ -79,6 +79,7 @@ fn seed(dir: &Path) {
                 gpus: None,
                 engines: Vec::new(),
                 load: LoadDef::default(),
+                workload: None,
             },
             plan: plan.clone(),
             order: id,
@@ -110,6 +111,7 @@ fn seed(dir: &Path) {
                     driver: None,
                 }),
                 engine_version: None,
+                workload: None,
                 finished_ms: 1_795_800_000_000,
             };
             store.put_point(id, &row, &[], &[]).expect("point");
@@ -143,6 +145,7 @@ fn seed_huge(dir: &Path) {
                 gpus: None,
                 engines: Vec::new(),
                 load: LoadDef::default(),
+                workload: None,
             },
             plan,
             order: id,

@@ -209,3 +209,61 @@ async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
     assert!(c.hit_rate > 0.5, "{c:?}");
     assert!(r.points[1].flags.iter().any(|f| f == "prefix_cache_hits"));
 }
+
+/// A shared-prefix run against llama.cpp's prompt cache: at one request at a time, each
+/// request goes to the slot that last held its group (llama.cpp picks slots by prompt
+/// similarity), so every request after the first of its group reuses at least the whole
+/// 64-token prefix, and the first of a group (its prefix new in this point: each point tags
+/// its prefixes afresh) no more than the template's head. llama.cpp's own counter of cached
+/// tokens agrees with the sum of what each request reported, and the hits the workload intends
+/// are not flagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llamacpp_reuses_the_shared_prefix_of_each_group() {
+    let srv = LlamaServer::start().await;
+    let extra = common::words(
+        "--workload shared-prefix --groups 3 --prefix-tokens 64 --input-tokens 24 \
+         --concurrency 1,1 --requests 24 --output-tokens 8",
+    );
+    let a = bench_args(&srv.url, &extra);
+    let mut s = bench::Session::open(a.config().unwrap()).await.unwrap();
+    for i in 0..2 {
+        let (p, records) = s.point(i, None).await.unwrap();
+        let c = p
+            .prefix_cache
+            .as_ref()
+            .expect("llama.cpp reports cached tokens");
+        assert_eq!(c.source, "usage");
+        let t = c
+            .template_tokens
+            .expect("template measured through /tokenize");
+        let mut seen = Vec::new();
+        for r in &records {
+            let (g, cached) = (r.group.unwrap(), r.usage.cached_tokens.unwrap());
+            if seen.contains(&g) {
+                assert!(
+                    cached >= 64,
+                    "point {i} {}: group {g} reused {cached}",
+                    r.id
+                );
+            } else {
+                assert!(
+                    cached <= t,
+                    "point {i} {}: first of group {g} reused {cached}",
+                    r.id
+                );
+                seen.push(g);
+            }
+        }
+        assert_eq!(seen.len(), 3, "point {i}");
+        assert_eq!(
+            p.server.as_ref().unwrap().cached_tokens,
+            Some(c.cached_tokens as f64)
+        );
+        assert!(
+            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
+            "{:?}",
+            p.flags
+        );
+        assert_eq!(p.input_token_mismatches, 0, "point {i}");
+    }
+}

@@ -260,6 +260,10 @@ pub struct ResultRow {
     /// The engine's version as it reported it.
     #[serde(default)]
     pub engine_version: Option<String>,
+    /// What the point's requests sent (none for a point that failed before its engine was
+    /// measured).
+    #[serde(default)]
+    pub workload: Option<crate::result::WorkloadReport>,
     /// Finish time, unix ms.
     pub finished_ms: u64,
 }

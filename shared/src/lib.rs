@@ -20,9 +20,10 @@ pub use api::{
     MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
 pub use kind::EngineKind;
-pub use sweep::{EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD};
+pub use sweep::{EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD, WorkloadDef};
 
 pub use result::{
     Arrival, BenchReport, Chunk, ClientStats, ItlCheck, LatencyStats, Load, PointResult,
     PrefixCacheHits, REPORT_VERSION, RequestError, RequestRecord, ServerCheck, Slo, Usage,
+    WorkloadReport,
 };

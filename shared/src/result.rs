@@ -24,8 +24,43 @@ pub struct BenchReport {
     /// The engine as the server names itself in `/v1/models` (`owned_by`), if it does.
     #[serde(default)]
     pub server: Option<String>,
+    /// What the requests sent, so the run can be repeated exactly.
+    #[serde(default)]
+    pub workload: Option<WorkloadReport>,
     /// One entry per load setting, in the order they ran.
     pub points: Vec<PointResult>,
+}
+
+/// What the requests of a run sent: the workload's kind and parameters, the seed, and a
+/// digest of the prompts built (before each request's preamble), so two runs can be shown to
+/// have sent the same thing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadReport {
+    /// `single` or `shared_prefix`.
+    pub kind: String,
+    /// `shared_prefix`: groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u32>,
+    /// `shared_prefix`: tokens of each group's prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_tokens: Option<u32>,
+    /// `shared_prefix`: the Zipf exponent groups are drawn with (none: uniformly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zipf: Option<f64>,
+    /// Synthetic input tokens: the whole prompt (`single`) or each request's own part after
+    /// the prefix (`shared_prefix`); none for prompts from a file or the built-in set.
+    #[serde(default)]
+    pub input_tokens: Option<u32>,
+    /// Output tokens asked of every request.
+    pub output_tokens: u32,
+    /// Seed of prompt order, group draws and arrivals.
+    pub seed: u64,
+    /// Whether each request was made unique by its preamble (false: verbatim prompts).
+    pub unique_prompts: bool,
+    /// Distinct prompts built.
+    pub prompts: u64,
+    /// SHA-256 of the prompts built, in order (hex).
+    pub prompts_sha256: String,
 }
 
 /// How arrivals are spaced in open-loop (`rate`) mode.
@@ -216,6 +251,10 @@ pub struct PrefixCacheHits {
     /// client can make unique: hits up to this many per request are expected.
     #[serde(default)]
     pub template_tokens: Option<u64>,
+    /// Tokens the workload shares by design in every request beyond the template (a shared
+    /// prefix's): hits up to this many more per request are expected too.
+    #[serde(default)]
+    pub shared_tokens: Option<u64>,
     /// Hits beyond that allowance, as a share of the prompt tokens (what the flag judges:
     /// over 0.05 is flagged).
     pub excess_hit_rate: f64,
@@ -394,6 +433,9 @@ pub struct RequestRecord {
     /// Set when the request failed.
     #[serde(default)]
     pub error: Option<RequestError>,
+    /// Shared-prefix workload: the group whose prefix the request carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
 }
 
 impl RequestRecord {

@@ -29,6 +29,29 @@ pub struct Sweep {
     pub engines: Vec<EngineDef>,
     /// The load settings every engine is measured at.
     pub load: LoadDef,
+    /// What the requests send [default: `kind = "single"`].
+    #[serde(default)]
+    pub workload: Option<WorkloadDef>,
+}
+
+/// `[workload]`: what the requests send; the same names as `llmsd bench --workload`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadDef {
+    /// `single` (one prompt per request, each made unique; the default) or `shared_prefix`
+    /// (groups of requests that share a system prompt, each request's own part unique).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `shared_prefix`: how many groups, each with its own prefix.
+    #[serde(default)]
+    pub groups: Option<u32>,
+    /// `shared_prefix`: tokens of each group's prefix, exactly.
+    #[serde(default)]
+    pub prefix_tokens: Option<u32>,
+    /// `shared_prefix`: draw groups by Zipf's law with this exponent (above 0; group 1 the
+    /// most often) [default: uniformly].
+    #[serde(default)]
+    pub zipf: Option<f64>,
 }
 
 /// The sweep field that names a prompts file.

@@ -78,6 +78,7 @@ pub fn row(
         point: Some(point),
         gpu,
         engine_version: (kind == "vllm").then(|| "0.20.1".into()),
+        workload: None,
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
     }
 }
@@ -92,6 +93,7 @@ pub fn failed_row(index: u32, engine: &str, kind: &str, load: Load, why: &str) -
         point: None,
         gpu: None,
         engine_version: None,
+        workload: None,
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
     }
 }

@@ -118,6 +118,7 @@ impl Llmsd for Fake {
             point: Some(serde_json::from_value(point).unwrap()),
             gpu: None,
             engine_version: None,
+            workload: None,
             finished_ms: 0,
         }])
     }

@@ -1,6 +1,7 @@
 //! `llmsd bench` arguments and their validation. Every error names the option at fault.
 
 use super::config::{PointStop, RunConfig, WorkloadConfig};
+use super::workload::Shape;
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
@@ -83,6 +84,28 @@ pub struct BenchArgs {
     /// Include every request's raw record in the JSON.
     #[arg(long)]
     pub raw: bool,
+    /// What the requests send: single prompts (each made unique), or shared-prefix (groups
+    /// sharing a system prompt; --input-tokens then sizes each request's own part).
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Single)]
+    pub workload: WorkloadArg,
+    /// shared-prefix: how many groups, each with its own prefix.
+    #[arg(long, value_parser = positive::<u32>)]
+    pub groups: Option<u32>,
+    /// shared-prefix: tokens of each group's prefix, exactly (its 9-digit group tag included).
+    #[arg(long, value_parser = positive::<u32>)]
+    pub prefix_tokens: Option<u32>,
+    /// shared-prefix: draw groups by Zipf's law with this exponent [default: uniformly].
+    #[arg(long, value_parser = zipf)]
+    pub zipf: Option<f64>,
+}
+
+/// `--workload` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkloadArg {
+    /// One prompt per request, each made unique at its start.
+    Single,
+    /// Groups of requests that share a system prompt.
+    SharedPrefix,
 }
 
 /// `--arrival` values.
@@ -134,6 +157,9 @@ fn rate(s: &str) -> Result<f64, String> {
 
 fn burstiness(s: &str) -> Result<f64, String> {
     bounded(s, 0.01, 100.0)
+}
+fn zipf(s: &str) -> Result<f64, String> {
+    bounded(s, 1e-3, 10.0)
 }
 
 /// `ttft=500,tpot=50,e2e=10000`.
@@ -223,11 +249,18 @@ impl BenchArgs {
     /// What the session runs, after the cross-option checks of [`BenchArgs::loads`]. The
     /// command line reads its own files; the kind is what the server says of itself.
     pub fn config(&self) -> Result<RunConfig, String> {
+        let kind = match self.workload {
+            WorkloadArg::Single => "single",
+            WorkloadArg::SharedPrefix => "shared_prefix",
+        };
+        let shape = Shape::of(kind, self.groups, self.prefix_tokens, self.zipf)
+            .map_err(|(field, why)| format!("--{}: {why}", field.replace('_', "-")))?;
         Ok(RunConfig {
             url: self.url.clone(),
             kind: None,
             model: self.model.clone(),
             workload: WorkloadConfig {
+                shape,
                 endpoint: self.endpoint,
                 output_tokens: self.output_tokens,
                 input_tokens: self.input_tokens,

@@ -103,20 +103,27 @@ fn itl_check(h: &metrics::Histogram, records: &[RequestRecord]) -> ItlCheck {
 /// point `prefix_cache_hits`.
 pub const MAX_EXCESS_HITS: f64 = 0.05;
 
-/// The point's prefix-cache hits: from `usage` when every completed request reported cached
-/// tokens (summed over every request that did, failed ones included: the engine computed
-/// their prompts too), else from the engine's counters (named by `metric`).
+/// The point's prefix-cache hits: from `usage` when the server reports cached tokens (some
+/// completed request has `prompt_tokens_details.cached_tokens`, and every completed one its
+/// prompt tokens), summed over every request with prompt tokens, failed ones included (the
+/// engine computed their prompts too); else from the engine's counters (named by `metric`).
+/// A request without the field counts 0 cached: vLLM up to 0.20.2 and SGLang 0.5 leave it out
+/// when nothing was cached (vLLM PR 44383 sends the 0 from then on).
+///
+/// `shared_tokens` is what the workload shares by design in every request beyond the
+/// template (a shared prefix): hits up to the template and that many per request are
+/// expected, not a bias.
 pub(super) fn prefix_cache_hits(
     records: &[RequestRecord],
     server: Option<&ServerCheck>,
     metric: Option<String>,
-    template_tokens: Option<u64>,
+    (template_tokens, shared_tokens): (Option<u64>, Option<u64>),
     unique: bool,
 ) -> Option<PrefixCacheHits> {
-    let reported =
-        |r: &&RequestRecord| r.usage.cached_tokens.is_some() && r.usage.prompt_tokens.is_some();
+    let reported = |r: &&RequestRecord| r.usage.prompt_tokens.is_some();
     let completed = records.iter().filter(|r| r.error.is_none());
-    let from_usage = completed.clone().count() > 0 && completed.clone().all(|r| reported(&r));
+    let from_usage = completed.clone().any(|r| r.usage.cached_tokens.is_some())
+        && completed.clone().all(|r| reported(&r));
     let (source, cached, prompt, requests) = if from_usage {
         let with: Vec<&RequestRecord> = records.iter().filter(reported).collect();
         let cached = with.iter().filter_map(|r| r.usage.cached_tokens).sum();
@@ -138,14 +145,54 @@ pub(super) fn prefix_cache_hits(
     if prompt == 0 {
         return None;
     }
-    let allowed = template_tokens.unwrap_or(0).saturating_mul(requests);
+    let per_request = template_tokens.unwrap_or(0) + shared_tokens.unwrap_or(0);
+    let allowed = per_request.saturating_mul(requests);
     Some(PrefixCacheHits {
         source,
         cached_tokens: cached,
         prompt_tokens: prompt,
         hit_rate: cached as f64 / prompt as f64,
         template_tokens,
+        shared_tokens,
         excess_hit_rate: cached.saturating_sub(allowed) as f64 / prompt as f64,
         unique_prompts: unique,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llms_shared::Usage;
+
+    fn rec(prompt: u64, cached: Option<u64>) -> RequestRecord {
+        RequestRecord {
+            usage: Usage {
+                prompt_tokens: Some(prompt),
+                cached_tokens: cached,
+                ..Usage::default()
+            },
+            ..RequestRecord::default()
+        }
+    }
+
+    /// vLLM up to 0.20.2 and SGLang leave `cached_tokens` out when it is 0: a point where some
+    /// requests report it counts the others as 0 rather than fall back to the counters.
+    #[test]
+    fn a_request_without_the_field_counts_no_hits_when_others_report_them() {
+        let records = [rec(100, Some(64)), rec(100, None), rec(100, Some(32))];
+        let c = prefix_cache_hits(&records, None, None, (Some(4), None), true).unwrap();
+        assert_eq!(
+            (c.source.as_str(), c.cached_tokens, c.prompt_tokens),
+            ("usage", 96, 300)
+        );
+        // Allowed: the template's 4 per request; the rest is excess.
+        assert!((c.excess_hit_rate - (96.0 - 12.0) / 300.0).abs() < 1e-9);
+        // A shared prefix's hits are the workload's, not a bias.
+        let c = prefix_cache_hits(&records, None, None, (Some(4), Some(40)), true).unwrap();
+        assert_eq!(c.shared_tokens, Some(40));
+        assert_eq!(c.excess_hit_rate, 0.0);
+        // No request reports it: the counters decide, and without them there is no figure.
+        let none = [rec(100, None), rec(100, None)];
+        assert!(prefix_cache_hits(&none, None, None, (None, None), true).is_none());
+    }
 }

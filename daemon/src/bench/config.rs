@@ -2,6 +2,7 @@
 //! ([`super::BenchArgs::config`]) and a sweep (`scheduler::spec::run_config`) each produce, so
 //! neither is made out of the other.
 
+use super::workload::Shape;
 use crate::engine::EngineKind;
 use crate::loadgen::request::Endpoint;
 use llms_shared::{AttachedFile, Load, Slo};
@@ -41,6 +42,8 @@ pub struct RunConfig {
 /// The prompts and the shape of each request.
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
+    /// What the requests send (`single`, `shared_prefix`).
+    pub shape: Shape,
     /// Route to measure.
     pub endpoint: Endpoint,
     /// Output tokens per request.

@@ -9,11 +9,13 @@ pub mod args;
 mod checks;
 pub mod config;
 mod prompts;
+mod shared_prefix;
 mod table;
+pub mod workload;
 
 use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
 use crate::loadgen::live::Live;
-use crate::loadgen::request::{RESERVED_SEQ, RequestOptions, Template};
+use crate::loadgen::request::{Prompt, RESERVED_SEQ, RequestOptions, Template};
 use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use crate::loadgen::stats::{Expectations, aggregate};
 pub use args::BenchArgs;
@@ -23,6 +25,7 @@ use llms_shared::{BenchReport, Load, PointResult, REPORT_VERSION, RequestRecord}
 use prompts::{Preambles, PromptSource, build_prompts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use workload::Shape;
 
 /// How `llmsd bench` failed; the exit code follows from it.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,8 @@ pub struct Session {
     header: BenchReport,
     /// Tokens the server adds to every prompt (chat template, BOS), when measured.
     template_tokens: Option<u64>,
+    /// Every request's input tokens as the server should count them, where they are exact.
+    input_target: Option<u32>,
     /// What the user should know of the run so far (see [`Session::take_warnings`]).
     warnings: Vec<String>,
 }
@@ -142,20 +147,55 @@ impl Session {
             salt,
             unique: !c.workload.verbatim_prompts,
         };
-        let built = build_prompts(&c, source, &client, &http, &base, &opts, pre).await?;
+        let built = match c.workload.shape {
+            Shape::Single => build_prompts(&c, source, &client, &http, &base, &opts, pre).await?,
+            Shape::SharedPrefix {
+                groups,
+                prefix_tokens,
+                zipf,
+            } => {
+                let ctx = shared_prefix::Ctx {
+                    client: &client,
+                    http: &http,
+                    base: &base,
+                    opts: &opts,
+                    pre,
+                };
+                shared_prefix::build_shared(&c, source, &ctx, (groups, prefix_tokens, zipf)).await?
+            }
+        };
         let endpoint = c.workload.endpoint;
         let prepared: Vec<Template> = built
             .prompts
             .iter()
             .zip(&built.targets)
-            .map(|(p, t)| Template::new(endpoint, p, &opts, pre.unique, *t))
+            .enumerate()
+            .map(|(i, (p, t))| {
+                let group = built.groups.as_ref().and_then(|g| g.get(i));
+                match (group, p) {
+                    (Some(g), Prompt::Messages(ms)) if ms.len() == 2 => {
+                        let parts = (ms[0].content.as_str(), ms[1].content.as_str());
+                        Template::shared(endpoint, parts, *g, &opts, pre.unique, *t)
+                    }
+                    _ => Template::new(endpoint, p, &opts, pre.unique, *t),
+                }
+            })
             .collect();
+        let workload = workload::report(
+            c.workload.shape,
+            &built.prompts,
+            c.workload.input_tokens,
+            c.workload.output_tokens,
+            c.seed,
+            pre.unique,
+        );
         let header = BenchReport {
             version: REPORT_VERSION,
             url: base.clone(),
             endpoint: endpoint.as_str().into(),
             model: model.unwrap_or_default(),
             server: info.owned_by,
+            workload: Some(workload),
             points: Vec::new(),
         };
         let w = Workload {
@@ -164,7 +204,9 @@ impl Session {
             salt,
             id_prefix: String::new(),
             first_prompt: 0,
+            point: 0,
         };
+        let input_target = input_target(&c, built.template_tokens);
         Ok(Self {
             c,
             w,
@@ -172,6 +214,7 @@ impl Session {
             base,
             header,
             template_tokens: built.template_tokens,
+            input_target,
             warnings: built.warnings,
         })
     }
@@ -270,10 +313,16 @@ impl Session {
             .count() as u32
     }
 
+    /// What the session's requests send.
+    pub fn workload(&self) -> Option<llms_shared::WorkloadReport> {
+        self.header.workload.clone()
+    }
+
     /// The warm-up of the session's point number `n` (its request ids say `llms-p{n}`; not
     /// measured). Failed warm-up requests are a warning.
     pub async fn warmup(&mut self, n: usize) {
         self.w.id_prefix = format!("llms-p{n}");
+        self.w.point = n as u64;
         let failed = warmup(&self.w, self.c.warmup).await;
         if failed > 0 {
             self.warnings.push(format!(
@@ -297,6 +346,7 @@ impl Session {
         window: &dyn Window,
     ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
         self.w.id_prefix = format!("llms-p{n}");
+        self.w.point = n as u64;
         measure(
             &self.c,
             &mut self.w,
@@ -304,7 +354,7 @@ impl Session {
             load,
             live,
             window,
-            self.template_tokens,
+            (self.template_tokens, self.input_target),
         )
         .await
     }
@@ -327,6 +377,20 @@ impl Window for () {
     }
 }
 
+/// Every request's input tokens as the server should count them, where the workload makes
+/// them exact: `--input-tokens` itself for single prompts; the template, the prefix and the
+/// request's own `--input-tokens` for a shared prefix (when the template was measured).
+fn input_target(c: &RunConfig, template_tokens: Option<u64>) -> Option<u32> {
+    let own = c.workload.input_tokens?;
+    match c.workload.shape {
+        Shape::Single => Some(own),
+        Shape::SharedPrefix { prefix_tokens, .. } => {
+            let t = u32::try_from(template_tokens?).ok()?;
+            t.checked_add(prefix_tokens)?.checked_add(own)
+        }
+    }
+}
+
 /// Counters, the measured requests, counters again, figures. Moves the workload's prompt
 /// cursor past every prompt it used.
 async fn measure(
@@ -336,7 +400,7 @@ async fn measure(
     load: Load,
     live: Option<Arc<Live>>,
     window: &dyn Window,
-    template_tokens: Option<u64>,
+    (template_tokens, input_target): (Option<u64>, Option<u32>),
 ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
     // Counter reads are bounded: a server slow to answer /metrics cannot hold the point.
     let before = tokio::time::timeout(COUNTER_BUDGET, settled_counters(http, base))
@@ -362,7 +426,7 @@ async fn measure(
     w.first_prompt += run.records.len() as u64;
     let exp = Expectations {
         output_tokens: Some(c.workload.output_tokens),
-        input_tokens: c.workload.input_tokens,
+        input_tokens: input_target,
         slo: c.slo.unwrap_or_default(),
         max_error_rate: c.max_error_rate,
     };
@@ -398,7 +462,7 @@ async fn measure(
         &run.records,
         point.server.as_ref(),
         cache_metric,
-        template_tokens,
+        (template_tokens, c.workload.shape.shared_tokens()),
         !c.workload.verbatim_prompts,
     );
     if point

@@ -78,6 +78,9 @@ pub(super) struct Built {
     pub(super) template_tokens: Option<u64>,
     /// What may make the input lengths less exact than asked, for the user.
     pub(super) warnings: Vec<String>,
+    /// Shared prefix: each prompt's group (its prompts are a system message, the group's
+    /// prefix, and a user message, the request's own part).
+    pub(super) groups: Option<Vec<u32>>,
 }
 
 /// The prompts of the run and each one's client-side input count (synthetic target).
@@ -117,17 +120,15 @@ pub(super) async fn build_prompts(
                 targets: vec![None; n],
                 template_tokens,
                 warnings: Vec::new(),
+                groups: None,
             });
         }
     };
     let codec = codec.unwrap_or_else(server_codec);
     let synth_err = |e: synth::SynthError| BenchError::Server(e.to_string());
-    let text: String = prompts::default_set()
-        .iter()
-        .map(Prompt::as_text)
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    let corpus = synth::Corpus::new(&codec, &text).await.map_err(synth_err)?;
+    let corpus = synth::Corpus::new(&codec, &corpus_text())
+        .await
+        .map_err(synth_err)?;
     // Measure the template's overhead: a prompt of known length, and what the server counts.
     const PROBE: usize = 16;
     let probe = corpus.prompts(&codec, PROBE, 1).await.map_err(synth_err)?;
@@ -162,15 +163,14 @@ pub(super) async fn build_prompts(
             }
         )));
     }
-    // One prompt per request of the whole run where that is known (so no point replays
-    // another's prompts), else a pool that wraps (the preamble keeps them apart).
-    let (requests, _) = c.stop.split();
-    let points = c.loads.len().max(1) as u64;
-    let count = requests
-        .map_or(1024, |r| (r + u64::from(c.warmup)).saturating_mul(points))
-        .clamp(1, 4096) as usize;
+    let count = prompt_count(c);
+    // Sized as sent: after a preamble where there is one.
+    let lead = match pre.unique {
+        true => preamble(pre.salt, 0),
+        false => String::new(),
+    };
     let ps = corpus
-        .prompts(&codec, content as usize, count)
+        .prompts_after(&codec, &lead, content as usize, count)
         .await
         .map_err(synth_err)?;
     if pre.unique
@@ -198,7 +198,28 @@ pub(super) async fn build_prompts(
         targets,
         template_tokens: Some(overhead.max(0) as u64),
         warnings,
+        groups: None,
     })
+}
+
+/// Prompts to build for a run of synthetic ones: one per request of the whole run where that
+/// is known (so no point replays another's prompts), else a pool that wraps (the preamble
+/// keeps them apart).
+pub(super) fn prompt_count(c: &RunConfig) -> usize {
+    let (requests, _) = c.stop.split();
+    let points = c.loads.len().max(1) as u64;
+    requests
+        .map_or(1024, |r| (r + u64::from(c.warmup)).saturating_mul(points))
+        .clamp(1, 4096) as usize
+}
+
+/// The text synthetic prompts are cut from: the built-in set.
+pub(super) fn corpus_text() -> String {
+    prompts::default_set()
+        .iter()
+        .map(Prompt::as_text)
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// A plain sentence whose token count the server is asked for, to size its template.
@@ -243,7 +264,7 @@ async fn overhead(
 /// Tokens of one preamble. Digits tokenize alike whatever they are in the usual tokenizers;
 /// a tokenizer that does not is warned about (input lengths then vary by a token or so, and
 /// `input_tokens_mismatch` shows it). Returns the count and the warning, if any.
-async fn preamble_tokens(
+pub(super) async fn preamble_tokens(
     codec: &synth::Codec,
     salt: u64,
 ) -> Result<(u64, Option<String>), synth::SynthError> {
@@ -263,7 +284,7 @@ async fn preamble_tokens(
 
 /// One small request before anything is measured: does the endpoint exist, stream SSE, and
 /// finish? Any failure here is the server's or the arguments', and stops the run.
-async fn preflight(
+pub(super) async fn preflight(
     endpoint: Endpoint,
     client: &StreamClient,
     prompt: &Prompt,

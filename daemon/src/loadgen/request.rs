@@ -125,11 +125,15 @@ fn preamble_number(salt: u64, seq: u64) -> u64 {
 /// the preamble's range, far from the points' own.
 pub const RESERVED_SEQ: u64 = 999_000_000;
 
-/// A request body with a place for the per-request [`preamble`]: `head` + preamble + `tail`.
-/// Built once, before a point starts; joining the parts is a copy, not a serialization.
+/// A request body with a place for the per-request [`preamble`]: `head` + preamble + `tail`,
+/// and for a shared-prefix request a place for its group's tag before that: `head` + tag +
+/// `mid` + preamble + `tail`. Built once, before a point starts; joining the parts is a copy,
+/// not a serialization.
 #[derive(Debug, Clone)]
 pub struct Template {
     head: Bytes,
+    /// Shared prefix: the request's group and what lies between its tag and the preamble.
+    group: Option<(u32, Bytes)>,
     tail: Bytes,
     /// Input tokens as the client counts them, preamble included, when it can.
     pub client_input_tokens: Option<u64>,
@@ -138,6 +142,23 @@ pub struct Template {
 /// Marks the preamble's place while the body is serialized; not valid in any prompt a person
 /// would write (it has control characters, escaped by JSON).
 const MARK: &str = "\u{1}llms-preamble\u{1}";
+/// Marks the group tag's place, likewise.
+const GROUP_MARK: &str = "\u{1}llms-group\u{1}";
+
+/// The tag that opens group `group`'s shared prefix in point `point` of a run salted `salt`:
+/// 9 digits and a newline, like a [`preamble`], the same for every request of the group within
+/// the point and different in every other point, so each point starts with its prefixes
+/// uncached and measures the reuse within itself.
+pub fn group_tag(salt: u64, point: u64, group: u32) -> String {
+    format!("{:09}\n", group_number(salt, point, group))
+}
+
+fn group_number(salt: u64, point: u64, group: u32) -> u64 {
+    preamble_number(
+        salt.wrapping_add(1),
+        point.wrapping_mul(1_000_003).wrapping_add(u64::from(group)),
+    )
+}
 
 impl Template {
     /// The body for `prompt`, with a place for a preamble (`unique`) or without one (the
@@ -151,6 +172,7 @@ impl Template {
     ) -> Self {
         let whole = |p: &Prompt| Self {
             head: body(endpoint, p, opts),
+            group: None,
             tail: Bytes::new(),
             client_input_tokens,
         };
@@ -169,6 +191,7 @@ impl Template {
         match find(&b, esc.as_bytes()) {
             Some(i) => Self {
                 head: b.slice(..i),
+                group: None,
                 tail: b.slice(i + esc.len()..),
                 client_input_tokens,
             },
@@ -176,19 +199,89 @@ impl Template {
         }
     }
 
+    /// The body of a shared-prefix request of group `group`: `system` (the group's prefix)
+    /// opens with the group's tag and `user` (the request's own part) with its preamble, so
+    /// requests of a group share everything up to the preamble. For `/v1/completions` the two
+    /// are flattened as role-labelled text. Without `unique` both are sent as they are.
+    pub fn shared(
+        endpoint: Endpoint,
+        (system, user): (&str, &str),
+        group: u32,
+        opts: &RequestOptions,
+        unique: bool,
+        client_input_tokens: Option<u64>,
+    ) -> Self {
+        let message = |role: &str, content: String| Message {
+            role: role.into(),
+            content,
+        };
+        let prompt = |g: &str, p: &str| {
+            let ms = vec![
+                message("system", format!("{g}{system}")),
+                message("user", format!("{p}{user}")),
+            ];
+            match endpoint {
+                Endpoint::Completions => Prompt::Text(Prompt::Messages(ms).as_text()),
+                Endpoint::Chat => Prompt::Messages(ms),
+            }
+        };
+        let whole = Self {
+            head: body(endpoint, &prompt("", ""), opts),
+            group: None,
+            tail: Bytes::new(),
+            client_input_tokens,
+        };
+        if !unique {
+            return whole;
+        }
+        let b = body(endpoint, &prompt(GROUP_MARK, MARK), opts);
+        let escaped = |m: &str| serde_json::to_string(m).unwrap_or_default();
+        let (g, p) = (escaped(GROUP_MARK), escaped(MARK));
+        let (g, p) = (g.trim_matches('"'), p.trim_matches('"'));
+        let Some(i) = find(&b, g.as_bytes()) else {
+            return whole;
+        };
+        let rest = b.slice(i + g.len()..);
+        let Some(j) = find(&rest, p.as_bytes()) else {
+            return whole;
+        };
+        Self {
+            head: b.slice(..i),
+            group: Some((group, rest.slice(..j))),
+            tail: rest.slice(j + p.len()..),
+            client_input_tokens,
+        }
+    }
+
     /// The body of request `seq` of a run salted `salt`, its [`preamble`] in place (none for
-    /// a verbatim template).
+    /// a verbatim template), as sent in the run's first point.
     pub fn body(&self, salt: u64, seq: u64) -> Bytes {
+        self.body_at(salt, seq, 0)
+    }
+
+    /// The body of request `seq` in point `point` of a run salted `salt`: its [`preamble`]
+    /// and, for a shared-prefix request, its group's [`group_tag`] in place.
+    pub fn body_at(&self, salt: u64, seq: u64, point: u64) -> Bytes {
         use std::io::Write as _;
         if self.tail.is_empty() {
             return self.head.clone();
         }
-        let mut v = Vec::with_capacity(self.head.len() + 11 + self.tail.len());
+        let mid = self.group.as_ref().map_or(0, |(_, m)| m.len() + 11);
+        let mut v = Vec::with_capacity(self.head.len() + mid + 11 + self.tail.len());
         v.extend_from_slice(&self.head);
-        // The preamble as a JSON string's inside: digits and an escaped newline.
+        // Tags and preambles as a JSON string's inside: digits and an escaped newline.
+        if let Some((g, m)) = &self.group {
+            let _ = write!(v, "{:09}\\n", group_number(salt, point, *g));
+            v.extend_from_slice(m);
+        }
         let _ = write!(v, "{:09}\\n", preamble_number(salt, seq));
         v.extend_from_slice(&self.tail);
         Bytes::from(v)
+    }
+
+    /// The group of a shared-prefix request.
+    pub fn group(&self) -> Option<u32> {
+        self.group.as_ref().map(|(g, _)| *g)
     }
 
     /// Whether requests from this template get a preamble.
@@ -310,6 +403,45 @@ mod tests {
         assert!(!t.unique());
         let v: Value = serde_json::from_slice(&t.body(5, 7)).unwrap();
         assert_eq!(v["prompt"], "hello");
+    }
+
+    #[test]
+    fn shared_prefix_bodies_tag_the_group_and_keep_the_request_apart() {
+        let o = RequestOptions::default();
+        let t = Template::shared(Endpoint::Chat, ("Rules.", "Q?"), 3, &o, true, Some(40));
+        assert_eq!((t.group(), t.client_input_tokens), (Some(3), Some(40)));
+        let v: Value = serde_json::from_slice(&t.body_at(5, 6, 2)).unwrap();
+        assert_eq!(v["messages"][0]["role"], "system");
+        assert_eq!(
+            v["messages"][0]["content"],
+            format!("{}Rules.", group_tag(5, 2, 3))
+        );
+        assert_eq!(v["messages"][1]["content"], format!("{}Q?", preamble(5, 6)));
+        // The same group in the same point shares its prefix; another point's does not.
+        let system = |b: Bytes| -> Value {
+            serde_json::from_slice::<Value>(&b).unwrap()["messages"][0].clone()
+        };
+        assert_eq!(system(t.body_at(5, 7, 2)), system(t.body_at(5, 6, 2)));
+        assert_ne!(system(t.body_at(5, 6, 1)), system(t.body_at(5, 6, 2)));
+        let other = Template::shared(Endpoint::Chat, ("Rules.", "Q?"), 4, &o, true, None);
+        assert_ne!(system(other.body_at(5, 6, 2)), system(t.body_at(5, 6, 2)));
+        // /v1/completions: flattened, tag after "System: ", preamble after "User: ".
+        let t = Template::shared(Endpoint::Completions, ("Rules.", "Q?"), 0, &o, true, None);
+        let v: Value = serde_json::from_slice(&t.body_at(5, 6, 0)).unwrap();
+        assert_eq!(
+            v["prompt"],
+            format!(
+                "System: {}Rules.\n\nUser: {}Q?\n\nAssistant:",
+                group_tag(5, 0, 0),
+                preamble(5, 6)
+            )
+        );
+        // Verbatim: sent as they are, no tag and no preamble.
+        let t = Template::shared(Endpoint::Chat, ("Rules.", "Q?"), 1, &o, false, None);
+        let v: Value = serde_json::from_slice(&t.body_at(5, 6, 2)).unwrap();
+        assert_eq!(v["messages"][0]["content"], "Rules.");
+        assert_eq!(v["messages"][1]["content"], "Q?");
+        assert_eq!(t.group(), None);
     }
 
     #[test]

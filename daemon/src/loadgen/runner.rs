@@ -102,6 +102,9 @@ pub struct Workload {
     /// Prompt of request 0: a run moves this on after each warm-up and point, so no point
     /// replays prompts the engine has just cached (until the set runs out and wraps).
     pub first_prompt: u64,
+    /// The run's point number: shared prefixes are tagged by it, so no point starts with
+    /// another's prefixes cached.
+    pub point: u64,
 }
 
 impl Workload {
@@ -112,10 +115,12 @@ impl Workload {
             return internal(id, "no prompts".into());
         };
         let req = Prepared {
-            body: t.body(self.salt, seq),
+            body: t.body_at(self.salt, seq, self.point),
             client_input_tokens: t.client_input_tokens,
         };
-        self.client.send(&req, id, clock, due).await
+        let mut rec = self.client.send(&req, id, clock, due).await;
+        rec.group = t.group();
+        rec
     }
 }
 

@@ -187,24 +187,68 @@ impl Corpus {
         target: usize,
         count: usize,
     ) -> Result<Vec<Synthetic>, SynthError> {
+        self.prompts_after(codec, "", target, count).await
+    }
+
+    /// `count` prompts of exactly `target` tokens each where they follow `lead` (a preamble
+    /// or a group tag): counted as `lead` + text less `lead` alone, so a text whose start
+    /// would merge with the lead's end into other tokens is sized as it will be sent.
+    pub async fn prompts_after(
+        &self,
+        codec: &Codec,
+        lead: &str,
+        target: usize,
+        count: usize,
+    ) -> Result<Vec<Synthetic>, SynthError> {
+        let lead = Lead {
+            text: lead,
+            tokens: codec.encode(lead).await?.len(),
+        };
         let len = self.ids.len();
         // Spread the starting offsets over the corpus (an odd stride avoids short cycles).
         let stride = (len / count.max(1)).max(1) | 1;
         let mut out = Vec::with_capacity(count);
         for i in 0..count {
             let offset = (i * stride + i / len) % len;
-            out.push(exact(codec, &self.ids, offset, target).await?);
+            // A window that cannot be made exact (a stretch of text whose characters are
+            // several tokens each, say) gives way to windows elsewhere in the corpus; the
+            // closest is kept if none can.
+            let mut best: Option<Synthetic> = None;
+            for shift in 0..OFFSET_TRIES {
+                let at = (offset + shift * (len / OFFSET_TRIES + 1)) % len;
+                let got = exact(codec, &self.ids, at, target, &lead).await?;
+                let closer = best
+                    .as_ref()
+                    .is_none_or(|b| got.tokens.abs_diff(target) < b.tokens.abs_diff(target));
+                if closer {
+                    best = Some(got);
+                }
+                if best.as_ref().is_some_and(|b| b.tokens == target) {
+                    break;
+                }
+            }
+            out.extend(best);
         }
         Ok(out)
     }
 }
 
-/// The window at `offset` resized until its text re-encodes to `target` tokens.
+/// Offsets tried for one prompt before the closest length is taken.
+const OFFSET_TRIES: usize = 8;
+
+/// What a synthetic prompt follows, and its own tokens.
+struct Lead<'a> {
+    text: &'a str,
+    tokens: usize,
+}
+
+/// The window at `offset` resized until its text re-encodes to `target` tokens after `lead`.
 async fn exact(
     codec: &Codec,
     ids: &[u32],
     offset: usize,
     target: usize,
+    lead: &Lead<'_>,
 ) -> Result<Synthetic, SynthError> {
     let window =
         |k: usize| -> Vec<u32> { ids.iter().cycle().skip(offset).take(k).copied().collect() };
@@ -212,7 +256,10 @@ async fn exact(
     let mut best: Option<Synthetic> = None;
     for _ in 0..MAX_ROUNDS {
         let text = codec.decode(&window(k)).await?;
-        let got = codec.encode(&text).await?.len();
+        let got = match lead.text {
+            "" => codec.encode(&text).await?.len(),
+            l => (codec.encode(&format!("{l}{text}")).await?.len()).saturating_sub(lead.tokens),
+        };
         let closer = best
             .as_ref()
             .is_none_or(|b| got.abs_diff(target) < b.tokens.abs_diff(target));

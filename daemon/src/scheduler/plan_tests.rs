@@ -40,6 +40,7 @@ fn stored(p: &PointPlan, done: Option<(u64, u64)>) -> ResultRow {
         point: done.map(|(c, f)| figures(p, c, f)),
         gpu: None,
         engine_version: None,
+        workload: None,
         finished_ms: 1,
     }
 }

@@ -111,6 +111,7 @@ mod tests {
                 gpus,
                 engines: vec![],
                 load: LoadDef::default(),
+                workload: None,
             },
             plan: vec![],
             order: id,

@@ -2,7 +2,7 @@
 //! expand into points. Nothing here runs anything; engine checks that need the daemon's
 //! configuration come in through a callback.
 
-use crate::bench::{PointStop, RunConfig, WorkloadConfig};
+use crate::bench::{PointStop, RunConfig, Shape, WorkloadConfig};
 use crate::config::one_line;
 use crate::engine::EngineKind;
 use crate::kinds::{self, Need};
@@ -218,6 +218,7 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
         (checks.engine)(&field, e, s.gpus.as_deref())?;
     }
     validate_load(&s.load, checks.files)?;
+    Shape::from_def(s.workload.as_ref())?;
     Ok(())
 }
 
@@ -391,20 +392,22 @@ pub fn loads(l: &LoadDef) -> Vec<Load> {
 }
 
 /// What one engine of a sweep runs: the engine of `kind` serving at `url`, with the files
-/// that came with the sweep. The defaults are `llmsd bench`'s.
+/// that came with the sweep. The defaults are `llmsd bench`'s. `Err` names the field of a
+/// sweep that does not pass its checks (a stored one always does).
 pub fn run_config(
     s: &Sweep,
     url: &str,
     kind: Option<EngineKind>,
     model: Option<String>,
     files: Vec<AttachedFile>,
-) -> RunConfig {
+) -> Result<RunConfig, String> {
     let l = &s.load;
-    RunConfig {
+    Ok(RunConfig {
         url: url.to_owned(),
         kind,
         model,
         workload: WorkloadConfig {
+            shape: Shape::from_def(s.workload.as_ref())?,
             endpoint: match s.endpoint.as_deref() {
                 Some("completions") => Endpoint::Completions,
                 _ => Endpoint::Chat,
@@ -424,7 +427,7 @@ pub fn run_config(
         timeout: Duration::from_secs_f64(l.timeout_s.unwrap_or(600.0)),
         slo: l.slo,
         max_error_rate: l.max_error_rate,
-    }
+    })
 }
 
 #[cfg(test)]

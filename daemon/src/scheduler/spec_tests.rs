@@ -46,7 +46,8 @@ fn the_smoke_sweep_expands_to_three_points() {
         None,
         Some("truth".into()),
         Vec::new(),
-    );
+    )
+    .unwrap();
     assert_eq!(c.loads.len(), 3);
     assert_eq!(c.stop, crate::bench::PointStop::Requests(8));
     assert_eq!(c.workload.output_tokens, 16);
@@ -160,7 +161,7 @@ fn named_files_come_with_the_sweep_and_are_never_opened_here() {
     let (s, _) = parse(text, None, None, &c).unwrap();
     assert!(check_files(&s, &sent).is_ok());
     assert!(check_files(&s, &[]).is_err());
-    let c = run_config(&s, "http://127.0.0.1:8000", None, None, sent.to_vec());
+    let c = run_config(&s, "http://127.0.0.1:8000", None, None, sent.to_vec()).unwrap();
     assert_eq!(c.workload.attached.len(), 1);
     // Bad contents are named by field; files the sweep does not name are refused.
     let bad = [file("prompts", "/p", "{not json")];

@@ -260,7 +260,7 @@ impl Worker {
             .files(job.id)
             .map_err(|e| e.to_string())
             .and_then(|f| spec::check_files(&job.sweep, &f).map(|()| f));
-        let config = files.map(|f| {
+        let config = files.and_then(|f| {
             let model = request_model(def, engine);
             spec::run_config(&job.sweep, &engine.url, Some(engine.kind), model, f)
         });
@@ -438,6 +438,7 @@ impl Worker {
         };
         let mut row = row;
         row.engine_version = s.inner.engines.info(engine.id).and_then(|i| i.version);
+        row.workload = session.workload();
         self.store_point(job, row, &records, &samples).await?;
         Ok(died)
     }
@@ -462,6 +463,7 @@ impl Worker {
             point,
             gpu,
             engine_version: None,
+            workload: None,
             finished_ms: now_ms(),
         }
     }

@@ -38,6 +38,7 @@ fn job(id: u64) -> JobRecord {
             gpus: None,
             engines: vec![],
             load: LoadDef::default(),
+            workload: None,
         },
         plan: vec![PointPlan {
             index: 0,
@@ -65,6 +66,7 @@ fn row(index: u32) -> ResultRow {
         point: None,
         gpu: None,
         engine_version: None,
+        workload: None,
         finished_ms: 5,
     }
 }

@@ -36,8 +36,9 @@ impl JobResults {
 
 /// `{"job", "name", "state", "points": [...], "failed": [{"index", "engine", "kind", "error"}]}`.
 /// Each point is the `llmsd bench --json` point object with `"index"`, `"engine"` and
-/// `"kind"` added, `"engine_version"` when the engine reported one, and `"gpu"` (the daemon's
-/// `PointGpu`) when there are GPU figures.
+/// `"kind"` added, `"engine_version"` when the engine reported one, `"gpu"` (the daemon's
+/// `PointGpu`) when there are GPU figures, and `"workload"` (what the requests sent, as
+/// `llmsd bench --json` gives it at its top level).
 pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
     let mut points = Vec::new();
     for (row, point) in r.points() {
@@ -51,6 +52,9 @@ pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
             }
             if let Some(gpu) = &row.gpu {
                 m.insert("gpu".into(), serde_json::to_value(gpu)?);
+            }
+            if let Some(w) = &row.workload {
+                m.insert("workload".into(), serde_json::to_value(w)?);
             }
         }
         points.push(v);

@@ -48,6 +48,7 @@ fn results() -> JobResults {
         point,
         gpu,
         engine_version: None,
+        workload: None,
         finished_ms: 0,
     };
     JobResults {

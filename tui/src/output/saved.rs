@@ -61,6 +61,8 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
         let engine = take("engine").as_str().unwrap_or_default().to_owned();
         let kind = take("kind").as_str().unwrap_or_default().to_owned();
         let engine_version = take("engine_version").as_str().map(str::to_owned);
+        let workload = serde_json::from_value(take("workload"))
+            .map_err(|e| format!("points[{i}].workload: {e}"))?;
         let gpu: Option<PointGpu> =
             serde_json::from_value(take("gpu")).map_err(|e| format!("points[{i}].gpu: {e}"))?;
         let point: PointResult =
@@ -74,6 +76,7 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             point: Some(point),
             gpu,
             engine_version,
+            workload,
             finished_ms: 0,
         });
     }
@@ -102,6 +105,7 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             point: None,
             gpu: None,
             engine_version: None,
+            workload: None,
             finished_ms: 0,
         });
     }

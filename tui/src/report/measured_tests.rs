@@ -67,6 +67,7 @@ fn cache_table_totals_hits_and_counts_flagged_points() {
             prompt_tokens: 10_000,
             hit_rate: 0.0,
             template_tokens: Some(18),
+            shared_tokens: None,
             excess_hit_rate: excess,
             unique_prompts: i != 1,
         });
