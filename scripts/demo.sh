@@ -3,7 +3,8 @@
 # private llmsd on a temporary socket and state directory, llama.cpp and a small generated
 # qwen2 model (built on first use by scripts/llamacpp.sh, about 5 minutes, cached under
 # ~/.cache/llms), sweeps/demo.toml (llama.cpp and the reference engine at concurrency
-# 1 4 8 16 32) submitted, and the live dashboard. Quitting (q) stops everything it started.
+# 1 4 8 16 32) and sweeps/demo-conversation.toml (conversations of 4 turns) submitted, and the
+# live dashboard. Quitting (q) stops everything it started.
 #
 # usage: scripts/demo.sh [--no-dashboard] [--sweep FILE]
 set -euo pipefail

@@ -85,6 +85,7 @@ fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
         id_prefix: prefix.into(),
         first_prompt: 0,
         point: 0,
+        conversation: None,
     }
 }
 

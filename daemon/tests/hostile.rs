@@ -94,6 +94,7 @@ async fn hostile_servers_end_in_named_errors_and_memory_stays_flat() {
     let req = Prepared {
         body: "{}".into(),
         client_input_tokens: None,
+        ..Prepared::default()
     };
     let send = |c: StreamClient| {
         let req = req.clone();

@@ -267,3 +267,44 @@ async fn llamacpp_reuses_the_shared_prefix_of_each_group() {
         assert_eq!(p.input_token_mismatches, 0, "point {i}");
     }
 }
+
+/// A conversation against llama.cpp: at one session at a time, each turn after the first is
+/// served from the slot holding its history, so llama.cpp reports the whole previous prompt
+/// as cached (but for a token at the seam where the answer follows it), and its counter
+/// agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llamacpp_serves_a_conversations_history_from_its_cache() {
+    let srv = LlamaServer::start().await;
+    let extra = common::words(
+        "--workload conversation --turns 3 --concurrency 1 --requests 9 --output-tokens 8 \
+         --input-tokens 48",
+    );
+    let a = bench_args(&srv.url, &extra);
+    let mut s = bench::Session::open(a.config().unwrap()).await.unwrap();
+    let (p, records) = s.point(0, None).await.unwrap();
+    assert_eq!((p.completed, p.failed), (9, 0));
+    for session in records.chunks(3) {
+        for pair in session.windows(2) {
+            let before = pair[0].usage.prompt_tokens.unwrap();
+            let (now, cached) = (
+                pair[1].usage.prompt_tokens.unwrap(),
+                pair[1].usage.cached_tokens.unwrap(),
+            );
+            assert!(now > before, "{}: {now} after {before}", pair[1].id);
+            // All of it but, at most, the seam: the previous prompt's last token
+            // ("assistant\n") may tokenize into one with the answer's first character when the
+            // history is resent (seen: 85 of 86).
+            assert!(
+                cached + 1 >= before,
+                "{}: {cached} cached of {before}",
+                pair[1].id
+            );
+        }
+    }
+    let c = p.prefix_cache.as_ref().unwrap();
+    assert_eq!(
+        p.server.as_ref().unwrap().cached_tokens,
+        Some(c.cached_tokens as f64)
+    );
+    assert_eq!(p.ttft_by_turn_ms.len(), 3);
+}

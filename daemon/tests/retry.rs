@@ -26,6 +26,7 @@ fn request() -> Prepared {
     Prepared {
         body: Bytes::from_static(b"{}"),
         client_input_tokens: None,
+        ..Prepared::default()
     }
 }
 

@@ -184,4 +184,115 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
         );
         assert_eq!(p.input_token_mismatches, 0);
     }
+    // A conversation from the same kind of sweep: turns, their TTFT, and batch refused.
+    let bad =
+        sweep("kind = \"conversation\"\nturns = 2").replace("concurrency = [1, 2]", "batch = [2]");
+    match c.submit(ctx(), submit_req(&bad)).await.unwrap() {
+        Err(llms_shared::ApiError::Invalid(m)) => {
+            assert!(
+                m.contains("load.batch: a conversation does not run in batches"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Its first turn is the whole prompt of --input-tokens.
+    let talk = sweep("kind = \"conversation\"\nturns = 3\nthink_ms = 1")
+        .replace("input_tokens = 24", "input_tokens = 40");
+    let id = c.submit(ctx(), submit_req(&talk)).await.unwrap().unwrap();
+    let job = wait_job(&c, id, std::time::Duration::from_secs(60), is_final).await;
+    assert_eq!(
+        job.state,
+        llms_shared::JobState::Done,
+        "{job:?}\n{}",
+        d.log()
+    );
+    for r in c.results(ctx(), id, true).await.unwrap().unwrap() {
+        let w = r.workload.as_ref().unwrap();
+        assert_eq!(
+            (w.kind.as_str(), w.turns, w.think_ms),
+            ("conversation", Some(3), Some(1.0))
+        );
+        let p = r.point.as_ref().unwrap();
+        // 12 turns: 4 sessions of 3.
+        assert_eq!((p.completed, p.ttft_by_turn_ms.len()), (12, 3));
+        assert!(p.requests.iter().all(|q| q.turn.is_some()));
+    }
+}
+
+/// Conversations against the reference engine: 4 sessions of 3 turns, 2 in flight. Each turn
+/// resends the whole history, the assistant's turns exactly as the engine answered (its
+/// answers are known text, `answer_text`): turn t+1's prompt is turn t's plus the answer, the
+/// template's markers and one new 6-token user message. The engine serves the history from its
+/// cache, and the report has each turn's TTFT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_resend_the_history_the_engine_answered() {
+    let eng = Engine::start(fixed(0.5, 0.2));
+    let args = "--workload conversation --turns 3 --concurrency 2 --requests 11 \
+                --output-tokens 5 --input-tokens 40";
+    let points = run(&eng.url, &words(args)).await;
+    let truth = eng.truth().await;
+    let (p, records) = &points[0];
+    // 11 turns round up to 4 whole sessions.
+    assert_eq!((p.completed, p.failed), (12, 0));
+    let answer = llmsd::refengine::answer_text(5).len() as u64;
+    // "\n" after the answer, "<|user|>\n", a 6-byte message, "\n<|assistant|>\n".
+    let step = answer + 1 + 9 + 6 + 15;
+    for s in records.chunks(3) {
+        let turns: Vec<u32> = s.iter().map(|r| r.turn.unwrap()).collect();
+        assert_eq!(turns, [1, 2, 3]);
+        let prompt: Vec<u64> = s.iter().map(|r| truth[&r.id].prompt_tokens).collect();
+        assert_eq!(prompt, [40, 40 + step, 40 + 2 * step], "{}", s[0].id);
+        // The first turn's blocks are cached for the second, the second's for the third.
+        for (r, before) in s[1..].iter().zip(&prompt) {
+            let cached = r.usage.cached_tokens.unwrap();
+            assert_eq!(cached, truth[&r.id].cached_tokens);
+            assert_eq!(cached, before / 16 * 16, "{}", r.id);
+        }
+        assert_eq!(s[0].usage.cached_tokens, Some(0));
+    }
+    let by_turn: Vec<(&str, u64)> = p
+        .ttft_by_turn_ms
+        .iter()
+        .map(|(t, l)| (t.as_str(), l.count))
+        .collect();
+    assert_eq!(by_turn, [("1", 4), ("2", 4), ("3", 4)]);
+    assert!(
+        !p.flags.iter().any(|f| f == "prefix_cache_hits"),
+        "{:?}",
+        p.flags
+    );
+    assert_eq!(p.prefix_cache.as_ref().unwrap().excess_hit_rate, 0.0);
+    let v = serde_json::to_value(p).unwrap();
+    assert_eq!(v["ttft_by_turn_ms"]["2"]["count"], 4);
+}
+
+/// At a rate, sessions start at the arrivals; the next point's sessions start afresh (their
+/// first turns are new prompts, not cached), and a batch is refused for conversations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_sessions_arrive_at_a_rate_and_points_do_not_share_them() {
+    let eng = Engine::start(fixed(0.5, 0.2));
+    let args = "--workload conversation --turns 2 --think-ms 5 --rate 200,200 --requests 6 \
+                --output-tokens 3 --input-tokens 40";
+    let points = run(&eng.url, &words(args)).await;
+    for (p, records) in &points {
+        assert_eq!((p.completed, p.failed), (6, 0));
+        for r in records.iter().filter(|r| r.turn == Some(1)) {
+            assert_eq!(r.usage.cached_tokens, Some(0), "{}", r.id);
+        }
+        for r in records.iter().filter(|r| r.turn == Some(2)) {
+            assert!(r.usage.cached_tokens.unwrap() > 0, "{}", r.id);
+        }
+    }
+    let e = bench::run(bench_args(
+        "http://127.0.0.1:9",
+        &words("--workload conversation --turns 2 --batch 4"),
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("--batch does not run conversations"),
+        "{e}"
+    );
 }

@@ -434,6 +434,12 @@ pub struct LivePoint {
     pub ttft_ms: Option<(f64, f64)>,
     /// ITL so far: p50, p99 (ms).
     pub itl_ms: Option<(f64, f64)>,
+    /// Prompt tokens of the completed requests so far.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Of those, served from the engine's prefix cache, where the engine reports it.
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
 }
 
 /// Answer of `watch`: the state now, and the GPU samples since `since_seq`.

@@ -36,8 +36,17 @@ pub struct BenchReport {
 /// have sent the same thing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadReport {
-    /// `single` or `shared_prefix`.
+    /// `single`, `shared_prefix` or `conversation`.
     pub kind: String,
+    /// `conversation`: turns per session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u32>,
+    /// `conversation`: think time between a turn's answer and the next turn, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_ms: Option<f64>,
+    /// `conversation`: the header that carries each session's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_header: Option<String>,
     /// `shared_prefix`: groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<u32>,
@@ -340,6 +349,10 @@ pub struct PointResult {
     /// was sent that their timeout ended (counted as failed, `timeout`; flag `point_cut`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<String>,
+    /// Conversations: TTFT of the completed requests of each turn ("1" the first), where the
+    /// history resent grows turn by turn and the engine may serve it from its cache.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ttft_by_turn_ms: BTreeMap<String, LatencyStats>,
     /// Raw per-request records (only with `--raw`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
@@ -379,6 +392,7 @@ impl PointResult {
             server: None,
             prefix_cache: None,
             cut: None,
+            ttft_by_turn_ms: BTreeMap::new(),
             requests: Vec::new(),
         }
     }
@@ -436,6 +450,13 @@ pub struct RequestRecord {
     /// Shared-prefix workload: the group whose prefix the request carried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<u32>,
+    /// Conversation workload: the request's turn in its session (1 the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    /// The answer's text, where the request asked for it (a conversation resends it as the
+    /// assistant's turn). Never stored or written.
+    #[serde(skip)]
+    pub answer: Option<String>,
 }
 
 impl RequestRecord {

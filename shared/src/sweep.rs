@@ -38,10 +38,20 @@ pub struct Sweep {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadDef {
-    /// `single` (one prompt per request, each made unique; the default) or `shared_prefix`
-    /// (groups of requests that share a system prompt, each request's own part unique).
+    /// `single` (one prompt per request, each made unique; the default), `shared_prefix`
+    /// (groups of requests that share a system prompt, each request's own part unique) or
+    /// `conversation` (sessions of turns, each resending the whole history).
     #[serde(default)]
     pub kind: Option<String>,
+    /// `conversation`: turns per session.
+    #[serde(default)]
+    pub turns: Option<u32>,
+    /// `conversation`: think time between an answer and the next turn, ms [default: 0].
+    #[serde(default)]
+    pub think_ms: Option<f64>,
+    /// `conversation`: send each session's id in this header (routers with affinity).
+    #[serde(default)]
+    pub session_header: Option<String>,
     /// `shared_prefix`: how many groups, each with its own prefix.
     #[serde(default)]
     pub groups: Option<u32>,

@@ -1,6 +1,7 @@
 //! `llms demo`: a private `llmsd` on a temporary socket and state directory, llama.cpp and
 //! its small model (built by `scripts/llamacpp.sh` on first use, with its progress shown),
-//! `sweeps/demo.toml` submitted, and the dashboard. Quitting stops everything it started:
+//! `sweeps/demo.toml` and `sweeps/demo-conversation.toml` submitted (only the sweep given,
+//! with `--sweep`), and the dashboard. Quitting stops everything it started:
 //! the daemon stops its engines on SIGTERM, and the temporary directory is removed.
 
 use crate::cli::DemoArgs;
@@ -25,7 +26,11 @@ pub async fn run(args: DemoArgs) -> Result<String, Failure> {
     let artifacts = llamacpp(&root)?;
     let server = artifacts("LLMS_LLAMA_SERVER")?;
     let model = artifacts("LLMS_TINY_GGUF")?;
-    let spec = fill_model(&sweep_path, &model)?;
+    let mut sweeps = vec![(sweep_path.clone(), fill_model(&sweep_path, &model)?)];
+    if args.sweep.is_none() {
+        let talk = root.join("sweeps/demo-conversation.toml");
+        sweeps.push((talk.clone(), fill_model(&talk, &model)?));
+    }
     let dir = TempDir::new()?;
     let socket = dir.path.join("llmsd.sock");
     std::fs::write(
@@ -42,7 +47,7 @@ pub async fn run(args: DemoArgs) -> Result<String, Failure> {
     // Ctrl-C, SIGTERM or SIGHUP (the SSH session went away) while the demo runs: stop what it
     // started on the way out (the dashboard handles them itself and returns).
     let out = tokio::select! {
-        r = drive(&mut daemon, &target, &sweep_path, spec, &args) => r,
+        r = drive(&mut daemon, &target, sweeps, &args) => r,
         () = stop_signal() => Err(Failure::error("interrupted")),
     };
     step("stopping the private llmsd and its engines");
@@ -51,33 +56,49 @@ pub async fn run(args: DemoArgs) -> Result<String, Failure> {
     out
 }
 
-/// Connect, submit, then the dashboard (or wait and compare).
+/// Connect, submit each sweep (path, text), then the dashboard (or wait and compare).
 async fn drive(
     daemon: &mut Daemon,
     target: &Target,
-    sweep_path: &Path,
-    spec: String,
+    sweeps: Vec<(PathBuf, String)>,
     args: &DemoArgs,
 ) -> Result<String, Failure> {
     let s = daemon.connect(target).await?;
-    let base = sweep_path.parent().unwrap_or(Path::new("/"));
-    let req = SubmitRequest {
-        files: crate::attach::files(&spec, base).map_err(Failure::usage)?,
-        spec,
-        base_dir: Some(base.display().to_string()),
-        file: Some(sweep_path.display().to_string()),
-        key: None,
-    };
-    let id = s.check(s.client.submit(ctx(), req).await, "the demo sweep")?;
-    step(&format!(
-        "job {id} submitted: {} (llms --socket {} jobs)",
-        sweep_path.display(),
-        target.label()
-    ));
+    let mut ids = Vec::new();
+    for (sweep_path, spec) in sweeps {
+        let base = sweep_path.parent().unwrap_or(Path::new("/"));
+        let req = SubmitRequest {
+            files: crate::attach::files(&spec, base).map_err(Failure::usage)?,
+            spec,
+            base_dir: Some(base.display().to_string()),
+            file: Some(sweep_path.display().to_string()),
+            key: None,
+        };
+        let id = s.check(s.client.submit(ctx(), req).await, "the demo sweep")?;
+        step(&format!(
+            "job {id} submitted: {} (llms --socket {} jobs)",
+            sweep_path.display(),
+            target.label()
+        ));
+        ids.push(id);
+    }
     if args.no_dashboard {
-        wait_done(&s, id).await?;
-        let data = crate::commands::fetch_jobs(&s, &[id]).await?;
-        crate::report::compare(&data, false, false)
+        for id in &ids {
+            wait_done(&s, *id).await?;
+        }
+        let mut out = String::new();
+        for id in &ids {
+            let data = crate::commands::fetch_jobs(&s, &[*id]).await?;
+            out.push_str(&crate::report::compare(&data, false, false)?);
+            let turns = crate::report::measured::turns_md(&data);
+            if !turns.starts_with("No conversation") {
+                out.push_str("\nTTFT by turn, p50 / p99 ms:\n");
+                out.push_str(&turns);
+                out.push_str("\nPrefix cache (the history each turn resends):\n");
+                out.push_str(&crate::report::measured::cache_md(&data));
+            }
+        }
+        Ok(out)
     } else {
         drop(s);
         crate::dash::run(target.clone())

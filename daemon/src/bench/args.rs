@@ -1,7 +1,7 @@
 //! `llmsd bench` arguments and their validation. Every error names the option at fault.
 
 use super::config::{PointStop, RunConfig, WorkloadConfig};
-use super::workload::Shape;
+use super::workload::{Params, Shape};
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
@@ -84,8 +84,9 @@ pub struct BenchArgs {
     /// Include every request's raw record in the JSON.
     #[arg(long)]
     pub raw: bool,
-    /// What the requests send: single prompts (each made unique), or shared-prefix (groups
-    /// sharing a system prompt; --input-tokens then sizes each request's own part).
+    /// What the requests send: single prompts (each made unique), shared-prefix (groups
+    /// sharing a system prompt; --input-tokens then sizes each request's own part), or
+    /// conversation (sessions of --turns; --input-tokens sizes each user message).
     #[arg(long, value_enum, default_value_t = WorkloadArg::Single)]
     pub workload: WorkloadArg,
     /// shared-prefix: how many groups, each with its own prefix.
@@ -97,6 +98,16 @@ pub struct BenchArgs {
     /// shared-prefix: draw groups by Zipf's law with this exponent [default: uniformly].
     #[arg(long, value_parser = zipf)]
     pub zipf: Option<f64>,
+    /// conversation: turns per session (--concurrency counts sessions in flight, --rate
+    /// session starts, --requests turns, rounded up to whole sessions).
+    #[arg(long)]
+    pub turns: Option<u32>,
+    /// conversation: think time between an answer and the next turn, ms [default: 0].
+    #[arg(long)]
+    pub think_ms: Option<f64>,
+    /// conversation: send each session's id in this header (routers with session affinity).
+    #[arg(long)]
+    pub session_header: Option<String>,
 }
 
 /// `--workload` values.
@@ -106,6 +117,8 @@ pub enum WorkloadArg {
     Single,
     /// Groups of requests that share a system prompt.
     SharedPrefix,
+    /// Sessions of turns, each resending the whole history.
+    Conversation,
 }
 
 /// `--arrival` values.
@@ -252,9 +265,24 @@ impl BenchArgs {
         let kind = match self.workload {
             WorkloadArg::Single => "single",
             WorkloadArg::SharedPrefix => "shared_prefix",
+            WorkloadArg::Conversation => "conversation",
         };
-        let shape = Shape::of(kind, self.groups, self.prefix_tokens, self.zipf)
+        let params = Params {
+            groups: self.groups,
+            prefix_tokens: self.prefix_tokens,
+            zipf: self.zipf,
+            turns: self.turns,
+            think_ms: self.think_ms,
+            session_header: self.session_header.clone(),
+        };
+        let shape = Shape::of(kind, params)
             .map_err(|(field, why)| format!("--{}: {why}", field.replace('_', "-")))?;
+        if shape.turns() > 1 && self.batch.is_some() {
+            return Err(
+                "--batch does not run conversations: use --concurrency (sessions in flight) or --rate (session starts)"
+                    .into(),
+            );
+        }
         Ok(RunConfig {
             url: self.url.clone(),
             kind: None,

@@ -14,6 +14,7 @@ mod table;
 pub mod workload;
 
 use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
+use crate::loadgen::conversation::Conversation;
 use crate::loadgen::live::Live;
 use crate::loadgen::request::{Prompt, RESERVED_SEQ, RequestOptions, Template};
 use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
@@ -148,7 +149,9 @@ impl Session {
             unique: !c.workload.verbatim_prompts,
         };
         let built = match c.workload.shape {
-            Shape::Single => build_prompts(&c, source, &client, &http, &base, &opts, pre).await?,
+            Shape::Single | Shape::Conversation { .. } => {
+                build_prompts(&c, source, &client, &http, &base, &opts, pre).await?
+            }
             Shape::SharedPrefix {
                 groups,
                 prefix_tokens,
@@ -181,8 +184,26 @@ impl Session {
                 }
             })
             .collect();
+        let conversation = match &c.workload.shape {
+            Shape::Conversation {
+                turns,
+                think_ms,
+                session_header,
+            } => Some(Arc::new(Conversation {
+                turns: *turns,
+                think: Duration::from_secs_f64(think_ms / 1e3),
+                header: session_header
+                    .as_deref()
+                    .and_then(|h| reqwest::header::HeaderName::from_bytes(h.as_bytes()).ok()),
+                endpoint,
+                opts: opts.clone(),
+                users: Arc::new(built.prompts.clone()),
+                unique: pre.unique,
+            })),
+            _ => None,
+        };
         let workload = workload::report(
-            c.workload.shape,
+            &c.workload.shape,
             &built.prompts,
             c.workload.input_tokens,
             c.workload.output_tokens,
@@ -205,6 +226,7 @@ impl Session {
             id_prefix: String::new(),
             first_prompt: 0,
             point: 0,
+            conversation,
         };
         let input_target = input_target(&c, built.template_tokens);
         Ok(Self {
@@ -289,6 +311,7 @@ impl Session {
                     Some(Prepared {
                         body: serde_json::to_vec(&m).unwrap_or_default().into(),
                         client_input_tokens: None,
+                        ..Prepared::default()
                     })
                 }
                 _ => None,
@@ -388,6 +411,8 @@ fn input_target(c: &RunConfig, template_tokens: Option<u64>) -> Option<u32> {
             let t = u32::try_from(template_tokens?).ok()?;
             t.checked_add(prefix_tokens)?.checked_add(own)
         }
+        // Only a session's first turn is that long; later ones carry its history.
+        Shape::Conversation { .. } => None,
     }
 }
 
@@ -423,7 +448,7 @@ async fn measure(
     let run = run_point(&measured, &spec).await;
     window.closed().await;
     let run = run.map_err(|e| BenchError::Usage(e.to_string()))?;
-    w.first_prompt += run.records.len() as u64;
+    w.first_prompt += run.used;
     let exp = Expectations {
         output_tokens: Some(c.workload.output_tokens),
         input_tokens: input_target,
@@ -465,6 +490,13 @@ async fn measure(
         (template_tokens, c.workload.shape.shared_tokens()),
         !c.workload.verbatim_prompts,
     );
+    // A conversation's later turns are meant to reuse their own history: its hits are
+    // measured, not judged.
+    if !c.workload.shape.judges_hits()
+        && let Some(p) = point.prefix_cache.as_mut()
+    {
+        p.excess_hit_rate = 0.0;
+    }
     if point
         .prefix_cache
         .as_ref()

@@ -297,6 +297,7 @@ pub(super) async fn preflight(
     let req = Prepared {
         body: body(endpoint, prompt, &small),
         client_input_tokens: None,
+        ..Prepared::default()
     };
     let now = Instant::now();
     let rec = client

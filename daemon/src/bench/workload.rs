@@ -1,6 +1,7 @@
-//! The workload a session sends, as one value: `single` (one prompt per request) or
-//! `shared_prefix` (groups of requests sharing a system prompt); how groups are drawn; and
-//! the report of what was sent (kind, parameters, seed, a digest of the prompts).
+//! The workload a session sends, as one value: `single` (one prompt per request),
+//! `shared_prefix` (groups of requests sharing a system prompt) or `conversation` (sessions of
+//! turns resending their history); how groups are drawn; and the report of what was sent
+//! (kind, parameters, seed, a digest of the prompts).
 
 use crate::loadgen::request::Prompt;
 use llms_shared::{WorkloadDef, WorkloadReport};
@@ -9,9 +10,23 @@ use sha2::{Digest, Sha256};
 
 /// Most groups a shared-prefix workload may have.
 pub const MAX_GROUPS: u32 = 10_000;
+/// Most turns a conversation may have.
+pub const MAX_TURNS: u32 = 1_000;
+
+/// Headers a session header may not be: the ones every request sets itself.
+const RESERVED_HEADERS: &[&str] = &[
+    "accept",
+    "authorization",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "transfer-encoding",
+    "x-request-id",
+];
 
 /// What the requests send.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
     /// One prompt per request, each made unique at its start (the default).
     Single,
@@ -26,22 +41,66 @@ pub enum Shape {
         /// Zipf exponent (none: uniform).
         zipf: Option<f64>,
     },
+    /// Sessions of `turns` requests, one after another: each turn resends the whole history
+    /// (the assistant's turns as the engine answered them) and a new user message, after
+    /// `think_ms` from the previous answer. Load counts sessions.
+    Conversation {
+        /// Turns per session.
+        turns: u32,
+        /// Think time between an answer and the next turn, ms.
+        think_ms: f64,
+        /// The header that carries the session's id.
+        session_header: Option<String>,
+    },
+}
+
+/// The parameters a workload may have, by their sweep names (`llmsd bench` spells them with
+/// dashes).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// `groups`.
+    pub groups: Option<u32>,
+    /// `prefix_tokens`.
+    pub prefix_tokens: Option<u32>,
+    /// `zipf`.
+    pub zipf: Option<f64>,
+    /// `turns`.
+    pub turns: Option<u32>,
+    /// `think_ms`.
+    pub think_ms: Option<f64>,
+    /// `session_header`.
+    pub session_header: Option<String>,
 }
 
 impl Shape {
     /// Its name in sweeps, reports and JSON.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Shape::Single => "single",
             Shape::SharedPrefix { .. } => "shared_prefix",
+            Shape::Conversation { .. } => "conversation",
         }
     }
 
     /// Tokens every request of a group shares by design (the prefix), beyond the template.
-    pub fn shared_tokens(self) -> Option<u64> {
+    pub fn shared_tokens(&self) -> Option<u64> {
         match self {
-            Shape::Single => None,
-            Shape::SharedPrefix { prefix_tokens, .. } => Some(u64::from(prefix_tokens)),
+            Shape::SharedPrefix { prefix_tokens, .. } => Some(u64::from(*prefix_tokens)),
+            _ => None,
+        }
+    }
+
+    /// Whether prefix-cache hits beyond the template and the shared tokens would be a bias:
+    /// not in a conversation, whose later turns are meant to reuse their own history.
+    pub fn judges_hits(&self) -> bool {
+        !matches!(self, Shape::Conversation { .. })
+    }
+
+    /// Turns per session (1 outside conversations).
+    pub fn turns(&self) -> u32 {
+        match self {
+            Shape::Conversation { turns, .. } => *turns,
+            _ => 1,
         }
     }
 
@@ -53,67 +112,137 @@ impl Shape {
         };
         let kind = match d.kind.as_deref() {
             None | Some("single") => "single",
-            Some("shared_prefix") => "shared_prefix",
+            Some(k @ ("shared_prefix" | "conversation")) => k,
             Some(k) => {
                 return Err(format!(
-                    "workload.kind: '{k}' is not single or shared_prefix"
+                    "workload.kind: '{k}' is not single, shared_prefix or conversation"
                 ));
             }
         };
-        Shape::of(kind, d.groups, d.prefix_tokens, d.zipf)
-            .map_err(|(f, m)| format!("workload.{f}: {m}"))
+        let p = Params {
+            groups: d.groups,
+            prefix_tokens: d.prefix_tokens,
+            zipf: d.zipf,
+            turns: d.turns,
+            think_ms: d.think_ms,
+            session_header: d.session_header.clone(),
+        };
+        Shape::of(kind, p).map_err(|(f, m)| format!("workload.{f}: {m}"))
     }
 
-    /// The shape of kind `kind` (`single`, `shared_prefix`) with its parameters;
-    /// `Err((field, why))` with the field's sweep name.
-    pub fn of(
-        kind: &str,
-        groups: Option<u32>,
-        prefix_tokens: Option<u32>,
-        zipf: Option<f64>,
-    ) -> Result<Shape, (&'static str, String)> {
-        if kind != "shared_prefix" {
-            let set = [
-                ("groups", groups.is_some()),
-                ("prefix_tokens", prefix_tokens.is_some()),
-                ("zipf", zipf.is_some()),
-            ];
-            return match set.iter().find(|(_, s)| *s) {
-                Some((f, _)) => Err((f, "only for the shared_prefix workload".into())),
-                None => Ok(Shape::Single),
-            };
-        }
-        let groups = match groups {
-            None => return Err(("groups", "required by the shared_prefix workload".into())),
-            Some(g @ 1..=MAX_GROUPS) => g,
-            Some(g) => {
-                return Err((
-                    "groups",
-                    format!("must be between 1 and {MAX_GROUPS}, got {g}"),
-                ));
+    /// The shape of kind `kind` (`single`, `shared_prefix`, `conversation`) with its
+    /// parameters; `Err((field, why))` with the field's sweep name.
+    pub fn of(kind: &str, p: Params) -> Result<Shape, (&'static str, String)> {
+        let prefix = [
+            ("groups", p.groups.is_some()),
+            ("prefix_tokens", p.prefix_tokens.is_some()),
+            ("zipf", p.zipf.is_some()),
+        ];
+        let conversation = [
+            ("turns", p.turns.is_some()),
+            ("think_ms", p.think_ms.is_some()),
+            ("session_header", p.session_header.is_some()),
+        ];
+        match kind {
+            "shared_prefix" => {
+                only("conversation", &conversation)?;
+                shared_prefix_of(&p)
             }
-        };
-        let prefix_tokens = match prefix_tokens {
-            None => {
-                return Err((
-                    "prefix_tokens",
-                    "required by the shared_prefix workload".into(),
-                ));
+            "conversation" => {
+                only("shared_prefix", &prefix)?;
+                conversation_of(p)
             }
-            Some(0) => return Err(("prefix_tokens", "must be at least 1".into())),
-            Some(p) => p,
-        };
-        if let Some(z) = zipf
-            && !(z.is_finite() && z > 0.0 && z <= 10.0)
-        {
-            return Err(("zipf", format!("must be above 0 and at most 10, got {z}")));
+            _ => {
+                only("shared_prefix", &prefix)?;
+                only("conversation", &conversation)?;
+                Ok(Shape::Single)
+            }
         }
-        Ok(Shape::SharedPrefix {
-            groups,
-            prefix_tokens,
-            zipf,
-        })
     }
+}
+
+/// `Err` naming the first of `set` that is given, for a workload other than `of`.
+fn only(of: &str, set: &[(&'static str, bool)]) -> Result<(), (&'static str, String)> {
+    match set.iter().find(|(_, given)| *given) {
+        Some((f, _)) => Err((f, format!("only for the {of} workload"))),
+        None => Ok(()),
+    }
+}
+
+fn shared_prefix_of(p: &Params) -> Result<Shape, (&'static str, String)> {
+    let groups = match p.groups {
+        None => return Err(("groups", "required by the shared_prefix workload".into())),
+        Some(g @ 1..=MAX_GROUPS) => g,
+        Some(g) => {
+            return Err((
+                "groups",
+                format!("must be between 1 and {MAX_GROUPS}, got {g}"),
+            ));
+        }
+    };
+    let prefix_tokens = match p.prefix_tokens {
+        None => {
+            return Err((
+                "prefix_tokens",
+                "required by the shared_prefix workload".into(),
+            ));
+        }
+        Some(0) => return Err(("prefix_tokens", "must be at least 1".into())),
+        Some(t) => t,
+    };
+    if let Some(z) = p.zipf
+        && !(z.is_finite() && z > 0.0 && z <= 10.0)
+    {
+        return Err(("zipf", format!("must be above 0 and at most 10, got {z}")));
+    }
+    Ok(Shape::SharedPrefix {
+        groups,
+        prefix_tokens,
+        zipf: p.zipf,
+    })
+}
+
+fn conversation_of(p: Params) -> Result<Shape, (&'static str, String)> {
+    let turns = match p.turns {
+        None => return Err(("turns", "required by the conversation workload".into())),
+        Some(t @ 1..=MAX_TURNS) => t,
+        Some(t) => {
+            return Err((
+                "turns",
+                format!("must be between 1 and {MAX_TURNS}, got {t}"),
+            ));
+        }
+    };
+    let think_ms = p.think_ms.unwrap_or(0.0);
+    if !(think_ms.is_finite() && (0.0..=3_600_000.0).contains(&think_ms)) {
+        return Err((
+            "think_ms",
+            format!("must be between 0 and 3600000, got {think_ms}"),
+        ));
+    }
+    if let Some(h) = &p.session_header {
+        let token = !h.is_empty()
+            && h.len() <= 64
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !token {
+            return Err((
+                "session_header",
+                format!("'{h}' is not a header name (letters, digits, '-', '_'; at most 64)"),
+            ));
+        }
+        if RESERVED_HEADERS.contains(&h.to_ascii_lowercase().as_str()) {
+            return Err((
+                "session_header",
+                format!("'{h}' is a header every request sets itself"),
+            ));
+        }
+    }
+    Ok(Shape::Conversation {
+        turns,
+        think_ms,
+        session_header: p.session_header,
+    })
 }
 
 /// The group of each of `n` prompts: seeded draws, uniform over `groups` or by Zipf's law
@@ -150,7 +279,7 @@ pub fn digest(prompts: &[Prompt]) -> String {
 
 /// The report of a workload: `prompts` as built.
 pub fn report(
-    shape: Shape,
+    shape: &Shape,
     prompts: &[Prompt],
     input_tokens: Option<u32>,
     output_tokens: u32,
@@ -158,15 +287,26 @@ pub fn report(
     unique: bool,
 ) -> WorkloadReport {
     let (groups, prefix_tokens, zipf) = match shape {
-        Shape::Single => (None, None, None),
         Shape::SharedPrefix {
             groups,
             prefix_tokens,
             zipf,
-        } => (Some(groups), Some(prefix_tokens), zipf),
+        } => (Some(*groups), Some(*prefix_tokens), *zipf),
+        _ => (None, None, None),
+    };
+    let (turns, think_ms, session_header) = match shape {
+        Shape::Conversation {
+            turns,
+            think_ms,
+            session_header,
+        } => (Some(*turns), Some(*think_ms), session_header.clone()),
+        _ => (None, None, None),
     };
     WorkloadReport {
         kind: shape.name().into(),
+        turns,
+        think_ms,
+        session_header,
         groups,
         prefix_tokens,
         zipf,
@@ -183,51 +323,97 @@ pub fn report(
 mod tests {
     use super::*;
 
+    fn def(kind: &str) -> WorkloadDef {
+        WorkloadDef {
+            kind: Some(kind.into()),
+            ..WorkloadDef::default()
+        }
+    }
+
     #[test]
     fn shapes_are_checked_with_the_field_named() {
         assert_eq!(Shape::from_def(None), Ok(Shape::Single));
-        let def = |kind: &str, groups, prefix_tokens, zipf| WorkloadDef {
-            kind: Some(kind.into()),
+        let prefix = |groups, prefix_tokens, zipf| WorkloadDef {
             groups,
             prefix_tokens,
             zipf,
+            ..def("shared_prefix")
         };
         assert_eq!(
-            Shape::from_def(Some(&def("shared_prefix", Some(4), Some(64), None))),
+            Shape::from_def(Some(&prefix(Some(4), Some(64), None))),
             Ok(Shape::SharedPrefix {
                 groups: 4,
                 prefix_tokens: 64,
                 zipf: None
             })
         );
+        let talk = |turns, think_ms, header: Option<&str>| WorkloadDef {
+            turns,
+            think_ms,
+            session_header: header.map(Into::into),
+            ..def("conversation")
+        };
+        assert_eq!(
+            Shape::from_def(Some(&talk(Some(4), None, Some("x-session-id")))),
+            Ok(Shape::Conversation {
+                turns: 4,
+                think_ms: 0.0,
+                session_header: Some("x-session-id".into())
+            })
+        );
         for (d, want) in [
+            (def("chat"), "workload.kind: 'chat' is not"),
             (
-                def("chat", None, None, None),
-                "workload.kind: 'chat' is not",
+                WorkloadDef {
+                    groups: Some(2),
+                    ..def("single")
+                },
+                "workload.groups: only for the shared_prefix",
             ),
             (
-                def("single", Some(2), None, None),
-                "workload.groups: only for",
+                WorkloadDef {
+                    turns: Some(2),
+                    ..def("shared_prefix")
+                },
+                "workload.turns: only for the conversation",
             ),
+            (prefix(None, Some(8), None), "workload.groups: required"),
             (
-                def("shared_prefix", None, Some(8), None),
-                "workload.groups: required",
-            ),
-            (
-                def("shared_prefix", Some(0), Some(8), None),
+                prefix(Some(0), Some(8), None),
                 "workload.groups: must be between",
             ),
             (
-                def("shared_prefix", Some(2), None, None),
+                prefix(Some(2), None, None),
                 "workload.prefix_tokens: required",
             ),
             (
-                def("shared_prefix", Some(2), Some(0), None),
+                prefix(Some(2), Some(0), None),
                 "workload.prefix_tokens: must be",
             ),
             (
-                def("shared_prefix", Some(2), Some(8), Some(-1.0)),
+                prefix(Some(2), Some(8), Some(-1.0)),
                 "workload.zipf: must be",
+            ),
+            (talk(None, None, None), "workload.turns: required"),
+            (talk(Some(0), None, None), "workload.turns: must be between"),
+            (
+                talk(Some(2), Some(-5.0), None),
+                "workload.think_ms: must be",
+            ),
+            (
+                talk(Some(2), None, Some("a b")),
+                "workload.session_header: 'a b' is not",
+            ),
+            (
+                talk(Some(2), None, Some("X-Request-Id")),
+                "workload.session_header: 'X-Request-Id' is a header",
+            ),
+            (
+                WorkloadDef {
+                    groups: Some(2),
+                    ..talk(Some(2), None, None)
+                },
+                "workload.groups: only for the shared_prefix",
             ),
         ] {
             let e = Shape::from_def(Some(&d)).unwrap_err();

@@ -24,13 +24,20 @@ const QUICK_DRAIN: Duration = Duration::from_millis(10);
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// A request ready to send: the body is serialized already.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Prepared {
     /// JSON body.
     pub body: Bytes,
     /// Input tokens as the client counts them, when it can.
     pub client_input_tokens: Option<u64>,
+    /// Keep the answer's text (in [`RequestRecord::answer`]), up to [`ANSWER_CAP`] bytes.
+    pub capture: bool,
+    /// One more header (a conversation's session id), name and value checked.
+    pub header: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
 }
+
+/// Most bytes of an answer kept for a conversation's next turn.
+pub const ANSWER_CAP: usize = 1 << 20;
 
 /// Sends streaming requests to one URL.
 #[derive(Clone)]
@@ -257,12 +264,15 @@ impl StreamClient {
             }
         };
         let build = |c: &reqwest::Client| {
-            c.post(self.url.clone())
+            let mut b = c
+                .post(self.url.clone())
                 .header("content-type", "application/json")
                 .header("accept", "text/event-stream")
-                .header("x-request-id", rid.clone())
-                .body(req.body.clone())
-                .build()
+                .header("x-request-id", rid.clone());
+            if let Some((name, value)) = &req.header {
+                b = b.header(name.clone(), value.clone());
+            }
+            b.body(req.body.clone()).build()
         };
         let first = match build(&self.pooled) {
             Ok(r) => r,
@@ -323,7 +333,10 @@ impl StreamClient {
             let msg = format!("content-type {ctype}, not an SSE stream: {body}");
             return fail(rec, start, "not_sse", msg);
         }
-        let st = StreamState::with_limit(self.token_limit);
+        let mut st = StreamState::with_limit(self.token_limit);
+        if req.capture {
+            st.capture(ANSWER_CAP);
+        }
         read_stream(
             (rec, st),
             resp,
@@ -412,6 +425,7 @@ async fn read_stream(
     st.reconcile();
     rec.usage = st.usage;
     rec.chunks = std::mem::take(&mut st.chunks);
+    rec.answer = st.text.take();
     match outcome {
         Ok(end) => {
             rec.end_ns = end;

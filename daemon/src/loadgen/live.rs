@@ -4,7 +4,7 @@
 use super::stats::Samples;
 use llms_shared::RequestRecord;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Shared between the client tasks of one point and whoever reads its progress.
 #[derive(Default)]
@@ -12,6 +12,12 @@ pub struct Live {
     tokens: AtomicU64,
     done: AtomicU64,
     failed: AtomicU64,
+    /// Prompt tokens of the completed requests, as the server counted them.
+    prompt: AtomicU64,
+    /// Of those, served from the engine's prefix cache (where it reports them).
+    cached: AtomicU64,
+    /// Whether any request reported cached tokens.
+    cache_seen: AtomicBool,
     latency: Mutex<Latency>,
 }
 
@@ -34,6 +40,10 @@ pub struct LiveSnapshot {
     pub ttft_ms: Option<(f64, f64)>,
     /// ITL p50 and p99 over the completed requests, ms.
     pub itl_ms: Option<(f64, f64)>,
+    /// Prompt tokens of the completed requests.
+    pub prompt_tokens: u64,
+    /// Of those, served from the engine's prefix cache, where the engine reports it.
+    pub cached_tokens: Option<u64>,
 }
 
 impl Live {
@@ -48,6 +58,12 @@ impl Live {
         if r.error.is_some() {
             self.failed.fetch_add(1, Ordering::Relaxed);
             return;
+        }
+        self.prompt
+            .fetch_add(r.usage.prompt_tokens.unwrap_or(0), Ordering::Relaxed);
+        if let Some(c) = r.usage.cached_tokens {
+            self.cached.fetch_add(c, Ordering::Relaxed);
+            self.cache_seen.store(true, Ordering::Relaxed);
         }
         {
             let mut l = crate::sync::lock(&self.latency);
@@ -73,6 +89,11 @@ impl Live {
             failed: self.failed.load(Ordering::Relaxed),
             ttft_ms,
             itl_ms,
+            prompt_tokens: self.prompt.load(Ordering::Relaxed),
+            cached_tokens: self
+                .cache_seen
+                .load(Ordering::Relaxed)
+                .then(|| self.cached.load(Ordering::Relaxed)),
         }
     }
 }
@@ -106,5 +127,25 @@ mod tests {
             (i50 - 1.0).abs() < 0.01 && (i99 - 2.0).abs() < 0.01,
             "{i50} {i99}"
         );
+    }
+
+    #[test]
+    fn prompt_and_cached_tokens_of_completed_requests() {
+        let live = Live::default();
+        let rec = |prompt, cached| RequestRecord {
+            chunks: vec![(1, 1)],
+            usage: llms_shared::Usage {
+                prompt_tokens: Some(prompt),
+                cached_tokens: cached,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        live.finished(&rec(100, None));
+        assert_eq!(live.snapshot().cached_tokens, None, "no engine report yet");
+        live.finished(&rec(100, Some(64)));
+        live.finished(&rec(50, Some(0)));
+        let s = live.snapshot();
+        assert_eq!((s.prompt_tokens, s.cached_tokens), (250, Some(64)));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`metrics`]: the server's own Prometheus counters, for cross-checks.
 
 pub mod client;
+pub mod conversation;
 pub mod live;
 pub mod metrics;
 pub mod probe;

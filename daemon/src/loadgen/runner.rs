@@ -2,6 +2,7 @@
 //! static-batch (`batch`) or open-loop (`rate`) mode, and returns the raw records.
 
 use super::client::{Clock, Prepared, StreamClient};
+use super::conversation::{self, Conversation};
 use super::probe::{LagProbe, cpu_time};
 use super::request::Template;
 use super::schedule::{Schedule, ScheduleError};
@@ -39,12 +40,15 @@ pub struct PointRun {
     pub epoch_monotonic_ns: u64,
     /// Why the point was cut, when it was.
     pub cut: Option<String>,
+    /// Prompts of the run this point used (a conversation reserves every turn of each session
+    /// it started, sent or not), for the next point's cursor.
+    pub used: u64,
 }
 
 /// When the last request of a point had been sent. Every request has a deadline of the
 /// client's timeout from its own start, so a point ends at most that long after this moment;
 /// requests its timeout ended after it are the ones the point was cut on.
-struct LastSent {
+pub(super) struct LastSent {
     clock: Clock,
     /// ns from the point's start; 0 until marked.
     at: AtomicU64,
@@ -59,7 +63,7 @@ impl LastSent {
     }
 
     /// No request starts after now (the first call counts).
-    fn mark(&self) {
+    pub(super) fn mark(&self) {
         let now = self.clock.ns(Instant::now()).max(1);
         let _ = self
             .at
@@ -105,6 +109,9 @@ pub struct Workload {
     /// The run's point number: shared prefixes are tagged by it, so no point starts with
     /// another's prefixes cached.
     pub point: u64,
+    /// A conversation workload: sessions of turns built as they go, instead of `prepared`
+    /// bodies (which then serve warm-ups only).
+    pub conversation: Option<Arc<Conversation>>,
 }
 
 impl Workload {
@@ -117,6 +124,7 @@ impl Workload {
         let req = Prepared {
             body: t.body_at(self.salt, seq, self.point),
             client_input_tokens: t.client_input_tokens,
+            ..Prepared::default()
         };
         let mut rec = self.client.send(&req, id, clock, due).await;
         rec.group = t.group();
@@ -124,7 +132,7 @@ impl Workload {
     }
 }
 
-fn internal(id: String, message: String) -> RequestRecord {
+pub(super) fn internal(id: String, message: String) -> RequestRecord {
     RequestRecord {
         id,
         error: Some(RequestError {
@@ -154,16 +162,35 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     let cpu0 = cpu_time();
     let (clock, epoch_monotonic_ns) = Clock::start();
     let last = Arc::new(LastSent::new(clock));
-    let (records, batch_ns) = match (&spec.load, schedule) {
-        (Load::Concurrency { concurrency }, _) => {
-            (closed_loop(w, spec, clock, *concurrency, &last).await, None)
+    let (records, batch_ns, used) = match (&spec.load, schedule, &w.conversation) {
+        (Load::Concurrency { concurrency }, _, Some(c)) => {
+            let (r, s) = conversation::closed_loop(w, c, spec, clock, *concurrency, &last).await;
+            (r, None, s * u64::from(c.turns))
         }
-        (Load::Batch { batch }, _) => {
+        (Load::Rate { .. }, Some(sch), Some(c)) => {
+            let (r, s) = conversation::open_loop(w, c, spec, clock, sch, &last).await;
+            (r, None, s * u64::from(c.turns))
+        }
+        (Load::Concurrency { concurrency }, _, None) => {
+            let r = closed_loop(w, spec, clock, *concurrency, &last).await;
+            let n = r.len() as u64;
+            (r, None, n)
+        }
+        (Load::Batch { batch }, _, None) => {
             let (r, b) = batches(w, spec, clock, *batch, &last).await;
-            (r, Some(b))
+            let n = r.len() as u64;
+            (r, Some(b), n)
         }
-        (Load::Rate { .. }, Some(s)) => (open_loop(w, spec, clock, s, &last).await, None),
-        (Load::Rate { .. }, None) => (Vec::new(), None),
+        (Load::Rate { .. }, Some(s), None) => {
+            let r = open_loop(w, spec, clock, s, &last).await;
+            let n = r.len() as u64;
+            (r, None, n)
+        }
+        (Load::Batch { .. }, _, Some(_)) => {
+            let why = "a conversation does not run in batch mode".to_owned();
+            (vec![internal(String::new(), why)], None, 0)
+        }
+        (Load::Rate { .. }, None, _) => (Vec::new(), None, 0),
     };
     let cut = last.reason(&records, w.client.timeout());
     let cpu_s = (cpu_time().saturating_sub(cpu0)).as_secs_f64();
@@ -181,6 +208,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
         },
         epoch_monotonic_ns,
         cut,
+        used,
     })
 }
 
@@ -345,7 +373,7 @@ async fn open_loop(
     collect(set).await
 }
 
-async fn collect(mut set: JoinSet<Vec<(u64, RequestRecord)>>) -> Vec<RequestRecord> {
+pub(super) async fn collect(mut set: JoinSet<Vec<(u64, RequestRecord)>>) -> Vec<RequestRecord> {
     let mut all = Vec::new();
     while let Some(r) = set.join_next().await {
         match r {

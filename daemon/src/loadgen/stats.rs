@@ -121,6 +121,7 @@ pub fn aggregate(
     let mut first_start = u64::MAX;
     let mut last_end = 0u64;
     let mut retries = 0u64;
+    let mut by_turn: BTreeMap<u32, Samples> = BTreeMap::new();
     for r in records {
         first_start = first_start.min(r.start_ns);
         last_end = last_end.max(r.start_ns.saturating_add(r.end_ns));
@@ -133,6 +134,9 @@ pub fn aggregate(
         queue.add(r.start_ns.saturating_sub(r.due_ns));
         let first = r.ttft_ns().unwrap_or(r.end_ns);
         ttft.add(first);
+        if let Some(t) = r.turn {
+            by_turn.entry(t).or_default().add(first);
+        }
         for w in r.chunks.windows(2) {
             itl.add(w[1].0.saturating_sub(w[0].0));
         }
@@ -232,6 +236,10 @@ pub fn aggregate(
         server: None,
         prefix_cache: None,
         cut: None,
+        ttft_by_turn_ms: by_turn
+            .into_iter()
+            .map(|(t, s)| (t.to_string(), s.stats()))
+            .collect(),
         requests: Vec::new(),
     }
 }

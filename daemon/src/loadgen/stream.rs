@@ -49,6 +49,31 @@ pub struct StreamState {
     pub finished: bool,
     /// Indices into `chunks` of the empty-text steps (see the module docs).
     empty_steps: Vec<usize>,
+    /// The answer's text, when it is kept ([`StreamState::capture`]).
+    pub text: Option<String>,
+    /// Most bytes of `text`.
+    text_cap: usize,
+}
+
+/// An event's text, read only when the answer is kept.
+#[derive(Deserialize)]
+struct TextEvent {
+    #[serde(default)]
+    choices: Option<Vec<TextChoice>>,
+}
+
+#[derive(Deserialize)]
+struct TextChoice {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    delta: Option<TextDelta>,
+}
+
+#[derive(Deserialize)]
+struct TextDelta {
+    #[serde(default)]
+    content: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +164,34 @@ impl StreamState {
         }
     }
 
+    /// Keep the answer's text (`delta.content` or `text`), up to `cap` bytes (cut at a
+    /// character).
+    pub fn capture(&mut self, cap: usize) {
+        self.text = Some(String::new());
+        self.text_cap = cap;
+    }
+
+    /// Add an event's text to the answer kept.
+    fn keep_text(&mut self, data: &str) {
+        let Some(kept) = self.text.as_mut() else {
+            return;
+        };
+        let Ok(ev) = serde_json::from_str::<TextEvent>(data) else {
+            return;
+        };
+        for c in ev.choices.unwrap_or_default() {
+            let parts = [c.text, c.delta.and_then(|d| d.content)];
+            for t in parts.into_iter().flatten() {
+                let room = self.text_cap.saturating_sub(kept.len());
+                let mut end = t.len().min(room);
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                kept.push_str(&t[..end]);
+            }
+        }
+    }
+
     /// Handle one SSE event's `data` received `t_ns` after the request started.
     pub fn on_event(&mut self, data: &str, t_ns: u64) -> Result<Flow, RequestError> {
         let data = data.trim_end();
@@ -161,6 +214,9 @@ impl StreamState {
         }
         let choices = ev.choices.unwrap_or_default();
         let (mut text, mut empty) = (false, false);
+        if self.text.is_some() {
+            self.keep_text(data);
+        }
         for c in &choices {
             text |= Text::some(&c.text);
             let finish = c.finish_reason.is_some();

@@ -21,6 +21,14 @@ const WORDS: [&str; 16] = [
     " client", " can", " be", " checked", " against", " truth",
 ];
 
+/// The text of an answer of `tokens` tokens: what every stream and every whole answer says,
+/// one word per token (tests check what a client resends against it).
+pub fn answer_text(tokens: u32) -> String {
+    (0..tokens)
+        .map(|i| WORDS[i as usize % WORDS.len()])
+        .collect()
+}
+
 /// Serve one connection until it closes.
 pub async fn connection(mut conn: Conn, st: Arc<State>) {
     loop {
@@ -376,7 +384,7 @@ async fn generate(conn: &mut Conn, req: &Request, st: &State, chat: bool) -> io:
             .fetch_add(u64::from(got), Ordering::Relaxed);
         rec.completion_tokens = u64::from(got);
         st.truth.push(rec);
-        let text: String = (0..got).map(|i| WORDS[i as usize % WORDS.len()]).collect();
+        let text = answer_text(got);
         let usage = json!({"prompt_tokens": ask.prompt_tokens, "completion_tokens": got, "total_tokens": ask.prompt_tokens + u64::from(got),
                            "prompt_tokens_details": {"cached_tokens": cached}});
         let body = if chat {

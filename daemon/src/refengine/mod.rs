@@ -11,6 +11,7 @@
 //! `--never-ready` (`/health` 503 forever), `--ignore-sigterm` (with a child that ignores it too).
 
 mod api;
+pub use api::answer_text;
 pub mod cache;
 mod children;
 pub mod dialect;

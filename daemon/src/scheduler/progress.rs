@@ -50,6 +50,8 @@ impl Progress {
             tokens_per_s: rate,
             ttft_ms: snap.ttft_ms,
             itl_ms: snap.itl_ms,
+            prompt_tokens: snap.prompt_tokens,
+            cached_tokens: snap.cached_tokens,
         }
     }
 }

@@ -218,7 +218,13 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
         (checks.engine)(&field, e, s.gpus.as_deref())?;
     }
     validate_load(&s.load, checks.files)?;
-    Shape::from_def(s.workload.as_ref())?;
+    let shape = Shape::from_def(s.workload.as_ref())?;
+    if shape.turns() > 1 && s.load.batch.is_some() {
+        return Err(
+            "load.batch: a conversation does not run in batches (use load.concurrency for sessions in flight or load.rate for session starts)"
+                .into(),
+        );
+    }
     Ok(())
 }
 

@@ -91,6 +91,12 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
          point's prompt tokens flags it `prefix_cache_hits`.\n\n",
     );
     out.push_str(&super::measured::cache_md(jobs));
+    out.push_str(
+        "\nTTFT by turn: conversations resend their whole history each turn; each turn's TTFT \
+         (p50 / p99) shows what the longer prompt costs and what the engine's prefix cache \
+         saves of it. A conversation's hits are its own history: measured, not flagged.\n\n",
+    );
+    out.push_str(&super::measured::turns_md(jobs));
     out.push_str("\n## Charts\n");
     for i in images {
         out.push_str(&format!(

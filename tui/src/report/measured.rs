@@ -163,6 +163,58 @@ pub fn cache_md(jobs: &Jobs) -> String {
     table::md_table(&headers, &body)
 }
 
+/// Turns shown in the TTFT-by-turn table; a longer conversation's last turn follows them.
+const TURNS_SHOWN: usize = 6;
+
+/// One row per conversation point (job, engine, load): the TTFT p50 / p99 (ms) of each turn,
+/// so the cost of the growing history and what the engine's cache saves of it show side by
+/// side.
+pub fn turns_md(jobs: &Jobs) -> String {
+    let mut body = Vec::new();
+    // The turn numbers of the row with the most: the columns.
+    let mut columns: Vec<u32> = Vec::new();
+    for (j, points) in jobs {
+        for r in points {
+            let Some(p) = &r.point else { continue };
+            if p.ttft_by_turn_ms.is_empty() {
+                continue;
+            }
+            let mut turns: Vec<(u32, &llms_shared::LatencyStats)> = p
+                .ttft_by_turn_ms
+                .iter()
+                .filter_map(|(t, l)| Some((t.parse::<u32>().ok()?, l)))
+                .collect();
+            turns.sort_by_key(|(t, _)| *t);
+            if turns.len() > TURNS_SHOWN + 1 {
+                turns.drain(TURNS_SHOWN..turns.len() - 1);
+            }
+            if turns.len() > columns.len() {
+                columns = turns.iter().map(|(t, _)| *t).collect();
+            }
+            let mut row = vec![
+                j.id.to_string(),
+                r.engine.clone(),
+                crate::output::load_label(&p.load),
+            ];
+            row.extend(
+                turns
+                    .iter()
+                    .map(|(_, l)| format!("{:.1} / {:.1}", l.p50, l.p99)),
+            );
+            body.push(row);
+        }
+    }
+    if body.is_empty() {
+        return "No conversation points.\n".into();
+    }
+    for row in &mut body {
+        row.resize(3 + columns.len(), String::new());
+    }
+    let mut headers: Vec<String> = ["job", "engine", "load"].map(String::from).to_vec();
+    headers.extend(columns.iter().map(|t| format!("turn {t}")));
+    table::md_table(&headers, &body)
+}
+
 #[cfg(test)]
 #[path = "measured_tests.rs"]
 mod tests;

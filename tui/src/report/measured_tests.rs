@@ -81,3 +81,28 @@ fn cache_table_totals_hits_and_counts_flagged_points() {
     );
     assert!(!t.contains("| vllm |"), "{t}");
 }
+
+/// Conversation points get a row each with every turn's TTFT; others none.
+#[test]
+fn turns_table_has_each_turn_of_conversation_points() {
+    let (j, mut points) = sweep();
+    assert_eq!(
+        turns_md(&[(j.clone(), points.clone())]),
+        "No conversation points.\n"
+    );
+    let p = points[0].point.as_mut().unwrap();
+    for (t, ms) in [("1", 20.0), ("2", 12.5), ("10", 30.0)] {
+        let mut l = llms_shared::LatencyStats::default();
+        (l.p50, l.p99, l.count) = (ms, ms * 2.0, 4);
+        p.ttft_by_turn_ms.insert(t.into(), l);
+    }
+    let t = turns_md(&[(j, points)]);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines.len(), 3, "{t}");
+    // In turn order, not the keys' text order.
+    assert!(lines[0].ends_with("| turn 1 | turn 2 | turn 10 |"), "{t}");
+    assert!(
+        lines[2].ends_with("| 20.0 / 40.0 | 12.5 / 25.0 | 30.0 / 60.0 |"),
+        "{t}"
+    );
+}

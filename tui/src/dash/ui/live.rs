@@ -246,7 +246,7 @@ fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
     out.push(Line::raw(format!(
         "TTFT p50 {t50} p99 {t99} ms   ITL p50 {i50} p99 {i99} ms"
     )));
-    out.push(Line::styled("E2E: at the end of the point", t.dim()));
+    out.push(cache_line(lp, t));
     out.push(engine_line(m, lp, t));
     out
 }
@@ -287,6 +287,22 @@ fn job_eta(
             }
             _ => "-".into(),
         },
+    }
+}
+
+/// When E2E comes, and the share of prompt tokens the engine served from its prefix cache
+/// (what a shared prefix or a conversation's history saves), where it reports it.
+fn cache_line(lp: &LivePoint, t: Theme) -> Line<'static> {
+    match lp.cached_tokens {
+        Some(c) if lp.prompt_tokens > 0 => Line::from(vec![
+            Span::styled("E2E: at the end", t.dim()),
+            Span::raw(format!(
+                "   prefix cache {:.0}% of {} prompt tokens",
+                100.0 * c as f64 / lp.prompt_tokens as f64,
+                lp.prompt_tokens
+            )),
+        ]),
+        _ => Line::styled("E2E: at the end of the point", t.dim()),
     }
 }
 

@@ -1,0 +1,207 @@
+//! Conversations: sessions of turns, run one turn after another. Each turn resends the whole
+//! history (every earlier user message and the answer the engine actually gave) and one new
+//! user message, as a chat client does; the next turn waits for the answer and then the think
+//! time. A failed turn ends its session (there is no answer to go on from). Load counts
+//! sessions: `concurrency` sessions in flight, `rate` session starts; `requests` counts turns,
+//! rounded up to whole sessions.
+
+use super::client::{Clock, Prepared};
+use super::request::{Endpoint, Message, Prompt, RequestOptions, body, preamble, with_preamble};
+use super::runner::{LastSent, PointSpec, Workload, internal};
+use super::schedule::Schedule;
+use llms_shared::RequestRecord;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// How a conversation's turns are made.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    /// Turns per session.
+    pub turns: u32,
+    /// Between an answer and the next turn.
+    pub think: Duration,
+    /// The header that carries the session's id, checked.
+    pub header: Option<reqwest::header::HeaderName>,
+    /// Route.
+    pub endpoint: Endpoint,
+    /// Generation settings.
+    pub opts: RequestOptions,
+    /// The user messages, cycled: turn `t` of the session whose first turn is request `seq`
+    /// of the run says message `(seq + t) % len`.
+    pub users: Arc<Vec<Prompt>>,
+    /// Whether the first turn starts with the session's preamble (false: verbatim prompts).
+    pub unique: bool,
+}
+
+/// Sessions needed for `requests` turns.
+fn sessions_for(requests: u64, turns: u32) -> u64 {
+    requests.div_ceil(u64::from(turns.max(1)))
+}
+
+/// Whether session `s` may start (its first turn is within `requests` and the duration).
+fn past(spec: &PointSpec, clock: Clock, s: u64, turns: u32) -> bool {
+    spec.requests.is_some_and(|r| s >= sessions_for(r, turns))
+        || spec.duration.is_some_and(|d| clock.epoch.elapsed() >= d)
+}
+
+impl Workload {
+    /// Run session `s` of the point: its turns, in order. Records are numbered
+    /// `s * turns + t` (their place in the point) and carry their turn (1 the first).
+    async fn session(
+        &self,
+        c: &Conversation,
+        spec: &PointSpec,
+        clock: Clock,
+        s: u64,
+        mut due: Instant,
+    ) -> Vec<(u64, RequestRecord)> {
+        let turns = u64::from(c.turns);
+        let seq = self.first_prompt.wrapping_add(s * turns);
+        let n = c.users.len().max(1) as u64;
+        let mut history: Vec<Message> = Vec::new();
+        let mut out = Vec::with_capacity(c.turns as usize);
+        let header = c.header.as_ref().and_then(|h| {
+            let v = format!("{}-s{s}", self.id_prefix);
+            reqwest::header::HeaderValue::from_str(&v)
+                .ok()
+                .map(|v| (h.clone(), v))
+        });
+        for t in 0..turns {
+            if t > 0 && spec.duration.is_some_and(|d| clock.epoch.elapsed() >= d) {
+                break;
+            }
+            let i = s * turns + t;
+            let id = format!("{}-{i}", self.id_prefix);
+            let Some(user) = c.users.get(((seq + t) % n) as usize) else {
+                out.push((i, internal(id, "no prompts".into())));
+                break;
+            };
+            let mut new = user.as_messages();
+            if t == 0 && c.unique {
+                new =
+                    with_preamble(&Prompt::Messages(new), &preamble(self.salt, seq)).as_messages();
+            }
+            let mut messages = history.clone();
+            messages.extend(new.iter().cloned());
+            let req = Prepared {
+                body: body(c.endpoint, &Prompt::Messages(messages), &c.opts),
+                client_input_tokens: None,
+                capture: t + 1 < turns,
+                header: header.clone(),
+            };
+            let mut rec = self.client.send(&req, id, clock, due).await;
+            rec.turn = Some(t as u32 + 1);
+            let answer = rec.answer.take();
+            let failed = rec.error.is_some();
+            out.push((i, rec));
+            if failed || t + 1 == turns {
+                break;
+            }
+            history.extend(new);
+            history.push(Message {
+                role: "assistant".into(),
+                content: answer.unwrap_or_default(),
+            });
+            tokio::time::sleep(c.think).await;
+            due = Instant::now();
+        }
+        out
+    }
+}
+
+/// `n` sessions in flight: each worker starts its next session as soon as its last one
+/// ends. Returns the records, in order, and the sessions started.
+pub(super) async fn closed_loop(
+    w: &Workload,
+    c: &Arc<Conversation>,
+    spec: &PointSpec,
+    clock: Clock,
+    n: u32,
+    last: &Arc<LastSent>,
+) -> (Vec<RequestRecord>, u64) {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut set = JoinSet::new();
+    for _ in 0..n {
+        let (w, c, spec, next, last) = (
+            w.clone(),
+            c.clone(),
+            spec.clone(),
+            next.clone(),
+            last.clone(),
+        );
+        set.spawn(async move {
+            let mut out = Vec::new();
+            let mut due = clock.epoch;
+            loop {
+                let s = next.fetch_add(1, Ordering::Relaxed);
+                if past(&spec, clock, s, c.turns) {
+                    last.mark();
+                    break;
+                }
+                out.extend(w.session(&c, &spec, clock, s, due).await);
+                due = Instant::now();
+            }
+            out
+        });
+    }
+    let records = super::runner::collect(set).await;
+    let started = next.load(Ordering::Relaxed).saturating_sub(u64::from(n));
+    (records, started)
+}
+
+/// Sessions start at their scheduled arrivals (up to `max_concurrency` in flight).
+pub(super) async fn open_loop(
+    w: &Workload,
+    c: &Arc<Conversation>,
+    spec: &PointSpec,
+    clock: Clock,
+    schedule: Schedule,
+    last: &LastSent,
+) -> (Vec<RequestRecord>, u64) {
+    let sessions = spec.requests.map(|r| sessions_for(r, c.turns));
+    let (tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let (duration, epoch) = (spec.duration, clock.epoch);
+    let pacer = std::thread::Builder::new()
+        .name("llms-arrivals".into())
+        .spawn(move || {
+            for (s, offset) in (0u64..).zip(schedule) {
+                if sessions.is_some_and(|n| s >= n) || duration.is_some_and(|d| offset >= d) {
+                    break;
+                }
+                let Some(due) = epoch.checked_add(offset) else {
+                    break;
+                };
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if tx.send((s, due)).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = pacer {
+        let why = format!("cannot start the arrival thread: {e}");
+        return (vec![internal(String::new(), why)], 0);
+    }
+    let limit = spec
+        .max_concurrency
+        .map(|m| Arc::new(Semaphore::new(m as usize)));
+    let mut set = JoinSet::new();
+    let mut started = 0;
+    while let Some((s, due)) = due_rx.recv().await {
+        started += 1;
+        let permit = match &limit {
+            Some(l) => l.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let (w, c, spec) = (w.clone(), c.clone(), spec.clone());
+        set.spawn(async move {
+            let r = w.session(&c, &spec, clock, s, due).await;
+            drop(permit);
+            r
+        });
+    }
+    last.mark();
+    (super::runner::collect(set).await, started)
+}
