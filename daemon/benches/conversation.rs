@@ -88,6 +88,7 @@ fn workload(url: &str, tokens: u32, prefix: &str, turns: Option<u32>) -> Workloa
         first_prompt: 0,
         point: 0,
         conversation,
+        trace: None,
     }
 }
 

@@ -86,6 +86,7 @@ fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
         first_prompt: 0,
         point: 0,
         conversation: None,
+        trace: None,
     }
 }
 

@@ -90,6 +90,7 @@ async fn each_turn_carries_the_session_and_resends_the_answer() {
             ]),
             unique: false,
         })),
+        trace: None,
     };
     let spec = PointSpec {
         load: Load::Concurrency { concurrency: 1 },

@@ -528,15 +528,27 @@ async fn every_shipped_sweep_is_accepted() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let body: Vec<&str> = text.lines().filter(|l| !l.starts_with("model =")).collect();
+        let spec = format!(
+            "model = {:?}\n{}",
+            model.display().to_string(),
+            body.join("\n")
+        );
+        // The files it names come with it, as `llms submit` sends them.
+        let sweep: llms_shared::Sweep = toml::from_str(&spec).unwrap();
+        let files = sweep
+            .named_files()
+            .into_iter()
+            .map(|(field, p)| llms_shared::AttachedFile {
+                field: field.into(),
+                path: sweeps.join(p).display().to_string(),
+                text: std::fs::read_to_string(sweeps.join(p)).unwrap(),
+            })
+            .collect();
         let req = llms_shared::SubmitRequest {
-            spec: format!(
-                "model = {:?}\n{}",
-                model.display().to_string(),
-                body.join("\n")
-            ),
+            spec,
             base_dir: Some(sweeps.display().to_string()),
             file: Some(name.clone()),
-            files: Vec::new(),
+            files,
             key: None,
         };
         let id = c.submit(ctx(), req).await.unwrap();

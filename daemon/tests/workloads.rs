@@ -218,6 +218,43 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
         assert_eq!((p.completed, p.ttft_by_turn_ms.len()), (12, 3));
         assert!(p.requests.iter().all(|q| q.turn.is_some()));
     }
+    // A trace from a sweep: its file comes with the sweep (llms submit reads it), and the
+    // load is its speed.
+    let trace = format!(
+        "name = \"trace\"\n[[engine]]\nkind = \"external\"\nurl = \"{}\"\nmodel = \"truth\"\n\
+         [load]\nspeed = [4.0]\n[workload]\nkind = \"trace\"\ntrace = \"/t/trace.jsonl\"\nblock_tokens = 32\n",
+        eng.url
+    );
+    let mut req = submit_req(&trace);
+    match c.submit(ctx(), req.clone()).await.unwrap() {
+        Err(llms_shared::ApiError::Invalid(m)) => {
+            assert!(
+                m.contains("workload.trace: the contents of '/t/trace.jsonl' did not come"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    req.files = vec![llms_shared::AttachedFile {
+        field: llms_shared::TRACE_FIELD.into(),
+        path: "/t/trace.jsonl".into(),
+        text: TRACE.into(),
+    }];
+    let id = c.submit(ctx(), req).await.unwrap().unwrap();
+    let job = wait_job(&c, id, std::time::Duration::from_secs(60), is_final).await;
+    assert_eq!(
+        job.state,
+        llms_shared::JobState::Done,
+        "{job:?}\n{}",
+        d.log()
+    );
+    let rows = c.results(ctx(), id, false).await.unwrap().unwrap();
+    let r = &rows[0];
+    assert_eq!(r.point.as_ref().unwrap().completed, 5);
+    assert_eq!(
+        r.workload.as_ref().unwrap().trace.as_ref().unwrap().blocks,
+        5
+    );
 }
 
 /// Conversations against the reference engine: 4 sessions of 3 turns, 2 in flight. Each turn
@@ -293,6 +330,94 @@ async fn conversation_sessions_arrive_at_a_rate_and_points_do_not_share_them() {
     assert!(
         e.to_string()
             .starts_with("--batch does not run conversations"),
+        "{e}"
+    );
+}
+
+/// A small Mooncake-style trace: requests 0, 1 and 4 share blocks 1 and 2; request 2 has a
+/// block of its own; request 3 none.
+const TRACE: &str = "\
+{\"timestamp\": 1000, \"input_length\": 64, \"output_length\": 3, \"hash_ids\": [1, 2]}
+{\"timestamp\": 1040, \"input_length\": 80, \"output_length\": 4, \"hash_ids\": [1, 2, 3]}
+{\"timestamp\": 1040, \"input_length\": 50, \"output_length\": 2, \"hash_ids\": [9]}
+{\"timestamp\": 1100, \"input_length\": 20, \"output_length\": 2}
+{\"timestamp\": 1150, \"input_length\": 96, \"output_length\": 5, \"hash_ids\": [1, 2, 4]}
+";
+
+/// Replayed at 1x and 2x against the reference engine (a byte a token, 16-token cache blocks,
+/// blocks of 32 here): each request is due at its trace time over the speed; asks its own
+/// output length; reuses the blocks it shares with earlier ones (the point's 10-token tag and
+/// the chat template's "<|user|>\n" are shared by every request: one 16-byte block); and the
+/// second point starts uncached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_replays_its_times_lengths_and_shared_blocks() {
+    let dir = common::daemon::temp_dir("trace");
+    let path = dir.join("trace.jsonl");
+    std::fs::write(&path, TRACE).unwrap();
+    let eng = Engine::start(fixed(0.5, 0.2));
+    let args = format!(
+        "--workload trace --trace {} --block-tokens 32 --speed 1,2",
+        path.display()
+    );
+    let mut s = Session::open(bench_args(&eng.url, &words(&args)).config().unwrap())
+        .await
+        .unwrap();
+    let w = s.workload().unwrap();
+    let t = w.trace.unwrap();
+    assert_eq!(
+        (t.requests, t.replayed, t.blocks, t.block_tokens),
+        (5, 5, 5, 32)
+    );
+    let truth_before = eng.truth().await.len();
+    for (i, speed) in [(0, 1.0), (1, 2.0)] {
+        let (p, records) = s.point(i, None).await.unwrap();
+        assert_eq!((p.completed, p.failed), (5, 0), "{:?}", p.errors);
+        assert_eq!(p.load, llms_shared::Load::Trace { speed });
+        let due: Vec<u64> = records.iter().map(|r| r.due_ns / 1_000_000).collect();
+        let want: Vec<u64> = [0.0, 40.0, 40.0, 100.0, 150.0]
+            .iter()
+            .map(|ms: &f64| (ms / speed) as u64)
+            .collect();
+        assert_eq!(due, want, "due times at {speed}x");
+        let outputs: Vec<Option<u64>> = records.iter().map(|r| r.usage.completion_tokens).collect();
+        assert_eq!(outputs, [Some(3), Some(4), Some(2), Some(2), Some(5)]);
+        let truth = eng.truth().await;
+        let cached: Vec<u64> = records.iter().map(|r| truth[&r.id].cached_tokens).collect();
+        for (r, c) in records.iter().zip(&cached) {
+            assert_eq!(r.usage.cached_tokens, Some(*c), "{}", r.id);
+        }
+        // Request 0 is the point's first: nothing cached, whatever ran before.
+        assert_eq!(cached[0], 0, "{cached:?}");
+        // Requests 1 and 4 reuse blocks 1 and 2 (64 bytes after a 19-byte head: 80 cached).
+        assert!(cached[1] >= 64 && cached[4] >= 64, "{cached:?}");
+        // Requests 2 and 3 share only the head with the others.
+        assert!(cached[2] <= 16 && cached[3] <= 16, "{cached:?}");
+        assert!(
+            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
+            "{:?}",
+            p.flags
+        );
+    }
+    assert_eq!(eng.truth().await.len(), truth_before + 10);
+    // Asking for more requests than the trace has says how many it has.
+    let more = format!("{args} --requests 6");
+    let e = Session::open(bench_args(&eng.url, &words(&more)).config().unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("trace.jsonl has only 5 requests"),
+        "{e}"
+    );
+    // Bad traces are refused with the file and line.
+    std::fs::write(&path, "{\"timestamp\": 5, \"input_length\": 4}\n").unwrap();
+    let e = Session::open(bench_args(&eng.url, &words(&args)).config().unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string()
+            .contains("trace.jsonl line 1: output_length: missing"),
         "{e}"
     );
 }

@@ -20,10 +20,12 @@ pub use api::{
     MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
 pub use kind::EngineKind;
-pub use sweep::{EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD, WorkloadDef};
+pub use sweep::{
+    EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD, TRACE_FIELD, WorkloadDef,
+};
 
 pub use result::{
     Arrival, BenchReport, Chunk, ClientStats, ItlCheck, LatencyStats, Load, PointResult,
-    PrefixCacheHits, REPORT_VERSION, RequestError, RequestRecord, ServerCheck, Slo, Usage,
-    WorkloadReport,
+    PrefixCacheHits, REPORT_VERSION, RequestError, RequestRecord, ServerCheck, Slo, TraceReport,
+    Usage, WorkloadReport,
 };

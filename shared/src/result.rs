@@ -31,6 +31,23 @@ pub struct BenchReport {
     pub points: Vec<PointResult>,
 }
 
+/// A replayed trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceReport {
+    /// The file, as named.
+    pub file: String,
+    /// SHA-256 of its text (hex).
+    pub sha256: String,
+    /// Requests in it, and replayed (the first ones, when `requests` cut it short).
+    pub requests: u64,
+    /// Requests replayed per point.
+    pub replayed: u64,
+    /// Tokens of one block of `hash_ids`.
+    pub block_tokens: u32,
+    /// Distinct blocks among the requests replayed.
+    pub blocks: u64,
+}
+
 /// What the requests of a run sent: the workload's kind and parameters, the seed, and a
 /// digest of the prompts built (before each request's preamble), so two runs can be shown to
 /// have sent the same thing.
@@ -47,6 +64,9 @@ pub struct WorkloadReport {
     /// `conversation`: the header that carries each session's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_header: Option<String>,
+    /// `trace`: the trace file as named, its requests replayed and the tokens of a block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceReport>,
     /// `shared_prefix`: groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<u32>,
@@ -95,8 +115,8 @@ impl Arrival {
     }
 }
 
-/// One load setting. Serialized as `{"concurrency": 16}`, `{"batch": 4}` or
-/// `{"rate": 8.0, "arrival": "poisson"}`.
+/// One load setting. Serialized as `{"concurrency": 16}`, `{"batch": 4}`,
+/// `{"rate": 8.0, "arrival": "poisson"}` or `{"speed": 2.0}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Load {
@@ -120,6 +140,11 @@ pub enum Load {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         burstiness: Option<f64>,
     },
+    /// Trace replay: requests arrive at the trace's times, divided by this speed factor.
+    Trace {
+        /// Speed factor (2: twice as fast as recorded).
+        speed: f64,
+    },
 }
 
 impl std::fmt::Display for Load {
@@ -135,6 +160,7 @@ impl std::fmt::Display for Load {
                 write!(f, "rate {rate}/s {} {b}", arrival.as_str())
             }
             Load::Rate { rate, arrival, .. } => write!(f, "rate {rate}/s {}", arrival.as_str()),
+            Load::Trace { speed } => write!(f, "trace at {speed}x"),
         }
     }
 }

@@ -52,6 +52,13 @@ pub struct WorkloadDef {
     /// `conversation`: send each session's id in this header (routers with affinity).
     #[serde(default)]
     pub session_header: Option<String>,
+    /// `trace`: a JSONL trace (Mooncake's format: `timestamp` ms, `input_length`,
+    /// `output_length`, `hash_ids`), replayed at its times; `[load] speed` sets the pace.
+    #[serde(default)]
+    pub trace: Option<String>,
+    /// `trace`: tokens of one `hash_ids` block [default: 512, Mooncake's].
+    #[serde(default)]
+    pub block_tokens: Option<u32>,
     /// `shared_prefix`: how many groups, each with its own prefix.
     #[serde(default)]
     pub groups: Option<u32>,
@@ -68,6 +75,8 @@ pub struct WorkloadDef {
 pub const PROMPTS_FIELD: &str = "prompts";
 /// The sweep field that names a `tokenizer.json`.
 pub const TOKENIZER_FIELD: &str = "load.tokenizer";
+/// The sweep field that names a trace to replay.
+pub const TRACE_FIELD: &str = "workload.trace";
 
 impl Sweep {
     /// The files this sweep names, as (field, path as written): what a client reads and
@@ -76,6 +85,10 @@ impl Sweep {
         [
             (PROMPTS_FIELD, self.prompts.as_deref()),
             (TOKENIZER_FIELD, self.load.tokenizer.as_deref()),
+            (
+                TRACE_FIELD,
+                self.workload.as_ref().and_then(|w| w.trace.as_deref()),
+            ),
         ]
         .into_iter()
         .filter_map(|(f, p)| Some((f, p?)))
@@ -150,6 +163,9 @@ pub struct LoadDef {
     /// Open loop: arrivals per second, one point each.
     #[serde(default)]
     pub rate: Option<Vec<f64>>,
+    /// Trace replay: speed factors, one point each (`[workload] kind = "trace"`).
+    #[serde(default)]
+    pub speed: Option<Vec<f64>>,
     /// Spacing of arrivals in rate mode.
     #[serde(default)]
     pub arrival: Option<Arrival>,

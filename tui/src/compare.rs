@@ -130,6 +130,7 @@ pub fn load_x(load: &Load) -> (&'static str, f64) {
         Load::Concurrency { concurrency } => ("concurrency", f64::from(*concurrency)),
         Load::Batch { batch } => ("batch", f64::from(*batch)),
         Load::Rate { rate, .. } => ("rate", *rate),
+        Load::Trace { speed } => ("speed", *speed),
     }
 }
 

@@ -23,6 +23,7 @@ pub fn point(load: Load, speed: f64) -> PointResult {
         Load::Concurrency { concurrency } => f64::from(*concurrency),
         Load::Batch { batch } => f64::from(*batch),
         Load::Rate { rate, .. } => *rate,
+        Load::Trace { speed } => *speed,
     };
     PointResult {
         completed: 64,

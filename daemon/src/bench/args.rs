@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Measure an OpenAI-compatible server at one or more load settings.
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("load").required(true).args(["concurrency", "batch", "rate"])))]
+#[command(group(ArgGroup::new("load").required(true).args(["concurrency", "batch", "rate", "speed"])))]
 pub struct BenchArgs {
     /// Server base URL, e.g. http://127.0.0.1:8000.
     #[arg(long)]
@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Open loop: arrivals per second, one point per value.
     #[arg(long, value_delimiter = ',', value_parser = rate)]
     pub rate: Option<Vec<f64>>,
+    /// Trace replay: speed factors, one point each (1 = as recorded; --workload trace).
+    #[arg(long, value_delimiter = ',', value_parser = speed)]
+    pub speed: Option<Vec<f64>>,
     /// Spacing of arrivals in rate mode [default: poisson].
     #[arg(long, value_enum)]
     pub arrival: Option<ArrivalArg>,
@@ -108,6 +111,13 @@ pub struct BenchArgs {
     /// conversation: send each session's id in this header (routers with session affinity).
     #[arg(long)]
     pub session_header: Option<String>,
+    /// trace: the JSONL trace to replay (Mooncake's format: timestamp ms, input_length,
+    /// output_length, hash_ids).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// trace: tokens of one hash_ids block [default: 512].
+    #[arg(long)]
+    pub block_tokens: Option<u32>,
 }
 
 /// `--workload` values.
@@ -119,6 +129,8 @@ pub enum WorkloadArg {
     SharedPrefix,
     /// Sessions of turns, each resending the whole history.
     Conversation,
+    /// A trace replayed at its times.
+    Trace,
 }
 
 /// `--arrival` values.
@@ -170,6 +182,9 @@ fn rate(s: &str) -> Result<f64, String> {
 
 fn burstiness(s: &str) -> Result<f64, String> {
     bounded(s, 0.01, 100.0)
+}
+fn speed(s: &str) -> Result<f64, String> {
+    bounded(s, 1e-3, 1e3)
 }
 fn zipf(s: &str) -> Result<f64, String> {
     bounded(s, 1e-3, 10.0)
@@ -227,6 +242,12 @@ impl BenchArgs {
                 .map(|&concurrency| Load::Concurrency { concurrency })
                 .collect(),
             (_, Some(b), _) => b.iter().map(|&batch| Load::Batch { batch }).collect(),
+            (None, None, None) if self.speed.is_some() => self
+                .speed
+                .iter()
+                .flatten()
+                .map(|&speed| Load::Trace { speed })
+                .collect(),
             (_, _, Some(r)) => r
                 .iter()
                 .map(|&rate| Load::Rate {
@@ -266,6 +287,7 @@ impl BenchArgs {
             WorkloadArg::Single => "single",
             WorkloadArg::SharedPrefix => "shared_prefix",
             WorkloadArg::Conversation => "conversation",
+            WorkloadArg::Trace => "trace",
         };
         let params = Params {
             groups: self.groups,
@@ -274,9 +296,25 @@ impl BenchArgs {
             turns: self.turns,
             think_ms: self.think_ms,
             session_header: self.session_header.clone(),
+            trace: self.trace.as_ref().map(|p| p.display().to_string()),
+            block_tokens: self.block_tokens,
         };
         let shape = Shape::of(kind, params)
             .map_err(|(field, why)| format!("--{}: {why}", field.replace('_', "-")))?;
+        let trace = matches!(shape, Shape::Trace { .. });
+        if trace != self.speed.is_some() {
+            return Err(match trace {
+                true => "--workload trace replays at the trace's times: give --speed (e.g. 1,2,4)",
+                false => "--speed only applies to --workload trace",
+            }
+            .into());
+        }
+        if trace && (self.prompts.is_some() || self.input_tokens.is_some()) {
+            return Err(
+                "--workload trace: the trace gives each request's lengths; leave out --prompts and --input-tokens"
+                    .into(),
+            );
+        }
         if shape.turns() > 1 && self.batch.is_some() {
             return Err(
                 "--batch does not run conversations: use --concurrency (sessions in flight) or --rate (session starts)"
@@ -294,11 +332,16 @@ impl BenchArgs {
                 input_tokens: self.input_tokens,
                 tokenizer: self.tokenizer.clone(),
                 prompts: self.prompts.clone(),
+                trace: self.trace.clone(),
                 attached: Vec::new(),
                 verbatim_prompts: self.verbatim_prompts,
             },
             loads: self.loads()?,
-            stop: PointStop::of(self.requests, self.duration),
+            // A trace is replayed whole unless told otherwise.
+            stop: match trace {
+                true => PointStop::of(self.requests.or(Some(u64::MAX)), self.duration),
+                false => PointStop::of(self.requests, self.duration),
+            },
             warmup: self.warmup,
             max_concurrency: self.max_concurrency,
             seed: self.seed,

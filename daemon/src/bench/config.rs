@@ -54,6 +54,8 @@ pub struct WorkloadConfig {
     pub tokenizer: Option<PathBuf>,
     /// Prompts file.
     pub prompts: Option<PathBuf>,
+    /// The trace to replay (the `trace` workload).
+    pub trace: Option<PathBuf>,
     /// Files that came with a sweep (prompts, tokenizer), used instead of the paths.
     pub attached: Vec<AttachedFile>,
     /// Send the prompts as they are, without the per-request preamble.

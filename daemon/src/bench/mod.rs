@@ -9,6 +9,7 @@ pub mod args;
 mod checks;
 pub mod config;
 mod prompts;
+mod replay;
 mod shared_prefix;
 mod table;
 pub mod workload;
@@ -119,9 +120,17 @@ impl Session {
             .to_owned();
         let url = reqwest::Url::parse(&format!("{base}{}", c.workload.endpoint.path()))
             .map_err(|e| BenchError::Usage(format!("--url '{}' is not a valid URL: {e}", c.url)))?;
+        // Local inputs first: a bad file is reported before the server is even asked.
+        let trace = match c.workload.shape {
+            Shape::Trace { block_tokens } => Some(replay::open(&c, block_tokens)?),
+            _ => None,
+        };
+        let most_output = trace.as_ref().map_or(c.workload.output_tokens, |t| {
+            t.lines.iter().map(|l| l.output_length).max().unwrap_or(1)
+        });
         // A stream may carry twice what was asked (and the warm-ups' 16), no more: a cap on
         // what a misbehaving server can make the client hold.
-        let limit = 2 * u64::from(c.workload.output_tokens.max(16)) + 16;
+        let limit = 2 * u64::from(most_output.max(16)) + 16;
         let client = StreamClient::new(url.clone(), c.timeout)
             .map_err(|e| BenchError::Internal(format!("cannot build the HTTP client: {e}")))?
             .with_token_limit(limit);
@@ -129,7 +138,6 @@ impl Session {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| BenchError::Internal(e.to_string()))?;
-        // Local inputs first: a bad file is reported before the server is even asked.
         let source = PromptSource::open(&c)?;
         let info = discover(&http, &base).await?;
         let model = c.model.clone().or(info.model);
@@ -148,15 +156,31 @@ impl Session {
             salt,
             unique: !c.workload.verbatim_prompts,
         };
-        let built = match c.workload.shape {
-            Shape::Single | Shape::Conversation { .. } => {
+        let built = match (&c.workload.shape, &trace) {
+            (Shape::Trace { block_tokens }, Some(t)) => {
+                let codec = crate::loadgen::synth::Codec::Server {
+                    http: http.clone(),
+                    base: base.clone(),
+                    model: opts.model.clone(),
+                };
+                let built = replay::build(&codec, t, *block_tokens).await?;
+                if let Some(first) = built.prompts.first() {
+                    prompts::preflight(c.workload.endpoint, &client, first, &opts).await?;
+                }
+                built
+            }
+            (Shape::Single | Shape::Conversation { .. } | Shape::Trace { .. }, _) => {
                 build_prompts(&c, source, &client, &http, &base, &opts, pre).await?
             }
-            Shape::SharedPrefix {
-                groups,
-                prefix_tokens,
-                zipf,
-            } => {
+            (
+                Shape::SharedPrefix {
+                    groups,
+                    prefix_tokens,
+                    zipf,
+                },
+                _,
+            ) => {
+                let (groups, prefix_tokens, zipf) = (*groups, *prefix_tokens, *zipf);
                 let ctx = shared_prefix::Ctx {
                     client: &client,
                     http: &http,
@@ -175,8 +199,17 @@ impl Session {
             .enumerate()
             .map(|(i, (p, t))| {
                 let group = built.groups.as_ref().and_then(|g| g.get(i));
-                match (group, p) {
-                    (Some(g), Prompt::Messages(ms)) if ms.len() == 2 => {
+                let line = trace.as_ref().and_then(|tr| tr.lines.get(i));
+                match (group, p, line) {
+                    (_, _, Some(l)) => {
+                        // Each of a trace's requests asks for its own output length.
+                        let o = RequestOptions {
+                            max_tokens: Some(l.output_length),
+                            ..opts.clone()
+                        };
+                        Template::tagged(endpoint, p, &o, pre.unique, *t)
+                    }
+                    (Some(g), Prompt::Messages(ms), None) if ms.len() == 2 => {
                         let parts = (ms[0].content.as_str(), ms[1].content.as_str());
                         Template::shared(endpoint, parts, *g, &opts, pre.unique, *t)
                     }
@@ -209,6 +242,7 @@ impl Session {
             c.workload.output_tokens,
             c.seed,
             pre.unique,
+            trace.as_ref().map(|t| t.report.clone()),
         );
         let header = BenchReport {
             version: REPORT_VERSION,
@@ -227,6 +261,7 @@ impl Session {
             first_prompt: 0,
             point: 0,
             conversation,
+            trace: trace.as_ref().map(|t| Arc::new(replay::offsets(t))),
         };
         let input_target = input_target(&c, built.template_tokens);
         Ok(Self {
@@ -345,7 +380,9 @@ impl Session {
     /// measured). Failed warm-up requests are a warning.
     pub async fn warmup(&mut self, n: usize) {
         self.w.id_prefix = format!("llms-p{n}");
-        self.w.point = n as u64;
+        // Warm-ups tag shared prefixes and traces as a point of their own: they warm the
+        // engine, not the measured point's prefixes.
+        self.w.point = u64::MAX - n as u64;
         let failed = warmup(&self.w, self.c.warmup).await;
         if failed > 0 {
             self.warnings.push(format!(
@@ -413,6 +450,8 @@ fn input_target(c: &RunConfig, template_tokens: Option<u64>) -> Option<u32> {
         }
         // Only a session's first turn is that long; later ones carry its history.
         Shape::Conversation { .. } => None,
+        // A trace gives each request its own length.
+        Shape::Trace { .. } => None,
     }
 }
 
@@ -450,7 +489,11 @@ async fn measure(
     let run = run.map_err(|e| BenchError::Usage(e.to_string()))?;
     w.first_prompt += run.used;
     let exp = Expectations {
-        output_tokens: Some(c.workload.output_tokens),
+        // A trace gives each request its own output length.
+        output_tokens: match c.workload.shape {
+            Shape::Trace { .. } => None,
+            _ => Some(c.workload.output_tokens),
+        },
         input_tokens: input_target,
         slo: c.slo.unwrap_or_default(),
         max_error_rate: c.max_error_rate,

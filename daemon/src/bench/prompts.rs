@@ -209,7 +209,9 @@ pub(super) fn prompt_count(c: &RunConfig) -> usize {
     let (requests, _) = c.stop.split();
     let points = c.loads.len().max(1) as u64;
     requests
-        .map_or(1024, |r| (r + u64::from(c.warmup)).saturating_mul(points))
+        .map_or(1024, |r| {
+            r.saturating_add(u64::from(c.warmup)).saturating_mul(points)
+        })
         .clamp(1, 4096) as usize
 }
 

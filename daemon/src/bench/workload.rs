@@ -52,7 +52,17 @@ pub enum Shape {
         /// The header that carries the session's id.
         session_header: Option<String>,
     },
+    /// A trace replayed at its times (divided by the point's speed): each request's prompt
+    /// made of the trace's blocks (`block_tokens` each), so requests share exactly the blocks
+    /// the trace says they share.
+    Trace {
+        /// Tokens of one block.
+        block_tokens: u32,
+    },
 }
+
+/// Tokens of a trace's block unless told: Mooncake's.
+pub const DEFAULT_BLOCK_TOKENS: u32 = 512;
 
 /// The parameters a workload may have, by their sweep names (`llmsd bench` spells them with
 /// dashes).
@@ -70,6 +80,10 @@ pub struct Params {
     pub think_ms: Option<f64>,
     /// `session_header`.
     pub session_header: Option<String>,
+    /// `trace`.
+    pub trace: Option<String>,
+    /// `block_tokens`.
+    pub block_tokens: Option<u32>,
 }
 
 impl Shape {
@@ -79,6 +93,7 @@ impl Shape {
             Shape::Single => "single",
             Shape::SharedPrefix { .. } => "shared_prefix",
             Shape::Conversation { .. } => "conversation",
+            Shape::Trace { .. } => "trace",
         }
     }
 
@@ -93,7 +108,7 @@ impl Shape {
     /// Whether prefix-cache hits beyond the template and the shared tokens would be a bias:
     /// not in a conversation, whose later turns are meant to reuse their own history.
     pub fn judges_hits(&self) -> bool {
-        !matches!(self, Shape::Conversation { .. })
+        !matches!(self, Shape::Conversation { .. } | Shape::Trace { .. })
     }
 
     /// Turns per session (1 outside conversations).
@@ -112,10 +127,10 @@ impl Shape {
         };
         let kind = match d.kind.as_deref() {
             None | Some("single") => "single",
-            Some(k @ ("shared_prefix" | "conversation")) => k,
+            Some(k @ ("shared_prefix" | "conversation" | "trace")) => k,
             Some(k) => {
                 return Err(format!(
-                    "workload.kind: '{k}' is not single, shared_prefix or conversation"
+                    "workload.kind: '{k}' is not single, shared_prefix, conversation or trace"
                 ));
             }
         };
@@ -126,6 +141,8 @@ impl Shape {
             turns: d.turns,
             think_ms: d.think_ms,
             session_header: d.session_header.clone(),
+            trace: d.trace.clone(),
+            block_tokens: d.block_tokens,
         };
         Shape::of(kind, p).map_err(|(f, m)| format!("workload.{f}: {m}"))
     }
@@ -143,18 +160,30 @@ impl Shape {
             ("think_ms", p.think_ms.is_some()),
             ("session_header", p.session_header.is_some()),
         ];
+        let trace = [
+            ("trace", p.trace.is_some()),
+            ("block_tokens", p.block_tokens.is_some()),
+        ];
         match kind {
             "shared_prefix" => {
                 only("conversation", &conversation)?;
+                only("trace", &trace)?;
                 shared_prefix_of(&p)
             }
             "conversation" => {
                 only("shared_prefix", &prefix)?;
+                only("trace", &trace)?;
                 conversation_of(p)
+            }
+            "trace" => {
+                only("shared_prefix", &prefix)?;
+                only("conversation", &conversation)?;
+                trace_of(&p)
             }
             _ => {
                 only("shared_prefix", &prefix)?;
                 only("conversation", &conversation)?;
+                only("trace", &trace)?;
                 Ok(Shape::Single)
             }
         }
@@ -200,6 +229,22 @@ fn shared_prefix_of(p: &Params) -> Result<Shape, (&'static str, String)> {
         prefix_tokens,
         zipf: p.zipf,
     })
+}
+
+fn trace_of(p: &Params) -> Result<Shape, (&'static str, String)> {
+    if p.trace.is_none() {
+        return Err((
+            "trace",
+            "required by the trace workload (a JSONL file)".into(),
+        ));
+    }
+    match p.block_tokens.unwrap_or(DEFAULT_BLOCK_TOKENS) {
+        b @ 1..=65_536 => Ok(Shape::Trace { block_tokens: b }),
+        b => Err((
+            "block_tokens",
+            format!("must be between 1 and 65536, got {b}"),
+        )),
+    }
 }
 
 fn conversation_of(p: Params) -> Result<Shape, (&'static str, String)> {
@@ -285,6 +330,7 @@ pub fn report(
     output_tokens: u32,
     seed: u64,
     unique: bool,
+    trace: Option<llms_shared::TraceReport>,
 ) -> WorkloadReport {
     let (groups, prefix_tokens, zipf) = match shape {
         Shape::SharedPrefix {
@@ -307,6 +353,7 @@ pub fn report(
         turns,
         think_ms,
         session_header,
+        trace,
         groups,
         prefix_tokens,
         zipf,

@@ -21,3 +21,4 @@ pub mod schedule;
 pub mod stats;
 pub mod stream;
 pub mod synth;
+pub mod trace;

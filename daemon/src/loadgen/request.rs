@@ -134,6 +134,8 @@ pub struct Template {
     head: Bytes,
     /// Shared prefix: the request's group and what lies between its tag and the preamble.
     group: Option<(u32, Bytes)>,
+    /// Whether a preamble goes before `tail`.
+    preamble: bool,
     tail: Bytes,
     /// Input tokens as the client counts them, preamble included, when it can.
     pub client_input_tokens: Option<u64>,
@@ -173,6 +175,7 @@ impl Template {
         let whole = |p: &Prompt| Self {
             head: body(endpoint, p, opts),
             group: None,
+            preamble: false,
             tail: Bytes::new(),
             client_input_tokens,
         };
@@ -192,6 +195,7 @@ impl Template {
             Some(i) => Self {
                 head: b.slice(..i),
                 group: None,
+                preamble: true,
                 tail: b.slice(i + esc.len()..),
                 client_input_tokens,
             },
@@ -228,6 +232,7 @@ impl Template {
         let whole = Self {
             head: body(endpoint, &prompt("", ""), opts),
             group: None,
+            preamble: false,
             tail: Bytes::new(),
             client_input_tokens,
         };
@@ -248,8 +253,48 @@ impl Template {
         Self {
             head: b.slice(..i),
             group: Some((group, rest.slice(..j))),
+            preamble: true,
             tail: rest.slice(j + p.len()..),
             client_input_tokens,
+        }
+    }
+
+    /// The body of a trace's request: `prompt` opened by the point's tag (group 0's) and no
+    /// preamble, so the requests of a point share what the trace says they share, and no
+    /// point is served from another's replay. Without `tag`, sent as it is.
+    pub fn tagged(
+        endpoint: Endpoint,
+        prompt: &Prompt,
+        opts: &RequestOptions,
+        tag: bool,
+        client_input_tokens: Option<u64>,
+    ) -> Self {
+        let base = match endpoint {
+            Endpoint::Completions => Prompt::Text(prompt.as_text()),
+            Endpoint::Chat => prompt.clone(),
+        };
+        let whole = Self {
+            head: body(endpoint, &base, opts),
+            group: None,
+            preamble: false,
+            tail: Bytes::new(),
+            client_input_tokens,
+        };
+        if !tag {
+            return whole;
+        }
+        let b = body(endpoint, &with_preamble(&base, GROUP_MARK), opts);
+        let esc = serde_json::to_string(GROUP_MARK).unwrap_or_default();
+        let esc = esc.trim_matches('"');
+        match find(&b, esc.as_bytes()) {
+            Some(i) => Self {
+                head: b.slice(..i),
+                group: Some((0, b.slice(i + esc.len()..))),
+                preamble: false,
+                tail: Bytes::new(),
+                client_input_tokens,
+            },
+            None => whole,
         }
     }
 
@@ -263,7 +308,7 @@ impl Template {
     /// and, for a shared-prefix request, its group's [`group_tag`] in place.
     pub fn body_at(&self, salt: u64, seq: u64, point: u64) -> Bytes {
         use std::io::Write as _;
-        if self.tail.is_empty() {
+        if self.group.is_none() && !self.preamble {
             return self.head.clone();
         }
         let mid = self.group.as_ref().map_or(0, |(_, m)| m.len() + 11);
@@ -274,8 +319,10 @@ impl Template {
             let _ = write!(v, "{:09}\\n", group_number(salt, point, *g));
             v.extend_from_slice(m);
         }
-        let _ = write!(v, "{:09}\\n", preamble_number(salt, seq));
-        v.extend_from_slice(&self.tail);
+        if self.preamble {
+            let _ = write!(v, "{:09}\\n", preamble_number(salt, seq));
+            v.extend_from_slice(&self.tail);
+        }
         Bytes::from(v)
     }
 
@@ -286,7 +333,7 @@ impl Template {
 
     /// Whether requests from this template get a preamble.
     pub fn unique(&self) -> bool {
-        !self.tail.is_empty()
+        self.preamble
     }
 }
 

@@ -112,9 +112,26 @@ pub struct Workload {
     /// A conversation workload: sessions of turns built as they go, instead of `prepared`
     /// bodies (which then serve warm-ups only).
     pub conversation: Option<Arc<Conversation>>,
+    /// A trace's replay: when each of `prepared` is due, from the point's start (`prepared[i]`
+    /// is the trace's request `i`).
+    pub trace: Option<Arc<Vec<Duration>>>,
 }
 
 impl Workload {
+    /// Send `prepared[i]` as request `i` of the point (a trace's replay: no cursor).
+    pub(super) async fn send_template(&self, i: u64, clock: Clock, due: Instant) -> RequestRecord {
+        let id = format!("{}-{i}", self.id_prefix);
+        let Some(t) = usize::try_from(i).ok().and_then(|i| self.prepared.get(i)) else {
+            return internal(id, "no such request in the trace".into());
+        };
+        let req = Prepared {
+            body: t.body_at(self.salt, i, self.point),
+            client_input_tokens: t.client_input_tokens,
+            ..Prepared::default()
+        };
+        self.client.send(&req, id, clock, due).await
+    }
+
     async fn send(&self, i: u64, id: String, clock: Clock, due: Instant) -> RequestRecord {
         let n = self.prepared.len().max(1) as u64;
         let seq = self.first_prompt.wrapping_add(i);
@@ -190,6 +207,17 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
             let why = "a conversation does not run in batch mode".to_owned();
             (vec![internal(String::new(), why)], None, 0)
         }
+        (Load::Trace { speed }, _, _) => match &w.trace {
+            Some(offsets) => {
+                let r = super::trace::replay(w, offsets, spec, clock, *speed, &last).await;
+                let n = r.len() as u64;
+                (r, None, n)
+            }
+            None => {
+                let why = "a speed is for replaying a trace; this run has none".to_owned();
+                (vec![internal(String::new(), why)], None, 0)
+            }
+        },
         (Load::Rate { .. }, None, _) => (Vec::new(), None, 0),
     };
     let cut = last.reason(&records, w.client.timeout());

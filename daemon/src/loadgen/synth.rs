@@ -180,6 +180,28 @@ impl Corpus {
         Ok(Self { ids })
     }
 
+    /// Tokens in the corpus: its distinct starting points.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether it has no tokens (never: [`Corpus::new`] refuses an empty one).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The `len` tokens from `start` (both wrapping around the corpus).
+    pub fn window(&self, start: usize, len: usize) -> Vec<u32> {
+        let n = self.ids.len().max(1);
+        self.ids
+            .iter()
+            .cycle()
+            .skip(start % n)
+            .take(len)
+            .copied()
+            .collect()
+    }
+
     /// `count` prompts of exactly `target` tokens each (as the codec counts them).
     pub async fn prompts(
         &self,

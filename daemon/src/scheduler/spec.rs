@@ -10,7 +10,7 @@ use crate::loadgen::request::Endpoint;
 use crate::loadgen::{prompts, synth};
 use llms_shared::{
     Arrival, AttachedFile, EngineDef, Load, LoadDef, MAX_ATTACHED_BYTES, PROMPTS_FIELD, PointPlan,
-    Sweep, TOKENIZER_FIELD,
+    Sweep, TOKENIZER_FIELD, TRACE_FIELD,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -106,6 +106,9 @@ fn resolve(base: Option<&Path>, p: &str) -> String {
 fn normalize(s: &mut Sweep, base: Option<&Path>) -> Result<(), String> {
     s.prompts = s.prompts.as_deref().map(|p| resolve(base, p));
     s.load.tokenizer = s.load.tokenizer.as_deref().map(|p| resolve(base, p));
+    if let Some(w) = s.workload.as_mut() {
+        w.trace = w.trace.as_deref().map(|p| resolve(base, p));
+    }
     let model = s.model.clone();
     let mut names: Vec<String> = Vec::new();
     for (i, e) in s.engines.iter_mut().enumerate() {
@@ -219,6 +222,26 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
     }
     validate_load(&s.load, checks.files)?;
     let shape = Shape::from_def(s.workload.as_ref())?;
+    let trace = matches!(shape, Shape::Trace { .. });
+    if trace != s.load.speed.is_some() {
+        return Err(match trace {
+            true => {
+                "load: a trace replays at its own times: give load.speed (a list of speed factors)"
+            }
+            false => "load.speed: only for a trace ([workload] kind = \"trace\")",
+        }
+        .into());
+    }
+    if trace && (s.prompts.is_some() || s.load.input_tokens.is_some()) {
+        return Err(
+            "workload.trace: the trace gives each request's lengths; leave out prompts and load.input_tokens"
+                .into(),
+        );
+    }
+    if let Some(t) = s.workload.as_ref().and_then(|w| w.trace.as_deref()) {
+        let f = named_file(checks.files, TRACE_FIELD, t)?;
+        crate::loadgen::trace::parse(t, &f.text).map_err(|e| format!("{TRACE_FIELD}: {e}"))?;
+    }
     if shape.turns() > 1 && s.load.batch.is_some() {
         return Err(
             "load.batch: a conversation does not run in batches (use load.concurrency for sessions in flight or load.rate for session starts)"
@@ -229,11 +252,30 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
 }
 
 fn validate_load(l: &LoadDef, files: &[AttachedFile]) -> Result<(), String> {
-    let given = [l.concurrency.is_some(), l.batch.is_some(), l.rate.is_some()];
+    let given = [
+        l.concurrency.is_some(),
+        l.batch.is_some(),
+        l.rate.is_some(),
+        l.speed.is_some(),
+    ];
     match given.iter().filter(|g| **g).count() {
-        0 => return Err("load: give one of concurrency, batch or rate (a list)".into()),
+        0 => return Err("load: give one of concurrency, batch, rate or speed (a list)".into()),
         1 => {}
-        _ => return Err("load: give only one of concurrency, batch and rate".into()),
+        _ => return Err("load: give only one of concurrency, batch, rate and speed".into()),
+    }
+    if let Some(v) = &l.speed {
+        if v.is_empty() {
+            return Err("load.speed: the list is empty".into());
+        }
+        if let Some(i) = v
+            .iter()
+            .position(|s| !(s.is_finite() && (1e-3..=1e3).contains(s)))
+        {
+            return Err(format!(
+                "load.speed[{i}]: must be between 0.001 and 1000, got {}",
+                v[i]
+            ));
+        }
     }
     for (key, list) in [("concurrency", &l.concurrency), ("batch", &l.batch)] {
         if let Some(v) = list {
@@ -384,6 +426,8 @@ pub fn loads(l: &LoadDef) -> Vec<Load> {
             .collect()
     } else if let Some(b) = &l.batch {
         b.iter().map(|&batch| Load::Batch { batch }).collect()
+    } else if let Some(s) = &l.speed {
+        s.iter().map(|&speed| Load::Trace { speed }).collect()
     } else {
         l.rate
             .iter()
@@ -422,11 +466,20 @@ pub fn run_config(
             input_tokens: l.input_tokens,
             tokenizer: l.tokenizer.as_ref().map(PathBuf::from),
             prompts: s.prompts.as_ref().map(PathBuf::from),
+            trace: s
+                .workload
+                .as_ref()
+                .and_then(|w| w.trace.as_ref())
+                .map(PathBuf::from),
             attached: files,
             verbatim_prompts: l.verbatim_prompts.unwrap_or(false),
         },
         loads: loads(l),
-        stop: PointStop::of(l.requests, l.duration_s),
+        // A trace is replayed whole unless told otherwise.
+        stop: match l.speed.is_some() {
+            true => PointStop::of(l.requests.or(Some(u64::MAX)), l.duration_s),
+            false => PointStop::of(l.requests, l.duration_s),
+        },
         warmup: l.warmup_requests.unwrap_or(0),
         max_concurrency: l.max_concurrency,
         seed: l.seed.unwrap_or(0),

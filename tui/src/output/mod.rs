@@ -12,8 +12,8 @@ pub use saved::read_saved;
 
 use llms_shared::{Arrival, Load};
 
-/// A load setting as `concurrency=N`, `batch=N` or `rate=R` (with `arrival=` and
-/// `burstiness=` when not Poisson).
+/// A load setting as `concurrency=N`, `batch=N`, `rate=R` (with `arrival=` and
+/// `burstiness=` when not Poisson) or `speed=X` (a trace's replay).
 pub fn load_label(load: &Load) -> String {
     match load {
         Load::Concurrency { concurrency } => format!("concurrency={concurrency}"),
@@ -29,6 +29,7 @@ pub fn load_label(load: &Load) -> String {
             burstiness: Some(b),
         } => format!("rate={rate} arrival={} burstiness={b}", arrival.as_str()),
         Load::Rate { rate, arrival, .. } => format!("rate={rate} arrival={}", arrival.as_str()),
+        Load::Trace { speed } => format!("speed={speed}"),
     }
 }
 

@@ -258,6 +258,7 @@ fn in_flight(load: Option<&Load>) -> String {
         Some(Load::Concurrency { concurrency }) => format!("{concurrency} (closed loop)"),
         Some(Load::Batch { batch }) => format!("≤{batch} (batch)"),
         Some(Load::Rate { .. }) => "- (open loop)".into(),
+        Some(Load::Trace { .. }) => "- (trace replay)".into(),
         None => "-".into(),
     }
 }

@@ -154,6 +154,7 @@ fn load_short(r: &CmpRow, wide: bool) -> String {
     let m = match r.mode {
         "concurrency" => "c",
         "batch" => "b",
+        "speed" => "x",
         _ => "r",
     };
     format!("{m}={}", fmt_x(r.x))
