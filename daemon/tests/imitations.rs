@@ -375,12 +375,14 @@ async fn a_sweep_naming_vllm_sglang_and_trtllm_in_both_modes_runs_end_to_end() {
         "--dtype bfloat16",
         "--seed 1",
         "--no-enable-prefix-caching",
+        "--enable-prompt-tokens-details",
     ] {
         assert!(vllm.contains(f), "{f}: {vllm}");
     }
     let sglang = argv("sglang.launch_server").concat().join(" ");
     for f in [
         "--enable-metrics",
+        "--enable-cache-report",
         "--max-running-requests 8",
         "--context-length 2048",
         "--mem-fraction-static 0.8",

@@ -421,3 +421,37 @@ async fn a_trace_replays_its_times_lengths_and_shared_blocks() {
         "{e}"
     );
 }
+
+/// vLLM (with --enable-prompt-tokens-details, which its adapter now passes) and SGLang (with
+/// --enable-cache-report) report a request's cached tokens only when there are some: the
+/// first request of each group says nothing. The point still reads its hits from usage,
+/// counting those as 0, and they sum to the engine's truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_that_leave_out_a_zero_are_read_from_usage_all_the_same() {
+    use llmsd::refengine::dialect::Imitate;
+    for imitate in [Imitate::Vllm, Imitate::Sglang] {
+        let eng = Engine::start(llmsd::refengine::RefArgs {
+            imitate: Some(imitate),
+            cache_report: true,
+            ..fixed(0.5, 0.2)
+        });
+        let args = "--workload shared-prefix --groups 2 --prefix-tokens 64 --input-tokens 24 \
+                    --concurrency 1 --requests 8 --output-tokens 2";
+        let points = run(&eng.url, &words(args)).await;
+        let (p, records) = &points[0];
+        let truth = eng.truth().await;
+        let silent = records
+            .iter()
+            .filter(|r| r.usage.cached_tokens.is_none())
+            .count();
+        assert_eq!(
+            silent, 2,
+            "{imitate:?}: the first of each group reports nothing"
+        );
+        let c = p.prefix_cache.as_ref().unwrap();
+        assert_eq!(c.source, "usage", "{imitate:?}");
+        let want: u64 = records.iter().map(|r| truth[&r.id].cached_tokens).sum();
+        assert_eq!(c.cached_tokens, want, "{imitate:?}");
+        assert!(want > 0);
+    }
+}

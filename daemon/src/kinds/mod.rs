@@ -255,10 +255,13 @@ pub(crate) const KINDS: &[Kind] = &[
         reserved: &["--host", "--port", "--model"],
         writes: &["--download-dir"],
         min_ready: Duration::from_secs(15 * 60),
-        // `vllm serve MODEL`: the model is positional.
+        // `vllm serve MODEL`: the model is positional. Each answer's usage says how many of
+        // its prompt tokens came from the prefix cache only with
+        // --enable-prompt-tokens-details (and, up to 0.20.2, not when that is 0).
         template: |l| {
             let mut v = vec![l.model.unwrap_or_default().to_owned()];
             v.extend(host_port(l.port));
+            v.push("--enable-prompt-tokens-details".to_owned());
             v
         },
         options: vllm_options,
@@ -298,7 +301,7 @@ pub(crate) const KINDS: &[Kind] = &[
         ],
         min_ready: Duration::from_secs(15 * 60),
         // Ready on /health only: /v1/models answers before its warm-up ends. Metrics need
-        // --enable-metrics.
+        // --enable-metrics; each answer's cached prompt tokens, --enable-cache-report.
         template: |l| {
             let mut v = vec![
                 "--model-path".to_owned(),
@@ -306,6 +309,7 @@ pub(crate) const KINDS: &[Kind] = &[
             ];
             v.extend(host_port(l.port));
             v.push("--enable-metrics".to_owned());
+            v.push("--enable-cache-report".to_owned());
             v
         },
         options: sglang_options,

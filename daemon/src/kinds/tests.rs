@@ -123,7 +123,7 @@ fn golden_command_lines() {
     assert_eq!(
         golden("vllm", &["vllm", "serve"], all_options(), None),
         "vllm serve /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 \
-         --max-num-seqs 64 --max-model-len 4096 --gpu-memory-utilization 0.85 \
+         --enable-prompt-tokens-details --max-num-seqs 64 --max-model-len 4096 --gpu-memory-utilization 0.85 \
          --tensor-parallel-size 2 --dtype bfloat16 --seed 7 --no-enable-prefix-caching --x 1"
     );
     assert_eq!(
@@ -134,7 +134,8 @@ fn golden_command_lines() {
             None
         ),
         "python3 -m sglang.launch_server --model-path /models/Qwen2.5-3B-Instruct \
-         --host 127.0.0.1 --port 8123 --enable-metrics --max-running-requests 64 \
+         --host 127.0.0.1 --port 8123 --enable-metrics --enable-cache-report \
+         --max-running-requests 64 \
          --context-length 4096 --mem-fraction-static 0.85 --tp-size 2 --dtype bfloat16 \
          --random-seed 7 --disable-radix-cache --x 1"
     );
@@ -171,10 +172,11 @@ fn golden_command_lines() {
         "llama-server -m /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 --metrics \
          --parallel 8 --ctx-size 16384 --seed 7 --no-cache-prompt --x 1"
     );
-    // No options: the bare command each engine documents.
+    // No options: the bare command each engine documents, and its per-request cache report.
     assert_eq!(
         golden("vllm", &["vllm", "serve"], Default::default(), None),
-        "vllm serve /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 --x 1"
+        "vllm serve /models/Qwen2.5-3B-Instruct --host 127.0.0.1 --port 8123 \
+         --enable-prompt-tokens-details --x 1"
     );
 }
 

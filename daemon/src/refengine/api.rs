@@ -451,7 +451,12 @@ async fn stream(
     let usage = |done: u32| {
         format!(
             ",\"usage\":{}",
-            d.usage(chat, ask.prompt_tokens, u64::from(done), cached)
+            d.usage(
+                chat,
+                ask.prompt_tokens,
+                u64::from(done),
+                (cached, st.args.cache_report),
+            )
         )
     };
     let tail = |done: u32| match ask.continuous_usage {

@@ -304,11 +304,25 @@ impl Dialect {
 
     /// The `usage` object. `cached` prompt tokens are reported where the engine reports them
     /// by default: llama.cpp (the reference engine's own shape) and TensorRT-LLM; vLLM only
-    /// with `--enable-prompt-tokens-details` and SGLang only with `--enable-cache-report`,
-    /// which the imitations do not take.
-    pub fn usage(self, chat: bool, prompt: u64, done: u64, cached: u64) -> String {
+    /// with `--enable-prompt-tokens-details` and SGLang only with `--enable-cache-report`
+    /// (`report`), and then only when some were cached (vLLM up to 0.20.2 leaves the field
+    /// out, SGLang sends `null`).
+    pub fn usage(
+        self,
+        chat: bool,
+        prompt: u64,
+        done: u64,
+        (cached, report): (u64, bool),
+    ) -> String {
         let t = prompt + done;
+        let reported = report && cached > 0;
         match self.0 {
+            Some(Imitate::Vllm) if reported => format!(
+                r#"{{"prompt_tokens":{prompt},"total_tokens":{t},"completion_tokens":{done},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}"#
+            ),
+            Some(Imitate::Sglang) if reported => format!(
+                r#"{{"prompt_tokens":{prompt},"total_tokens":{t},"completion_tokens":{done},"prompt_tokens_details":{{"cached_tokens":{cached}}},"reasoning_tokens":0}}"#
+            ),
             None => format!(
                 r#"{{"prompt_tokens":{prompt},"completion_tokens":{done},"total_tokens":{t},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}"#
             ),

@@ -146,6 +146,11 @@ pub struct RefArgs {
     /// `--disable-log-stats`).
     #[arg(long)]
     pub metrics_off: bool,
+    /// The imitated vLLM's `--enable-prompt-tokens-details` or SGLang's
+    /// `--enable-cache-report`: their usage reports the cached prompt tokens, and (as they
+    /// do) only when there are some.
+    #[arg(long)]
+    pub cache_report: bool,
     /// No prefix cache: every prompt token is computed every time.
     #[arg(long)]
     pub no_prefix_cache: bool,
@@ -198,6 +203,7 @@ impl Default for RefArgs {
             imitate: None,
             warmup_ms: 0,
             metrics_off: false,
+            cache_report: false,
             no_prefix_cache: false,
             prefix_cache_block: 16,
             held_back_every: None,

@@ -33,6 +33,7 @@ def main():
     p.add_argument("--log-level", default="info")
     p.add_argument("--log-requests", action="store_true")
     p.add_argument("--enable-metrics", action="store_true")
+    p.add_argument("--enable-cache-report", action="store_true")
     p.add_argument("--skip-server-warmup", action="store_true")
     p.add_argument("--stream-interval", type=im.positive, default=1)
     p.add_argument("--trust-remote-code", action="store_true")
@@ -42,6 +43,8 @@ def main():
     extra = []
     if not a.enable_metrics:
         extra.append("--metrics-off")
+    if a.enable_cache_report:
+        extra.append("--cache-report")
     if not a.skip_server_warmup:
         extra += ["--warmup-ms", os.environ.get("LLMS_IMITATION_WARMUP_MS", "300")]
     im.become("sglang", a.host, a.port, a.served_model_name or model, extra)
