@@ -455,3 +455,71 @@ async fn engines_that_leave_out_a_zero_are_read_from_usage_all_the_same() {
         assert!(want > 0);
     }
 }
+
+/// Drawn lengths: each prompt is exactly its drawn length as the engine counts it, each
+/// answer its drawn output length, both recorded per request and checked; the same seed
+/// draws the same; bad distributions are refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drawn_input_and_output_lengths_are_exact_per_request() {
+    let eng = Engine::start(fixed(0.2, 0.1));
+    let args = "--input-dist uniform:40,120 --output-dist uniform:2,9 --concurrency 2 \
+                --requests 24 --seed 3";
+    let points = run(&eng.url, &words(args)).await;
+    let (p, records) = &points[0];
+    assert_eq!(
+        (
+            p.completed,
+            p.input_token_mismatches,
+            p.output_token_mismatches
+        ),
+        (24, 0, 0)
+    );
+    let inputs: Vec<u64> = records
+        .iter()
+        .map(|r| r.usage.prompt_tokens.unwrap())
+        .collect();
+    for (r, n) in records.iter().zip(&inputs) {
+        assert_eq!(r.client_input_tokens, Some(*n), "{}", r.id);
+        assert!((40..=120).contains(n), "{n}");
+        let out = r.usage.completion_tokens.unwrap();
+        assert_eq!(Some(out as u32), r.max_tokens, "{}", r.id);
+        assert!((2..=9).contains(&out), "{out}");
+    }
+    assert!(
+        inputs.iter().any(|n| *n != inputs[0]),
+        "lengths vary: {inputs:?}"
+    );
+    let a = bench::run(bench_args(&eng.url, &words(args)))
+        .await
+        .unwrap();
+    let b = bench::run(bench_args(&eng.url, &words(args)))
+        .await
+        .unwrap();
+    let (wa, wb) = (a.workload.unwrap(), b.workload.unwrap());
+    assert_eq!(wa.prompts_sha256, wb.prompts_sha256);
+    assert_eq!(
+        (wa.input_dist.as_deref(), wa.output_dist.as_deref()),
+        (Some("uniform:40,120"), Some("uniform:2,9"))
+    );
+    for (bad, want) in [
+        ("--concurrency 1 --input-dist uniform:9,3", "--input-dist"),
+        (
+            "--concurrency 1 --input-dist fixed:50 --workload conversation --turns 2",
+            "--input-dist: only for the single workload",
+        ),
+        ("--concurrency 1 --output-dist normal:5", "--output-dist"),
+    ] {
+        let e = match bench_args_result(&eng.url, bad) {
+            Err(e) => e,
+            Ok(a) => bench::run(a).await.unwrap_err().to_string(),
+        };
+        assert!(e.contains(want), "{bad}: {e}");
+    }
+}
+
+/// Parse bench options, the error as text.
+fn bench_args_result(url: &str, extra: &str) -> Result<llmsd::bench::BenchArgs, String> {
+    let mut v = vec!["--url", url];
+    v.extend(words(extra));
+    llmsd::bench::args::parse(&v).map_err(|e| e.to_string())
+}

@@ -67,6 +67,12 @@ pub struct WorkloadReport {
     /// `trace`: the trace file as named, its requests replayed and the tokens of a block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceReport>,
+    /// Input lengths drawn per prompt (`uniform:MIN,MAX`, ...), where they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_dist: Option<String>,
+    /// Output lengths drawn per request, where they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_dist: Option<String>,
     /// `shared_prefix`: groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<u32>,
@@ -479,6 +485,10 @@ pub struct RequestRecord {
     /// Conversation workload: the request's turn in its session (1 the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<u32>,
+    /// The output tokens asked of this request, where they differ from request to request
+    /// (drawn lengths, a trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
     /// The answer's text, where the request asked for it (a conversation resends it as the
     /// assistant's turn). Never stored or written.
     #[serde(skip)]

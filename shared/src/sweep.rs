@@ -59,6 +59,13 @@ pub struct WorkloadDef {
     /// `trace`: tokens of one `hash_ids` block [default: 512, Mooncake's].
     #[serde(default)]
     pub block_tokens: Option<u32>,
+    /// Input lengths drawn per prompt: `fixed:N`, `uniform:MIN,MAX`, `normal:MEAN,SD`,
+    /// `lognormal:MEAN,SD` (the `single` workload, instead of `[load] input_tokens`).
+    #[serde(default)]
+    pub input_dist: Option<String>,
+    /// Output lengths drawn per request, the same forms (instead of `[load] output_tokens`).
+    #[serde(default)]
+    pub output_dist: Option<String>,
     /// `shared_prefix`: how many groups, each with its own prefix.
     #[serde(default)]
     pub groups: Option<u32>,

@@ -1,7 +1,8 @@
 //! `llmsd bench` arguments and their validation. Every error names the option at fault.
 
 use super::config::{PointStop, RunConfig, WorkloadConfig};
-use super::workload::{Params, Shape};
+use super::dist::Dist;
+use super::workload::{Params, Shape, dists_fit};
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
@@ -118,6 +119,13 @@ pub struct BenchArgs {
     /// trace: tokens of one hash_ids block [default: 512].
     #[arg(long)]
     pub block_tokens: Option<u32>,
+    /// Input lengths drawn per prompt, exact as the server counts them: fixed:N,
+    /// uniform:MIN,MAX, normal:MEAN,SD or lognormal:MEAN,SD (instead of --input-tokens).
+    #[arg(long, value_parser = Dist::parse, conflicts_with_all = ["input_tokens", "prompts"])]
+    pub input_dist: Option<Dist>,
+    /// Output lengths drawn per request, the same forms (instead of --output-tokens).
+    #[arg(long, value_parser = Dist::parse)]
+    pub output_dist: Option<Dist>,
 }
 
 /// `--workload` values.
@@ -315,6 +323,12 @@ impl BenchArgs {
                     .into(),
             );
         }
+        dists_fit(
+            &shape,
+            self.input_dist.is_some(),
+            self.output_dist.is_some(),
+        )
+        .map_err(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))?;
         if shape.turns() > 1 && self.batch.is_some() {
             return Err(
                 "--batch does not run conversations: use --concurrency (sessions in flight) or --rate (session starts)"
@@ -333,6 +347,8 @@ impl BenchArgs {
                 tokenizer: self.tokenizer.clone(),
                 prompts: self.prompts.clone(),
                 trace: self.trace.clone(),
+                input_dist: self.input_dist,
+                output_dist: self.output_dist,
                 attached: Vec::new(),
                 verbatim_prompts: self.verbatim_prompts,
             },

@@ -2,6 +2,7 @@
 //! ([`super::BenchArgs::config`]) and a sweep (`scheduler::spec::run_config`) each produce, so
 //! neither is made out of the other.
 
+use super::dist::Dist;
 use super::workload::Shape;
 use crate::engine::EngineKind;
 use crate::loadgen::request::Endpoint;
@@ -56,6 +57,10 @@ pub struct WorkloadConfig {
     pub prompts: Option<PathBuf>,
     /// The trace to replay (the `trace` workload).
     pub trace: Option<PathBuf>,
+    /// Input lengths drawn per prompt (whole prompts as the server counts them, exactly).
+    pub input_dist: Option<Dist>,
+    /// Output lengths drawn per request.
+    pub output_dist: Option<Dist>,
     /// Files that came with a sweep (prompts, tokenizer), used instead of the paths.
     pub attached: Vec<AttachedFile>,
     /// Send the prompts as they are, without the per-request preamble.

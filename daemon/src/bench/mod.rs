@@ -8,6 +8,7 @@
 pub mod args;
 mod checks;
 pub mod config;
+pub mod dist;
 mod prompts;
 mod replay;
 mod shared_prefix;
@@ -125,9 +126,11 @@ impl Session {
             Shape::Trace { block_tokens } => Some(replay::open(&c, block_tokens)?),
             _ => None,
         };
-        let most_output = trace.as_ref().map_or(c.workload.output_tokens, |t| {
-            t.lines.iter().map(|l| l.output_length).max().unwrap_or(1)
-        });
+        let most_output = match (&trace, c.workload.output_dist) {
+            (Some(t), _) => t.lines.iter().map(|l| l.output_length).max().unwrap_or(1),
+            (None, Some(d)) => d.max(),
+            (None, None) => c.workload.output_tokens,
+        };
         // A stream may carry twice what was asked (and the warm-ups' 16), no more: a cap on
         // what a misbehaving server can make the client hold.
         let limit = 2 * u64::from(most_output.max(16)) + 16;
@@ -192,6 +195,11 @@ impl Session {
             }
         };
         let endpoint = c.workload.endpoint;
+        // Drawn output lengths, one per prompt (a trace gives its own).
+        let outputs = c
+            .workload
+            .output_dist
+            .map(|d| dist::draw(&d, built.prompts.len(), c.seed, OUTPUT_SALT));
         let prepared: Vec<Template> = built
             .prompts
             .iter()
@@ -200,21 +208,23 @@ impl Session {
             .map(|(i, (p, t))| {
                 let group = built.groups.as_ref().and_then(|g| g.get(i));
                 let line = trace.as_ref().and_then(|tr| tr.lines.get(i));
-                match (group, p, line) {
-                    (_, _, Some(l)) => {
-                        // Each of a trace's requests asks for its own output length.
-                        let o = RequestOptions {
-                            max_tokens: Some(l.output_length),
-                            ..opts.clone()
-                        };
-                        Template::tagged(endpoint, p, &o, pre.unique, *t)
-                    }
+                let drawn = outputs.as_ref().and_then(|o| o.get(i)).copied();
+                let asked = line.map(|l| l.output_length).or(drawn);
+                // A request with its own output length asks for it, and its record says so.
+                let opts = RequestOptions {
+                    max_tokens: asked.or(opts.max_tokens),
+                    ..opts.clone()
+                };
+                let mut template = match (group, p, line) {
+                    (_, _, Some(_)) => Template::tagged(endpoint, p, &opts, pre.unique, None),
                     (Some(g), Prompt::Messages(ms), None) if ms.len() == 2 => {
                         let parts = (ms[0].content.as_str(), ms[1].content.as_str());
                         Template::shared(endpoint, parts, *g, &opts, pre.unique, *t)
                     }
                     _ => Template::new(endpoint, p, &opts, pre.unique, *t),
-                }
+                };
+                template.max_tokens = asked;
+                template
             })
             .collect();
         let conversation = match &c.workload.shape {
@@ -244,6 +254,11 @@ impl Session {
             pre.unique,
             trace.as_ref().map(|t| t.report.clone()),
         );
+        let workload = llms_shared::WorkloadReport {
+            input_dist: c.workload.input_dist.map(|d| d.to_string()),
+            output_dist: c.workload.output_dist.map(|d| d.to_string()),
+            ..workload
+        };
         let header = BenchReport {
             version: REPORT_VERSION,
             url: base.clone(),
@@ -437,6 +452,9 @@ impl Window for () {
     }
 }
 
+/// Seeds output-length draws apart from input-length ones.
+const OUTPUT_SALT: u64 = 0x6f75_7470_7574;
+
 /// Every request's input tokens as the server should count them, where the workload makes
 /// them exact: `--input-tokens` itself for single prompts; the template, the prefix and the
 /// request's own `--input-tokens` for a shared prefix (when the template was measured).
@@ -489,11 +507,12 @@ async fn measure(
     let run = run.map_err(|e| BenchError::Usage(e.to_string()))?;
     w.first_prompt += run.used;
     let exp = Expectations {
-        // A trace gives each request its own output length.
-        output_tokens: match c.workload.shape {
-            Shape::Trace { .. } => None,
+        // A trace or drawn lengths give each request its own output length.
+        output_tokens: match (&c.workload.shape, c.workload.output_dist) {
+            (Shape::Trace { .. }, _) | (_, Some(_)) => None,
             _ => Some(c.workload.output_tokens),
         },
+        per_request_input: c.workload.input_dist.is_some(),
         input_tokens: input_target,
         slo: c.slo.unwrap_or_default(),
         max_error_rate: c.max_error_rate,

@@ -19,6 +19,8 @@ pub(super) enum PromptSource {
     Fixed(Vec<Prompt>),
     /// Synthetic prompts of `--input-tokens`, tokenized by a local file or the server.
     Synthetic(u32, Option<synth::Codec>),
+    /// Synthetic prompts of these lengths each (drawn), likewise.
+    Drawn(Vec<u32>, Option<synth::Codec>),
 }
 
 impl PromptSource {
@@ -27,19 +29,21 @@ impl PromptSource {
         let usage = |e: &dyn std::fmt::Display| BenchError::Usage(e.to_string());
         // Files that came with a sweep are used as sent; `llmsd bench` reads its own.
         let sent = |field| llms_shared::AttachedFile::find(&a.attached, field);
+        let codec = || -> Result<Option<synth::Codec>, BenchError> {
+            Ok(match (sent(llms_shared::TOKENIZER_FIELD), &a.tokenizer) {
+                (Some(f), _) => {
+                    Some(synth::Codec::from_text(&f.path, &f.text).map_err(|e| usage(&e))?)
+                }
+                (None, Some(path)) => Some(synth::Codec::from_file(path).map_err(|e| usage(&e))?),
+                (None, None) => None,
+            })
+        };
+        if let Some(d) = &a.input_dist {
+            let lengths = super::dist::draw(d, prompt_count(c), c.seed, INPUT_SALT);
+            return Ok(PromptSource::Drawn(lengths, codec()?));
+        }
         Ok(match (a.input_tokens, &a.prompts) {
-            (Some(n), _) => {
-                let codec = match (sent(llms_shared::TOKENIZER_FIELD), &a.tokenizer) {
-                    (Some(f), _) => {
-                        Some(synth::Codec::from_text(&f.path, &f.text).map_err(|e| usage(&e))?)
-                    }
-                    (None, Some(path)) => {
-                        Some(synth::Codec::from_file(path).map_err(|e| usage(&e))?)
-                    }
-                    (None, None) => None,
-                };
-                PromptSource::Synthetic(n, codec)
-            }
+            (Some(n), _) => PromptSource::Synthetic(n, codec()?),
             (None, Some(p)) => PromptSource::Fixed(
                 match sent(llms_shared::PROMPTS_FIELD) {
                     Some(f) => prompts::parse(&f.path, &f.text),
@@ -51,6 +55,9 @@ impl PromptSource {
         })
     }
 }
+
+/// Seeds input-length draws apart from output-length ones.
+const INPUT_SALT: u64 = 0x0069_6e70_7574;
 
 /// How requests are made unique: the run's preamble salt, and whether to at all.
 #[derive(Debug, Clone, Copy)]
@@ -98,8 +105,9 @@ pub(super) async fn build_prompts(
         base: base.to_owned(),
         model: opts.model.clone(),
     };
-    let (target, codec) = match source {
-        PromptSource::Synthetic(n, codec) => (n, codec),
+    let (targets, codec) = match source {
+        PromptSource::Synthetic(n, codec) => (vec![n; prompt_count(c)], codec),
+        PromptSource::Drawn(lengths, codec) => (lengths, codec),
         PromptSource::Fixed(mut ps) => {
             ps.shuffle(&mut rand::rngs::StdRng::seed_from_u64(c.seed));
             let first = ps
@@ -152,10 +160,14 @@ pub(super) async fn build_prompts(
         }
         false => 0,
     };
-    let content = i64::from(target) - overhead - k as i64;
-    if content < 1 {
+    let least = targets.iter().copied().min().unwrap_or(0);
+    if i64::from(least) - overhead - (k as i64) < 1 {
+        let what = match c.workload.input_dist {
+            Some(d) => format!("--input-dist {d} draws {least}, which"),
+            None => format!("--input-tokens {least}"),
+        };
         return Err(BenchError::Usage(format!(
-            "--input-tokens {target} is not more than the {} endpoint's template overhead of {overhead} tokens{}",
+            "{what} is not more than the {} endpoint's template overhead of {overhead} tokens{}",
             endpoint.as_str(),
             match pre.unique {
                 true => format!(" plus the {k}-token per-request preamble"),
@@ -163,14 +175,17 @@ pub(super) async fn build_prompts(
             }
         )));
     }
-    let count = prompt_count(c);
+    let contents: Vec<usize> = targets
+        .iter()
+        .map(|t| (i64::from(*t) - overhead - k as i64) as usize)
+        .collect();
     // Sized as sent: after a preamble where there is one.
     let lead = match pre.unique {
         true => preamble(pre.salt, 0),
         false => String::new(),
     };
     let ps = corpus
-        .prompts_after(&codec, &lead, content as usize, count)
+        .prompts_of(&codec, &lead, &contents)
         .await
         .map_err(synth_err)?;
     if pre.unique

@@ -66,6 +66,11 @@ pub(super) async fn build_shared(
             ps.shuffle(&mut rand::rngs::StdRng::seed_from_u64(c.seed));
             (None, None, ps)
         }
+        PromptSource::Drawn(..) => {
+            return Err(BenchError::Usage(
+                "--input-dist: only for the single workload".into(),
+            ));
+        }
     };
     let codec = codec.unwrap_or_else(server_codec);
     let corpus = synth::Corpus::new(&codec, &corpus_text())

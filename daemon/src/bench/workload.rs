@@ -190,6 +190,25 @@ impl Shape {
     }
 }
 
+/// Whether drawn lengths fit the workload: input lengths only for `single` (the others shape
+/// their prompts themselves), output lengths for all but a trace (it gives its own).
+/// `Err((field, why))`.
+pub fn dists_fit(shape: &Shape, input: bool, output: bool) -> Result<(), (&'static str, String)> {
+    if input && *shape != Shape::Single {
+        return Err((
+            "input_dist",
+            format!("only for the single workload, not {}", shape.name()),
+        ));
+    }
+    if output && matches!(shape, Shape::Trace { .. }) {
+        return Err((
+            "output_dist",
+            "a trace gives each request's output length".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `Err` naming the first of `set` that is given, for a workload other than `of`.
 fn only(of: &str, set: &[(&'static str, bool)]) -> Result<(), (&'static str, String)> {
     match set.iter().find(|(_, given)| *given) {
@@ -354,6 +373,8 @@ pub fn report(
         think_ms,
         session_header,
         trace,
+        input_dist: None,
+        output_dist: None,
         groups,
         prefix_tokens,
         zipf,

@@ -34,6 +34,8 @@ pub struct Prepared {
     pub capture: bool,
     /// One more header (a conversation's session id), name and value checked.
     pub header: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// The output tokens asked, where requests differ (copied to the record).
+    pub max_tokens: Option<u32>,
 }
 
 /// Most bytes of an answer kept for a conversation's next turn.
@@ -254,6 +256,7 @@ impl StreamClient {
             id,
             due_ns: clock.ns(due),
             client_input_tokens: req.client_input_tokens,
+            max_tokens: req.max_tokens,
             ..Default::default()
         };
         let rid = match reqwest::header::HeaderValue::from_str(&rec.id) {

@@ -91,6 +91,7 @@ impl Workload {
                 client_input_tokens: None,
                 capture: t + 1 < turns,
                 header: header.clone(),
+                max_tokens: None,
             };
             let mut rec = self.client.send(&req, id, clock, due).await;
             rec.turn = Some(t as u32 + 1);

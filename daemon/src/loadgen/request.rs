@@ -139,6 +139,9 @@ pub struct Template {
     tail: Bytes,
     /// Input tokens as the client counts them, preamble included, when it can.
     pub client_input_tokens: Option<u64>,
+    /// The output tokens this request asks for, where requests ask for different ones (each
+    /// record then says so).
+    pub max_tokens: Option<u32>,
 }
 
 /// Marks the preamble's place while the body is serialized; not valid in any prompt a person
@@ -178,6 +181,7 @@ impl Template {
             preamble: false,
             tail: Bytes::new(),
             client_input_tokens,
+            max_tokens: None,
         };
         if !unique {
             return whole(prompt);
@@ -198,6 +202,7 @@ impl Template {
                 preamble: true,
                 tail: b.slice(i + esc.len()..),
                 client_input_tokens,
+                max_tokens: None,
             },
             None => whole(prompt),
         }
@@ -235,6 +240,7 @@ impl Template {
             preamble: false,
             tail: Bytes::new(),
             client_input_tokens,
+            max_tokens: None,
         };
         if !unique {
             return whole;
@@ -256,6 +262,7 @@ impl Template {
             preamble: true,
             tail: rest.slice(j + p.len()..),
             client_input_tokens,
+            max_tokens: None,
         }
     }
 
@@ -279,6 +286,7 @@ impl Template {
             preamble: false,
             tail: Bytes::new(),
             client_input_tokens,
+            max_tokens: None,
         };
         if !tag {
             return whole;
@@ -293,6 +301,7 @@ impl Template {
                 preamble: false,
                 tail: Bytes::new(),
                 client_input_tokens,
+                max_tokens: None,
             },
             None => whole,
         }

@@ -127,6 +127,7 @@ impl Workload {
         let req = Prepared {
             body: t.body_at(self.salt, i, self.point),
             client_input_tokens: t.client_input_tokens,
+            max_tokens: t.max_tokens,
             ..Prepared::default()
         };
         self.client.send(&req, id, clock, due).await
@@ -141,6 +142,7 @@ impl Workload {
         let req = Prepared {
             body: t.body_at(self.salt, seq, self.point),
             client_input_tokens: t.client_input_tokens,
+            max_tokens: t.max_tokens,
             ..Prepared::default()
         };
         let mut rec = self.client.send(&req, id, clock, due).await;

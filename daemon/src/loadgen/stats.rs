@@ -92,6 +92,8 @@ pub struct Expectations {
     pub output_tokens: Option<u32>,
     /// Exact input length asked for.
     pub input_tokens: Option<u32>,
+    /// Each request's own length is exact (`client_input_tokens`: drawn lengths).
+    pub per_request_input: bool,
     /// Goodput objectives.
     pub slo: Slo,
     /// Flag the point when `failed / total` exceeds this.
@@ -156,10 +158,16 @@ pub fn aggregate(
             Some(n) => input_tokens += n,
             None => input_unknown = true,
         }
-        if let (Some(want), Some(got)) = (exp.input_tokens, r.usage.prompt_tokens) {
-            in_mismatch += u64::from(u64::from(want) != got);
+        let want_in = exp
+            .input_tokens
+            .map(u64::from)
+            .or(r.client_input_tokens.filter(|_| exp.per_request_input));
+        if let (Some(want), Some(got)) = (want_in, r.usage.prompt_tokens) {
+            in_mismatch += u64::from(want != got);
         }
-        if let (Some(want), Some(got)) = (exp.output_tokens, r.usage.completion_tokens) {
+        // A request that asked for its own length is judged by it.
+        let want_out = exp.output_tokens.or(r.max_tokens);
+        if let (Some(want), Some(got)) = (want_out, r.usage.completion_tokens) {
             out_mismatch += u64::from(u64::from(want) != got);
         }
         good += u64::from(meets(&exp.slo, first, tpot_ns, r.end_ns));

@@ -222,15 +222,28 @@ impl Corpus {
         target: usize,
         count: usize,
     ) -> Result<Vec<Synthetic>, SynthError> {
+        let targets = vec![target; count];
+        self.prompts_of(codec, lead, &targets).await
+    }
+
+    /// One prompt of exactly each of `targets` tokens after `lead` (see
+    /// [`Corpus::prompts_after`]), each from its own place in the corpus.
+    pub async fn prompts_of(
+        &self,
+        codec: &Codec,
+        lead: &str,
+        targets: &[usize],
+    ) -> Result<Vec<Synthetic>, SynthError> {
         let lead = Lead {
             text: lead,
             tokens: codec.encode(lead).await?.len(),
         };
         let len = self.ids.len();
+        let count = targets.len();
         // Spread the starting offsets over the corpus (an odd stride avoids short cycles).
         let stride = (len / count.max(1)).max(1) | 1;
         let mut out = Vec::with_capacity(count);
-        for i in 0..count {
+        for (i, &target) in targets.iter().enumerate() {
             let offset = (i * stride + i / len) % len;
             // A window that cannot be made exact (a stretch of text whose characters are
             // several tokens each, say) gives way to windows elsewhere in the corpus; the

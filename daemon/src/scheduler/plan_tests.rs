@@ -21,6 +21,7 @@ fn figures(p: &PointPlan, completed: u64, failed: u64) -> PointResult {
     let exp = Expectations {
         output_tokens: None,
         input_tokens: None,
+        per_request_input: false,
         slo: Default::default(),
         max_error_rate: None,
     };

@@ -2,6 +2,8 @@
 //! expand into points. Nothing here runs anything; engine checks that need the daemon's
 //! configuration come in through a callback.
 
+use crate::bench::dist::Dist;
+use crate::bench::workload::dists_fit;
 use crate::bench::{PointStop, RunConfig, Shape, WorkloadConfig};
 use crate::config::one_line;
 use crate::engine::EngineKind;
@@ -222,6 +224,16 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
     }
     validate_load(&s.load, checks.files)?;
     let shape = Shape::from_def(s.workload.as_ref())?;
+    let input_dist = dist_of(s, |w| w.input_dist.as_deref(), "input_dist")?;
+    let output_dist = dist_of(s, |w| w.output_dist.as_deref(), "output_dist")?;
+    dists_fit(&shape, input_dist.is_some(), output_dist.is_some())
+        .map_err(|(f, m)| format!("workload.{f}: {m}"))?;
+    if input_dist.is_some() && (s.load.input_tokens.is_some() || s.prompts.is_some()) {
+        return Err(
+            "workload.input_dist: draws the prompts' lengths; leave out load.input_tokens and prompts"
+                .into(),
+        );
+    }
     let trace = matches!(shape, Shape::Trace { .. });
     if trace != s.load.speed.is_some() {
         return Err(match trace {
@@ -441,6 +453,20 @@ pub fn loads(l: &LoadDef) -> Vec<Load> {
     }
 }
 
+/// The distribution a sweep's `[workload]` names at `field`, checked.
+fn dist_of(
+    s: &Sweep,
+    get: impl Fn(&llms_shared::WorkloadDef) -> Option<&str>,
+    field: &str,
+) -> Result<Option<Dist>, String> {
+    match s.workload.as_ref().and_then(get) {
+        None => Ok(None),
+        Some(d) => Dist::parse(d)
+            .map(Some)
+            .map_err(|e| format!("workload.{field}: {e}")),
+    }
+}
+
 /// What one engine of a sweep runs: the engine of `kind` serving at `url`, with the files
 /// that came with the sweep. The defaults are `llmsd bench`'s. `Err` names the field of a
 /// sweep that does not pass its checks (a stored one always does).
@@ -471,6 +497,8 @@ pub fn run_config(
                 .as_ref()
                 .and_then(|w| w.trace.as_ref())
                 .map(PathBuf::from),
+            input_dist: dist_of(s, |w| w.input_dist.as_deref(), "input_dist")?,
+            output_dist: dist_of(s, |w| w.output_dist.as_deref(), "output_dist")?,
             attached: files,
             verbatim_prompts: l.verbatim_prompts.unwrap_or(false),
         },

@@ -129,6 +129,70 @@ fn every_error_names_its_field() {
             "name = \"x\"\n[[engine]]\nkind=\"external\"\nmax_batch = 0\n[load]\nconcurrency=[1]\n",
             "engine[0].max_batch",
         ),
+        // Workloads: every field by name.
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "concurrency=[1]\n[workload]\nkind=\"chat\"\n"
+            ),
+            "workload.kind",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "concurrency=[1]\n[workload]\nkind=\"shared_prefix\"\ngroups=2\n"
+            ),
+            "workload.prefix_tokens",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "concurrency=[1]\n[workload]\ninput_dist=\"uniform:9,3\"\n"
+            ),
+            "workload.input_dist",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "concurrency=[1]\ninput_tokens=50\n[workload]\ninput_dist=\"fixed:50\"\n"
+            ),
+            "workload.input_dist",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "batch=[2]\n[workload]\nkind=\"conversation\"\nturns=2\n"
+            ),
+            "load.batch",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "speed=[1.0]\n"
+            ),
+            "load.speed",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "concurrency=[1]\n[workload]\nkind=\"trace\"\ntrace=\"t.jsonl\"\n"
+            ),
+            "load: a trace replays",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "speed=[0.0]\n[workload]\nkind=\"trace\"\ntrace=\"t.jsonl\"\n"
+            ),
+            "load.speed[0]",
+        ),
+        (
+            concat!(
+                "name = \"x\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+                "speed=[1.0]\n[workload]\nkind=\"trace\"\ntrace=\"t.jsonl\"\n"
+            ),
+            "workload.trace: the contents",
+        ),
     ];
     for (text, want) in cases {
         let e = parse(text, None, Some("s.toml"), &checks(&no_vllm)).unwrap_err();
