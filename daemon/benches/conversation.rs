@@ -78,6 +78,7 @@ fn workload(url: &str, tokens: u32, prefix: &str, turns: Option<u32>) -> Workloa
             opts: opts.clone(),
             users: Arc::new(prompts.clone()),
             unique: true,
+            dialogues: None,
         })
     });
     Workload {

@@ -89,6 +89,7 @@ async fn each_turn_carries_the_session_and_resends_the_answer() {
                 Prompt::Text("second?".into()),
             ]),
             unique: false,
+            dialogues: None,
         })),
         trace: None,
     };

@@ -523,3 +523,60 @@ fn bench_args_result(url: &str, extra: &str) -> Result<llmsd::bench::BenchArgs, 
     v.extend(words(extra));
     llmsd::bench::args::parse(&v).map_err(|e| e.to_string())
 }
+
+/// A ShareGPT file replayed turn by turn: each session is one of its conversations, with every
+/// human turn (up to --turns) after its system message, and the engine's answers between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharegpt_dataset_is_replayed_with_all_its_turns() {
+    let dir = common::daemon::temp_dir("sharegpt");
+    let path = dir.join("chats.json");
+    let data = r#"[
+      {"id": "a", "conversations": [{"from": "system", "value": "You are terse."},
+        {"from": "human", "value": "First question?"}, {"from": "gpt", "value": "A dataset answer."},
+        {"from": "human", "value": "Second, longer question?"}, {"from": "gpt", "value": "x"},
+        {"from": "human", "value": "Third?"}]},
+      {"id": "b", "conversations": [{"from": "human", "value": "Only two turns here."},
+        {"from": "gpt", "value": "y"}, {"from": "human", "value": "Bye."}]}
+    ]"#;
+    std::fs::write(&path, data).unwrap();
+    let eng = Engine::start(fixed(0.3, 0.1));
+    let args = format!(
+        "--workload conversation --turns 8 --prompts {} --concurrency 1 --requests 16 \
+         --output-tokens 4",
+        path.display()
+    );
+    let points = run(&eng.url, &words(&args)).await;
+    let (p, records) = &points[0];
+    let truth = eng.truth().await;
+    let turns: Vec<u32> = records.iter().map(|r| r.turn.unwrap()).collect();
+    assert_eq!(
+        turns,
+        [1, 2, 3, 1, 2],
+        "every turn of each conversation, no more"
+    );
+    assert_eq!(p.completed, 5);
+    let prompt = |i: usize| truth[&records[i].id].prompt_tokens;
+    let answer = llmsd::refengine::answer_text(4).len() as u64;
+    // Turn t+1 adds the engine's answer, "\n", "<|user|>\n", the dataset's next human turn,
+    // "\n" and "<|assistant|>\n".
+    let step = |next: &str| answer + 1 + 9 + next.len() as u64 + 1 + 14;
+    assert_eq!(prompt(1), prompt(0) + step("Second, longer question?"));
+    assert_eq!(prompt(2), prompt(1) + step("Third?"));
+    assert_eq!(prompt(4), prompt(3) + step("Bye."));
+    // The system message opens the first session's first turn (with its preamble), not the
+    // second's: "<|system|>\n" + 10 + "You are terse." + "\n" + "<|user|>\n" + "First
+    // question?" + "\n" + "<|assistant|>\n".
+    assert_eq!(prompt(0), 11 + 10 + 14 + 1 + 9 + 15 + 1 + 14);
+    assert_eq!(prompt(3), 9 + 10 + 20 + 1 + 14);
+    // More sessions than conversations: replayed again, and said.
+    let more = args.replace("--requests 16", "--requests 32");
+    let mut s = Session::open(bench_args(&eng.url, &words(&more)).config().unwrap())
+        .await
+        .unwrap();
+    let w = s.take_warnings();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("has 2 conversations and the run starts 4 sessions")),
+        "{w:?}"
+    );
+}

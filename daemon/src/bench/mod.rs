@@ -227,6 +227,25 @@ impl Session {
                 template
             })
             .collect();
+        // A conversation over a prompts file replays its conversations turn by turn.
+        let dialogues = match (&c.workload.shape, &c.workload.prompts) {
+            (Shape::Conversation { .. }, Some(p)) => {
+                Some(Arc::new(prompts::read_dialogues(&c, p)?))
+            }
+            _ => None,
+        };
+        let mut warnings = built.warnings.clone();
+        if let (Some(d), Shape::Conversation { turns, .. }, (Some(r), _)) =
+            (&dialogues, &c.workload.shape, c.stop.split())
+        {
+            let sessions = r.div_ceil(u64::from(*turns)) * c.loads.len() as u64;
+            if sessions > d.len() as u64 {
+                warnings.push(format!(
+                    "the prompts file has {} conversations and the run starts {sessions} sessions: they are replayed again (each session with its own preamble)",
+                    d.len()
+                ));
+            }
+        }
         let conversation = match &c.workload.shape {
             Shape::Conversation {
                 turns,
@@ -242,12 +261,18 @@ impl Session {
                 opts: opts.clone(),
                 users: Arc::new(built.prompts.clone()),
                 unique: pre.unique,
+                dialogues: dialogues.clone(),
             })),
             _ => None,
         };
+        // What was sent: a dataset's whole conversations, where it replays them.
+        let sent: Vec<Prompt> = match &dialogues {
+            Some(d) => d.iter().map(|d| d.as_prompt()).collect(),
+            None => built.prompts.clone(),
+        };
         let workload = workload::report(
             &c.workload.shape,
-            &built.prompts,
+            &sent,
             c.workload.input_tokens,
             c.workload.output_tokens,
             c.seed,
@@ -287,7 +312,7 @@ impl Session {
             header,
             template_tokens: built.template_tokens,
             input_target,
-            warnings: built.warnings,
+            warnings,
         })
     }
 

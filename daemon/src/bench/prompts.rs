@@ -56,6 +56,19 @@ impl PromptSource {
     }
 }
 
+/// The conversations of the prompts file `path` names (the copy that came with a sweep, else
+/// the file), every user turn kept.
+pub(super) fn read_dialogues(
+    c: &RunConfig,
+    path: &std::path::Path,
+) -> Result<Vec<prompts::Dialogue>, BenchError> {
+    let usage = |e: prompts::PromptError| BenchError::Usage(e.to_string());
+    match llms_shared::AttachedFile::find(&c.workload.attached, llms_shared::PROMPTS_FIELD) {
+        Some(f) => prompts::dialogues(&f.path, &f.text).map_err(usage),
+        None => prompts::load_dialogues(path).map_err(usage),
+    }
+}
+
 /// Seeds input-length draws apart from output-length ones.
 const INPUT_SALT: u64 = 0x0069_6e70_7574;
 

@@ -6,6 +6,7 @@
 //! rounded up to whole sessions.
 
 use super::client::{Clock, Prepared};
+use super::prompts::Dialogue;
 use super::request::{Endpoint, Message, Prompt, RequestOptions, body, preamble, with_preamble};
 use super::runner::{LastSent, PointSpec, Workload, internal};
 use super::schedule::Schedule;
@@ -34,6 +35,9 @@ pub struct Conversation {
     pub users: Arc<Vec<Prompt>>,
     /// Whether the first turn starts with the session's preamble (false: verbatim prompts).
     pub unique: bool,
+    /// A dataset's conversations to replay instead of `users`: each session one of them,
+    /// turn by turn (every user turn, up to `turns`), the assistant's turns the engine's own.
+    pub dialogues: Option<Arc<Vec<Dialogue>>>,
 }
 
 /// Sessions needed for `requests` turns.
@@ -58,9 +62,19 @@ impl Workload {
         s: u64,
         mut due: Instant,
     ) -> Vec<(u64, RequestRecord)> {
-        let turns = u64::from(c.turns);
-        let seq = self.first_prompt.wrapping_add(s * turns);
+        // Every session has `c.turns` places in the point's numbering, whatever it sends.
+        let slots = u64::from(c.turns);
+        let mut turns = slots;
+        let seq = self.first_prompt.wrapping_add(s * slots);
         let n = c.users.len().max(1) as u64;
+        // A dataset's conversation: the session's own (the run's sessions take them in turn).
+        let dialogue = c.dialogues.as_ref().and_then(|d| {
+            let i = (seq / slots.max(1)) % (d.len().max(1) as u64);
+            d.get(i as usize)
+        });
+        if let Some(d) = dialogue {
+            turns = turns.min(d.users.len() as u64);
+        }
         let mut history: Vec<Message> = Vec::new();
         let mut out = Vec::with_capacity(c.turns as usize);
         let header = c.header.as_ref().and_then(|h| {
@@ -73,13 +87,28 @@ impl Workload {
             if t > 0 && spec.duration.is_some_and(|d| clock.epoch.elapsed() >= d) {
                 break;
             }
-            let i = s * turns + t;
+            let i = s * slots + t;
             let id = format!("{}-{i}", self.id_prefix);
-            let Some(user) = c.users.get(((seq + t) % n) as usize) else {
-                out.push((i, internal(id, "no prompts".into())));
-                break;
+            let mut new = match dialogue {
+                Some(d) => {
+                    let mut ms = match t {
+                        0 => d.system.clone(),
+                        _ => Vec::new(),
+                    };
+                    ms.push(Message {
+                        role: "user".into(),
+                        content: d.users[t as usize].clone(),
+                    });
+                    ms
+                }
+                None => match c.users.get(((seq + t) % n) as usize) {
+                    Some(user) => user.as_messages(),
+                    None => {
+                        out.push((i, internal(id, "no prompts".into())));
+                        break;
+                    }
+                },
             };
-            let mut new = user.as_messages();
             if t == 0 && c.unique {
                 new =
                     with_preamble(&Prompt::Messages(new), &preamble(self.salt, seq)).as_messages();

@@ -51,6 +51,16 @@ pub fn load(path: &Path) -> Result<Vec<Prompt>, PromptError> {
     parse(&name, &text)
 }
 
+/// Load a prompts file's conversations (see [`dialogues`]).
+pub fn load_dialogues(path: &Path) -> Result<Vec<Dialogue>, PromptError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PromptError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    dialogues(&name, &text)
+}
+
 /// Parse prompt-file text: a JSON array (of strings, prompt objects or ShareGPT records) or JSONL.
 pub fn parse(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
     let prompts = if text.trim_start().starts_with('[') {
@@ -123,6 +133,120 @@ fn parse_jsonl(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
         if let Some(p) = to_prompt(name, &at, entry)? {
             out.push(p);
         }
+    }
+    Ok(out)
+}
+
+/// A conversation of a dataset, as a conversation workload replays it: its leading system
+/// messages and every user turn, in order. The assistant's turns are not kept: when it is
+/// replayed, they are what the engine answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialogue {
+    /// System messages before the first user turn.
+    pub system: Vec<Message>,
+    /// The user turns.
+    pub users: Vec<String>,
+}
+
+impl Dialogue {
+    /// The whole dialogue as one prompt (for digests): system, then every user turn.
+    pub fn as_prompt(&self) -> Prompt {
+        let mut ms = self.system.clone();
+        ms.extend(self.users.iter().map(|u| Message {
+            role: "user".into(),
+            content: u.clone(),
+        }));
+        Prompt::Messages(ms)
+    }
+}
+
+/// The conversations of a prompts file, every user turn kept: ShareGPT records (`human` or
+/// `user` turns), `{"messages": [...]}` (its `user` messages), and strings or
+/// `{"prompt"}` (one turn each). Records without a user turn are skipped; errors name the file
+/// and the line or element.
+pub fn dialogues(name: &str, text: &str) -> Result<Vec<Dialogue>, PromptError> {
+    let entries: Vec<(String, Entry)> = if text.trim_start().starts_with('[') {
+        let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+            bad(
+                name,
+                format!("line {}", e.line()),
+                format!("not a valid JSON list: {e}"),
+            )
+        })?;
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let at = format!("element {i}");
+                serde_json::from_value(v)
+                    .map(|e| (at.clone(), e))
+                    .map_err(|_| bad(name, at, SHAPES))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        let mut v = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let at = format!("line {}", n + 1);
+            let j: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| bad(name, at.clone(), format!("not valid JSON: {e}")))?;
+            let e: Entry = serde_json::from_value(j).map_err(|_| bad(name, at.clone(), SHAPES))?;
+            v.push((at, e));
+        }
+        v
+    };
+    let mut out = Vec::new();
+    for (at, e) in entries {
+        let (system, users): (Vec<Message>, Vec<String>) = match e {
+            Entry::Text(t) | Entry::Prompt { prompt: t } => (Vec::new(), vec![t]),
+            Entry::Messages { messages } => {
+                let first_user = messages.iter().position(|m| m.role == "user");
+                let system = messages[..first_user.unwrap_or(0)]
+                    .iter()
+                    .filter(|m| m.role == "system")
+                    .cloned()
+                    .collect();
+                let users: Vec<String> = messages
+                    .into_iter()
+                    .filter(|m| m.role == "user")
+                    .map(|m| m.content)
+                    .collect();
+                if users.is_empty() {
+                    return Err(bad(name, at, "\"messages\" has no user message"));
+                }
+                (system, users)
+            }
+            Entry::ShareGpt { conversations } => {
+                let human = |t: &Turn| t.from == "human" || t.from == "user";
+                let Some(h) = conversations.iter().position(human) else {
+                    continue;
+                };
+                let system = conversations[..h]
+                    .iter()
+                    .filter(|t| t.from == "system")
+                    .map(|t| Message {
+                        role: "system".into(),
+                        content: t.value.clone(),
+                    })
+                    .collect();
+                let users = conversations
+                    .iter()
+                    .filter(|t| human(t))
+                    .map(|t| t.value.clone())
+                    .collect();
+                (system, users)
+            }
+        };
+        if users.iter().any(String::is_empty) {
+            return Err(bad(name, at, "a user turn is empty"));
+        }
+        out.push(Dialogue { system, users });
+    }
+    if out.is_empty() {
+        return Err(PromptError::Empty(name.to_owned()));
     }
     Ok(out)
 }
@@ -247,5 +371,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/nonexistent/prompts.json"), "{e}");
+    }
+
+    #[test]
+    fn dialogues_keep_every_user_turn() {
+        let t = r#"[{"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "H1"}, {"from": "gpt", "value": "G"}, {"from": "human", "value": "H2"}]},
+                   {"conversations": [{"from": "gpt", "value": "only"}]},
+                   {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]},
+                   "plain"]"#;
+        let d = dialogues("d.json", t).unwrap();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[0].users, ["H1", "H2"]);
+        assert_eq!(d[0].system[0].content, "S");
+        assert_eq!(
+            (d[1].system[0].content.as_str(), d[1].users.clone()),
+            ("Be brief.", vec!["a".to_owned(), "c".to_owned()])
+        );
+        assert_eq!(d[2].users, ["plain"]);
+        let e = dialogues(
+            "d.jsonl",
+            "{\"messages\": [{\"role\": \"assistant\", \"content\": \"x\"}]}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("d.jsonl' line 1: \"messages\" has no user message"),
+            "{e}"
+        );
+        let e = dialogues("d.jsonl", "{\"messages\": 3}\n").unwrap_err();
+        assert!(e.to_string().contains("line 1"), "{e}");
     }
 }
