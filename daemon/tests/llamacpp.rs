@@ -308,3 +308,53 @@ async fn llamacpp_serves_a_conversations_history_from_its_cache() {
     );
     assert_eq!(p.ttft_by_turn_ms.len(), 3);
 }
+
+/// A trace replayed against llama.cpp: the request that shares its first two 32-token blocks
+/// with an earlier one is served them from llama.cpp's prompt cache (at least most of them:
+/// block texts are re-tokenized where they meet), the one with a block of its own shares
+/// only the chat template's head and the point's tag, and each asks its own output length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llamacpp_reuses_the_blocks_a_trace_shares() {
+    let srv = LlamaServer::start().await;
+    let dir = std::env::temp_dir().join(format!("llms-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trace.jsonl");
+    std::fs::write(
+        &path,
+        "{\"timestamp\": 0, \"input_length\": 64, \"output_length\": 4, \"hash_ids\": [1, 2]}\n\
+         {\"timestamp\": 300, \"input_length\": 96, \"output_length\": 6, \"hash_ids\": [1, 2, 3]}\n\
+         {\"timestamp\": 600, \"input_length\": 64, \"output_length\": 5, \"hash_ids\": [7, 8]}\n",
+    )
+    .unwrap();
+    let args = format!(
+        "--workload trace --trace {} --block-tokens 32 --speed 1",
+        path.display()
+    );
+    let extra = common::words(&args);
+    let a = bench_args(&srv.url, &extra);
+    let mut s = bench::Session::open(a.config().unwrap()).await.unwrap();
+    let (p, records) = s.point(0, None).await.unwrap();
+    assert_eq!(
+        (p.completed, p.output_token_mismatches),
+        (3, 0),
+        "{:?}",
+        p.errors
+    );
+    let cached: Vec<u64> = records
+        .iter()
+        .map(|r| r.usage.cached_tokens.unwrap())
+        .collect();
+    assert!(cached[1] >= 48, "{cached:?}");
+    assert!(cached[2] < 32, "{cached:?}");
+    let outputs: Vec<u64> = records
+        .iter()
+        .map(|r| r.usage.completion_tokens.unwrap())
+        .collect();
+    assert_eq!(outputs, [4, 6, 5]);
+    let c = p.prefix_cache.as_ref().unwrap();
+    assert_eq!(
+        p.server.as_ref().unwrap().cached_tokens,
+        Some(c.cached_tokens as f64)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -385,6 +385,11 @@ pub struct PointResult {
     /// history resent grows turn by turn and the engine may serve it from its cache.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ttft_by_turn_ms: BTreeMap<String, LatencyStats>,
+    /// TTFT of the completed requests by the prompt tokens the engine had to compute (not
+    /// served from its prefix cache), in power-of-two buckets keyed by their upper bound
+    /// ("128": 65 to 128 tokens); where the engine reports cached tokens.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ttft_by_uncached_ms: BTreeMap<String, LatencyStats>,
     /// Raw per-request records (only with `--raw`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
@@ -425,6 +430,7 @@ impl PointResult {
             prefix_cache: None,
             cut: None,
             ttft_by_turn_ms: BTreeMap::new(),
+            ttft_by_uncached_ms: BTreeMap::new(),
             requests: Vec::new(),
         }
     }

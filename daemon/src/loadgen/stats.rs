@@ -124,6 +124,10 @@ pub fn aggregate(
     let mut last_end = 0u64;
     let mut retries = 0u64;
     let mut by_turn: BTreeMap<u32, Samples> = BTreeMap::new();
+    // Only where the engine reports cached tokens (a request without the field counts 0
+    // then, as vLLM and SGLang leave out a zero).
+    let cache_reported = records.iter().any(|r| r.usage.cached_tokens.is_some());
+    let mut by_uncached: BTreeMap<u64, Samples> = BTreeMap::new();
     for r in records {
         first_start = first_start.min(r.start_ns);
         last_end = last_end.max(r.start_ns.saturating_add(r.end_ns));
@@ -138,6 +142,11 @@ pub fn aggregate(
         ttft.add(first);
         if let Some(t) = r.turn {
             by_turn.entry(t).or_default().add(first);
+        }
+        if let (true, Some(p)) = (cache_reported, r.usage.prompt_tokens) {
+            let uncached = p.saturating_sub(r.usage.cached_tokens.unwrap_or(0));
+            let bucket = uncached.max(1).next_power_of_two();
+            by_uncached.entry(bucket).or_default().add(first);
         }
         for w in r.chunks.windows(2) {
             itl.add(w[1].0.saturating_sub(w[0].0));
@@ -247,6 +256,10 @@ pub fn aggregate(
         ttft_by_turn_ms: by_turn
             .into_iter()
             .map(|(t, s)| (t.to_string(), s.stats()))
+            .collect(),
+        ttft_by_uncached_ms: by_uncached
+            .into_iter()
+            .map(|(b, s)| (b.to_string(), s.stats()))
             .collect(),
         requests: Vec::new(),
     }
@@ -479,5 +492,34 @@ mod tests {
             (0, 0, 0.0, 0.0)
         );
         assert_eq!(p.batch_ms.map(|b| b.count), Some(0));
+    }
+
+    /// TTFT by the prompt tokens the engine computed: a hit of 90 of 100 tokens is in the
+    /// 16-token bucket, a miss in the 128 one; a request that reported nothing counts 0
+    /// cached once another did; without any report there is no split.
+    #[test]
+    fn ttft_splits_by_uncached_prompt_tokens() {
+        let with = |cached: Option<u64>, ttft_ms: u64| {
+            let mut r = rec(0, &[ttft_ms, ttft_ms + 1], ttft_ms + 1, Some(2));
+            r.usage.prompt_tokens = Some(100);
+            r.usage.cached_tokens = cached;
+            r
+        };
+        let exp = Expectations::default();
+        let p = aggregate(
+            load(),
+            &[with(Some(90), 5), with(Some(0), 40), with(None, 42)],
+            &exp,
+            ClientStats::default(),
+            None,
+        );
+        let counts: Vec<(&str, u64)> = p
+            .ttft_by_uncached_ms
+            .iter()
+            .map(|(k, l)| (k.as_str(), l.count))
+            .collect();
+        assert_eq!(counts, [("128", 2), ("16", 1)]);
+        let none = aggregate(load(), &[with(None, 5)], &exp, ClientStats::default(), None);
+        assert!(none.ttft_by_uncached_ms.is_empty());
     }
 }

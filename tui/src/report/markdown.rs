@@ -97,6 +97,11 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
          saves of it. A conversation's hits are its own history: measured, not flagged.\n\n",
     );
     out.push_str(&super::measured::turns_md(jobs));
+    out.push_str(
+        "\nTTFT by uncached prompt tokens: the tokens the engine had to compute, in \
+         power-of-two buckets (≤ N), where it reported what its prefix cache served.\n\n",
+    );
+    out.push_str(&super::measured::uncached_md(jobs));
     out.push_str("\n## Charts\n");
     for i in images {
         out.push_str(&format!(

@@ -170,26 +170,56 @@ const TURNS_SHOWN: usize = 6;
 /// so the cost of the growing history and what the engine's cache saves of it show side by
 /// side.
 pub fn turns_md(jobs: &Jobs) -> String {
+    split_md(
+        jobs,
+        |p| &p.ttft_by_turn_ms,
+        "turn",
+        "No conversation points.\n",
+    )
+}
+
+/// One row per point where the engine reported cached tokens: the TTFT p50 / p99 (ms) by the
+/// prompt tokens it had to compute (power-of-two buckets, by their upper bound), so what its
+/// prefix cache saves shows beside what a long uncached prompt costs.
+pub fn uncached_md(jobs: &Jobs) -> String {
+    split_md(
+        jobs,
+        |p| &p.ttft_by_uncached_ms,
+        "≤",
+        "No engine reported cached tokens per request.\n",
+    )
+}
+
+/// TTFT p50 / p99 by the numbered keys `pick` gives, one row per point that has them; columns
+/// in number order (at most [`TURNS_SHOWN`] and the last), titled `{title} N`.
+fn split_md(
+    jobs: &Jobs,
+    pick: fn(
+        &llms_shared::PointResult,
+    ) -> &std::collections::BTreeMap<String, llms_shared::LatencyStats>,
+    title: &str,
+    none: &str,
+) -> String {
     let mut body = Vec::new();
-    // The turn numbers of the row with the most: the columns.
-    let mut columns: Vec<u32> = Vec::new();
+    // The keys of the row with the most: the columns.
+    let mut columns: Vec<u64> = Vec::new();
     for (j, points) in jobs {
         for r in points {
             let Some(p) = &r.point else { continue };
-            if p.ttft_by_turn_ms.is_empty() {
+            let split = pick(p);
+            if split.is_empty() {
                 continue;
             }
-            let mut turns: Vec<(u32, &llms_shared::LatencyStats)> = p
-                .ttft_by_turn_ms
+            let mut keys: Vec<(u64, &llms_shared::LatencyStats)> = split
                 .iter()
-                .filter_map(|(t, l)| Some((t.parse::<u32>().ok()?, l)))
+                .filter_map(|(t, l)| Some((t.parse::<u64>().ok()?, l)))
                 .collect();
-            turns.sort_by_key(|(t, _)| *t);
-            if turns.len() > TURNS_SHOWN + 1 {
-                turns.drain(TURNS_SHOWN..turns.len() - 1);
+            keys.sort_by_key(|(t, _)| *t);
+            if keys.len() > TURNS_SHOWN + 1 {
+                keys.drain(TURNS_SHOWN..keys.len() - 1);
             }
-            if turns.len() > columns.len() {
-                columns = turns.iter().map(|(t, _)| *t).collect();
+            if keys.len() > columns.len() {
+                columns = keys.iter().map(|(t, _)| *t).collect();
             }
             let mut row = vec![
                 j.id.to_string(),
@@ -197,21 +227,20 @@ pub fn turns_md(jobs: &Jobs) -> String {
                 crate::output::load_label(&p.load),
             ];
             row.extend(
-                turns
-                    .iter()
+                keys.iter()
                     .map(|(_, l)| format!("{:.1} / {:.1}", l.p50, l.p99)),
             );
             body.push(row);
         }
     }
     if body.is_empty() {
-        return "No conversation points.\n".into();
+        return none.into();
     }
     for row in &mut body {
         row.resize(3 + columns.len(), String::new());
     }
     let mut headers: Vec<String> = ["job", "engine", "load"].map(String::from).to_vec();
-    headers.extend(columns.iter().map(|t| format!("turn {t}")));
+    headers.extend(columns.iter().map(|t| format!("{title} {t}")));
     table::md_table(&headers, &body)
 }
 

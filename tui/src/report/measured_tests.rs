@@ -106,3 +106,28 @@ fn turns_table_has_each_turn_of_conversation_points() {
         "{t}"
     );
 }
+
+/// The uncached split: buckets in number order, titled by their bound.
+#[test]
+fn uncached_table_orders_buckets_by_size() {
+    let (j, mut points) = sweep();
+    assert!(uncached_md(&[(j.clone(), points.clone())]).starts_with("No engine reported"));
+    let p = points[0].point.as_mut().unwrap();
+    for (b, ms) in [("128", 40.0), ("16", 5.0)] {
+        let mut l = llms_shared::LatencyStats::default();
+        (l.p50, l.p99) = (ms, ms);
+        p.ttft_by_uncached_ms.insert(b.into(), l);
+    }
+    let t = uncached_md(&[(j, points)]);
+    assert!(
+        t.lines().next().unwrap().ends_with("| ≤ 16 | ≤ 128 |"),
+        "{t}"
+    );
+    assert!(
+        t.lines()
+            .nth(2)
+            .unwrap()
+            .ends_with("| 5.0 / 5.0 | 40.0 / 40.0 |"),
+        "{t}"
+    );
+}
