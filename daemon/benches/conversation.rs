@@ -13,84 +13,35 @@
 //! The engine runs as a separate process (`llmsd reference-engine`, one worker thread).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use llms_shared::{Load, RequestRecord};
-use llmsd::loadgen::client::StreamClient;
 use llmsd::loadgen::conversation::Conversation;
-use llmsd::loadgen::request::{Endpoint, Prompt, RequestOptions, Template};
+use llmsd::loadgen::request::{Endpoint, RequestOptions};
 use llmsd::loadgen::runner::{PointSpec, Workload, run_point};
 use llmsd::refengine::truth::GroundTruth;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Engine {
-    child: Child,
-    url: String,
-}
-
-impl Engine {
-    fn start(args: &[&str]) -> Engine {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_llmsd"))
-            .args(["reference-engine", "--port", "0", "--threads", "1"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Engine { child, url }
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn workload(url: &str, tokens: u32, prefix: &str, turns: Option<u32>) -> Workload {
-    let client = StreamClient::new(
-        format!("{url}/v1/chat/completions").parse().unwrap(),
-        Duration::from_secs(300),
-    )
-    .unwrap();
-    let opts = RequestOptions {
-        model: None,
-        max_tokens: Some(tokens),
-        min_tokens: true,
-    };
-    let prompts = llmsd::loadgen::prompts::default_set();
-    let prepared: Vec<Template> = prompts
-        .iter()
-        .map(|p: &Prompt| Template::new(Endpoint::Chat, p, &opts, true, None))
-        .collect();
-    let conversation = turns.map(|turns| {
+    let mut w = common::chat_workload(url, tokens, prefix);
+    w.conversation = turns.map(|turns| {
         Arc::new(Conversation {
             turns,
             think: Duration::ZERO,
             header: None,
             endpoint: Endpoint::Chat,
-            opts: opts.clone(),
-            users: Arc::new(prompts.clone()),
+            opts: RequestOptions {
+                model: None,
+                max_tokens: Some(tokens),
+                min_tokens: true,
+            },
+            users: Arc::new(llmsd::loadgen::prompts::default_set()),
             unique: true,
             dialogues: None,
         })
     });
-    Workload {
-        client,
-        prepared: Arc::new(prepared),
-        salt: 0,
-        id_prefix: prefix.into(),
-        first_prompt: 0,
-        point: 0,
-        conversation,
-        trace: None,
-    }
+    w
 }
 
 struct Run {
@@ -150,7 +101,7 @@ fn main() {
     println!("llms conversation benchmark (engine: llmsd reference-engine, separate process)");
     println!();
     rt.block_on(async {
-        let eng = Engine::start(&["--ttft-ms", ttft_ms, "--itl-ms", itl_ms]);
+        let eng = common::RefProcess::start(&["--ttft-ms", ttft_ms, "--itl-ms", itl_ms]);
         let w = workload(&eng.url, tokens, "conv64", Some(8));
         let run = point(&w, 64, 64 * 8 * 2).await;
         let truth = GroundTruth::fetch(&eng.url).await.unwrap();
@@ -176,7 +127,7 @@ fn main() {
     let mut single = 0.0;
     for (label, turns) in [("single-turn ", None), ("conversation", Some(8u32))] {
         rt.block_on(async {
-            let eng = Engine::start(&["--ttft-ms", ttft_ms, "--itl-ms", itl_ms]);
+            let eng = common::RefProcess::start(&["--ttft-ms", ttft_ms, "--itl-ms", itl_ms]);
             let w = workload(&eng.url, tokens, label.trim(), turns);
             let run = point(&w, 1000, 8000).await;
             let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();

@@ -15,79 +15,19 @@
 //! machine's cores, shared with the engine), part 2 shows two and one, part 3 gives it one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use llms_shared::{Load, RequestRecord};
-use llmsd::loadgen::client::StreamClient;
-use llmsd::loadgen::request::{Endpoint, Prompt, RequestOptions, Template};
 use llmsd::loadgen::runner::{PointSpec, Workload, run_point, warmup};
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use std::collections::HashMap;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-struct Engine {
-    child: Child,
-    url: String,
-}
-
-impl Engine {
-    fn start(args: &[&str]) -> Engine {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_llmsd"))
-            .args(["reference-engine", "--port", "0", "--threads", "1"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Engine { child, url }
-    }
-
-    /// Ground truth by request id, and the engine's epoch on the monotonic clock.
-    async fn truth(&self) -> (HashMap<String, TruthRecord>, u64) {
-        let t = GroundTruth::fetch(&self.url).await.unwrap();
-        let epoch = t.epoch_monotonic_ns;
-        (t.by_id(), epoch)
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn workload(url: &str, tokens: u32, prefix: &str) -> Workload {
-    let client = StreamClient::new(
-        format!("{url}/v1/chat/completions").parse().unwrap(),
-        Duration::from_secs(120),
-    )
-    .unwrap();
-    let opts = RequestOptions {
-        model: None,
-        max_tokens: Some(tokens),
-        min_tokens: true,
-    };
-    let prompts = llmsd::loadgen::prompts::default_set();
-    let prepared: Vec<Template> = prompts
-        .iter()
-        .map(|p: &Prompt| Template::new(Endpoint::Chat, p, &opts, true, None))
-        .collect();
-    Workload {
-        client,
-        prepared: Arc::new(prepared),
-        salt: 0,
-        id_prefix: prefix.into(),
-        first_prompt: 0,
-        point: 0,
-        conversation: None,
-        trace: None,
-    }
+/// Ground truth by request id, and the engine's epoch on the monotonic clock.
+async fn truth(url: &str) -> (HashMap<String, TruthRecord>, u64) {
+    let t = GroundTruth::fetch(url).await.unwrap();
+    let epoch = t.epoch_monotonic_ns;
+    (t.by_id(), epoch)
 }
 
 /// |errors| in ms: (p50, p99, max), and the signed mean.
@@ -156,11 +96,11 @@ fn main() {
     );
     let mut cpu_rows = Vec::new();
     runtime(2).block_on(async {
-        let eng = Engine::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
+        let eng = common::RefProcess::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
         for (streams, requests) in [(1u32, 60u64), (64, 512), (256, 1024)] {
-            let w = workload(&eng.url, tokens, &format!("c{streams}"));
+            let w = common::chat_workload(&eng.url, tokens, &format!("c{streams}"));
             let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
-            let (truth, engine_epoch) = eng.truth().await;
+            let (truth, engine_epoch) = truth(&eng.url).await;
             let (mut ttft, mut itl, mut transit) = (Vec::new(), Vec::new(), Vec::new());
             let mut chunks = 0u64;
             for r in &run.records {
@@ -208,9 +148,9 @@ fn main() {
         );
     }
     runtime(1).block_on(async {
-        let eng = Engine::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
+        let eng = common::RefProcess::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
         for (streams, requests) in [(64u32, 512u64), (256, 1024)] {
-            let w = workload(&eng.url, tokens, &format!("t{streams}"));
+            let w = common::chat_workload(&eng.url, tokens, &format!("t{streams}"));
             let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
             let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();
             println!(
@@ -226,9 +166,9 @@ fn main() {
         "3. Highest chunk rate on one client core (client 1 thread; engine writes whole streams at once)"
     );
     runtime(1).block_on(async {
-        let eng = Engine::start(&["--burst"]);
+        let eng = common::RefProcess::start(&["--burst"]);
         for (streams, tokens, requests) in [(16u32, 2048u32, 256u64), (64, 512, 1024)] {
-            let w = workload(&eng.url, tokens, &format!("b{streams}"));
+            let w = common::chat_workload(&eng.url, tokens, &format!("b{streams}"));
             let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
             let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();
             println!(

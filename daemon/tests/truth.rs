@@ -4,23 +4,10 @@
 
 mod common;
 
-use common::{Engine, bench_args, fixed, words};
-use llms_shared::{PointResult, RequestRecord};
-use llmsd::bench::Session;
+use common::{Engine, fixed, words};
+use llms_shared::RequestRecord;
 use llmsd::refengine::RefArgs;
 use llmsd::refengine::dialect::Imitate;
-
-/// Run every point of `llmsd bench` (as the daemon does, one session) and keep the records.
-async fn run(url: &str, extra: &[&str]) -> Vec<(PointResult, Vec<RequestRecord>)> {
-    let mut s = Session::open(bench_args(url, extra).config().unwrap())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for i in 0..s.loads().len() {
-        out.push(s.point(i, None).await.unwrap());
-    }
-    out
-}
 
 /// Two points of 8 warm-up and 64 measured requests each: 144 requests over the default set
 /// of 72 prompts, so the second point's prompts are the first's again.
@@ -34,7 +21,7 @@ const TWO_POINTS: &str = "--concurrency 1,4 --requests 64 --warmup 8 --output-to
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_of_a_run_is_served_from_another_ones_prompt() {
     let eng = Engine::start(fixed(0.5, 0.2));
-    let points = run(&eng.url, &words(TWO_POINTS)).await;
+    let points = common::run_points(&eng.url, &words(TWO_POINTS)).await;
     let truth = eng.truth().await;
     // Warm-ups and points, and the two preflights (they share one id).
     assert_eq!(truth.len(), 144 + 1);
@@ -74,7 +61,7 @@ async fn repeated_prompts_are_measured_and_flagged() {
     let eng = Engine::start(fixed(0.5, 0.2));
     let mut args = words(TWO_POINTS);
     args.push("--verbatim-prompts");
-    let points = run(&eng.url, &args).await;
+    let points = common::run_points(&eng.url, &args).await;
     let truth = eng.truth().await;
     let (first, second) = (&points[0], &points[1]);
     let truth_cached =
@@ -106,7 +93,7 @@ async fn held_back_chunks_are_steps_and_match_the_engines_itl_histogram() {
             ..fixed(0.5, 2.5)
         });
         let args = words("--concurrency 2 --requests 8 --output-tokens 16");
-        let points = run(&eng.url, &args).await;
+        let points = common::run_points(&eng.url, &args).await;
         let (p, records) = &points[0];
         for r in records {
             assert_eq!(r.chunks.len(), 16, "{imitate:?}: one event per token");
@@ -133,7 +120,7 @@ async fn a_point_that_would_not_end_is_cut_and_says_why() {
         ..fixed(0.5, 0.2)
     });
     let args = words("--concurrency 2 --requests 6 --timeout 1");
-    let points = run(&eng.url, &args).await;
+    let points = common::run_points(&eng.url, &args).await;
     let (p, records) = &points[0];
     assert_eq!((p.completed, p.failed), (5, 1), "{:?}", p.errors);
     let why = p.cut.as_deref().expect("the point says it was cut");

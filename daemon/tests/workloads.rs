@@ -7,19 +7,7 @@
 mod common;
 
 use common::{Engine, bench_args, fixed, words};
-use llms_shared::{PointResult, RequestRecord};
 use llmsd::bench::{self, Session};
-
-async fn run(url: &str, extra: &[&str]) -> Vec<(PointResult, Vec<RequestRecord>)> {
-    let mut s = Session::open(bench_args(url, extra).config().unwrap())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for i in 0..s.loads().len() {
-        out.push(s.point(i, None).await.unwrap());
-    }
-    out
-}
 
 /// Three groups with 96-token prefixes; each request's own part is 24 tokens. The reference
 /// engine counts a byte as a token and caches 16-token blocks: a request whose group's prefix
@@ -31,7 +19,7 @@ const SHARED: &str = "--workload shared-prefix --groups 3 --prefix-tokens 96 --i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_prefix_hits_are_what_the_engine_served_request_by_request() {
     let eng = Engine::start(fixed(0.5, 0.2));
-    let points = run(&eng.url, &words(SHARED)).await;
+    let points = common::run_points(&eng.url, &words(SHARED)).await;
     let truth = eng.truth().await;
     for (p, records) in &points {
         assert_eq!(p.completed, 24);
@@ -122,12 +110,37 @@ async fn workload_flags_are_checked_by_name() {
     }
 }
 
+/// Wait for job `id` to end, and expect it done.
+async fn done(c: &llms_shared::LlmsdClient, id: u64, d: &common::daemon::Daemon) {
+    let job = common::daemon::wait_job(
+        c,
+        id,
+        std::time::Duration::from_secs(60),
+        common::daemon::is_final,
+    )
+    .await;
+    assert_eq!(
+        job.state,
+        llms_shared::JobState::Done,
+        "{job:?}\n{}",
+        d.log()
+    );
+}
+
+/// Submit `req` and expect it refused with a message containing `want`.
+async fn refused(c: &llms_shared::LlmsdClient, req: llms_shared::SubmitRequest, want: &str) {
+    match c.submit(common::daemon::ctx(), req).await.unwrap() {
+        Err(llms_shared::ApiError::Invalid(m)) => assert!(m.contains(want), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The same workload from a sweep's `[workload]`, through the daemon: every point's row says
 /// what was sent, and the raw records' hits are the engine's. A bad `[workload]` is refused
 /// with its field named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
-    use common::daemon::{Daemon, ctx, is_final, submit_req, temp_dir, wait_job};
+    use common::daemon::{Daemon, ctx, submit_req, temp_dir};
     let eng = Engine::start(fixed(0.5, 0.2));
     let dir = temp_dir("workload");
     let d = Daemon::start(&dir, "", &[]);
@@ -141,21 +154,10 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
         )
     };
     let bad = sweep("kind = \"shared_prefix\"\nprefix_tokens = 64");
-    match c.submit(ctx(), submit_req(&bad)).await.unwrap() {
-        Err(llms_shared::ApiError::Invalid(m)) => {
-            assert!(m.contains("workload.groups: required"), "{m}")
-        }
-        other => panic!("{other:?}"),
-    }
+    refused(&c, submit_req(&bad), "workload.groups: required").await;
     let good = sweep("kind = \"shared_prefix\"\ngroups = 2\nprefix_tokens = 64");
     let id = c.submit(ctx(), submit_req(&good)).await.unwrap().unwrap();
-    let job = wait_job(&c, id, std::time::Duration::from_secs(60), is_final).await;
-    assert_eq!(
-        job.state,
-        llms_shared::JobState::Done,
-        "{job:?}\n{}",
-        d.log()
-    );
+    done(&c, id, &d).await;
     let rows = c.results(ctx(), id, true).await.unwrap().unwrap();
     let truth = eng.truth().await;
     assert_eq!(rows.len(), 2);
@@ -187,26 +189,17 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
     // A conversation from the same kind of sweep: turns, their TTFT, and batch refused.
     let bad =
         sweep("kind = \"conversation\"\nturns = 2").replace("concurrency = [1, 2]", "batch = [2]");
-    match c.submit(ctx(), submit_req(&bad)).await.unwrap() {
-        Err(llms_shared::ApiError::Invalid(m)) => {
-            assert!(
-                m.contains("load.batch: a conversation does not run in batches"),
-                "{m}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    refused(
+        &c,
+        submit_req(&bad),
+        "load.batch: a conversation does not run in batches",
+    )
+    .await;
     // Its first turn is the whole prompt of --input-tokens.
     let talk = sweep("kind = \"conversation\"\nturns = 3\nthink_ms = 1")
         .replace("input_tokens = 24", "input_tokens = 40");
     let id = c.submit(ctx(), submit_req(&talk)).await.unwrap().unwrap();
-    let job = wait_job(&c, id, std::time::Duration::from_secs(60), is_final).await;
-    assert_eq!(
-        job.state,
-        llms_shared::JobState::Done,
-        "{job:?}\n{}",
-        d.log()
-    );
+    done(&c, id, &d).await;
     for r in c.results(ctx(), id, true).await.unwrap().unwrap() {
         let w = r.workload.as_ref().unwrap();
         assert_eq!(
@@ -226,28 +219,19 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
         eng.url
     );
     let mut req = submit_req(&trace);
-    match c.submit(ctx(), req.clone()).await.unwrap() {
-        Err(llms_shared::ApiError::Invalid(m)) => {
-            assert!(
-                m.contains("workload.trace: the contents of '/t/trace.jsonl' did not come"),
-                "{m}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    refused(
+        &c,
+        req.clone(),
+        "workload.trace: the contents of '/t/trace.jsonl' did not come",
+    )
+    .await;
     req.files = vec![llms_shared::AttachedFile {
         field: llms_shared::TRACE_FIELD.into(),
         path: "/t/trace.jsonl".into(),
         text: TRACE.into(),
     }];
     let id = c.submit(ctx(), req).await.unwrap().unwrap();
-    let job = wait_job(&c, id, std::time::Duration::from_secs(60), is_final).await;
-    assert_eq!(
-        job.state,
-        llms_shared::JobState::Done,
-        "{job:?}\n{}",
-        d.log()
-    );
+    done(&c, id, &d).await;
     let rows = c.results(ctx(), id, false).await.unwrap().unwrap();
     let r = &rows[0];
     assert_eq!(r.point.as_ref().unwrap().completed, 5);
@@ -267,7 +251,7 @@ async fn conversations_resend_the_history_the_engine_answered() {
     let eng = Engine::start(fixed(0.5, 0.2));
     let args = "--workload conversation --turns 3 --concurrency 2 --requests 11 \
                 --output-tokens 5 --input-tokens 40";
-    let points = run(&eng.url, &words(args)).await;
+    let points = common::run_points(&eng.url, &words(args)).await;
     let truth = eng.truth().await;
     let (p, records) = &points[0];
     // 11 turns round up to 4 whole sessions.
@@ -311,7 +295,7 @@ async fn conversation_sessions_arrive_at_a_rate_and_points_do_not_share_them() {
     let eng = Engine::start(fixed(0.5, 0.2));
     let args = "--workload conversation --turns 2 --think-ms 5 --rate 200,200 --requests 6 \
                 --output-tokens 3 --input-tokens 40";
-    let points = run(&eng.url, &words(args)).await;
+    let points = common::run_points(&eng.url, &words(args)).await;
     for (p, records) in &points {
         assert_eq!((p.completed, p.failed), (6, 0));
         for r in records.iter().filter(|r| r.turn == Some(1)) {
@@ -437,7 +421,7 @@ async fn engines_that_leave_out_a_zero_are_read_from_usage_all_the_same() {
         });
         let args = "--workload shared-prefix --groups 2 --prefix-tokens 64 --input-tokens 24 \
                     --concurrency 1 --requests 8 --output-tokens 2";
-        let points = run(&eng.url, &words(args)).await;
+        let points = common::run_points(&eng.url, &words(args)).await;
         let (p, records) = &points[0];
         let truth = eng.truth().await;
         let silent = records
@@ -464,7 +448,7 @@ async fn drawn_input_and_output_lengths_are_exact_per_request() {
     let eng = Engine::start(fixed(0.2, 0.1));
     let args = "--input-dist uniform:40,120 --output-dist uniform:2,9 --concurrency 2 \
                 --requests 24 --seed 3";
-    let points = run(&eng.url, &words(args)).await;
+    let points = common::run_points(&eng.url, &words(args)).await;
     let (p, records) = &points[0];
     assert_eq!(
         (
@@ -545,7 +529,7 @@ async fn a_sharegpt_dataset_is_replayed_with_all_its_turns() {
          --output-tokens 4",
         path.display()
     );
-    let points = run(&eng.url, &words(&args)).await;
+    let points = common::run_points(&eng.url, &words(&args)).await;
     let (p, records) = &points[0];
     let truth = eng.truth().await;
     let turns: Vec<u32> = records.iter().map(|r| r.turn.unwrap()).collect();

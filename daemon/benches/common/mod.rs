@@ -1,4 +1,5 @@
-//! Pieces the daemon benchmarks share: a release `llmsd`, and a tarpc client on its socket.
+//! Pieces the daemon benchmarks share: a release `llmsd`, a tarpc client on its socket, and
+//! the reference engine as a process of its own.
 #![allow(dead_code)]
 
 use llms_shared::LlmsdClient;
@@ -65,5 +66,75 @@ pub async fn wait_client(socket: &Path) -> LlmsdClient {
             "llmsd did not start"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `llmsd reference-engine` as a separate process (one worker thread), so the client's CPU
+/// time is the benchmark's alone. Killed when dropped.
+pub struct RefProcess {
+    child: std::process::Child,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl RefProcess {
+    /// Start it with `args` after the port and thread count.
+    pub fn start(args: &[&str]) -> RefProcess {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_llmsd"))
+            .args(["reference-engine", "--port", "0", "--threads", "1"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the reference engine");
+        let mut line = String::new();
+        let out = child.stdout.take().expect("its stdout");
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .expect("its first line");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        RefProcess { child, url }
+    }
+}
+
+impl Drop for RefProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A chat workload over the default prompt set, each request `tokens` long (forced), made
+/// unique by its preamble, its ids prefixed `prefix`.
+pub fn chat_workload(url: &str, tokens: u32, prefix: &str) -> llmsd::loadgen::runner::Workload {
+    use llmsd::loadgen::request::{Endpoint, RequestOptions, Template};
+    let client = llmsd::loadgen::client::StreamClient::new(
+        format!("{url}/v1/chat/completions").parse().expect("a URL"),
+        Duration::from_secs(300),
+    )
+    .expect("an HTTP client");
+    let opts = RequestOptions {
+        model: None,
+        max_tokens: Some(tokens),
+        min_tokens: true,
+    };
+    let prepared: Vec<Template> = llmsd::loadgen::prompts::default_set()
+        .iter()
+        .map(|p| Template::new(Endpoint::Chat, p, &opts, true, None))
+        .collect();
+    llmsd::loadgen::runner::Workload {
+        client,
+        prepared: std::sync::Arc::new(prepared),
+        salt: 0,
+        id_prefix: prefix.into(),
+        first_prompt: 0,
+        point: 0,
+        conversation: None,
+        trace: None,
     }
 }

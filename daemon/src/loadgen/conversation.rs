@@ -192,28 +192,10 @@ pub(super) async fn open_loop(
     last: &LastSent,
 ) -> (Vec<RequestRecord>, u64) {
     let sessions = spec.requests.map(|r| sessions_for(r, c.turns));
-    let (tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
-    let (duration, epoch) = (spec.duration, clock.epoch);
-    let pacer = std::thread::Builder::new()
-        .name("llms-arrivals".into())
-        .spawn(move || {
-            for (s, offset) in (0u64..).zip(schedule) {
-                if sessions.is_some_and(|n| s >= n) || duration.is_some_and(|d| offset >= d) {
-                    break;
-                }
-                let Some(due) = epoch.checked_add(offset) else {
-                    break;
-                };
-                std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                if tx.send((s, due)).is_err() {
-                    break;
-                }
-            }
-        });
-    if let Err(e) = pacer {
-        let why = format!("cannot start the arrival thread: {e}");
-        return (vec![internal(String::new(), why)], 0);
-    }
+    let mut due_rx = match super::runner::pace(schedule, sessions, spec.duration, clock.epoch) {
+        Ok(rx) => rx,
+        Err(why) => return (vec![internal(String::new(), why)], 0),
+    };
     let limit = spec
         .max_concurrency
         .map(|m| Arc::new(Semaphore::new(m as usize)));

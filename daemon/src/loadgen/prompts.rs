@@ -38,11 +38,21 @@ pub enum PromptError {
 /// The default set.
 pub fn default_set() -> Vec<Prompt> {
     // The embedded file is checked by a test; a bad line would be a build defect.
-    parse_jsonl("prompts/default.jsonl", DEFAULT_JSONL).unwrap_or_default()
+    parse_entries("prompts/default.jsonl", DEFAULT_JSONL).unwrap_or_default()
 }
 
 /// Load a prompts file, detecting its format.
 pub fn load(path: &Path) -> Result<Vec<Prompt>, PromptError> {
+    read(path, parse)
+}
+
+/// Load a prompts file's conversations (see [`dialogues`]).
+pub fn load_dialogues(path: &Path) -> Result<Vec<Dialogue>, PromptError> {
+    read(path, dialogues)
+}
+
+/// `path`'s text through `parse`, named by its path.
+fn read<T>(path: &Path, parse: fn(&str, &str) -> Result<T, PromptError>) -> Result<T, PromptError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| PromptError::Read {
         path: name.clone(),
@@ -51,23 +61,9 @@ pub fn load(path: &Path) -> Result<Vec<Prompt>, PromptError> {
     parse(&name, &text)
 }
 
-/// Load a prompts file's conversations (see [`dialogues`]).
-pub fn load_dialogues(path: &Path) -> Result<Vec<Dialogue>, PromptError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PromptError::Read {
-        path: name.clone(),
-        source,
-    })?;
-    dialogues(&name, &text)
-}
-
 /// Parse prompt-file text: a JSON array (of strings, prompt objects or ShareGPT records) or JSONL.
 pub fn parse(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
-    let prompts = if text.trim_start().starts_with('[') {
-        parse_array(name, text)?
-    } else {
-        parse_jsonl(name, text)?
-    };
+    let prompts = parse_entries(name, text)?;
     if prompts.is_empty() {
         return Err(PromptError::Empty(name.to_owned()));
     }
@@ -100,26 +96,28 @@ fn bad(name: &str, at: String, msg: impl Into<String>) -> PromptError {
 const SHAPES: &str =
     "expected a string, {\"prompt\": ...}, {\"messages\": [...]} or {\"conversations\": [...]}";
 
-fn parse_array(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
-    let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
-        bad(
-            name,
-            format!("line {}", e.line()),
-            format!("not a valid JSON list: {e}"),
-        )
-    })?;
-    let mut out = Vec::with_capacity(items.len());
-    for (i, v) in items.into_iter().enumerate() {
-        let at = format!("element {i}");
-        let entry: Entry = serde_json::from_value(v).map_err(|_| bad(name, at.clone(), SHAPES))?;
-        if let Some(p) = to_prompt(name, &at, entry)? {
-            out.push(p);
-        }
+/// The entries of a prompt file's text (a JSON array or JSONL), each with where it is
+/// (`element N`, `line N`).
+fn entries(name: &str, text: &str) -> Result<Vec<(String, Entry)>, PromptError> {
+    if text.trim_start().starts_with('[') {
+        let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+            bad(
+                name,
+                format!("line {}", e.line()),
+                format!("not a valid JSON list: {e}"),
+            )
+        })?;
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let at = format!("element {i}");
+                serde_json::from_value(v)
+                    .map(|e| (at.clone(), e))
+                    .map_err(|_| bad(name, at, SHAPES))
+            })
+            .collect();
     }
-    Ok(out)
-}
-
-fn parse_jsonl(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -130,6 +128,14 @@ fn parse_jsonl(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
         let v: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| bad(name, at.clone(), format!("not valid JSON: {e}")))?;
         let entry: Entry = serde_json::from_value(v).map_err(|_| bad(name, at.clone(), SHAPES))?;
+        out.push((at, entry));
+    }
+    Ok(out)
+}
+
+fn parse_entries(name: &str, text: &str) -> Result<Vec<Prompt>, PromptError> {
+    let mut out = Vec::new();
+    for (at, entry) in entries(name, text)? {
         if let Some(p) = to_prompt(name, &at, entry)? {
             out.push(p);
         }
@@ -165,39 +171,7 @@ impl Dialogue {
 /// `{"prompt"}` (one turn each). Records without a user turn are skipped; errors name the file
 /// and the line or element.
 pub fn dialogues(name: &str, text: &str) -> Result<Vec<Dialogue>, PromptError> {
-    let entries: Vec<(String, Entry)> = if text.trim_start().starts_with('[') {
-        let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
-            bad(
-                name,
-                format!("line {}", e.line()),
-                format!("not a valid JSON list: {e}"),
-            )
-        })?;
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let at = format!("element {i}");
-                serde_json::from_value(v)
-                    .map(|e| (at.clone(), e))
-                    .map_err(|_| bad(name, at, SHAPES))
-            })
-            .collect::<Result<_, _>>()?
-    } else {
-        let mut v = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let at = format!("line {}", n + 1);
-            let j: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| bad(name, at.clone(), format!("not valid JSON: {e}")))?;
-            let e: Entry = serde_json::from_value(j).map_err(|_| bad(name, at.clone(), SHAPES))?;
-            v.push((at, e));
-        }
-        v
-    };
+    let entries = entries(name, text)?;
     let mut out = Vec::new();
     for (at, e) in entries {
         let (system, users): (Vec<Message>, Vec<String>) = match e {
@@ -303,7 +277,7 @@ mod tests {
 
     #[test]
     fn default_set_is_large_and_mixed() {
-        let all = parse_jsonl("default", DEFAULT_JSONL).unwrap();
+        let all = parse_entries("default", DEFAULT_JSONL).unwrap();
         assert!(all.len() >= 50, "{}", all.len());
         let chats = all
             .iter()

@@ -193,14 +193,12 @@ impl Template {
         };
         let marked = with_preamble(&base, MARK);
         let b = body(endpoint, &marked, opts);
-        let esc = serde_json::to_string(MARK).unwrap_or_default();
-        let esc = esc.trim_matches('"');
-        match find(&b, esc.as_bytes()) {
-            Some(i) => Self {
-                head: b.slice(..i),
+        match split_at(&b, MARK) {
+            Some((head, tail)) => Self {
+                head,
                 group: None,
                 preamble: true,
-                tail: b.slice(i + esc.len()..),
+                tail,
                 client_input_tokens,
                 max_tokens: None,
             },
@@ -246,21 +244,17 @@ impl Template {
             return whole;
         }
         let b = body(endpoint, &prompt(GROUP_MARK, MARK), opts);
-        let escaped = |m: &str| serde_json::to_string(m).unwrap_or_default();
-        let (g, p) = (escaped(GROUP_MARK), escaped(MARK));
-        let (g, p) = (g.trim_matches('"'), p.trim_matches('"'));
-        let Some(i) = find(&b, g.as_bytes()) else {
+        let Some((head, rest)) = split_at(&b, GROUP_MARK) else {
             return whole;
         };
-        let rest = b.slice(i + g.len()..);
-        let Some(j) = find(&rest, p.as_bytes()) else {
+        let Some((mid, tail)) = split_at(&rest, MARK) else {
             return whole;
         };
         Self {
-            head: b.slice(..i),
-            group: Some((group, rest.slice(..j))),
+            head,
+            group: Some((group, mid)),
             preamble: true,
-            tail: rest.slice(j + p.len()..),
+            tail,
             client_input_tokens,
             max_tokens: None,
         }
@@ -292,12 +286,10 @@ impl Template {
             return whole;
         }
         let b = body(endpoint, &with_preamble(&base, GROUP_MARK), opts);
-        let esc = serde_json::to_string(GROUP_MARK).unwrap_or_default();
-        let esc = esc.trim_matches('"');
-        match find(&b, esc.as_bytes()) {
-            Some(i) => Self {
-                head: b.slice(..i),
-                group: Some((0, b.slice(i + esc.len()..))),
+        match split_at(&b, GROUP_MARK) {
+            Some((head, rest)) => Self {
+                head,
+                group: Some((0, rest)),
                 preamble: false,
                 tail: Bytes::new(),
                 client_input_tokens,
@@ -348,6 +340,15 @@ impl Template {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A serialized body cut where `mark` (JSON-escaped, as serialization wrote it) is, without
+/// the mark.
+fn split_at(b: &Bytes, mark: &str) -> Option<(Bytes, Bytes)> {
+    let esc = serde_json::to_string(mark).unwrap_or_default();
+    let esc = esc.trim_matches('"');
+    let i = find(b, esc.as_bytes())?;
+    Some((b.slice(..i), b.slice(i + esc.len()..)))
 }
 
 /// `prompt` with `pre` at the start of its text or of its first message.

@@ -348,24 +348,22 @@ async fn batches(
     (records, batch_ns)
 }
 
-/// Requests start at their scheduled arrival, however many are in flight (up to
-/// `max_concurrency`, when given).
-async fn open_loop(
-    w: &Workload,
-    spec: &PointSpec,
-    clock: Clock,
-    schedule: Schedule,
-    last: &LastSent,
-) -> Vec<RequestRecord> {
-    // Arrivals are paced by a plain thread: its sleeps are precise to tens of microseconds,
-    // where the async timer rounds up to whole milliseconds. Lateness still shows as queue time.
-    let (tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
-    let (requests, duration, epoch) = (spec.requests, spec.duration, clock.epoch);
-    let pacer = std::thread::Builder::new()
+/// Arrivals `(index, due)` at `epoch` plus each of `offsets`, in order, until `limit` of them
+/// or the first at or past `duration`. They are paced by a plain thread: its sleeps are
+/// precise to tens of microseconds, where the async timer rounds up to whole milliseconds.
+/// Lateness still shows as queue time.
+pub(super) fn pace(
+    offsets: impl Iterator<Item = Duration> + Send + 'static,
+    limit: Option<u64>,
+    duration: Option<Duration>,
+    epoch: Instant,
+) -> Result<tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>, String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    std::thread::Builder::new()
         .name("llms-arrivals".into())
         .spawn(move || {
-            for (i, offset) in (0u64..).zip(schedule) {
-                if requests.is_some_and(|r| i >= r) || duration.is_some_and(|d| offset >= d) {
+            for (i, offset) in (0u64..).zip(offsets) {
+                if limit.is_some_and(|r| i >= r) || duration.is_some_and(|d| offset >= d) {
                     break;
                 }
                 let Some(due) = epoch.checked_add(offset) else {
@@ -376,13 +374,24 @@ async fn open_loop(
                     break;
                 }
             }
-        });
-    if let Err(e) = pacer {
-        return vec![internal(
-            String::new(),
-            format!("cannot start the arrival thread: {e}"),
-        )];
-    }
+        })
+        .map_err(|e| format!("cannot start the arrival thread: {e}"))?;
+    Ok(rx)
+}
+
+/// Requests start at their scheduled arrival, however many are in flight (up to
+/// `max_concurrency`, when given).
+async fn open_loop(
+    w: &Workload,
+    spec: &PointSpec,
+    clock: Clock,
+    schedule: Schedule,
+    last: &LastSent,
+) -> Vec<RequestRecord> {
+    let mut due_rx = match pace(schedule, spec.requests, spec.duration, clock.epoch) {
+        Ok(rx) => rx,
+        Err(why) => return vec![internal(String::new(), why)],
+    };
     let limit = spec
         .max_concurrency
         .map(|m| Arc::new(Semaphore::new(m as usize)));

@@ -104,25 +104,19 @@ pub(super) async fn replay(
     let limit = spec
         .max_concurrency
         .map(|m| Arc::new(tokio::sync::Semaphore::new(m as usize)));
-    let n = offsets
-        .len()
-        .min(usize::try_from(spec.requests.unwrap_or(u64::MAX)).unwrap_or(usize::MAX));
-    let mut set = tokio::task::JoinSet::new();
-    for (i, at) in offsets.iter().take(n).enumerate() {
-        let at = at.div_f64(speed.max(1e-9));
-        if spec.duration.is_some_and(|d| at >= d) {
-            break;
-        }
-        let Some(due) = clock.epoch.checked_add(at) else {
-            break;
+    let at: Vec<Duration> = offsets.iter().map(|a| a.div_f64(speed.max(1e-9))).collect();
+    let mut due_rx =
+        match super::runner::pace(at.into_iter(), spec.requests, spec.duration, clock.epoch) {
+            Ok(rx) => rx,
+            Err(why) => return vec![super::runner::internal(String::new(), why)],
         };
-        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+    let mut set = tokio::task::JoinSet::new();
+    while let Some((i, due)) = due_rx.recv().await {
         let permit = match &limit {
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
         let w = w.clone();
-        let i = i as u64;
         set.spawn(async move {
             let r = w.send_template(i, clock, due).await;
             drop(permit);

@@ -81,6 +81,21 @@ pub fn bench_args(url: &str, extra: &[&str]) -> llmsd::bench::BenchArgs {
     llmsd::bench::args::parse(&v).unwrap()
 }
 
+/// Run every point of `llmsd bench` (as the daemon does, one session) and keep the records.
+pub async fn run_points(
+    url: &str,
+    extra: &[&str],
+) -> Vec<(llms_shared::PointResult, Vec<llms_shared::RequestRecord>)> {
+    let mut s = llmsd::bench::Session::open(bench_args(url, extra).config().unwrap())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for i in 0..s.loads().len() {
+        out.push(s.point(i, None).await.unwrap());
+    }
+    out
+}
+
 /// Paths printed by scripts/llamacpp.sh (builds on first use).
 pub fn llama_artifacts() -> &'static HashMap<String, String> {
     static A: OnceLock<HashMap<String, String>> = OnceLock::new();
