@@ -42,6 +42,8 @@ pub struct CmpRow {
     pub peak_mem_gib: Option<f64>,
     /// Output tokens per joule.
     pub tokens_per_joule: Option<f64>,
+    /// Prompt tokens the engine served from its prefix cache, percent, where it reported them.
+    pub cache_hit_pct: Option<f64>,
 }
 
 impl CmpRow {
@@ -180,6 +182,9 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 itl_p99: p.map(|p| p.itl_ms.p99),
                 peak_mem_gib: peak,
                 tokens_per_joule: r.gpu.as_ref().and_then(|g| g.tokens_per_joule),
+                cache_hit_pct: p
+                    .and_then(|p| p.prefix_cache.as_ref())
+                    .map(|c| 100.0 * c.hit_rate),
             });
         }
     }
@@ -215,6 +220,11 @@ pub type Grid = (Vec<String>, Vec<(f64, Vec<Option<f64>>)>);
 /// One metric as a grid: a row per load value, a column per series (`None` where a series
 /// has no such point or no figure).
 pub fn pivot(rows: &[CmpRow], metric: Metric) -> Grid {
+    pivot_by(rows, |r| metric.of(r))
+}
+
+/// [`pivot`] of any figure of a row.
+pub fn pivot_by(rows: &[CmpRow], figure: impl Fn(&CmpRow) -> Option<f64>) -> Grid {
     let mut names: Vec<String> = rows.iter().map(|r| r.series.clone()).collect();
     names.sort();
     names.dedup();
@@ -229,7 +239,7 @@ pub fn pivot(rows: &[CmpRow], metric: Metric) -> Grid {
                 .map(|n| {
                     rows.iter()
                         .find(|r| &r.series == n && r.x == x)
-                        .and_then(|r| metric.of(r))
+                        .and_then(&figure)
                 })
                 .collect();
             (x, cells)

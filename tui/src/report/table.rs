@@ -1,7 +1,7 @@
 //! The comparison as text, Markdown and JSON: a long table (one row per point), then per
 //! metric a pivot (a row per load value, a column per series).
 
-use crate::compare::{CmpRow, Metric, fmt, fmt_x, pivot};
+use crate::compare::{CmpRow, Metric, fmt, fmt_x};
 use llms_shared::{JobSummary, ResultRow};
 use serde_json::{Value, json};
 
@@ -89,7 +89,35 @@ pub fn metrics_with_data(rows: &[CmpRow]) -> Vec<Metric> {
 /// A pivot's cells as text: the figure, `*` after it when the point is flagged, `-` when
 /// absent (failed or not run).
 fn pivot_cells(rows: &[CmpRow], metric: Metric) -> (Vec<String>, Vec<Vec<String>>) {
-    let (names, grid) = pivot(rows, metric);
+    pivot_cells_by(rows, |r| metric.of(r))
+}
+
+/// A figure of a row beside the metrics.
+type Figure = fn(&CmpRow) -> Option<f64>;
+
+/// A pivot table: its title, the series' names, and a row of cells per load value.
+type Pivot = (&'static str, Vec<String>, Vec<Vec<String>>);
+
+/// Pivots of the figures beside the metrics: (title, getter). Shown where some row has one.
+const EXTRA: [(&str, Figure); 1] = [("prefix cache hit %", |r: &CmpRow| r.cache_hit_pct)];
+
+/// The extra pivots that have data.
+fn extra_pivots(rows: &[CmpRow]) -> Vec<Pivot> {
+    EXTRA
+        .iter()
+        .filter(|(_, f)| rows.iter().any(|r| f(r).is_some()))
+        .map(|(title, f)| {
+            let (names, cells) = pivot_cells_by(rows, f);
+            (*title, names, cells)
+        })
+        .collect()
+}
+
+fn pivot_cells_by(
+    rows: &[CmpRow],
+    figure: impl Fn(&CmpRow) -> Option<f64>,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let (names, grid) = crate::compare::pivot_by(rows, figure);
     let body = grid
         .into_iter()
         .map(|(x, cells)| {
@@ -197,6 +225,13 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow]) -> String {
         let right = vec![true; headers.len()];
         out.push_str(&aligned(&headers, &cells, &right));
     }
+    for (title, names, cells) in extra_pivots(rows) {
+        out.push_str(&format!("\n{title} by {by}\n"));
+        let mut headers = vec![by.clone()];
+        headers.extend(names);
+        let right = vec![true; headers.len()];
+        out.push_str(&aligned(&headers, &cells, &right));
+    }
     out
 }
 
@@ -275,6 +310,16 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
         headers.extend(names);
         out.push_str(&md_table(&headers, &cells));
     }
+    for (title, names, cells) in extra_pivots(rows) {
+        let cells: Vec<Vec<String>> = cells
+            .into_iter()
+            .map(|l| l.into_iter().map(|c| c.replace('*', "\\*")).collect())
+            .collect();
+        out.push_str(&format!("\n{h} {title} by {by}\n\n"));
+        let mut headers = vec![by.clone()];
+        headers.extend(names);
+        out.push_str(&md_table(&headers, &cells));
+    }
     if rows.iter().any(|r| r.marked() && r.error.is_none()) {
         out.push_str("\n`*` flagged point (see its status).\n");
     }
@@ -283,7 +328,8 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
 
 /// The comparison as JSON: `{"jobs":[{id,name,state}], "rows":[{job, series, kind, mode, x,
 /// error, flags, failed_requests, throughput, req_per_s, ttft_p50, ttft_p99, itl_p50,
-/// itl_p99, peak_mem_gib, tokens_per_joule}]}`, `null` where a figure is missing.
+/// itl_p99, peak_mem_gib, tokens_per_joule, cache_hit_pct}]}`, `null` where a figure is
+/// missing.
 pub fn json(jobs: &Jobs, rows: &[CmpRow]) -> Value {
     let jobs: Vec<Value> = jobs
         .iter()
@@ -309,6 +355,7 @@ pub fn json(jobs: &Jobs, rows: &[CmpRow]) -> Value {
                 "itl_p99": r.itl_p99,
                 "peak_mem_gib": r.peak_mem_gib,
                 "tokens_per_joule": r.tokens_per_joule,
+                "cache_hit_pct": r.cache_hit_pct,
             })
         })
         .collect();

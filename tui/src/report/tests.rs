@@ -173,6 +173,7 @@ fn json_has_every_key_and_nulls_for_the_failed_point() {
         "itl_p99",
         "peak_mem_gib",
         "tokens_per_joule",
+        "cache_hit_pct",
     ];
     for r in rows {
         let have: BTreeSet<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
@@ -518,4 +519,37 @@ fn cross_checks_total_the_compared_count_and_name_each_outcome() {
         t.contains("| 3 | vllm | m | 5/5 | 24588 | 16396 | engine counted 0 | equal in 3, DISAGREE in 1, engine restarted in 1 |"),
         "{t}"
     );
+}
+
+/// Points with prefix-cache figures get their hit rate in every form of the comparison.
+#[test]
+fn compare_shows_the_prefix_cache_hit_rate_where_there_is_one() {
+    let (j, mut points) = crate::fixtures::sweep();
+    let none = compare(&[(j.clone(), points.clone())], false, false).unwrap();
+    assert!(!none.contains("prefix cache hit %"));
+    for r in points.iter_mut() {
+        if let Some(p) = r.point.as_mut() {
+            p.prefix_cache = Some(llms_shared::PrefixCacheHits {
+                source: "usage".into(),
+                cached_tokens: 60,
+                prompt_tokens: 100,
+                hit_rate: 0.6,
+                template_tokens: None,
+                shared_tokens: None,
+                excess_hit_rate: 0.0,
+                unique_prompts: true,
+            });
+        }
+    }
+    let jobs = [(j, points)];
+    let text = compare(&jobs, false, false).unwrap();
+    assert!(
+        text.contains("\nprefix cache hit % by concurrency\n"),
+        "{text}"
+    );
+    assert!(text.contains("60.0"), "{text}");
+    let md = compare(&jobs, true, false).unwrap();
+    assert!(md.contains("## prefix cache hit % by concurrency"), "{md}");
+    let json: Value = serde_json::from_str(&compare(&jobs, false, true).unwrap()).unwrap();
+    assert_eq!(json["rows"][0]["cache_hit_pct"], 60.0);
 }
