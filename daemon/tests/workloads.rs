@@ -564,3 +564,52 @@ async fn a_sharegpt_dataset_is_replayed_with_all_its_turns() {
         "{w:?}"
     );
 }
+
+/// `--output-dist dataset`: each request asks for a length the prompts file's own answers
+/// have (counted by the server's tokenizer: a byte a token here), drawn with replacement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_lengths_follow_a_datasets_answers() {
+    let dir = common::daemon::temp_dir("answers");
+    let path = dir.join("chats.jsonl");
+    std::fs::write(
+        &path,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"12345\"}]}\n\
+         {\"conversations\": [{\"from\": \"human\", \"value\": \"yo\"}, {\"from\": \"gpt\", \"value\": \"123456789\"}]}\n\
+         {\"prompt\": \"no answer here\"}\n",
+    )
+    .unwrap();
+    let eng = Engine::start(fixed(0.2, 0.1));
+    let args = format!(
+        "--prompts {} --output-dist dataset --concurrency 2 --requests 20",
+        path.display()
+    );
+    let points = common::run_points(&eng.url, &words(&args)).await;
+    let (p, records) = &points[0];
+    assert_eq!((p.completed, p.output_token_mismatches), (20, 0));
+    let asked: Vec<u32> = records.iter().map(|r| r.max_tokens.unwrap()).collect();
+    assert!(asked.iter().all(|n| *n == 5 || *n == 9), "{asked:?}");
+    assert!(asked.contains(&5) && asked.contains(&9), "{asked:?}");
+    // A file without answers, or no file, is refused by name.
+    std::fs::write(&path, "{\"prompt\": \"x\"}\n").unwrap();
+    let e = Session::open(bench_args(&eng.url, &words(&args)).config().unwrap())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string()
+            .contains("--output-dist dataset: the prompts file has no answers"),
+        "{e}"
+    );
+    let e = Session::open(
+        bench_args(&eng.url, &words("--output-dist dataset --concurrency 1"))
+            .config()
+            .unwrap(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        e.to_string().contains("give the dataset with --prompts"),
+        "{e}"
+    );
+}

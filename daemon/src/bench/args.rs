@@ -323,12 +323,8 @@ impl BenchArgs {
                     .into(),
             );
         }
-        dists_fit(
-            &shape,
-            self.input_dist.is_some(),
-            self.output_dist.is_some(),
-        )
-        .map_err(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))?;
+        dists_fit(&shape, self.input_dist, self.output_dist)
+            .map_err(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))?;
         if shape.turns() > 1 && self.batch.is_some() {
             return Err(
                 "--batch does not run conversations: use --concurrency (sessions in flight) or --rate (session starts)"

@@ -1,7 +1,8 @@
 //! Length distributions for a run's prompts and answers: `fixed:N`, `uniform:MIN,MAX`,
 //! `normal:MEAN,SD` (clipped to three deviations and at least 1), `lognormal:MEAN,SD` (of the
-//! lengths themselves; clipped to at least 1 and at most 100 means). Draws are seeded, so a
-//! run can be repeated exactly.
+//! lengths themselves; clipped to at least 1 and at most 100 means), and `dataset` (output
+//! lengths only: the lengths of the prompts file's own answers, drawn with replacement).
+//! Draws are seeded, so a run can be repeated exactly.
 
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
@@ -21,14 +22,20 @@ pub enum Dist {
     Normal(f64, f64),
     /// Log-normal with this mean and standard deviation of the lengths.
     LogNormal(f64, f64),
+    /// The lengths of the prompts file's answers (its empirical distribution), which the
+    /// session counts with the server's tokenizer; see [`draw_pool`].
+    Dataset,
 }
 
 impl Dist {
     /// Parse `KIND:PARAMS`; the message says what is wrong.
     pub fn parse(s: &str) -> Result<Dist, String> {
+        if s.trim() == "dataset" {
+            return Ok(Dist::Dataset);
+        }
         let (kind, params) = s
             .split_once(':')
-            .ok_or_else(|| format!("'{s}' is not KIND:PARAMS (fixed:N, uniform:MIN,MAX, normal:MEAN,SD, lognormal:MEAN,SD)"))?;
+            .ok_or_else(|| format!("'{s}' is not KIND:PARAMS (fixed:N, uniform:MIN,MAX, normal:MEAN,SD, lognormal:MEAN,SD) or dataset"))?;
         let nums: Vec<f64> = params
             .split(',')
             .map(|p| p.trim().parse::<f64>())
@@ -76,7 +83,9 @@ impl Dist {
             v.clamp(lo.max(1.0), hi.min(f64::from(MAX_LEN))).round() as u32
         };
         match *self {
+            // Resolved into a pool by the session; never drawn from alone.
             Dist::Fixed(n) => n,
+            Dist::Dataset => 1,
             Dist::Uniform(a, b) => rng.random_range(a..=b),
             Dist::Normal(m, sd) => match Normal::new(m, sd) {
                 Ok(d) => clip(d.sample(rng), m - 3.0 * sd, m + 3.0 * sd),
@@ -98,6 +107,7 @@ impl Dist {
         let top = |v: f64| v.clamp(1.0, f64::from(MAX_LEN)).round() as u32;
         match *self {
             Dist::Fixed(n) => n,
+            Dist::Dataset => MAX_LEN,
             Dist::Uniform(_, b) => b,
             Dist::Normal(m, sd) => top(m + 3.0 * sd),
             Dist::LogNormal(m, _) => top(100.0 * m),
@@ -112,6 +122,7 @@ impl fmt::Display for Dist {
             Dist::Uniform(a, b) => write!(f, "uniform:{a},{b}"),
             Dist::Normal(m, sd) => write!(f, "normal:{m},{sd}"),
             Dist::LogNormal(m, sd) => write!(f, "lognormal:{m},{sd}"),
+            Dist::Dataset => f.write_str("dataset"),
         }
     }
 }
@@ -122,6 +133,16 @@ pub fn draw(d: &Dist, n: usize, seed: u64, salt: u64) -> Vec<u32> {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ salt);
     (0..n).map(|_| d.sample(&mut rng)).collect()
+}
+
+/// `n` lengths drawn with replacement from `pool` (a dataset's), seeded like [`draw`].
+pub fn draw_pool(pool: &[u32], n: usize, seed: u64, salt: u64) -> Vec<u32> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ salt);
+    match pool.len() {
+        0 => Vec::new(),
+        k => (0..n).map(|_| pool[rng.random_range(0..k)]).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +197,12 @@ mod tests {
         assert!((mean(&l) - 300.0).abs() < 10.0, "{}", mean(&l));
         assert!(l.iter().all(|x| *x >= 1));
         assert_eq!(draw(&Dist::Fixed(9), 3, 0, 0), [9, 9, 9]);
+        // A dataset's pool: only its own lengths, each drawn, seeded.
+        let p = draw_pool(&[5, 9], 1000, 3, 1);
+        assert!(p.iter().all(|x| *x == 5 || *x == 9));
+        assert!(p.contains(&5) && p.contains(&9));
+        assert_eq!(p, draw_pool(&[5, 9], 1000, 3, 1));
+        assert!(draw_pool(&[], 3, 0, 0).is_empty());
+        assert_eq!(Dist::parse("dataset"), Ok(Dist::Dataset));
     }
 }

@@ -142,6 +142,12 @@ impl Session {
             .build()
             .map_err(|e| BenchError::Internal(e.to_string()))?;
         let source = PromptSource::open(&c)?;
+        // A dataset's answers, whose lengths the requests will ask for: read before the
+        // server is asked, counted by its tokenizer after.
+        let answers = match c.workload.output_dist {
+            Some(dist::Dist::Dataset) => Some(prompts::read_answers(&c)?),
+            _ => None,
+        };
         let info = discover(&http, &base).await?;
         let model = c.model.clone().or(info.model);
         // The kind's row says, where the kind is known and its API fixed; else what the server
@@ -196,10 +202,24 @@ impl Session {
         };
         let endpoint = c.workload.endpoint;
         // Drawn output lengths, one per prompt (a trace gives its own).
-        let outputs = c
-            .workload
-            .output_dist
-            .map(|d| dist::draw(&d, built.prompts.len(), c.seed, OUTPUT_SALT));
+        let outputs = match (c.workload.output_dist, &answers) {
+            (Some(dist::Dist::Dataset), Some(a)) => {
+                let codec = crate::loadgen::synth::Codec::Server {
+                    http: http.clone(),
+                    base: base.clone(),
+                    model: opts.model.clone(),
+                };
+                let pool = prompts::answer_lengths(&codec, a).await?;
+                Some(dist::draw_pool(
+                    &pool,
+                    built.prompts.len(),
+                    c.seed,
+                    OUTPUT_SALT,
+                ))
+            }
+            (Some(d), _) => Some(dist::draw(&d, built.prompts.len(), c.seed, OUTPUT_SALT)),
+            (None, _) => None,
+        };
         let prepared: Vec<Template> = built
             .prompts
             .iter()
@@ -292,6 +312,14 @@ impl Session {
             server: info.owned_by,
             workload: Some(workload),
             points: Vec::new(),
+        };
+        // A dataset's lengths are known only now: the stream cap follows them.
+        let client = match (&answers, &outputs) {
+            (Some(_), Some(o)) => {
+                let most = o.iter().copied().max().unwrap_or(1);
+                client.with_token_limit(2 * u64::from(most.max(16)) + 16)
+            }
+            _ => client,
         };
         let w = Workload {
             client,

@@ -69,6 +69,57 @@ pub(super) fn read_dialogues(
     }
 }
 
+/// The answers of the prompts file `c` names (`--output-dist dataset`).
+pub(super) fn read_answers(c: &RunConfig) -> Result<Vec<String>, BenchError> {
+    let usage = |e: prompts::PromptError| BenchError::Usage(format!("--output-dist dataset: {e}"));
+    let sent = llms_shared::AttachedFile::find(&c.workload.attached, llms_shared::PROMPTS_FIELD);
+    let answers = match (sent, &c.workload.prompts) {
+        (Some(f), _) => prompts::answers(&f.path, &f.text).map_err(usage)?,
+        (None, Some(p)) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                BenchError::Usage(format!("--output-dist dataset: {}: {e}", p.display()))
+            })?;
+            prompts::answers(&p.display().to_string(), &text).map_err(usage)?
+        }
+        (None, None) => {
+            return Err(BenchError::Usage(
+                "--output-dist dataset: give the dataset with --prompts (its answers' lengths)"
+                    .into(),
+            ));
+        }
+    };
+    if answers.is_empty() {
+        return Err(BenchError::Usage(
+            "--output-dist dataset: the prompts file has no answers (ShareGPT gpt turns or assistant messages)"
+                .into(),
+        ));
+    }
+    Ok(answers)
+}
+
+/// Most answers counted for a dataset's output lengths (a sample of a larger file).
+const MAX_ANSWERS: usize = 4096;
+
+/// The answers' lengths in tokens, as `codec` counts them (at most [`MAX_ANSWERS`] of them).
+pub(super) async fn answer_lengths(
+    codec: &synth::Codec,
+    answers: &[String],
+) -> Result<Vec<u32>, BenchError> {
+    let mut out = Vec::new();
+    for chunk in answers[..answers.len().min(MAX_ANSWERS)].chunks(16) {
+        let counted = futures::future::join_all(chunk.iter().map(|a| codec.encode(a))).await;
+        for c in counted {
+            let n = c.map_err(|e| BenchError::Server(e.to_string()))?.len();
+            out.push(
+                u32::try_from(n)
+                    .unwrap_or(u32::MAX)
+                    .clamp(1, super::dist::MAX_LEN),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Seeds input-length draws apart from output-length ones.
 const INPUT_SALT: u64 = 0x0069_6e70_7574;
 

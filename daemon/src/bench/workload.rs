@@ -193,7 +193,18 @@ impl Shape {
 /// Whether drawn lengths fit the workload: input lengths only for `single` (the others shape
 /// their prompts themselves), output lengths for all but a trace (it gives its own).
 /// `Err((field, why))`.
-pub fn dists_fit(shape: &Shape, input: bool, output: bool) -> Result<(), (&'static str, String)> {
+pub fn dists_fit(
+    shape: &Shape,
+    input: Option<super::dist::Dist>,
+    output: Option<super::dist::Dist>,
+) -> Result<(), (&'static str, String)> {
+    if input == Some(super::dist::Dist::Dataset) {
+        return Err((
+            "input_dist",
+            "dataset is for output lengths (send a dataset's own prompts with prompts)".into(),
+        ));
+    }
+    let (input, output) = (input.is_some(), output.is_some());
     if input && *shape != Shape::Single {
         return Err((
             "input_dist",

@@ -225,6 +225,30 @@ pub fn dialogues(name: &str, text: &str) -> Result<Vec<Dialogue>, PromptError> {
     Ok(out)
 }
 
+/// The answers a prompts file gives: each ShareGPT record's first `gpt` (or `assistant`) turn
+/// after its first human one, each `{"messages"}` entry's first `assistant` message after its
+/// first `user` one. Prompts without one give none.
+pub fn answers(name: &str, text: &str) -> Result<Vec<String>, PromptError> {
+    let mut out = Vec::new();
+    for (_, e) in entries(name, text)? {
+        let answer = match e {
+            Entry::ShareGpt { conversations } => conversations
+                .iter()
+                .skip_while(|t| t.from != "human" && t.from != "user")
+                .find(|t| t.from == "gpt" || t.from == "assistant")
+                .map(|t| t.value.clone()),
+            Entry::Messages { messages } => messages
+                .iter()
+                .skip_while(|m| m.role != "user")
+                .find(|m| m.role == "assistant")
+                .map(|m| m.content.clone()),
+            Entry::Text(_) | Entry::Prompt { .. } => None,
+        };
+        out.extend(answer.filter(|a| !a.is_empty()));
+    }
+    Ok(out)
+}
+
 /// Turn one entry into a prompt. ShareGPT records without a human turn are skipped.
 fn to_prompt(name: &str, at: &str, e: Entry) -> Result<Option<Prompt>, PromptError> {
     let p = match e {
