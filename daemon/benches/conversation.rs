@@ -39,6 +39,9 @@ fn workload(url: &str, tokens: u32, prefix: &str, turns: Option<u32>) -> Workloa
             users: Arc::new(llmsd::loadgen::prompts::default_set()),
             unique: true,
             dialogues: None,
+            turns_dist: None,
+            think_exponential: false,
+            seed: 0,
         })
     });
     w

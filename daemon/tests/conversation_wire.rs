@@ -90,6 +90,9 @@ async fn each_turn_carries_the_session_and_resends_the_answer() {
             ]),
             unique: false,
             dialogues: None,
+            turns_dist: None,
+            think_exponential: false,
+            seed: 0,
         })),
         trace: None,
     };

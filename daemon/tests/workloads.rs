@@ -43,6 +43,9 @@ async fn shared_prefix_hits_are_what_the_engine_served_request_by_request() {
         assert_eq!(seen, [0, 1, 2]);
         let c = p.prefix_cache.as_ref().unwrap();
         assert_eq!((c.source.as_str(), c.cached_tokens), ("usage", 21 * 112));
+        // The contract's point-level total, and in the JSON.
+        assert_eq!(p.cached_tokens, Some(21 * 112));
+        assert_eq!(serde_json::to_value(p).unwrap()["cached_tokens"], 21 * 112);
         assert_eq!(c.shared_tokens, Some(96));
         assert!(
             !p.flags.iter().any(|f| f == "prefix_cache_hits"),
@@ -612,4 +615,46 @@ async fn output_lengths_follow_a_datasets_answers() {
         e.to_string().contains("give the dataset with --prompts"),
         "{e}"
     );
+}
+
+/// Sessions of drawn length and exponential think times: each session has its own number of
+/// turns (at most --turns, the same for the same seed), and the pauses between a turn's
+/// answer and the next turn vary around their mean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_turns_and_think_times_are_drawn() {
+    let eng = Engine::start(fixed(0.2, 0.1));
+    let args = "--workload conversation --turns 6 --turns-dist uniform:1,6 --think-ms 10 \
+                --think-exponential --concurrency 2 --requests 60 --output-tokens 2 --seed 9";
+    let session_turns = |records: &[llms_shared::RequestRecord]| {
+        let mut by: std::collections::BTreeMap<u64, u32> = Default::default();
+        for r in records {
+            let i: u64 = r.id.rsplit('-').next().unwrap().parse().unwrap();
+            *by.entry(i / 6).or_default() += 1;
+        }
+        by.into_values().collect::<Vec<u32>>()
+    };
+    let points = common::run_points(&eng.url, &words(args)).await;
+    let (p, records) = &points[0];
+    assert_eq!(p.failed, 0);
+    let turns = session_turns(records);
+    assert_eq!(turns.len(), 10, "60 turns reserve 10 sessions of 6");
+    assert!(turns.iter().all(|t| (1..=6).contains(t)), "{turns:?}");
+    assert!(turns.iter().any(|t| *t != turns[0]), "{turns:?}");
+    let again = common::run_points(&eng.url, &words(args)).await;
+    assert_eq!(
+        session_turns(&again[0].1),
+        turns,
+        "the same seed, the same sessions"
+    );
+    // Think times: from one turn's end to the next one's due time, within a session.
+    let mut gaps = Vec::new();
+    for w in records.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if b.turn == Some(a.turn.unwrap() + 1) {
+            gaps.push(b.due_ns.saturating_sub(a.start_ns + a.end_ns));
+        }
+    }
+    assert!(gaps.len() >= 5, "{gaps:?}");
+    let (lo, hi) = (gaps.iter().min().unwrap(), gaps.iter().max().unwrap());
+    assert!(hi > lo && hi - lo > 5_000_000, "think times vary: {gaps:?}");
 }

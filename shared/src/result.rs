@@ -64,6 +64,12 @@ pub struct WorkloadReport {
     /// `conversation`: the header that carries each session's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_header: Option<String>,
+    /// `conversation`: the distribution each session's turns were drawn from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns_dist: Option<String>,
+    /// `conversation`: think times drawn exponentially (`think_ms` their mean).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub think_exponential: bool,
     /// `trace`: the trace file as named, its requests replayed and the tokens of a block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceReport>,
@@ -381,6 +387,10 @@ pub struct PointResult {
     /// was sent that their timeout ended (counted as failed, `timeout`; flag `point_cut`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<String>,
+    /// Prompt tokens the engine served from its prefix cache over the point (the same as
+    /// `prefix_cache.cached_tokens`), where it reported them; per request in `requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
     /// Conversations: TTFT of the completed requests of each turn ("1" the first), where the
     /// history resent grows turn by turn and the engine may serve it from its cache.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -429,6 +439,7 @@ impl PointResult {
             server: None,
             prefix_cache: None,
             cut: None,
+            cached_tokens: None,
             ttft_by_turn_ms: BTreeMap::new(),
             ttft_by_uncached_ms: BTreeMap::new(),
             requests: Vec::new(),

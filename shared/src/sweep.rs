@@ -52,6 +52,13 @@ pub struct WorkloadDef {
     /// `conversation`: send each session's id in this header (routers with affinity).
     #[serde(default)]
     pub session_header: Option<String>,
+    /// `conversation`: each session's turns drawn from this (`uniform:2,8`, ...), at most
+    /// `turns`.
+    #[serde(default)]
+    pub turns_dist: Option<String>,
+    /// `conversation`: think times drawn exponentially with `think_ms` as their mean.
+    #[serde(default)]
+    pub think_exponential: Option<bool>,
     /// `trace`: a JSONL trace (Mooncake's format: `timestamp` ms, `input_length`,
     /// `output_length`, `hash_ids`), replayed at its times; `[load] speed` sets the pace.
     #[serde(default)]

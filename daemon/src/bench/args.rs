@@ -112,6 +112,13 @@ pub struct BenchArgs {
     /// conversation: send each session's id in this header (routers with session affinity).
     #[arg(long)]
     pub session_header: Option<String>,
+    /// conversation: each session's turns drawn from this (fixed:N, uniform:MIN,MAX, ...),
+    /// at most --turns.
+    #[arg(long, value_parser = Dist::parse)]
+    pub turns_dist: Option<Dist>,
+    /// conversation: think times drawn exponentially with --think-ms as their mean.
+    #[arg(long)]
+    pub think_exponential: bool,
     /// trace: the JSONL trace to replay (Mooncake's format: timestamp ms, input_length,
     /// output_length, hash_ids).
     #[arg(long)]
@@ -304,6 +311,8 @@ impl BenchArgs {
             turns: self.turns,
             think_ms: self.think_ms,
             session_header: self.session_header.clone(),
+            turns_dist: self.turns_dist,
+            think_exponential: self.think_exponential.then_some(true),
             trace: self.trace.as_ref().map(|p| p.display().to_string()),
             block_tokens: self.block_tokens,
         };

@@ -271,6 +271,8 @@ impl Session {
                 turns,
                 think_ms,
                 session_header,
+                turns_dist,
+                think_exponential,
             } => Some(Arc::new(Conversation {
                 turns: *turns,
                 think: Duration::from_secs_f64(think_ms / 1e3),
@@ -282,6 +284,9 @@ impl Session {
                 users: Arc::new(built.prompts.clone()),
                 unique: pre.unique,
                 dialogues: dialogues.clone(),
+                turns_dist: *turns_dist,
+                think_exponential: *think_exponential,
+                seed: c.seed,
             })),
             _ => None,
         };
@@ -605,6 +610,7 @@ async fn measure(
         (template_tokens, c.workload.shape.shared_tokens()),
         !c.workload.verbatim_prompts,
     );
+    point.cached_tokens = point.prefix_cache.as_ref().map(|c| c.cached_tokens);
     // A conversation's later turns are meant to reuse their own history: its hits are
     // measured, not judged.
     if !c.workload.shape.judges_hits()

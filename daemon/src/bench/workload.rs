@@ -45,12 +45,16 @@ pub enum Shape {
     /// (the assistant's turns as the engine answered them) and a new user message, after
     /// `think_ms` from the previous answer. Load counts sessions.
     Conversation {
-        /// Turns per session.
+        /// Turns per session (the most, with `turns_dist`).
         turns: u32,
-        /// Think time between an answer and the next turn, ms.
+        /// Think time between an answer and the next turn, ms (the mean, exponential).
         think_ms: f64,
         /// The header that carries the session's id.
         session_header: Option<String>,
+        /// Each session's turns drawn from this (at most `turns`).
+        turns_dist: Option<super::dist::Dist>,
+        /// Think times drawn exponentially with `think_ms` as their mean.
+        think_exponential: bool,
     },
     /// A trace replayed at its times (divided by the point's speed): each request's prompt
     /// made of the trace's blocks (`block_tokens` each), so requests share exactly the blocks
@@ -80,6 +84,10 @@ pub struct Params {
     pub think_ms: Option<f64>,
     /// `session_header`.
     pub session_header: Option<String>,
+    /// `turns_dist`.
+    pub turns_dist: Option<super::dist::Dist>,
+    /// `think_exponential`.
+    pub think_exponential: Option<bool>,
     /// `trace`.
     pub trace: Option<String>,
     /// `block_tokens`.
@@ -140,6 +148,13 @@ impl Shape {
             zipf: d.zipf,
             turns: d.turns,
             think_ms: d.think_ms,
+            turns_dist: match &d.turns_dist {
+                Some(t) => Some(
+                    super::dist::Dist::parse(t).map_err(|e| format!("workload.turns_dist: {e}"))?,
+                ),
+                None => None,
+            },
+            think_exponential: d.think_exponential,
             session_header: d.session_header.clone(),
             trace: d.trace.clone(),
             block_tokens: d.block_tokens,
@@ -159,6 +174,8 @@ impl Shape {
             ("turns", p.turns.is_some()),
             ("think_ms", p.think_ms.is_some()),
             ("session_header", p.session_header.is_some()),
+            ("turns_dist", p.turns_dist.is_some()),
+            ("think_exponential", p.think_exponential.is_some()),
         ];
         let trace = [
             ("trace", p.trace.is_some()),
@@ -313,10 +330,18 @@ fn conversation_of(p: Params) -> Result<Shape, (&'static str, String)> {
             ));
         }
     }
+    if p.turns_dist == Some(super::dist::Dist::Dataset) {
+        return Err((
+            "turns_dist",
+            "dataset is for output lengths (a dataset's conversations give their own turns with prompts)".into(),
+        ));
+    }
     Ok(Shape::Conversation {
         turns,
         think_ms,
         session_header: p.session_header,
+        turns_dist: p.turns_dist,
+        think_exponential: p.think_exponential.unwrap_or(false),
     })
 }
 
@@ -375,14 +400,25 @@ pub fn report(
             turns,
             think_ms,
             session_header,
+            ..
         } => (Some(*turns), Some(*think_ms), session_header.clone()),
         _ => (None, None, None),
+    };
+    let (turns_dist, think_exponential) = match shape {
+        Shape::Conversation {
+            turns_dist,
+            think_exponential,
+            ..
+        } => (turns_dist.map(|d| d.to_string()), *think_exponential),
+        _ => (None, false),
     };
     WorkloadReport {
         kind: shape.name().into(),
         turns,
         think_ms,
         session_header,
+        turns_dist,
+        think_exponential,
         trace,
         input_dist: None,
         output_dist: None,
@@ -437,7 +473,9 @@ mod tests {
             Ok(Shape::Conversation {
                 turns: 4,
                 think_ms: 0.0,
-                session_header: Some("x-session-id".into())
+                session_header: Some("x-session-id".into()),
+                turns_dist: None,
+                think_exponential: false,
             })
         );
         for (d, want) in [
@@ -482,6 +520,20 @@ mod tests {
             (
                 talk(Some(2), None, Some("a b")),
                 "workload.session_header: 'a b' is not",
+            ),
+            (
+                WorkloadDef {
+                    turns_dist: Some("uniform:5,2".into()),
+                    ..talk(Some(4), None, None)
+                },
+                "workload.turns_dist: uniform:5,2",
+            ),
+            (
+                WorkloadDef {
+                    turns_dist: Some("dataset".into()),
+                    ..talk(Some(4), None, None)
+                },
+                "workload.turns_dist: dataset is for output lengths",
             ),
             (
                 talk(Some(2), None, Some("X-Request-Id")),

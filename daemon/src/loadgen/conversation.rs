@@ -38,6 +38,43 @@ pub struct Conversation {
     /// A dataset's conversations to replay instead of `users`: each session one of them,
     /// turn by turn (every user turn, up to `turns`), the assistant's turns the engine's own.
     pub dialogues: Option<Arc<Vec<Dialogue>>>,
+    /// Each session's turns drawn from this (at most `turns`), seeded by `seed` and the
+    /// session; `None`: every session has `turns`.
+    pub turns_dist: Option<crate::bench::dist::Dist>,
+    /// Think times drawn exponentially with `think` as their mean, instead of fixed.
+    pub think_exponential: bool,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+impl Conversation {
+    /// The turns of the session whose first turn is request `seq` of the run.
+    fn turns_of(&self, seq: u64) -> u64 {
+        use rand::SeedableRng;
+        let most = u64::from(self.turns);
+        match &self.turns_dist {
+            Some(d) => {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed ^ seq.rotate_left(17));
+                u64::from(d.sample(&mut rng)).clamp(1, most.max(1))
+            }
+            None => most,
+        }
+    }
+
+    /// The think time after turn `t` of the session whose first turn is request `seq`.
+    fn think_after(&self, seq: u64, t: u64) -> Duration {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Exp};
+        if !self.think_exponential || self.think.is_zero() {
+            return self.think;
+        }
+        let mut rng =
+            rand::rngs::StdRng::seed_from_u64(self.seed ^ 0x0074_6869_6e6b ^ seq.wrapping_add(t));
+        match Exp::new(1.0 / self.think.as_secs_f64()) {
+            Ok(d) => Duration::from_secs_f64(d.sample(&mut rng).min(3_600.0)),
+            Err(_) => self.think,
+        }
+    }
 }
 
 /// Sessions needed for `requests` turns.
@@ -64,8 +101,8 @@ impl Workload {
     ) -> Vec<(u64, RequestRecord)> {
         // Every session has `c.turns` places in the point's numbering, whatever it sends.
         let slots = u64::from(c.turns);
-        let mut turns = slots;
         let seq = self.first_prompt.wrapping_add(s * slots);
+        let mut turns = c.turns_of(seq);
         let n = c.users.len().max(1) as u64;
         // A dataset's conversation: the session's own (the run's sessions take them in turn).
         let dialogue = c.dialogues.as_ref().and_then(|d| {
@@ -135,7 +172,7 @@ impl Workload {
                 role: "assistant".into(),
                 content: answer.unwrap_or_default(),
             });
-            tokio::time::sleep(c.think).await;
+            tokio::time::sleep(c.think_after(seq, t)).await;
             due = Instant::now();
         }
         out

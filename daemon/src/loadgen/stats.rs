@@ -253,6 +253,7 @@ pub fn aggregate(
         server: None,
         prefix_cache: None,
         cut: None,
+        cached_tokens: None,
         ttft_by_turn_ms: by_turn
             .into_iter()
             .map(|(t, s)| (t.to_string(), s.stats()))
