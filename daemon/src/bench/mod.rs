@@ -6,9 +6,11 @@
 //! setting: warm-up, read the engine's counters, run the point, read them again, aggregate.
 
 pub mod args;
+mod assemble;
 mod checks;
 pub mod config;
 pub mod dist;
+mod point;
 mod prompts;
 mod replay;
 mod shared_prefix;
@@ -16,13 +18,10 @@ mod table;
 pub mod workload;
 
 use crate::loadgen::client::{Clock, Prepared, StreamClient, describe, http_builder};
-use crate::loadgen::conversation::Conversation;
 use crate::loadgen::live::Live;
-use crate::loadgen::request::{Prompt, RESERVED_SEQ, RequestOptions, Template};
-use crate::loadgen::runner::{PointSpec, Workload, run_point, warmup};
-use crate::loadgen::stats::{Expectations, aggregate};
+use crate::loadgen::request::{Prompt, RESERVED_SEQ, RequestOptions};
+use crate::loadgen::runner::{Workload, warmup};
 pub use args::BenchArgs;
-use checks::{COUNTER_BUDGET, MAX_EXCESS_HITS, cross_check, prefix_cache_hits, settled_counters};
 pub use config::{PointStop, RunConfig, WorkloadConfig};
 use llms_shared::{BenchReport, Load, PointResult, REPORT_VERSION, RequestRecord};
 use prompts::{Preambles, PromptSource, build_prompts};
@@ -220,76 +219,18 @@ impl Session {
             (Some(d), _) => Some(dist::draw(&d, built.prompts.len(), c.seed, OUTPUT_SALT)),
             (None, _) => None,
         };
-        let prepared: Vec<Template> = built
-            .prompts
-            .iter()
-            .zip(&built.targets)
-            .enumerate()
-            .map(|(i, (p, t))| {
-                let group = built.groups.as_ref().and_then(|g| g.get(i));
-                let line = trace.as_ref().and_then(|tr| tr.lines.get(i));
-                let drawn = outputs.as_ref().and_then(|o| o.get(i)).copied();
-                let asked = line.map(|l| l.output_length).or(drawn);
-                // A request with its own output length asks for it, and its record says so.
-                let opts = RequestOptions {
-                    max_tokens: asked.or(opts.max_tokens),
-                    ..opts.clone()
-                };
-                let mut template = match (group, p, line) {
-                    (_, _, Some(_)) => Template::tagged(endpoint, p, &opts, pre.unique, None),
-                    (Some(g), Prompt::Messages(ms), None) if ms.len() == 2 => {
-                        let parts = (ms[0].content.as_str(), ms[1].content.as_str());
-                        Template::shared(endpoint, parts, *g, &opts, pre.unique, *t)
-                    }
-                    _ => Template::new(endpoint, p, &opts, pre.unique, *t),
-                };
-                template.max_tokens = asked;
-                template
-            })
-            .collect();
-        // A conversation over a prompts file replays its conversations turn by turn.
-        let dialogues = match (&c.workload.shape, &c.workload.prompts) {
-            (Shape::Conversation { .. }, Some(p)) => {
-                Some(Arc::new(prompts::read_dialogues(&c, p)?))
-            }
-            _ => None,
-        };
+        let prepared = assemble::templates(
+            &built,
+            trace.as_ref(),
+            outputs.as_deref(),
+            &opts,
+            pre,
+            endpoint,
+        );
+        let dialogues = assemble::dialogues(&c)?;
         let mut warnings = built.warnings.clone();
-        if let (Some(d), Shape::Conversation { turns, .. }, (Some(r), _)) =
-            (&dialogues, &c.workload.shape, c.stop.split())
-        {
-            let sessions = r.div_ceil(u64::from(*turns)) * c.loads.len() as u64;
-            if sessions > d.len() as u64 {
-                warnings.push(format!(
-                    "the prompts file has {} conversations and the run starts {sessions} sessions: they are replayed again (each session with its own preamble)",
-                    d.len()
-                ));
-            }
-        }
-        let conversation = match &c.workload.shape {
-            Shape::Conversation {
-                turns,
-                think_ms,
-                session_header,
-                turns_dist,
-                think_exponential,
-            } => Some(Arc::new(Conversation {
-                turns: *turns,
-                think: Duration::from_secs_f64(think_ms / 1e3),
-                header: session_header
-                    .as_deref()
-                    .and_then(|h| reqwest::header::HeaderName::from_bytes(h.as_bytes()).ok()),
-                endpoint,
-                opts: opts.clone(),
-                users: Arc::new(built.prompts.clone()),
-                unique: pre.unique,
-                dialogues: dialogues.clone(),
-                turns_dist: *turns_dist,
-                think_exponential: *think_exponential,
-                seed: c.seed,
-            })),
-            _ => None,
-        };
+        warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
+        let conversation = assemble::conversation(&c, &built, dialogues.clone(), &opts, pre);
         // What was sent: a dataset's whole conversations, where it replays them.
         let sent: Vec<Prompt> = match &dialogues {
             Some(d) => d.iter().map(|d| d.as_prompt()).collect(),
@@ -336,7 +277,7 @@ impl Session {
             conversation,
             trace: trace.as_ref().map(|t| Arc::new(replay::offsets(t))),
         };
-        let input_target = input_target(&c, built.template_tokens);
+        let input_target = point::input_target(&c, built.template_tokens);
         Ok(Self {
             c,
             w,
@@ -480,7 +421,7 @@ impl Session {
     ) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
         self.w.id_prefix = format!("llms-p{n}");
         self.w.point = n as u64;
-        measure(
+        point::measure(
             &self.c,
             &mut self.w,
             (&self.http, &self.base),
@@ -512,121 +453,6 @@ impl Window for () {
 
 /// Seeds output-length draws apart from input-length ones.
 const OUTPUT_SALT: u64 = 0x6f75_7470_7574;
-
-/// Every request's input tokens as the server should count them, where the workload makes
-/// them exact: `--input-tokens` itself for single prompts; the template, the prefix and the
-/// request's own `--input-tokens` for a shared prefix (when the template was measured).
-fn input_target(c: &RunConfig, template_tokens: Option<u64>) -> Option<u32> {
-    let own = c.workload.input_tokens?;
-    match c.workload.shape {
-        Shape::Single => Some(own),
-        Shape::SharedPrefix { prefix_tokens, .. } => {
-            let t = u32::try_from(template_tokens?).ok()?;
-            t.checked_add(prefix_tokens)?.checked_add(own)
-        }
-        // Only a session's first turn is that long; later ones carry its history.
-        Shape::Conversation { .. } => None,
-        // A trace gives each request its own length.
-        Shape::Trace { .. } => None,
-    }
-}
-
-/// Counters, the measured requests, counters again, figures. Moves the workload's prompt
-/// cursor past every prompt it used.
-async fn measure(
-    c: &RunConfig,
-    w: &mut Workload,
-    (http, base): (&reqwest::Client, &str),
-    load: Load,
-    live: Option<Arc<Live>>,
-    window: &dyn Window,
-    (template_tokens, input_target): (Option<u64>, Option<u32>),
-) -> Result<(PointResult, Vec<RequestRecord>), BenchError> {
-    // Counter reads are bounded: a server slow to answer /metrics cannot hold the point.
-    let before = tokio::time::timeout(COUNTER_BUDGET, settled_counters(http, base))
-        .await
-        .ok()
-        .flatten();
-    let (requests, duration) = c.stop.split();
-    let spec = PointSpec {
-        load: load.clone(),
-        requests,
-        duration,
-        max_concurrency: c.max_concurrency,
-        seed: c.seed,
-    };
-    let measured = Workload {
-        client: w.client.clone().with_live(live),
-        ..w.clone()
-    };
-    window.opened();
-    let run = run_point(&measured, &spec).await;
-    window.closed().await;
-    let run = run.map_err(|e| BenchError::Usage(e.to_string()))?;
-    w.first_prompt += run.used;
-    let exp = Expectations {
-        // A trace or drawn lengths give each request its own output length.
-        output_tokens: match (&c.workload.shape, c.workload.output_dist) {
-            (Shape::Trace { .. }, _) | (_, Some(_)) => None,
-            _ => Some(c.workload.output_tokens),
-        },
-        per_request_input: c.workload.input_dist.is_some(),
-        input_tokens: input_target,
-        slo: c.slo.unwrap_or_default(),
-        max_error_rate: c.max_error_rate,
-    };
-    let mut point = aggregate(
-        load,
-        &run.records,
-        &exp,
-        run.client,
-        run.batch_ns.as_deref(),
-    );
-    if let Some(why) = &run.cut {
-        point.cut = Some(why.clone());
-        point.flags.push("point_cut".into());
-    }
-    let checked = tokio::time::timeout(
-        COUNTER_BUDGET,
-        cross_check(http, base, before, &run.records),
-    );
-    let (server, cache_metric) = match checked.await.ok().flatten() {
-        Some((s, m)) => (Some(s), m),
-        None => (None, None),
-    };
-    point.server = server;
-    if let Some(s) = &point.server {
-        if s.output_tokens < 0.0 {
-            // A counter only goes down when the engine process started over.
-            point.flags.push("engine_restarted".into());
-        } else if s.agrees == Some(false) {
-            point.flags.push("server_count_mismatch".into());
-        }
-    }
-    point.prefix_cache = prefix_cache_hits(
-        &run.records,
-        point.server.as_ref(),
-        cache_metric,
-        (template_tokens, c.workload.shape.shared_tokens()),
-        !c.workload.verbatim_prompts,
-    );
-    point.cached_tokens = point.prefix_cache.as_ref().map(|c| c.cached_tokens);
-    // A conversation's later turns are meant to reuse their own history: its hits are
-    // measured, not judged.
-    if !c.workload.shape.judges_hits()
-        && let Some(p) = point.prefix_cache.as_mut()
-    {
-        p.excess_hit_rate = 0.0;
-    }
-    if point
-        .prefix_cache
-        .as_ref()
-        .is_some_and(|c| c.excess_hit_rate > MAX_EXCESS_HITS)
-    {
-        point.flags.push("prefix_cache_hits".into());
-    }
-    Ok((point, run.records))
-}
 
 async fn discover(http: &reqwest::Client, base: &str) -> Result<ServerInfo, BenchError> {
     let url = format!("{base}/v1/models");
