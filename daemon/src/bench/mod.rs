@@ -109,7 +109,7 @@ pub struct Session {
 
 impl Session {
     /// Find the server, build the prompts and send the preflight.
-    pub async fn open(c: RunConfig) -> Result<Self, BenchError> {
+    pub async fn open(mut c: RunConfig) -> Result<Self, BenchError> {
         if c.loads.is_empty() {
             return Err(BenchError::Usage("no load settings".into()));
         }
@@ -125,6 +125,10 @@ impl Session {
             Shape::Trace { block_tokens } => Some(replay::open(&c, block_tokens)?),
             _ => None,
         };
+        // A point of a trace sends the requests replayed (not "all": progress counts them).
+        if let (Some(t), PointStop::Requests(_)) = (&trace, c.stop) {
+            c.stop = PointStop::Requests(t.report.replayed);
+        }
         let most_output = match (&trace, c.workload.output_dist) {
             (Some(t), _) => t.lines.iter().map(|l| l.output_length).max().unwrap_or(1),
             (None, Some(d)) => d.max(),

@@ -14,7 +14,6 @@ use llms_shared::RequestRecord;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// How a conversation's turns are made.
@@ -229,28 +228,13 @@ pub(super) async fn open_loop(
     last: &LastSent,
 ) -> (Vec<RequestRecord>, u64) {
     let sessions = spec.requests.map(|r| sessions_for(r, c.turns));
-    let mut due_rx = match super::runner::pace(schedule, sessions, spec.duration, clock.epoch) {
+    let due_rx = match super::runner::pace(schedule, sessions, spec.duration, clock.epoch) {
         Ok(rx) => rx,
         Err(why) => return (vec![internal(String::new(), why)], 0),
     };
-    let limit = spec
-        .max_concurrency
-        .map(|m| Arc::new(Semaphore::new(m as usize)));
-    let mut set = JoinSet::new();
-    let mut started = 0;
-    while let Some((s, due)) = due_rx.recv().await {
-        started += 1;
-        let permit = match &limit {
-            Some(l) => l.clone().acquire_owned().await.ok(),
-            None => None,
-        };
+    super::runner::arrivals(due_rx, spec, last, |s, due| {
         let (w, c, spec) = (w.clone(), c.clone(), spec.clone());
-        set.spawn(async move {
-            let r = w.session(&c, &spec, clock, s, due).await;
-            drop(permit);
-            r
-        });
-    }
-    last.mark();
-    (super::runner::collect(set).await, started)
+        async move { w.session(&c, &spec, clock, s, due).await }
+    })
+    .await
 }

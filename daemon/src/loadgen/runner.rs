@@ -388,28 +388,55 @@ async fn open_loop(
     schedule: Schedule,
     last: &LastSent,
 ) -> Vec<RequestRecord> {
-    let mut due_rx = match pace(schedule, spec.requests, spec.duration, clock.epoch) {
+    let due_rx = match pace(schedule, spec.requests, spec.duration, clock.epoch) {
         Ok(rx) => rx,
         Err(why) => return vec![internal(String::new(), why)],
     };
+    arrivals(due_rx, spec, last, |i, due| {
+        let w = w.clone();
+        async move {
+            vec![(
+                i,
+                w.send(i, format!("{}-{i}", w.id_prefix), clock, due).await,
+            )]
+        }
+    })
+    .await
+    .0
+}
+
+/// Run `job(i, due)` for each arrival, however many are in flight (up to `max_concurrency`,
+/// when given); then no request starts. Returns the records in order, and the arrivals.
+pub(super) async fn arrivals<F, Fut>(
+    mut due_rx: tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>,
+    spec: &PointSpec,
+    last: &LastSent,
+    job: F,
+) -> (Vec<RequestRecord>, u64)
+where
+    F: Fn(u64, Instant) -> Fut,
+    Fut: std::future::Future<Output = Vec<(u64, RequestRecord)>> + Send + 'static,
+{
     let limit = spec
         .max_concurrency
         .map(|m| Arc::new(Semaphore::new(m as usize)));
     let mut set = JoinSet::new();
+    let mut arrived = 0;
     while let Some((i, due)) = due_rx.recv().await {
+        arrived += 1;
         let permit = match &limit {
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
-        let w = w.clone();
+        let run = job(i, due);
         set.spawn(async move {
-            let r = w.send(i, format!("{}-{i}", w.id_prefix), clock, due).await;
+            let r = run.await;
             drop(permit);
-            vec![(i, r)]
+            r
         });
     }
     last.mark();
-    collect(set).await
+    (collect(set).await, arrived)
 }
 
 pub(super) async fn collect(mut set: JoinSet<Vec<(u64, RequestRecord)>>) -> Vec<RequestRecord> {

@@ -176,6 +176,10 @@ impl StreamState {
         let Some(kept) = self.text.as_mut() else {
             return;
         };
+        // Full: the rest of the stream is not parsed a second time.
+        if kept.len() >= self.text_cap {
+            return;
+        }
         let Ok(ev) = serde_json::from_str::<TextEvent>(data) else {
             return;
         };

@@ -192,14 +192,7 @@ impl Corpus {
 
     /// The `len` tokens from `start` (both wrapping around the corpus).
     pub fn window(&self, start: usize, len: usize) -> Vec<u32> {
-        let n = self.ids.len().max(1);
-        self.ids
-            .iter()
-            .cycle()
-            .skip(start % n)
-            .take(len)
-            .copied()
-            .collect()
+        window(&self.ids, start, len)
     }
 
     /// `count` prompts of exactly `target` tokens each (as the codec counts them).
@@ -236,7 +229,10 @@ impl Corpus {
     ) -> Result<Vec<Synthetic>, SynthError> {
         let lead = Lead {
             text: lead,
-            tokens: codec.encode(lead).await?.len(),
+            tokens: match lead {
+                "" => 0,
+                l => codec.encode(l).await?.len(),
+            },
         };
         let len = self.ids.len();
         let count = targets.len();
@@ -268,6 +264,20 @@ impl Corpus {
     }
 }
 
+/// The `len` ids from `start`, both wrapping around `ids` (without walking up to `start`).
+fn window(ids: &[u32], start: usize, len: usize) -> Vec<u32> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let from = start % ids.len();
+    ids[from..]
+        .iter()
+        .chain(ids.iter().cycle())
+        .take(len)
+        .copied()
+        .collect()
+}
+
 /// Offsets tried for one prompt before the closest length is taken.
 const OFFSET_TRIES: usize = 8;
 
@@ -285,8 +295,7 @@ async fn exact(
     target: usize,
     lead: &Lead<'_>,
 ) -> Result<Synthetic, SynthError> {
-    let window =
-        |k: usize| -> Vec<u32> { ids.iter().cycle().skip(offset).take(k).copied().collect() };
+    let window = |k: usize| window(ids, offset, k);
     let mut k = target;
     let mut best: Option<Synthetic> = None;
     for _ in 0..MAX_ROUNDS {

@@ -100,31 +100,18 @@ pub(super) async fn replay(
     speed: f64,
     last: &super::runner::LastSent,
 ) -> Vec<llms_shared::RequestRecord> {
-    use std::sync::Arc;
-    let limit = spec
-        .max_concurrency
-        .map(|m| Arc::new(tokio::sync::Semaphore::new(m as usize)));
     let at: Vec<Duration> = offsets.iter().map(|a| a.div_f64(speed.max(1e-9))).collect();
-    let mut due_rx =
+    let due_rx =
         match super::runner::pace(at.into_iter(), spec.requests, spec.duration, clock.epoch) {
             Ok(rx) => rx,
             Err(why) => return vec![super::runner::internal(String::new(), why)],
         };
-    let mut set = tokio::task::JoinSet::new();
-    while let Some((i, due)) = due_rx.recv().await {
-        let permit = match &limit {
-            Some(s) => s.clone().acquire_owned().await.ok(),
-            None => None,
-        };
+    super::runner::arrivals(due_rx, spec, last, |i, due| {
         let w = w.clone();
-        set.spawn(async move {
-            let r = w.send_template(i, clock, due).await;
-            drop(permit);
-            vec![(i, r)]
-        });
-    }
-    last.mark();
-    super::runner::collect(set).await
+        async move { vec![(i, w.send_template(i, clock, due).await)] }
+    })
+    .await
+    .0
 }
 
 #[cfg(test)]
