@@ -129,6 +129,11 @@ async fn each_turn_carries_the_session_and_resends_the_answer() {
         "{}",
         seen[2].0
     );
+    assert!(
+        seen[3].0.contains("x-session-id: llms-p0-s1\r\n"),
+        "{}",
+        seen[3].0
+    );
     let messages = |i: usize| seen[i].1["messages"].clone();
     assert_eq!(
         messages(1),

@@ -80,6 +80,12 @@ async fn the_report_says_what_was_sent_and_repeats_with_the_seed() {
     assert!(w.unique_prompts);
     // The same prompts, in the same order, for the same seed.
     assert_eq!(b.workload.unwrap().prompts_sha256, w.prompts_sha256);
+    // Another seed draws other groups: other prompts, another digest.
+    let other = args.replace("--seed 5", "--seed 6");
+    let c = bench::run(bench_args(&eng.url, &words(&other)))
+        .await
+        .unwrap();
+    assert_ne!(c.workload.unwrap().prompts_sha256, w.prompts_sha256);
     let v = serde_json::to_value(&a).unwrap();
     assert_eq!(v["workload"]["kind"], "shared_prefix");
     assert_eq!(v["workload"]["prompts_sha256"].as_str().unwrap().len(), 64);
@@ -376,9 +382,17 @@ async fn a_trace_replays_its_times_lengths_and_shared_blocks() {
         // Request 0 is the point's first: nothing cached, whatever ran before.
         assert_eq!(cached[0], 0, "{cached:?}");
         // Requests 1 and 4 reuse blocks 1 and 2 (64 bytes after a 19-byte head: 80 cached).
-        assert!(cached[1] >= 64 && cached[4] >= 64, "{cached:?}");
-        // Requests 2 and 3 share only the head with the others.
-        assert!(cached[2] <= 16 && cached[3] <= 16, "{cached:?}");
+        assert_eq!((cached[1], cached[4]), (80, 80), "{cached:?}");
+        // Requests 2 and 3 share only the head with the others: one 16-byte block.
+        assert_eq!((cached[2], cached[3]), (16, 16), "{cached:?}");
+        // Sent when due, not merely planned so.
+        for r in &records {
+            assert!(
+                r.start_ns >= r.due_ns && r.start_ns - r.due_ns < 20_000_000,
+                "{}",
+                r.id
+            );
+        }
         assert!(
             !p.flags.iter().any(|f| f == "prefix_cache_hits"),
             "{:?}",

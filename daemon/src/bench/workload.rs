@@ -581,6 +581,10 @@ mod tests {
         let b = [Prompt::Text("ab".into())];
         assert_eq!(digest(&a), digest(&a.clone()));
         assert_ne!(digest(&a), digest(&b));
-        assert_eq!(digest(&[]).len(), 64);
+        // SHA-256 of nothing.
+        assert_eq!(
+            digest(&[]),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -74,6 +74,8 @@ fn a_resumed_job_plans_as_an_uninterrupted_one_after_any_stored_prefix() {
         assert_eq!(indices(&remaining(&plan, "b", &finished)), [3, 4, 5]);
         assert_eq!(first_prompt(&plan, &plan[3], &finished, warmup), 0);
         assert_eq!(ordinal(&plan, &plan[4]), 1);
+        // Engine b's second point counts b's first point's warm-up only, none of a's rows.
+        assert_eq!(first_prompt(&plan, &plan[4], &finished, warmup), warmup);
     }
 }
 
