@@ -64,6 +64,7 @@ fn seed(dir: &Path) {
                 load: Load::Concurrency {
                     concurrency: 1 << (i % 10),
                 },
+                role: None,
             })
             .collect();
         let job = JobRecord {
@@ -113,6 +114,8 @@ fn seed(dir: &Path) {
                 engine_version: None,
                 workload: None,
                 finished_ms: 1_795_800_000_000,
+                role: None,
+                search: None,
             };
             store.put_point(id, &row, &[], &[]).expect("point");
         }
@@ -130,6 +133,7 @@ fn seed_huge(dir: &Path) {
                 index: i,
                 engine: "engine".into(),
                 load: Load::Concurrency { concurrency: 1 + i },
+                role: None,
             })
             .collect();
         let job = JobRecord {

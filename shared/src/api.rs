@@ -217,6 +217,9 @@ pub struct PointPlan {
     pub engine: String,
     /// The load setting, as `llmsd bench` writes it.
     pub load: crate::result::Load,
+    /// The point's part in its engine's capacity search, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::search::SearchRole>,
 }
 
 /// A job in full.
@@ -266,6 +269,12 @@ pub struct ResultRow {
     pub workload: Option<crate::result::WorkloadReport>,
     /// Finish time, unix ms.
     pub finished_ms: u64,
+    /// The point's part in its engine's capacity search, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::search::SearchRole>,
+    /// On the point that ended its engine's capacity search: what the search found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchReport>,
 }
 
 /// State of an engine process.

@@ -10,6 +10,7 @@ pub mod api;
 pub mod clock;
 pub mod kind;
 pub mod result;
+pub mod search;
 pub mod socket;
 pub mod sweep;
 pub mod transport;
@@ -20,12 +21,13 @@ pub use api::{
     MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
 };
 pub use kind::EngineKind;
+pub use search::{Objective, ProbeReport, SearchDef, SearchOver, SearchReport, SearchRole};
 pub use sweep::{
     EngineDef, LoadDef, PROMPTS_FIELD, Sweep, TOKENIZER_FIELD, TRACE_FIELD, WorkloadDef,
 };
 
 pub use result::{
-    Arrival, BenchReport, Chunk, ClientStats, ItlCheck, LatencyStats, Load, PointResult,
-    PrefixCacheHits, REPORT_VERSION, RequestError, RequestRecord, ServerCheck, Slo, TraceReport,
-    Usage, WorkloadReport,
+    Achieved, Arrival, BenchReport, Chunk, ClientStats, ItlCheck, LatencyStats, Load, PointResult,
+    PrefixCacheHits, REPORT_VERSION, RequestError, RequestRecord, ServerCheck, Slo, Steady,
+    TraceReport, Usage, WorkloadReport,
 };

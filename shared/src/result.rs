@@ -27,8 +27,11 @@ pub struct BenchReport {
     /// What the requests sent, so the run can be repeated exactly.
     #[serde(default)]
     pub workload: Option<WorkloadReport>,
-    /// One entry per load setting, in the order they ran.
+    /// One entry per load setting, in the order they ran (a search's probes among them).
     pub points: Vec<PointResult>,
+    /// The capacity search, when the run was one (`--search`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchReport>,
 }
 
 /// A replayed trace.
@@ -214,6 +217,78 @@ pub struct Slo {
     pub e2e: Option<f64>,
 }
 
+/// A point's steady window: the requests that ran while the load was at its level, with the
+/// ramp at the start and the drain at the end left out. The same figures as the whole point.
+///
+/// The window opens when the requests in flight first reach the target (closed loop: the
+/// `concurrency`-th request's start) or, open loop, one median end-to-end latency after the
+/// first request was sent (by then the requests in flight have had the time to build up);
+/// it closes when the last request is sent. Latencies are of the requests that started after
+/// it opened and finished before it closed; throughput counts the tokens streamed and the
+/// requests finished inside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Steady {
+    /// How the window was chosen: `in_flight_target` or `one_latency`.
+    pub rule: String,
+    /// Window start and end, seconds from the point's first request.
+    pub start_s: f64,
+    /// See `start_s`.
+    pub end_s: f64,
+    /// `end_s - start_s`.
+    pub duration_s: f64,
+    /// Requests that started and finished inside the window, completed.
+    pub completed: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Output tokens streamed inside the window (by chunk times, any request).
+    pub output_tokens: u64,
+    /// `output_tokens / duration_s`.
+    pub output_throughput: f64,
+    /// Requests completed inside the window per second.
+    pub request_throughput: f64,
+    /// Of the requests inside the window.
+    pub ttft_ms: LatencyStats,
+    /// See `ttft_ms`.
+    pub itl_ms: LatencyStats,
+    /// See `ttft_ms`.
+    pub tpot_ms: LatencyStats,
+    /// See `ttft_ms`.
+    pub e2e_ms: LatencyStats,
+    /// Why the window holds no request, when it holds none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The load a point actually put on the server, against the load it was set to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Achieved {
+    /// Requests in flight, time-weighted mean over the whole point.
+    pub concurrency_mean: f64,
+    /// Time-weighted median and 90th percentile, and the most at once.
+    pub concurrency_p50: f64,
+    /// See `concurrency_p50`.
+    pub concurrency_p90: f64,
+    /// See `concurrency_p50`.
+    pub concurrency_max: u64,
+    /// Time-weighted mean over the steady window, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_steady: Option<f64>,
+    /// Requests sent per second, first send to last.
+    pub rate: f64,
+    /// Open loop: requests due per second by the seeded schedule over the same requests
+    /// (what `rate` is judged against: a short schedule's own draw differs from the target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_scheduled: Option<f64>,
+    /// What the point was set to: its concurrency, or its rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+    /// The achieved figure judged (`concurrency_steady`, or `rate` against `rate_scheduled`)
+    /// as a share of what was asked; 1 is the load asked for. Off by more than 0.05 either
+    /// way: flag `load_not_achieved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+}
+
 /// How hard the client itself worked during a point (to tell a slow server from a slow client).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientStats {
@@ -372,7 +447,8 @@ pub struct PointResult {
     pub output_token_mismatches: u64,
     /// Validity flags: `tokens_estimated`, `input_tokens_unknown`, `client_bound`,
     /// `output_tokens_mismatch`, `input_tokens_mismatch`, `error_rate_exceeded`,
-    /// `server_count_mismatch`, `engine_restarted`, `prefix_cache_hits`, `point_cut`.
+    /// `server_count_mismatch`, `engine_restarted`, `prefix_cache_hits`, `point_cut`,
+    /// `load_not_achieved`.
     pub flags: Vec<String>,
     /// Client-side load.
     #[serde(default)]
@@ -400,6 +476,12 @@ pub struct PointResult {
     /// ("128": 65 to 128 tokens); where the engine reports cached tokens.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ttft_by_uncached_ms: BTreeMap<String, LatencyStats>,
+    /// The steady window's figures (none for batch mode).
+    #[serde(default)]
+    pub steady: Option<Steady>,
+    /// The load actually achieved.
+    #[serde(default)]
+    pub achieved: Option<Achieved>,
     /// Raw per-request records (only with `--raw`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
@@ -442,6 +524,8 @@ impl PointResult {
             cached_tokens: None,
             ttft_by_turn_ms: BTreeMap::new(),
             ttft_by_uncached_ms: BTreeMap::new(),
+            steady: None,
+            achieved: None,
             requests: Vec::new(),
         }
     }

@@ -180,6 +180,10 @@ pub struct LoadDef {
     /// Trace replay: speed factors, one point each (`[workload] kind = "trace"`).
     #[serde(default)]
     pub speed: Option<Vec<f64>>,
+    /// A capacity search instead of (or after) the lists above: the highest load that meets
+    /// its objectives, probed point by point.
+    #[serde(default)]
+    pub search: Option<crate::search::SearchDef>,
     /// Spacing of arrivals in rate mode.
     #[serde(default)]
     pub arrival: Option<Arrival>,

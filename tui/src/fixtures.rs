@@ -81,6 +81,8 @@ pub fn row(
         engine_version: (kind == "vllm").then(|| "0.20.1".into()),
         workload: None,
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
+        role: None,
+        search: None,
     }
 }
 
@@ -96,6 +98,8 @@ pub fn failed_row(index: u32, engine: &str, kind: &str, load: Load, why: &str) -
         engine_version: None,
         workload: None,
         finished_ms: 1_795_800_000_000 + u64::from(index) * 10_000,
+        role: None,
+        search: None,
     }
 }
 

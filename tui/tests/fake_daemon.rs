@@ -83,6 +83,7 @@ impl Llmsd for Fake {
                 index: i,
                 engine: "ref".into(),
                 load: serde_json::from_value(json!({ "concurrency": 1 + i })).unwrap(),
+                role: None,
             })
             .collect();
         Ok(JobDetail {
@@ -120,6 +121,8 @@ impl Llmsd for Fake {
             engine_version: None,
             workload: None,
             finished_ms: 0,
+            role: None,
+            search: None,
         }])
     }
     async fn engines(self, _: Context) -> Result<Vec<EngineInfo>, ApiError> {

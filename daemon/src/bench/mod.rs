@@ -262,6 +262,7 @@ impl Session {
             server: info.owned_by,
             workload: Some(workload),
             points: Vec::new(),
+            search: None,
         };
         // A dataset's lengths are known only now: the stream cap follows them.
         let client = match (&answers, &outputs) {

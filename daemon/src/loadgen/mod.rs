@@ -19,6 +19,7 @@ pub mod request;
 pub mod runner;
 pub mod schedule;
 pub mod stats;
+pub mod steady;
 pub mod stream;
 pub mod synth;
 pub mod trace;

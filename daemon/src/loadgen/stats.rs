@@ -218,6 +218,11 @@ pub fn aggregate(
     if exp.max_error_rate.is_some_and(|m| error_rate > m) {
         flags.push("error_rate_exceeded");
     }
+    let steady = super::steady::steady(&load, records);
+    let achieved = super::steady::achieved(&load, records, steady.as_ref());
+    if super::steady::off_target(&achieved) {
+        flags.push("load_not_achieved");
+    }
     let batch_ms = batch_ns.map(|b| {
         let mut s = Samples::new();
         b.iter().for_each(|&ns| s.add(ns));
@@ -262,6 +267,8 @@ pub fn aggregate(
             .into_iter()
             .map(|(b, s)| (b.to_string(), s.stats()))
             .collect(),
+        steady,
+        achieved: Some(achieved),
         requests: Vec::new(),
     }
 }

@@ -11,6 +11,7 @@ fn job_plan() -> Vec<PointPlan> {
                 index: plan.len() as u32,
                 engine: e.into(),
                 load: Load::Concurrency { concurrency: c },
+                role: None,
             });
         }
     }
@@ -43,6 +44,8 @@ fn stored(p: &PointPlan, done: Option<(u64, u64)>) -> ResultRow {
         engine_version: None,
         workload: None,
         finished_ms: 1,
+        role: None,
+        search: None,
     }
 }
 

@@ -416,6 +416,7 @@ fn expand(s: &Sweep) -> Result<Vec<PointPlan>, String> {
                 index: plan.len() as u32,
                 engine: e.name.clone().unwrap_or_else(|| e.kind.clone()),
                 load: load.clone(),
+                role: None,
             });
         }
     }

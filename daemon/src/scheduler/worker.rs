@@ -465,6 +465,8 @@ impl Worker {
             engine_version: None,
             workload: None,
             finished_ms: now_ms(),
+            role: p.role,
+            search: None,
         }
     }
 

@@ -44,6 +44,7 @@ fn job(id: u64) -> JobRecord {
             index: 0,
             engine: "e".into(),
             load: llms_shared::Load::Concurrency { concurrency: 1 },
+            role: None,
         }],
         order: id,
         submitted_ms: 1,
@@ -68,6 +69,8 @@ fn row(index: u32) -> ResultRow {
         engine_version: None,
         workload: None,
         finished_ms: 5,
+        role: None,
+        search: None,
     }
 }
 
@@ -177,6 +180,7 @@ async fn add(s: &Store, id: u64) {
             index,
             engine: "e".into(),
             load: llms_shared::Load::Concurrency { concurrency: 1 },
+            role: None,
         })
         .collect();
     s.put_job(&j).unwrap();

@@ -160,6 +160,7 @@ mod tests {
             index,
             engine: "vllm".into(),
             load: Load::Concurrency { concurrency },
+            role: None,
         };
         JobDetail {
             summary: summary(),

@@ -50,6 +50,8 @@ fn results() -> JobResults {
         engine_version: None,
         workload: None,
         finished_ms: 0,
+        role: None,
+        search: None,
     };
     JobResults {
         job: 7,

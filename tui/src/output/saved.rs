@@ -78,6 +78,8 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             engine_version,
             workload,
             finished_ms: 0,
+            role: None,
+            search: None,
         });
     }
     let failed = v
@@ -107,6 +109,8 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             engine_version: None,
             workload: None,
             finished_ms: 0,
+            role: None,
+            search: None,
         });
     }
     rows.sort_by_key(|r| r.index);
