@@ -27,7 +27,7 @@ enum Cmd {
     /// Measure an OpenAI-compatible server (no daemon needed).
     Bench {
         #[command(flatten)]
-        args: BenchArgs,
+        args: Box<BenchArgs>,
         /// Worker threads of the client, 1 to 256 [default: one per CPU].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
@@ -41,7 +41,7 @@ enum Cmd {
         daemon: DaemonArgs,
     },
     /// Serve the reference engine (known timing, ground truth, fault injection).
-    ReferenceEngine(RefArgs),
+    ReferenceEngine(Box<RefArgs>),
     /// What this machine can run: engines (configured, found, version), GPUs and driver,
     /// ports, the state directory, the socket.
     Doctor {
@@ -89,7 +89,7 @@ fn main() -> ExitCode {
                 Ok(rt) => rt,
                 Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
             };
-            match rt.block_on(bench::run(args)) {
+            match rt.block_on(bench::run(*args)) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(e.exit_code(), &e.to_string()),
             }
@@ -114,7 +114,7 @@ fn main() -> ExitCode {
                 Ok(rt) => rt,
                 Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
             };
-            match rt.block_on(refengine::run(args, shutdown_signal())) {
+            match rt.block_on(refengine::run(*args, shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(2, &e),
             }

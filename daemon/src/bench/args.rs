@@ -7,12 +7,14 @@ use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
 use llms_shared::{Arrival, Load, Slo};
+use llms_shared::{SearchDef, SearchOver};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Measure an OpenAI-compatible server at one or more load settings.
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("load").required(true).args(["concurrency", "batch", "rate", "speed"])))]
+#[command(group(ArgGroup::new("load").required(true).args(["concurrency", "batch", "rate", "speed", "search"])))]
 pub struct BenchArgs {
     /// Server base URL, e.g. http://127.0.0.1:8000.
     #[arg(long)]
@@ -35,6 +37,25 @@ pub struct BenchArgs {
     /// Trace replay: speed factors, one point each (1 = as recorded; --workload trace).
     #[arg(long, value_delimiter = ',', value_parser = speed)]
     pub speed: Option<Vec<f64>>,
+    /// Capacity search: the highest concurrency or rate that meets --search-slo, probed
+    /// point by point (geometric steps up, then narrowed to --search-resolution).
+    #[arg(long, value_enum, requires_all = ["search_min", "search_max", "search_slo"])]
+    pub search: Option<SearchArg>,
+    /// Capacity search: the lowest load tried (the search starts there).
+    #[arg(long, requires = "search", value_parser = positive_f64)]
+    pub search_min: Option<f64>,
+    /// Capacity search: the highest load tried.
+    #[arg(long, requires = "search", value_parser = positive_f64)]
+    pub search_max: Option<f64>,
+    /// Capacity search: stop when the highest pass and the lowest fail are this close
+    /// [default: 1 for concurrency, a 64th of the range for rate].
+    #[arg(long, requires = "search", value_parser = positive_f64)]
+    pub search_resolution: Option<f64>,
+    /// Capacity search objectives, e.g. ttft_p99=500,tpot_p99=40,e2e_p90=8000,error_rate=0.01
+    /// (METRIC_STAT in ms: ttft, tpot, itl, e2e with p50, p90, p95, p99, mean, max; error_rate
+    /// 0..1, default 0.01).
+    #[arg(long, requires = "search", value_parser = parse_search_slo)]
+    pub search_slo: Option<BTreeMap<String, f64>>,
     /// Spacing of arrivals in rate mode [default: poisson].
     #[arg(long, value_enum)]
     pub arrival: Option<ArrivalArg>,
@@ -148,6 +169,15 @@ pub enum WorkloadArg {
     Trace,
 }
 
+/// `--search` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SearchArg {
+    /// Requests (or sessions) in flight.
+    Concurrency,
+    /// Arrivals (or session starts) per second.
+    Rate,
+}
+
 /// `--arrival` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ArrivalArg {
@@ -226,7 +256,58 @@ pub fn parse_slo(s: &str) -> Result<Slo, String> {
     Ok(slo)
 }
 
+/// `ttft_p99=500,tpot_p99=40`: each key checked, each limit a number.
+pub fn parse_search_slo(s: &str) -> Result<BTreeMap<String, f64>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or(format!("'{part}' is not KEY=LIMIT"))?;
+        let k = k.trim();
+        llms_shared::Objective::parse(k)?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{k}: '{}' is not a number", v.trim()))?;
+        out.insert(k.to_owned(), v);
+    }
+    if out.is_empty() {
+        return Err("give at least one objective, e.g. ttft_p99=500,tpot_p99=40".into());
+    }
+    Ok(out)
+}
+
 impl BenchArgs {
+    /// The capacity search asked for, checked; errors name the option.
+    pub fn search(&self) -> Result<Option<SearchDef>, String> {
+        let Some(over) = self.search else {
+            return Ok(None);
+        };
+        if self.concurrency.is_some() || self.batch.is_some() || self.rate.is_some() {
+            return Err(
+                "--search finds its own loads: leave out --concurrency, --batch and --rate".into(),
+            );
+        }
+        let def = SearchDef {
+            over: match over {
+                SearchArg::Concurrency => SearchOver::Concurrency,
+                SearchArg::Rate => SearchOver::Rate,
+            },
+            min: self.search_min.unwrap_or(0.0),
+            max: self.search_max.unwrap_or(0.0),
+            resolution: self.search_resolution,
+            slo: self.search_slo.clone().unwrap_or_default(),
+        };
+        def.check().map_err(|(field, why)| {
+            let flag = match field.split_once('.') {
+                Some(("slo", key)) => format!("--search-slo: {key}"),
+                _ => format!("--search-{field}"),
+            };
+            format!("{flag}: {why}")
+        })?;
+        Ok(Some(def))
+    }
+
     /// The load settings, in order, after cross-option checks.
     pub fn loads(&self) -> Result<Vec<Load>, String> {
         let arrival = match self.arrival {
@@ -234,13 +315,14 @@ impl BenchArgs {
             Some(ArrivalArg::Constant) => Arrival::Constant,
             Some(ArrivalArg::Gamma) => Arrival::Gamma,
         };
-        if self.arrival.is_some() && self.rate.is_none() {
+        let open_loop = self.rate.is_some() || self.search == Some(SearchArg::Rate);
+        if self.arrival.is_some() && !open_loop {
             return Err("--arrival only applies to --rate (open loop)".into());
         }
         if self.burstiness.is_some() && arrival != Arrival::Gamma {
             return Err("--burstiness only applies to --arrival gamma".into());
         }
-        if self.max_concurrency.is_some() && self.rate.is_none() {
+        if self.max_concurrency.is_some() && !open_loop {
             return Err(
                 "--max-concurrency only applies to --rate (use --concurrency for a closed loop)"
                     .into(),
@@ -272,6 +354,7 @@ impl BenchArgs {
                         .then_some(self.burstiness.unwrap_or(1.0)),
                 })
                 .collect(),
+            _ if self.search.is_some() => Vec::new(),
             _ => return Err("give one of --concurrency, --batch or --rate".into()),
         };
         // Every arrival schedule is built once here, so a bad one stops the run before the
@@ -369,6 +452,13 @@ impl BenchArgs {
             timeout: Duration::from_secs_f64(self.timeout),
             slo: self.slo,
             max_error_rate: self.max_error_rate,
+            search: self.search()?,
+            arrival: match self.arrival {
+                None | Some(ArrivalArg::Poisson) => Arrival::Poisson,
+                Some(ArrivalArg::Constant) => Arrival::Constant,
+                Some(ArrivalArg::Gamma) => Arrival::Gamma,
+            },
+            burstiness: self.burstiness,
         })
     }
 }

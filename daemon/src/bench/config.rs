@@ -6,7 +6,7 @@ use super::dist::Dist;
 use super::workload::Shape;
 use crate::engine::EngineKind;
 use crate::loadgen::request::Endpoint;
-use llms_shared::{AttachedFile, Load, Slo};
+use llms_shared::{Arrival, AttachedFile, Load, SearchDef, SearchOver, Slo};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,6 +38,32 @@ pub struct RunConfig {
     pub slo: Option<Slo>,
     /// Points whose error rate exceeds this (0..1) are flagged.
     pub max_error_rate: Option<f64>,
+    /// A capacity search, run after `loads` (which may be empty then).
+    pub search: Option<SearchDef>,
+    /// Open loop: spacing of arrivals (for a rate search's probes).
+    pub arrival: Arrival,
+    /// Gamma shape, `arrival` gamma only.
+    pub burstiness: Option<f64>,
+}
+
+impl RunConfig {
+    /// How the searched load reads in sentences: `in flight`, `sessions`, `requests/s`.
+    pub fn search_unit(&self) -> &'static str {
+        let sessions = matches!(self.workload.shape, super::Shape::Conversation { .. });
+        match (self.search.as_ref().map(|s| s.over), sessions) {
+            (Some(SearchOver::Rate), false) => "requests/s",
+            (Some(SearchOver::Rate), true) => "sessions/s",
+            (_, false) => "in flight",
+            (_, true) => "sessions",
+        }
+    }
+
+    /// The load of a search's probe at `value`.
+    pub fn search_load(&self, value: f64) -> Option<Load> {
+        let s = self.search.as_ref()?;
+        let burst = (self.arrival == Arrival::Gamma).then_some(self.burstiness.unwrap_or(1.0));
+        Some(s.load(value, self.arrival, burst))
+    }
 }
 
 /// The prompts and the shape of each request.

@@ -7,12 +7,14 @@
 
 pub mod args;
 mod assemble;
+mod capacity;
 mod checks;
 pub mod config;
 pub mod dist;
 mod point;
 mod prompts;
 mod replay;
+pub mod search;
 mod shared_prefix;
 mod table;
 pub mod workload;
@@ -88,6 +90,9 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
             write_json(path, &report)?;
         }
     }
+    if session.search().is_some() {
+        capacity::run(&mut session, &mut report, (json.as_deref(), raw)).await?;
+    }
     Ok(report)
 }
 
@@ -110,7 +115,7 @@ pub struct Session {
 impl Session {
     /// Find the server, build the prompts and send the preflight.
     pub async fn open(mut c: RunConfig) -> Result<Self, BenchError> {
-        if c.loads.is_empty() {
+        if c.loads.is_empty() && c.search.is_none() {
             return Err(BenchError::Usage("no load settings".into()));
         }
         let base = c
@@ -298,6 +303,21 @@ impl Session {
     /// The load settings, one point each.
     pub fn loads(&self) -> &[Load] {
         &self.c.loads
+    }
+
+    /// The capacity search the session runs after its loads, if any.
+    pub fn search(&self) -> Option<&llms_shared::SearchDef> {
+        self.c.search.as_ref()
+    }
+
+    /// How the searched load reads in sentences (`in flight`, `sessions`, `requests/s`).
+    pub fn search_unit(&self) -> &'static str {
+        self.c.search_unit()
+    }
+
+    /// The load of a search probe at `value` (none without a search).
+    pub fn search_load(&self, value: f64) -> Option<Load> {
+        self.c.search_load(value)
     }
 
     /// What the session has to tell the user since it last asked (prompt lengths that may be

@@ -55,3 +55,25 @@ fn num(ms: f64) -> String {
         format!("{ms:.2}")
     }
 }
+
+/// A search probe's verdict under its row: `probe passes: TTFT p99 12.3 ms, TPOT p99 8.1 ms`.
+pub fn probe(p: &llms_shared::ProbeReport) -> String {
+    let role = match p.role {
+        llms_shared::SearchRole::Probe => "probe",
+        llms_shared::SearchRole::Confirm => "confirmation",
+    };
+    let verdict = match (p.pass, &p.error) {
+        (_, Some(e)) => return format!("{role} has no figures: {e}"),
+        (true, None) => "passes".to_owned(),
+        (false, None) => format!("fails ({})", p.failed.join(", ")),
+    };
+    let figures: Vec<String> = p
+        .values
+        .iter()
+        .map(|(k, v)| match llms_shared::Objective::parse(k) {
+            Ok(o @ llms_shared::Objective::Latency { .. }) => format!("{} {}", o.label(), num(*v)),
+            _ => format!("error rate {v:.3}"),
+        })
+        .collect();
+    format!("{role} {verdict}: {}", figures.join(", "))
+}

@@ -9,7 +9,12 @@
 //! - `Batched`: continuous batching. Each step admits waiting requests up to `max_running`,
 //!   lasts `decode_ms + per_seq_ms * running + prefill_ms_per_token * new prompt tokens`, and
 //!   gives every running request one token. Throughput grows with concurrency and saturates,
-//!   like a real engine.
+//!   like a real engine. Its capacity is known: with no prefill cost, a closed loop of `c`
+//!   requests (`c <= max_running`) gets a token every `decode_ms + per_seq_ms * c` (a little
+//!   less while a finished request's successor is on its way), and beyond `max_running` the
+//!   extra requests wait a whole request's time for their first token.
+//!   It may add a ramp: for `ramp` after turning busy from idle, steps cost a factor more,
+//!   as an engine warming up would.
 
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
@@ -38,6 +43,8 @@ pub enum Perf {
         per_seq_ms: f64,
         /// Requests decoded together at most; the rest wait.
         max_running: usize,
+        /// For this long after turning busy from idle, steps cost this factor more.
+        ramp: Option<(Duration, f64)>,
     },
 }
 
@@ -85,12 +92,12 @@ impl Clock {
                     decode_ms,
                     per_seq_ms,
                     max_running,
+                    ramp,
                 } => batched(
                     rx,
-                    prefill_ms_per_token,
-                    decode_ms,
-                    per_seq_ms,
+                    (prefill_ms_per_token, decode_ms, per_seq_ms),
                     max_running.max(1),
+                    ramp,
                     &g,
                 ),
             })?;
@@ -176,12 +183,13 @@ fn fixed(rx: Receiver<Job>, ttft: Duration, itl: Duration, g: &Gauges) {
 
 fn batched(
     rx: Receiver<Job>,
-    prefill: f64,
-    decode: f64,
-    per_seq: f64,
+    (prefill, decode, per_seq): (f64, f64, f64),
     max_running: usize,
+    ramp: Option<(Duration, f64)>,
     g: &Gauges,
 ) {
+    // Until when steps are slow: set each time the engine turns busy from idle.
+    let mut slow_until: Option<Instant> = None;
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running: Vec<(Job, u32, u64)> = Vec::new(); // job, tokens left, tokens in use
     // A step lasts at most an hour, however large the prompt.
@@ -192,6 +200,7 @@ fn batched(
                 Ok(Some(j)) => waiting.push_back(j),
                 _ => return,
             }
+            slow_until = ramp.map(|(d, _)| Instant::now() + d);
         }
         while let Ok(j) = rx.try_recv() {
             waiting.push_back(j);
@@ -205,7 +214,13 @@ fn batched(
             running.push((j, left, used));
         }
         publish(g, &running, waiting.len());
-        let step = ms(decode + per_seq * running.len() as f64 + prefill * new_tokens as f64);
+        let mut cost = decode + per_seq * running.len() as f64 + prefill * new_tokens as f64;
+        if let (Some(until), Some((_, factor))) = (slow_until, ramp)
+            && Instant::now() < until
+        {
+            cost *= factor;
+        }
+        let step = ms(cost);
         let end = Instant::now() + step;
         // The step "runs": new arrivals queue for the next one.
         loop {
@@ -274,6 +289,7 @@ mod tests {
             decode_ms: 0.2,
             per_seq_ms: 0.01,
             max_running: 2,
+            ramp: None,
         };
         let c = Clock::spawn(perf).unwrap();
         let mut rs: Vec<_> = (0..4).map(|_| ticks_of(&c, 100, 8)).collect();
@@ -298,6 +314,7 @@ mod tests {
             decode_ms: 0.1,
             per_seq_ms: 0.0,
             max_running: 1,
+            ramp: None,
         };
         let c = Clock::spawn(perf).unwrap();
         drop(ticks_of(&c, 1, 1_000_000));

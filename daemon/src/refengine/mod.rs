@@ -62,6 +62,14 @@ pub struct RefArgs {
     /// Performance model: most requests decoded together [default 64].
     #[arg(long)]
     pub max_running: Option<usize>,
+    /// Performance model: for this long after the engine turns busy from idle (a point's
+    /// start), every step costs --ramp-factor times as much: a ramp for the steady window to
+    /// remove.
+    #[arg(long, default_value_t = 0.0)]
+    pub ramp_ms: f64,
+    /// Performance model: how much slower steps are during --ramp-ms.
+    #[arg(long, default_value_t = 4.0)]
+    pub ramp_factor: f64,
     /// KV-cache capacity in tokens (for the usage gauge).
     #[arg(long, default_value_t = 262_144)]
     pub kv_tokens: u64,
@@ -179,6 +187,8 @@ impl Default for RefArgs {
             decode_ms: None,
             decode_ms_per_seq: None,
             max_running: None,
+            ramp_ms: 0.0,
+            ramp_factor: 4.0,
             kv_tokens: 262_144,
             tokens_per_chunk: 1,
             always_usage: false,
@@ -218,7 +228,8 @@ impl RefArgs {
         let model = self.prefill_ms_per_token.is_some()
             || self.decode_ms.is_some()
             || self.decode_ms_per_seq.is_some()
-            || self.max_running.is_some();
+            || self.max_running.is_some()
+            || self.ramp_ms > 0.0;
         let fixed = self.ttft_ms.is_some() || self.itl_ms.is_some();
         // Up to an hour: beyond that the figures overflow and no test needs it.
         let ms = |name: &str, v: f64| {
@@ -248,6 +259,17 @@ impl RefArgs {
                 max_running: match self.max_running.unwrap_or(64) {
                     0 => return Err("--max-running must be at least 1".into()),
                     n => n,
+                },
+                ramp: match (ms("ramp-ms", self.ramp_ms)?, self.ramp_factor) {
+                    (0.0, _) => None,
+                    (r, f) if f.is_finite() && (0.01..=100.0).contains(&f) => {
+                        Some((Duration::from_secs_f64(r / 1e3), f))
+                    }
+                    (_, f) => {
+                        return Err(format!(
+                            "--ramp-factor must be between 0.01 and 100, got {f}"
+                        ));
+                    }
                 },
             }),
         }

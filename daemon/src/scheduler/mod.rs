@@ -7,6 +7,7 @@
 //! their first unfinished point ([`queue::recover`]).
 
 mod plan;
+mod probes;
 mod progress;
 pub mod queue;
 pub mod spec;

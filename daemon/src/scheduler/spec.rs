@@ -270,10 +270,29 @@ fn validate_load(l: &LoadDef, files: &[AttachedFile]) -> Result<(), String> {
         l.speed.is_some(),
     ];
     match given.iter().filter(|g| **g).count() {
-        0 => return Err("load: give one of concurrency, batch, rate or speed (a list)".into()),
-        1 => {}
+        0 if l.search.is_none() => {
+            return Err(
+                "load: give one of concurrency, batch, rate or speed (a list), or [load.search]"
+                    .into(),
+            );
+        }
+        0 | 1 => {}
         _ => return Err("load: give only one of concurrency, batch, rate and speed".into()),
     }
+    if let Some(d) = &l.search {
+        d.check()
+            .map_err(|(field, why)| format!("load.search.{field}: {why}"))?;
+        if l.speed.is_some() {
+            return Err(
+                "load.search: a trace replays at its own times; search over concurrency or rate with another workload"
+                    .into(),
+            );
+        }
+    }
+    let open_loop = l.rate.is_some()
+        || l.search
+            .as_ref()
+            .is_some_and(|d| d.over == llms_shared::SearchOver::Rate);
     if let Some(v) = &l.speed {
         if v.is_empty() {
             return Err("load.speed: the list is empty".into());
@@ -316,7 +335,7 @@ fn validate_load(l: &LoadDef, files: &[AttachedFile]) -> Result<(), String> {
         }
     }
     let arrival = l.arrival.unwrap_or(Arrival::Poisson);
-    if l.arrival.is_some() && l.rate.is_none() {
+    if l.arrival.is_some() && !open_loop {
         return Err("load.arrival: only applies to rate".into());
     }
     if let Some(b) = l.burstiness {
@@ -330,7 +349,7 @@ fn validate_load(l: &LoadDef, files: &[AttachedFile]) -> Result<(), String> {
         }
     }
     if let Some(m) = l.max_concurrency {
-        if l.rate.is_none() {
+        if !open_loop {
             return Err(
                 "load.max_concurrency: only applies to rate (use concurrency for a closed loop)"
                     .into(),
@@ -514,6 +533,9 @@ pub fn run_config(
         timeout: Duration::from_secs_f64(l.timeout_s.unwrap_or(600.0)),
         slo: l.slo,
         max_error_rate: l.max_error_rate,
+        search: l.search.clone(),
+        arrival: l.arrival.unwrap_or(Arrival::Poisson),
+        burstiness: l.burstiness,
     })
 }
 

@@ -4,6 +4,7 @@
 //! engine's remaining points fail with it); the job was cancelled; or the daemon is stopping
 //! (the point is dropped and re-run on the next start).
 
+use super::probes::{self, SearchCtx};
 use super::progress::Progress;
 use super::window::GpuWindow;
 use super::{SchedulerHandle, now_ms, plan, spec};
@@ -27,7 +28,7 @@ pub(super) struct Worker {
 }
 
 /// How a job's run ended early.
-enum Stop {
+pub(super) enum Stop {
     /// The user cancelled it (its state is already written).
     Cancelled,
     /// The daemon is stopping: back to the queue.
@@ -149,7 +150,7 @@ impl Worker {
         let _ = s.inner.store.flush().await;
     }
 
-    fn stopped(&self) -> Option<Stop> {
+    pub(super) fn stopped(&self) -> Option<Stop> {
         if self.sched.inner.shutdown.is_cancelled() {
             Some(Stop::Shutdown)
         } else if self.cancel.is_cancelled() {
@@ -169,10 +170,12 @@ impl Worker {
                 .points(job.id)
                 .map_err(|e| Stop::Store(e.to_string(), e.is_io()))?;
             let todo = plan::remaining(&job.plan, &name, &finished);
-            if todo.is_empty() {
+            let searching = probes::searching(job, &name, &finished);
+            if todo.is_empty() && !searching {
                 continue;
             }
-            self.run_engine(job, def, &todo, &finished).await?;
+            self.run_engine(job, def, &todo, &finished, searching)
+                .await?;
         }
         Ok(())
     }
@@ -183,16 +186,14 @@ impl Worker {
         def: &EngineDef,
         todo: &[&PointPlan],
         finished: &[ResultRow],
+        searching: bool,
     ) -> Result<(), Stop> {
         let s = &self.sched;
         let spec = match engine_spec(def, job.sweep.gpus.as_deref()) {
             Ok(s) => s,
             Err(why) => {
                 let why = format!("engine {}: {why}", spec_name(def));
-                for p in todo {
-                    self.fail_point(job, def, p, &why).await?;
-                }
-                return Ok(());
+                return self.fail_all(job, def, todo, &why, searching).await;
             }
         };
         // Either stop signal cancels the start.
@@ -223,10 +224,7 @@ impl Worker {
                     return Err(stop);
                 }
                 let why = format!("engine {} did not start: {e}", spec_name(def));
-                for p in todo {
-                    self.fail_point(job, def, p, &why).await?;
-                }
-                return Ok(());
+                return self.fail_all(job, def, todo, &why, searching).await;
             }
         };
         let _ = s.update(job.id, |j| {
@@ -234,7 +232,9 @@ impl Worker {
                 j.state = JobState::Running;
             }
         });
-        let result = self.run_points(job, def, &engine, todo, finished).await;
+        let result = self
+            .run_points(job, def, &engine, (todo, finished), searching)
+            .await;
         s.inner.engines.stop(engine.id).await;
         if let Some(info) = s.inner.engines.info(engine.id)
             && let Err(e) = s.inner.store.put_engine(job.id, &info)
@@ -249,8 +249,8 @@ impl Worker {
         job: &JobRecord,
         def: &EngineDef,
         engine: &Engine,
-        todo: &[&PointPlan],
-        finished: &[ResultRow],
+        (todo, finished): (&[&PointPlan], &[ResultRow]),
+        searching: bool,
     ) -> Result<(), Stop> {
         // The files came with the sweep and were stored with it; no path is opened here.
         let files = self
@@ -274,10 +274,7 @@ impl Worker {
             Ok(s) => s,
             Err(why) => {
                 let why = format!("cannot measure engine {}: {why}", spec_name(def));
-                for p in todo {
-                    self.fail_point(job, def, p, &why).await?;
-                }
-                return Ok(());
+                return self.fail_all(job, def, todo, &why, searching).await;
             }
         };
         // The engine is up and no request runs: this is the idle power its points subtract.
@@ -297,10 +294,7 @@ impl Worker {
                 f = session.sampled_warmup(sampled) => f,
                 why = engine.exited() => {
                     let why = format!("engine {} exited during its warm-up: {why}", spec_name(def));
-                    for p in todo {
-                        self.fail_point(job, def, p, &why).await?;
-                    }
-                    return Ok(());
+                    return self.fail_all(job, def, todo, &why, searching).await;
                 }
                 () = self.sched.inner.shutdown.cancelled() => return Err(Stop::Shutdown),
                 () = self.cancel.cancelled() => return Err(Stop::Cancelled),
@@ -329,17 +323,41 @@ impl Worker {
             if session.first_prompt() < first {
                 session.set_first_prompt(first);
             }
-            let died = self.run_point(job, def, engine, &mut session, p).await;
+            let died = self
+                .run_point(job, def, engine, &mut session, p, None)
+                .await;
             self.warn(job, def, session.take_warnings());
             if let Some(why) = died? {
                 dead = Some(why);
             }
         }
+        match (searching, dead) {
+            (false, _) => Ok(()),
+            (true, Some(why)) => self.fail_search(job, def, &why).await,
+            (true, None) => self.run_search(job, def, engine, &mut session).await,
+        }
+    }
+
+    /// Fail the points of `todo` and, when the engine has one, its search, all for `why`.
+    async fn fail_all(
+        &self,
+        job: &JobRecord,
+        def: &EngineDef,
+        todo: &[&PointPlan],
+        why: &str,
+        searching: bool,
+    ) -> Result<(), Stop> {
+        for p in todo {
+            self.fail_point(job, def, p, why).await?;
+        }
+        if searching {
+            self.fail_search(job, def, why).await?;
+        }
         Ok(())
     }
 
     /// Warnings from the session: in the daemon's log and with the job.
-    fn warn(&self, job: &JobRecord, def: &EngineDef, warnings: Vec<String>) {
+    pub(super) fn warn(&self, job: &JobRecord, def: &EngineDef, warnings: Vec<String>) {
         if warnings.is_empty() {
             return;
         }
@@ -354,14 +372,16 @@ impl Worker {
         });
     }
 
-    /// Run and store one point. Returns the engine's death notice when it died.
-    async fn run_point(
+    /// Run and store one point (a search's probe: `search` says where the search stands).
+    /// Returns the engine's death notice when it died.
+    pub(super) async fn run_point(
         &self,
         job: &JobRecord,
         def: &EngineDef,
         engine: &Engine,
         session: &mut Session,
         p: &PointPlan,
+        search: Option<&SearchCtx>,
     ) -> Result<Option<String>, Stop> {
         let s = &self.sched;
         let live = Arc::new(Live::default());
@@ -439,6 +459,9 @@ impl Worker {
         let mut row = row;
         row.engine_version = s.inner.engines.info(engine.id).and_then(|i| i.version);
         row.workload = session.workload();
+        if let Some(ctx) = search {
+            ctx.finish(&mut row);
+        }
         self.store_point(job, row, &records, &samples).await?;
         Ok(died)
     }
@@ -477,7 +500,22 @@ impl Worker {
         p: &PointPlan,
         why: &str,
     ) -> Result<(), Stop> {
-        let row = self.row(def, p, Err(why.to_owned()), None);
+        self.fail_point_with(job, def, p, why, None).await
+    }
+
+    /// Store `p` failed for `why`; a search's probe ends its search.
+    pub(super) async fn fail_point_with(
+        &self,
+        job: &JobRecord,
+        def: &EngineDef,
+        p: &PointPlan,
+        why: &str,
+        search: Option<&SearchCtx>,
+    ) -> Result<(), Stop> {
+        let mut row = self.row(def, p, Err(why.to_owned()), None);
+        if let Some(ctx) = search {
+            ctx.finish(&mut row);
+        }
         self.store_point(job, row, &[], &[]).await
     }
 
@@ -511,7 +549,7 @@ impl Worker {
     }
 }
 
-fn spec_name(def: &EngineDef) -> String {
+pub(super) fn spec_name(def: &EngineDef) -> String {
     def.name.clone().unwrap_or_else(|| def.kind.clone())
 }
 
