@@ -256,3 +256,61 @@ fn named_files_come_with_the_sweep_and_are_never_opened_here() {
         "{e}"
     );
 }
+
+const SEARCH: &str = r#"
+name = "capacity"
+[[engine]]
+kind = "external"
+url = "http://127.0.0.1:8000"
+model = "truth"
+[load]
+requests = 16
+[load.search]
+over = "concurrency"
+min = 1
+max = 64
+slo = { ttft_p99 = 500, tpot_p99 = 40 }
+"#;
+
+/// A search alone plans no point up front (its probes are planned as it goes) and reaches
+/// the session as given.
+#[test]
+fn a_search_sweep_plans_its_probes_as_it_goes() {
+    let (s, plan) = parse(SEARCH, None, None, &checks(&ok_engine)).unwrap();
+    assert!(plan.is_empty());
+    let c = run_config(&s, "http://h", None, None, Vec::new()).unwrap();
+    let d = c.search.clone().unwrap();
+    assert_eq!((d.min, d.max, d.resolution()), (1.0, 64.0, 1.0));
+    assert_eq!(d.slo["tpot_p99"], 40.0);
+    assert_eq!(c.search_unit(), "in flight");
+    assert_eq!(c.search_load(8.0), Some(Load::Concurrency { concurrency: 8 }));
+    // With a list too, the list's points come first.
+    let both = SEARCH.replace("requests = 16", "requests = 16\nconcurrency = [1, 2]");
+    let (_, plan) = parse(&both, None, None, &checks(&ok_engine)).unwrap();
+    assert_eq!(plan.len(), 2);
+}
+
+/// Contradictory or unknown search settings are refused, naming the field.
+#[test]
+fn bad_search_settings_name_the_field() {
+    let err = |from: &str, to: &str| {
+        let text = SEARCH.replace(from, to);
+        parse(&text, None, None, &checks(&ok_engine)).unwrap_err()
+    };
+    let e = err("max = 64", "max = 1");
+    assert!(e.contains("load.search.max: must be above min"), "{e}");
+    let e = err("min = 1", "min = 0.5");
+    assert!(e.contains("load.search.min: concurrency is a whole number"), "{e}");
+    let e = err("tpot_p99 = 40", "tpot_p42 = 40");
+    assert!(e.contains("load.search.slo.tpot_p42"), "{e}");
+    let e = err("over = \"concurrency\"", "over = \"batch\"");
+    assert!(e.contains("over") || e.contains("batch"), "{e}");
+    let e = err("max = 64", "max = 64\nstep = 2");
+    assert!(e.contains("step"), "{e}");
+    let e = err("[load.search]", "arrival = \"gamma\"\n[load.search]");
+    assert!(e.contains("load.arrival"), "{e}");
+    // Arrivals are the rate search's.
+    let rate = SEARCH.replace("\"concurrency\"", "\"rate\"");
+    let rate = rate.replace("[load.search]", "arrival = \"constant\"\n[load.search]");
+    assert!(parse(&rate, None, None, &checks(&ok_engine)).is_ok());
+}
