@@ -1,7 +1,8 @@
 //! Comparing points across engines and jobs: the rows behind `llms compare`, the Results
 //! screen and `llms report`. Pure: results in, rows and series out.
 
-use llms_shared::{JobSummary, Load, ResultRow};
+use crate::frontier;
+use llms_shared::{JobSummary, Load, ResultRow, SearchRole};
 use std::collections::BTreeMap;
 
 /// One point, flattened for comparison.
@@ -44,6 +45,18 @@ pub struct CmpRow {
     pub tokens_per_joule: Option<f64>,
     /// Prompt tokens the engine served from its prefix cache, percent, where it reported them.
     pub cache_hit_pct: Option<f64>,
+    /// Output tokens per second over the point's steady window (not the whole point).
+    pub steady_throughput: Option<f64>,
+    /// Output tokens per second per user: 1000 / TPOT mean (`None` without a TPOT).
+    pub per_user: Option<f64>,
+    /// Output tokens per second per GPU: `throughput` over `gpus` (1 when none measured).
+    pub per_gpu: Option<f64>,
+    /// GPUs the point was measured on (0: no GPU figures; `per_gpu` then assumes 1).
+    pub gpus: usize,
+    /// The point's part in its engine's capacity search, when it is one.
+    pub role: Option<SearchRole>,
+    /// On its series' Pareto frontier of `per_user` against `per_gpu`.
+    pub on_frontier: bool,
 }
 
 impl CmpRow {
@@ -153,6 +166,7 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 .map(load_x)
                 .unwrap_or(("concurrency", f64::NAN));
             let p = r.point.as_ref();
+            let gpus = r.gpu.as_ref().map_or(0, |g| g.gpus.len());
             let peak = r.gpu.as_ref().and_then(|g| {
                 g.gpus
                     .iter()
@@ -185,6 +199,15 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 cache_hit_pct: p
                     .and_then(|p| p.prefix_cache.as_ref())
                     .map(|c| 100.0 * c.hit_rate),
+                steady_throughput: p
+                    .and_then(|p| p.steady.as_ref())
+                    .filter(|s| s.duration_s > 0.0)
+                    .map(|s| s.output_throughput),
+                per_user: p.and_then(|p| frontier::per_user(p.tpot_ms.mean)),
+                per_gpu: p.map(|p| frontier::per_gpu(p.output_throughput, gpus)),
+                gpus,
+                role: r.role,
+                on_frontier: false,
             });
         }
     }
@@ -198,6 +221,7 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
             .cmp(&(b.mode, rank(b.job), &b.series))
             .then(a.x.total_cmp(&b.x))
     });
+    frontier::mark(&mut out);
     out
 }
 

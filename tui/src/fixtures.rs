@@ -36,7 +36,7 @@ pub fn point(load: Load, speed: f64) -> PointResult {
         goodput: speed * x.sqrt(),
         ttft_ms: lat(20.0 + x / speed, 40.0 + 2.0 * x / speed),
         itl_ms: lat(5.0 + x / (10.0 * speed), 9.0 + x / (5.0 * speed)),
-        tpot_ms: lat(5.5, 8.0),
+        tpot_ms: lat(5.5 + x / (10.0 * speed), 8.0 + x / (5.0 * speed)),
         e2e_ms: lat(700.0 + x, 900.0 + x),
         queue_ms: lat(0.1, 0.2),
         output_tokens_requested: Some(128),

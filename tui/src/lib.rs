@@ -12,6 +12,7 @@ pub mod demo;
 pub mod failure;
 #[cfg(test)]
 pub mod fixtures;
+pub mod frontier;
 pub mod output;
 pub mod report;
 pub mod socket;
