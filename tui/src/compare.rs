@@ -149,6 +149,16 @@ pub fn load_x(load: &Load) -> (&'static str, f64) {
     }
 }
 
+/// A series' name: the engine, prefixed with the job (`7/vllm`) when several jobs are
+/// compared.
+pub fn series_name(many: bool, job: u64, engine: &str) -> String {
+    if many {
+        format!("{job}/{engine}")
+    } else {
+        engine.to_owned()
+    }
+}
+
 /// Rows of every point of the given jobs, ordered by mode, then job (in the order given),
 /// engine, and load value. Series names carry the job id only when more than one job is
 /// compared.
@@ -177,11 +187,7 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
             out.push(CmpRow {
                 job: job.id,
                 job_name: job.name.clone(),
-                series: if many {
-                    format!("{}/{}", job.id, r.engine)
-                } else {
-                    r.engine.clone()
-                },
+                series: series_name(many, job.id, &r.engine),
                 kind: r.kind.clone(),
                 mode: plan_x.0,
                 x: plan_x.1,

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod attach;
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod compare;
