@@ -117,11 +117,10 @@ pub fn objective_label(key: &str) -> String {
     Objective::parse(key).map_or_else(|_| key.to_owned(), Objective::label)
 }
 
-/// The objectives in words, latencies first: `TTFT p99 ≤ 500 ms, TPOT p99 ≤ 40 ms and error
-/// rate ≤ 1 %`.
-pub fn slo_text(slo: &BTreeMap<String, f64>) -> String {
+/// The objective keys in reading order: latencies by metric in the order a request meets
+/// them (TTFT, ITL, TPOT, E2E), the error rate last.
+pub fn ordered_keys(slo: &BTreeMap<String, f64>) -> Vec<&String> {
     let mut keys: Vec<&String> = slo.keys().collect();
-    // Latencies by metric in the order a request meets them, the error rate last.
     let rank = |k: &str| {
         ["ttft", "itl", "tpot", "e2e", "error"]
             .iter()
@@ -129,7 +128,13 @@ pub fn slo_text(slo: &BTreeMap<String, f64>) -> String {
             .unwrap_or(9)
     };
     keys.sort_by_key(|k| (rank(k), (*k).clone()));
-    let parts: Vec<String> = keys
+    keys
+}
+
+/// The objectives in words, latencies first: `TTFT p99 ≤ 500 ms, TPOT p99 ≤ 40 ms and error
+/// rate ≤ 1 %`.
+pub fn slo_text(slo: &BTreeMap<String, f64>) -> String {
+    let parts: Vec<String> = ordered_keys(slo)
         .iter()
         .map(|k| format!("{} ≤ {}", objective_label(k), objective_value(k, slo[*k])))
         .collect();
@@ -145,6 +150,15 @@ impl Capacity {
             (SearchOver::Concurrency, true) => "sessions",
             (SearchOver::Rate, false) => "requests/s",
             (SearchOver::Rate, true) => "session starts/s",
+        }
+    }
+
+    /// The unit of `v` of it: singular for a concurrency of 1 (`1 session`).
+    pub fn unit_of(&self, v: f64) -> &'static str {
+        match (self.report.over, self.conversation, v == 1.0) {
+            (SearchOver::Concurrency, false, true) => "request in flight",
+            (SearchOver::Concurrency, true, true) => "session",
+            _ => self.unit(),
         }
     }
 

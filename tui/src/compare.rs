@@ -57,6 +57,9 @@ pub struct CmpRow {
     pub role: Option<SearchRole>,
     /// On its series' Pareto frontier of `per_user` against `per_gpu`.
     pub on_frontier: bool,
+    /// A search point: whether it met every objective, as its engine's search judged it
+    /// (`None`: not a search point, or its search report is not there).
+    pub search_pass: Option<bool>,
 }
 
 impl CmpRow {
@@ -214,6 +217,7 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 gpus,
                 role: r.role,
                 on_frontier: false,
+                search_pass: search_pass(points, r, load.as_ref()),
             });
         }
     }
@@ -229,6 +233,21 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
     });
     frontier::mark(&mut out);
     out
+}
+
+/// How a search point fared, from the probe of its engine's search report with its role
+/// and load.
+fn search_pass(points: &[ResultRow], r: &ResultRow, load: Option<&Load>) -> Option<bool> {
+    let role = r.role?;
+    let report = points
+        .iter()
+        .filter(|o| o.engine == r.engine)
+        .find_map(|o| o.search.as_ref())?;
+    report
+        .probes
+        .iter()
+        .find(|p| p.role == role && Some(&p.load) == load)
+        .map(|p| p.pass)
 }
 
 /// Per series, the (load value, metric) points that have the metric, for charts.
