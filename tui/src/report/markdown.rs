@@ -1,5 +1,6 @@
-//! `report.md`: the jobs, the comparison tables, the cross-checks, the charts and the failed or
-//! flagged points.
+//! `report.md`: the verdict, the jobs, the capacities searches found, the comparison tables,
+//! the frontier, each search's probes, the cross-checks, the charts and the failed or flagged
+//! points.
 
 use super::table::{self, Jobs, load, status};
 use crate::compare::CmpRow;
@@ -55,8 +56,9 @@ fn engines_md(jobs: &Jobs) -> String {
     table::md_table(&headers, &rows)
 }
 
-/// The report: title, jobs, comparison tables, charts (SVG embedded, PNG linked), `notes`
-/// (charts left out and why), then the failed and flagged points with their reasons.
+/// The report: title, the verdict paragraph, jobs, capacities, comparison tables, frontier,
+/// probes, charts (SVG embedded, PNG linked), `notes` (charts left out and why), then the
+/// failed and flagged points with their reasons.
 pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) -> String {
     let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
     let mut out = format!("# llms report: {}\n\n", names.join(", "));
