@@ -85,19 +85,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Compare jobs: engines x load settings, throughput, TTFT, ITL, memory, tokens/J.
+    /// Compare jobs: engines x load settings, throughput, TTFT, ITL, memory, tokens/J, the
+    /// capacity searches found and each engine's Pareto frontier.
     Compare {
         /// Job ids.
         #[arg(required_unless_present = "from", num_args = 1..)]
         jobs: Vec<u64>,
-        /// Read jobs from files saved by `llms results JOB --json` instead of the daemon
-        /// (repeatable).
+        /// Read jobs from files saved by `llms results JOB --json` (or written by `llmsd
+        /// bench --json`) instead of the daemon (repeatable).
         #[arg(long, conflicts_with = "jobs")]
         from: Vec<PathBuf>,
         /// A Markdown table.
         #[arg(long, conflicts_with = "json")]
         md: bool,
-        /// The rows as JSON.
+        /// The rows (and capacities) as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -106,8 +107,8 @@ pub enum Command {
         /// Job ids.
         #[arg(required_unless_present = "from", num_args = 1..)]
         jobs: Vec<u64>,
-        /// Read jobs from files saved by `llms results JOB --json` instead of the daemon
-        /// (repeatable).
+        /// Read jobs from files saved by `llms results JOB --json` (or written by `llmsd
+        /// bench --json`) instead of the daemon (repeatable).
         #[arg(long, conflicts_with = "jobs")]
         from: Vec<PathBuf>,
         /// Directory to write into (created if missing).

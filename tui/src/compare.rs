@@ -1,7 +1,8 @@
 //! Comparing points across engines and jobs: the rows behind `llms compare`, the Results
 //! screen and `llms report`. Pure: results in, rows and series out.
 
-use llms_shared::{JobSummary, Load, ResultRow};
+use crate::frontier;
+use llms_shared::{JobSummary, Load, ResultRow, SearchRole};
 use std::collections::BTreeMap;
 
 /// One point, flattened for comparison.
@@ -44,6 +45,21 @@ pub struct CmpRow {
     pub tokens_per_joule: Option<f64>,
     /// Prompt tokens the engine served from its prefix cache, percent, where it reported them.
     pub cache_hit_pct: Option<f64>,
+    /// Output tokens per second over the point's steady window (not the whole point).
+    pub steady_throughput: Option<f64>,
+    /// Output tokens per second per user: 1000 / TPOT mean (`None` without a TPOT).
+    pub per_user: Option<f64>,
+    /// Output tokens per second per GPU: `throughput` over `gpus` (1 when none measured).
+    pub per_gpu: Option<f64>,
+    /// GPUs the point was measured on (0: no GPU figures; `per_gpu` then assumes 1).
+    pub gpus: usize,
+    /// The point's part in its engine's capacity search, when it is one.
+    pub role: Option<SearchRole>,
+    /// On its series' Pareto frontier of `per_user` against `per_gpu`.
+    pub on_frontier: bool,
+    /// A search point: whether it met every objective, as its engine's search judged it
+    /// (`None`: not a search point, or its search report is not there).
+    pub search_pass: Option<bool>,
 }
 
 impl CmpRow {
@@ -136,6 +152,16 @@ pub fn load_x(load: &Load) -> (&'static str, f64) {
     }
 }
 
+/// A series' name: the engine, prefixed with the job (`7/vllm`) when several jobs are
+/// compared.
+pub fn series_name(many: bool, job: u64, engine: &str) -> String {
+    if many {
+        format!("{job}/{engine}")
+    } else {
+        engine.to_owned()
+    }
+}
+
 /// Rows of every point of the given jobs, ordered by mode, then job (in the order given),
 /// engine, and load value. Series names carry the job id only when more than one job is
 /// compared.
@@ -153,6 +179,7 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 .map(load_x)
                 .unwrap_or(("concurrency", f64::NAN));
             let p = r.point.as_ref();
+            let gpus = r.gpu.as_ref().map_or(0, |g| g.gpus.len());
             let peak = r.gpu.as_ref().and_then(|g| {
                 g.gpus
                     .iter()
@@ -163,11 +190,7 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
             out.push(CmpRow {
                 job: job.id,
                 job_name: job.name.clone(),
-                series: if many {
-                    format!("{}/{}", job.id, r.engine)
-                } else {
-                    r.engine.clone()
-                },
+                series: series_name(many, job.id, &r.engine),
                 kind: r.kind.clone(),
                 mode: plan_x.0,
                 x: plan_x.1,
@@ -185,6 +208,16 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 cache_hit_pct: p
                     .and_then(|p| p.prefix_cache.as_ref())
                     .map(|c| 100.0 * c.hit_rate),
+                steady_throughput: p
+                    .and_then(|p| p.steady.as_ref())
+                    .filter(|s| s.duration_s > 0.0)
+                    .map(|s| s.output_throughput),
+                per_user: p.and_then(|p| frontier::per_user(p.tpot_ms.mean)),
+                per_gpu: p.map(|p| frontier::per_gpu(p.output_throughput, gpus)),
+                gpus,
+                role: r.role,
+                on_frontier: false,
+                search_pass: search_pass(points, r, load.as_ref()),
             });
         }
     }
@@ -198,7 +231,23 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
             .cmp(&(b.mode, rank(b.job), &b.series))
             .then(a.x.total_cmp(&b.x))
     });
+    frontier::mark(&mut out);
     out
+}
+
+/// How a search point fared, from the probe of its engine's search report with its role
+/// and load.
+fn search_pass(points: &[ResultRow], r: &ResultRow, load: Option<&Load>) -> Option<bool> {
+    let role = r.role?;
+    let report = points
+        .iter()
+        .filter(|o| o.engine == r.engine)
+        .find_map(|o| o.search.as_ref())?;
+    report
+        .probes
+        .iter()
+        .find(|p| p.role == role && Some(&p.load) == load)
+        .map(|p| p.pass)
 }
 
 /// Per series, the (load value, metric) points that have the metric, for charts.

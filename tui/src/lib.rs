@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod attach;
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod compare;
@@ -12,6 +13,7 @@ pub mod demo;
 pub mod failure;
 #[cfg(test)]
 pub mod fixtures;
+pub mod frontier;
 pub mod output;
 pub mod report;
 pub mod socket;

@@ -101,6 +101,52 @@ fn results_of_two_picked_jobs() {
     insta::assert_snapshot!("results_picked_200x60", t.backend());
 }
 
+/// The Results screen of a capacity search: each engine's capacity above the table, the
+/// frontier marked, each point's part in the search in its note.
+#[test]
+fn results_of_a_capacity_search() {
+    let mut m = on(Screen::Results);
+    let (job, rows) = fixtures::search_job();
+    m.all_jobs.push(job);
+    m.results.insert(7, rows);
+    m.ui.results_sel = Some(7);
+    m.refresh_comparison();
+    snap("results_capacity", &m);
+}
+
+#[test]
+fn capacity_lines_pack_cut_and_say_there_is_more() {
+    let mut m = on(Screen::Results);
+    let (job, rows) = fixtures::search_job();
+    m.all_jobs.push(job);
+    m.results.insert(7, rows);
+    m.ui.results_sel = Some(7);
+    m.refresh_comparison();
+    let lines = |m: &Model, w, n| super::results::capacity_lines(&m.comparison, w, n);
+    assert_eq!(
+        lines(&m, 80, 1),
+        ["capacity: vllm 24 sessions (TPOT p99), sglang 28 sessions (TTFT p99)"]
+    );
+    assert_eq!(
+        lines(&m, 40, 2),
+        [
+            "capacity: vllm 24 sessions (TPOT p99),",
+            "  sglang 28 sessions (TTFT p99)"
+        ]
+    );
+    assert_eq!(
+        lines(&m, 40, 1),
+        ["capacity: vllm 24 sessions (TPOT p99), …"]
+    );
+    assert_eq!(lines(&m, 20, 1), ["capacity: vllm 24 s…"]);
+    m.comparison.capacity[0].report.confirmed = false;
+    m.comparison.capacity[1].report.capacity = None;
+    assert_eq!(
+        lines(&m, 100, 1),
+        ["capacity: vllm 24 sessions (TPOT p99), unconfirmed, sglang search did not finish"]
+    );
+}
+
 #[test]
 fn help() {
     snap("help", &on(Screen::Help));

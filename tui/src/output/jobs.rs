@@ -1,7 +1,7 @@
 //! `llms jobs` and `llms show`.
 
 use super::{load_label, table, utc_time};
-use llms_shared::{JobDetail, JobSummary};
+use llms_shared::{JobDetail, JobSummary, SearchRole};
 use serde_json::{Value, json};
 
 /// `DONE/TOTAL`, with the failed count when some failed.
@@ -88,6 +88,8 @@ pub fn show_text(d: &JobDetail) -> String {
         out.push_str(&format!("warning: {w}\n"));
     }
     out.push('\n');
+    // Capacity searches: each point's part in its engine's search.
+    let searched = d.plan.iter().any(|p| p.role.is_some());
     let rows: Vec<Vec<String>> = d
         .plan
         .iter()
@@ -97,20 +99,35 @@ pub fn show_text(d: &JobDetail) -> String {
             } else {
                 ""
             };
-            vec![
-                p.index.to_string(),
-                p.engine.clone(),
-                load_label(&p.load),
-                done.into(),
-            ]
+            let mut row = vec![p.index.to_string(), p.engine.clone(), load_label(&p.load)];
+            if searched {
+                row.push(role_label(p.role).into());
+            }
+            row.push(done.into());
+            row
         })
         .collect();
-    out.push_str(&table(&["POINT", "ENGINE", "LOAD", "STATUS"], &rows));
+    let headers: &[&str] = if searched {
+        &["POINT", "ENGINE", "LOAD", "ROLE", "STATUS"]
+    } else {
+        &["POINT", "ENGINE", "LOAD", "STATUS"]
+    };
+    out.push_str(&table(headers, &rows));
     out
 }
 
+/// A point's part in a capacity search: `probe`, `confirm`, or empty.
+fn role_label(role: Option<SearchRole>) -> &'static str {
+    match role {
+        Some(SearchRole::Probe) => "probe",
+        Some(SearchRole::Confirm) => "confirm",
+        None => "",
+    }
+}
+
 /// One job as JSON: [`job_json`] plus `"spec"` (the TOML) and `"plan"`, an array of
-/// `{"index", "engine", "load", "finished"}` with `load` in `llmsd bench --json` shape.
+/// `{"index", "engine", "load", "role", "finished"}` with `load` in `llmsd bench --json`
+/// shape and `role` `"probe"` or `"confirm"` for a capacity search's points (else `null`).
 pub fn show_json(d: &JobDetail) -> Value {
     let mut v = job_json(&d.summary);
     let plan: Vec<Value> = d
@@ -121,6 +138,7 @@ pub fn show_json(d: &JobDetail) -> Value {
                 "index": p.index,
                 "engine": p.engine,
                 "load": p.load,
+                "role": p.role,
                 "finished": d.finished.contains(&p.index),
             })
         })
@@ -207,5 +225,31 @@ mod tests {
             v["warnings"][0],
             "engine vllm: 1 of 4 warm-up requests failed"
         );
+        assert_eq!(v["plan"][0]["role"], Value::Null);
+        assert!(!t.contains("ROLE"), "no search, no role column: {t}");
+    }
+
+    #[test]
+    fn show_names_each_search_points_role() {
+        let mut d = detail();
+        d.plan[0].role = Some(SearchRole::Probe);
+        d.plan[1].role = Some(SearchRole::Probe);
+        d.plan[2].role = Some(SearchRole::Confirm);
+        let t = show_text(&d);
+        assert!(
+            t.contains("POINT  ENGINE  LOAD           ROLE     STATUS\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("1      vllm    concurrency=4  probe    done\n"),
+            "{t}"
+        );
+        assert!(
+            t.ends_with("2      vllm    concurrency=8  confirm\n"),
+            "{t}"
+        );
+        let v = show_json(&d);
+        assert_eq!(v["plan"][0]["role"], "probe");
+        assert_eq!(v["plan"][2]["role"], "confirm");
     }
 }

@@ -4,6 +4,7 @@ mod gpus;
 mod jobs;
 mod results;
 mod saved;
+mod saved_bench;
 
 pub use gpus::gpus_table;
 pub use jobs::{jobs_json, jobs_table, show_json, show_text};

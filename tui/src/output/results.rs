@@ -38,7 +38,8 @@ impl JobResults {
 /// Each point is the `llmsd bench --json` point object with `"index"`, `"engine"` and
 /// `"kind"` added, `"engine_version"` when the engine reported one, `"gpu"` (the daemon's
 /// `PointGpu`) when there are GPU figures, and `"workload"` (what the requests sent, as
-/// `llmsd bench --json` gives it at its top level).
+/// `llmsd bench --json` gives it at its top level). A capacity search's points add `"role"`,
+/// and the one that ended it `"search"` (points and failed entries alike).
 pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
     let mut points = Vec::new();
     for (row, point) in r.points() {
@@ -56,15 +57,19 @@ pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
             if let Some(w) = &row.workload {
                 m.insert("workload".into(), serde_json::to_value(w)?);
             }
+            search_keys(m, row)?;
         }
         points.push(v);
     }
-    let failed: Vec<Value> = r
-        .failures()
-        .map(|(row, error)| {
-            json!({"index": row.index, "engine": row.engine, "kind": row.kind, "error": error})
-        })
-        .collect();
+    let mut failed = Vec::new();
+    for (row, error) in r.failures() {
+        let mut v =
+            json!({"index": row.index, "engine": row.engine, "kind": row.kind, "error": error});
+        if let Value::Object(m) = &mut v {
+            search_keys(m, row)?;
+        }
+        failed.push(v);
+    }
     Ok(json!({
         "job": r.job,
         "name": r.name,
@@ -72,6 +77,21 @@ pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
         "points": points,
         "failed": failed,
     }))
+}
+
+/// A capacity search's keys of a row: `"role"` (`probe` or `confirm`) on its points, and
+/// `"search"` (what it found) on the one that ended it.
+fn search_keys(
+    m: &mut serde_json::Map<String, Value>,
+    row: &ResultRow,
+) -> Result<(), serde_json::Error> {
+    if let Some(role) = row.role {
+        m.insert("role".into(), serde_json::to_value(role)?);
+    }
+    if let Some(s) = &row.search {
+        m.insert("search".into(), serde_json::to_value(s)?);
+    }
+    Ok(())
 }
 
 /// Columns of [`results_csv`], in order.

@@ -1,23 +1,48 @@
-//! Jobs read back from files written by `llms results JOB --json`, so `compare` and `report`
+//! Jobs read back from files written by `llms results JOB --json` (or `llmsd bench --json`,
+//! see `saved_bench.rs`), so `compare` and `report`
 //! work on results saved elsewhere (a GPU machine that is gone, a colleague's sweep) without
 //! a daemon.
 
+use super::saved_bench;
 use crate::failure::Failure;
 use llms_shared::{JobState, JobSummary, PointGpu, PointResult, ResultRow};
 use serde_json::Value;
 use std::path::PathBuf;
 
 /// Each file as (job, its rows), in the order given. Errors name the file and the field.
+/// A file written by `llmsd bench --json` reads as a job of one engine, named by the file
+/// and numbered by the lowest id no results file holds.
 pub fn read_saved(paths: &[PathBuf]) -> Result<Vec<(JobSummary, Vec<ResultRow>)>, Failure> {
-    let jobs: Vec<(JobSummary, Vec<ResultRow>)> = paths
+    let values: Vec<Value> = paths
         .iter()
         .map(|p| {
             let name = p.display();
             let text = std::fs::read_to_string(p)
                 .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
-            let v: Value = serde_json::from_str(&text)
-                .map_err(|e| Failure::usage(format!("{name}: not JSON: {e}")))?;
-            parse(&v).map_err(|e| Failure::usage(format!("{name}: {e}")))
+            serde_json::from_str(&text)
+                .map_err(|e| Failure::usage(format!("{name}: not JSON: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut used: Vec<u64> = values
+        .iter()
+        .filter_map(|v| v.get("job").and_then(Value::as_u64))
+        .collect();
+    let jobs: Vec<(JobSummary, Vec<ResultRow>)> = paths
+        .iter()
+        .zip(&values)
+        .map(|(p, v)| {
+            let name = p.display();
+            let parsed = if saved_bench::is_bench(v) {
+                let id = (1..).find(|i| !used.contains(i)).unwrap_or(0);
+                used.push(id);
+                let stem = p
+                    .file_stem()
+                    .map_or("bench".into(), |s| s.to_string_lossy());
+                saved_bench::parse(v, id, &stem)
+            } else {
+                parse(v)
+            };
+            parsed.map_err(|e| Failure::usage(format!("{name}: {e}")))
         })
         .collect::<Result<_, _>>()?;
     // Series are named by job id: two files with the same id would merge into one.
@@ -65,6 +90,10 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             .map_err(|e| format!("points[{i}].workload: {e}"))?;
         let gpu: Option<PointGpu> =
             serde_json::from_value(take("gpu")).map_err(|e| format!("points[{i}].gpu: {e}"))?;
+        let role =
+            serde_json::from_value(take("role")).map_err(|e| format!("points[{i}].role: {e}"))?;
+        let search = serde_json::from_value(take("search"))
+            .map_err(|e| format!("points[{i}].search: {e}"))?;
         let point: PointResult =
             serde_json::from_value(Value::Object(m)).map_err(|e| format!("points[{i}]: {e}"))?;
         rows.push(ResultRow {
@@ -78,8 +107,8 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             engine_version,
             workload,
             finished_ms: 0,
-            role: None,
-            search: None,
+            role,
+            search,
         });
     }
     let failed = v
@@ -109,8 +138,16 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
             engine_version: None,
             workload: None,
             finished_ms: 0,
-            role: None,
-            search: None,
+            role: f
+                .get("role")
+                .map(|r| serde_json::from_value(r.clone()))
+                .transpose()
+                .map_err(|e| format!("failed[{i}].role: {e}"))?,
+            search: f
+                .get("search")
+                .map(|r| serde_json::from_value(r.clone()))
+                .transpose()
+                .map_err(|e| format!("failed[{i}].search: {e}"))?,
         });
     }
     rows.sort_by_key(|r| r.index);
@@ -172,6 +209,30 @@ mod tests {
                 )
             );
         }
+    }
+
+    /// A capacity search's roles and report survive the round trip, failed entries too.
+    #[test]
+    fn search_roles_and_reports_round_trip() {
+        let (job, mut rows) = crate::fixtures::search_job();
+        // The row that ended sglang's search failed (its confirmation crashed).
+        let last = rows.len() - 1;
+        rows[last].point = None;
+        rows[last].error = Some("engine exited".into());
+        let r = JobResults {
+            job: job.id,
+            name: job.name.clone(),
+            state: job.state,
+            rows: rows.clone(),
+        };
+        let (_, rows2) = parse(&results_json(&r).unwrap()).unwrap();
+        let pick = |v: &[ResultRow]| -> Vec<_> {
+            v.iter()
+                .map(|r| (r.index, r.role, r.search.clone(), r.error.clone()))
+                .collect()
+        };
+        assert_eq!(pick(&rows2), pick(&rows));
+        assert!(rows2[last].search.as_ref().unwrap().confirmed);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Charts drawn with plotters: a line chart per metric against the load value, and a bar
-//! chart of throughput per series, each as SVG (a string) and PNG (a file). Text is set in
-//! DejaVu Sans embedded in the binary (the `dejavu` crate); no system font is read.
+//! Charts drawn with plotters: a line chart per metric against the load value, a bar chart
+//! of throughput per series, and the frontier scatter (drawn in `frontier.rs`), each as SVG
+//! (a string) and PNG (a file). Text is set in DejaVu Sans embedded in the binary (the
+//! `dejavu` crate); no system font is read.
 
 use crate::compare::{CmpRow, Metric, fmt, fmt_x};
 use plotters::coord::Shift;
@@ -14,11 +15,11 @@ use std::sync::OnceLock;
 pub const SIZE: (u32, u32) = (1000, 600);
 
 /// The font family every text element uses (registered as DejaVu Sans).
-const FAMILY: &str = "sans-serif";
+pub(super) const FAMILY: &str = "sans-serif";
 
 /// Series colors (Tableau 10), picked by the series' position among all series so that an
 /// engine keeps its color from chart to chart.
-const COLORS: [RGBColor; 10] = [
+pub(super) const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -43,12 +44,12 @@ fn font() -> Result<(), String> {
 }
 
 /// An axis label: at most two decimals, trailing zeros dropped (`0`, `2.5`, `2500`).
-fn axis_num(v: f64) -> String {
+pub(super) fn axis_num(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(super) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -88,6 +89,8 @@ pub enum Body {
     },
     /// One bar per series.
     Bars(Vec<Bar>),
+    /// Per series its points as markers and its Pareto frontier as a line, on two value axes.
+    Frontier(Vec<super::frontier::Scatter>),
 }
 
 /// A chart ready to draw.
@@ -219,6 +222,7 @@ impl Chart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
         let (keys, top, labels): (usize, f64, Vec<String>) = match &self.body {
+            Body::Frontier(series) => return super::frontier::draw(self, series, root),
             Body::Lines { xs, lines } => (
                 xs.len(),
                 lines
@@ -301,6 +305,7 @@ impl Chart {
                     .map_err(err)?;
                 lines.iter().any(|l| l.points.iter().any(|p| p.2))
             }
+            Body::Frontier(_) => false,
             Body::Bars(bars) => {
                 for (i, b) in bars.iter().enumerate() {
                     let color = COLORS[b.color % COLORS.len()];

@@ -1,5 +1,6 @@
-//! `report.md`: the jobs, the comparison tables, the cross-checks, the charts and the failed or
-//! flagged points.
+//! `report.md`: the verdict, the jobs, the capacities searches found, the comparison tables,
+//! the frontier, each search's probes, the cross-checks, the charts and the failed or flagged
+//! points.
 
 use super::table::{self, Jobs, load, status};
 use crate::compare::CmpRow;
@@ -55,18 +56,40 @@ fn engines_md(jobs: &Jobs) -> String {
     table::md_table(&headers, &rows)
 }
 
-/// The report: title, jobs, comparison tables, charts (SVG embedded, PNG linked), `notes`
-/// (charts left out and why), then the failed and flagged points with their reasons.
+/// The report: title, the verdict paragraph, jobs, capacities, comparison tables, frontier,
+/// probes, charts (SVG embedded, PNG linked), `notes` (charts left out and why), then the
+/// failed and flagged points with their reasons.
 pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) -> String {
     let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
-    let mut out = format!("# llms report: {}\n\n## Jobs\n\n", names.join(", "));
+    let mut out = format!("# llms report: {}\n\n", names.join(", "));
+    out.push_str(&super::verdict::paragraph(jobs, rows));
+    out.push_str("\n\n## Jobs\n\n");
     out.push_str(&table::jobs_md(jobs));
     out.push_str("\n## Engines and hardware\n\n");
     out.push_str(&engines_md(jobs));
+    let caps = crate::capacity::capacities(jobs);
+    if !caps.is_empty() {
+        out.push_str(
+            "\n## Capacity\n\nThe highest load at which each engine met every objective, \
+             from its capacity search; the first failing load is the lowest load that broke \
+             an objective, with the figure it broke. Confirmed: the answer passed again when \
+             run once more.\n\n",
+        );
+        out.push_str(&super::capacity::capacity_md(&caps));
+    }
     out.push_str(
         "\nTTFT and ITL in ms; memory is the peak GPU memory used on any GPU of a point.\n\n",
     );
     out.push_str(&table::markdown(rows, 2));
+    out.push_str(&super::frontier::section_md(rows, 2));
+    if !caps.is_empty() {
+        out.push_str(
+            "\n## Capacity search probes\n\nEvery point each search ran, in order: its load, \
+             whether it was a probe or the confirmation of the answer, whether it met every \
+             objective, and each objective's figure as the search judged it.\n",
+        );
+        out.push_str(&super::capacity::probes_md(&caps));
+    }
     out.push_str(
         "\n## Cross-checks\n\nOutput tokens llmsd counted (usage of each request) against the \
          engine's own generation counter, read before and after each point.\n\n",

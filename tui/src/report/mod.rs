@@ -1,11 +1,15 @@
 //! `llms compare` (the comparison table as text, Markdown or JSON) and `llms report` (charts
 //! as SVG and PNG plus `report.md`, written into a directory).
 
+pub mod capacity;
 pub mod charts;
 pub mod checks;
+pub mod frontier;
+pub mod json;
 pub mod markdown;
 pub mod measured;
 pub mod table;
+pub mod verdict;
 
 use crate::compare::{self, Metric};
 use crate::failure::Failure;
@@ -22,19 +26,30 @@ pub fn compare(
 ) -> Result<String, Failure> {
     let rows = compare::rows(jobs);
     if json {
-        return serde_json::to_string_pretty(&table::json(jobs, &rows))
+        return serde_json::to_string_pretty(&json::json(jobs, &rows))
             .map(|s| s + "\n")
             .map_err(|e| Failure::error(format!("cannot write JSON: {e}")));
     }
+    let caps = crate::capacity::capacities(jobs);
     if md {
         let mut out = format!("# Comparison: {}\n\n## Jobs\n\n", jobs_title(jobs));
         out.push_str(&table::jobs_md(jobs));
+        if !caps.is_empty() {
+            out.push_str("\n## Capacity\n\n");
+            out.push_str(&capacity::capacity_md(&caps));
+        }
         out.push('\n');
         out.push_str(&table::markdown(&rows, 2));
+        out.push_str(&frontier::section_md(&rows, 2));
         return Ok(out);
     }
-    Ok(table::text(jobs, &rows))
+    let mut out = table::text(jobs, &rows, &capacity::summary_text(&caps));
+    out.push_str(&frontier::section_text(&rows));
+    Ok(out)
 }
+
+/// The frontier chart's file stem.
+pub const FRONTIER: &str = "frontier";
 
 /// Write the charts and the Markdown report into `out`; returns the list of files written.
 ///
@@ -64,6 +79,10 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
     match charts::throughput_bars(&rows, &title) {
         Some(c) => drawn.push(("throughput_bars".to_owned(), c)),
         None => notes.push("No throughput bar chart: the series share no load value.".to_owned()),
+    }
+    match frontier::chart(&rows, &title) {
+        Some(c) => drawn.push((FRONTIER.to_owned(), c)),
+        None => notes.push("No frontier chart: no point has a TPOT.".to_owned()),
     }
     let images: Vec<Image> = drawn
         .iter()
@@ -97,7 +116,7 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
     let stems = Metric::ALL
         .iter()
         .map(|m| m.key())
-        .chain(["throughput_bars"]);
+        .chain(["throughput_bars", FRONTIER]);
     for stem in stems.filter(|s| !drawn.iter().any(|(d, _)| d == s)) {
         for ext in ["svg", "png"] {
             let _ = std::fs::remove_file(out.join(format!("{stem}.{ext}")));
@@ -189,3 +208,7 @@ fn cannot_write(path: &Path, e: impl std::fmt::Display) -> Failure {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod search_tests;

@@ -1,9 +1,8 @@
-//! The comparison as text, Markdown and JSON: a long table (one row per point), then per
+//! The comparison as text and Markdown: a long table (one row per point), then per
 //! metric a pivot (a row per load value, a column per series).
 
 use crate::compare::{CmpRow, Metric, fmt, fmt_x};
-use llms_shared::{JobSummary, ResultRow};
-use serde_json::{Value, json};
+use llms_shared::{JobSummary, ResultRow, SearchRole};
 
 /// Jobs as given to `compare` and `report`: each job with its points.
 pub type Jobs = [(JobSummary, Vec<ResultRow>)];
@@ -61,10 +60,48 @@ pub fn job_lines(jobs: &Jobs) -> Vec<String> {
         .collect()
 }
 
-/// Figures of a row in table order: tok/s, req/s, TTFT p50/p99, ITL p50/p99, GiB, tok/J.
-fn figures(r: &CmpRow) -> Vec<String> {
+/// Some row has a steady window: the tables add its throughput beside the whole point's.
+pub fn has_steady(rows: &[CmpRow]) -> bool {
+    rows.iter().any(|r| r.steady_throughput.is_some())
+}
+
+/// The frontier cell: `mark` on the frontier, `no` off it, `-` without the figures.
+fn frontier_cell(r: &CmpRow, mark: &str) -> String {
+    match (r.on_frontier, r.per_user.is_some() && r.per_gpu.is_some()) {
+        (true, _) => mark.into(),
+        (false, true) => "".into(),
+        (false, false) => "-".into(),
+    }
+}
+
+/// A status with the point's part in a capacity search, when it had one, and whether it
+/// met the search's objectives: `ok (probe, FAIL)`.
+pub fn with_role(r: &CmpRow, status: String) -> String {
+    let role = match r.role {
+        Some(SearchRole::Probe) => "probe",
+        Some(SearchRole::Confirm) => "confirm",
+        None => return status,
+    };
+    match r.search_pass {
+        Some(true) => format!("{status} ({role}, pass)"),
+        Some(false) => format!("{status} ({role}, FAIL)"),
+        None => format!("{status} ({role})"),
+    }
+}
+
+/// Figures of a row in table order: tok/s, (steady tok/s,) req/s, TTFT p50/p99, ITL
+/// p50/p99, GiB, tok/J.
+fn figures(r: &CmpRow, steady: bool) -> Vec<String> {
+    let mut v = vec![fmt(r.throughput)];
+    if steady {
+        v.push(fmt(r.steady_throughput));
+    }
+    v.extend(figures_rest(r));
+    v
+}
+
+fn figures_rest(r: &CmpRow) -> Vec<String> {
     [
-        r.throughput,
         r.req_per_s,
         r.ttft_p50,
         r.ttft_p99,
@@ -137,7 +174,7 @@ fn pivot_cells_by(
 
 /// Columns aligned with two spaces; `right[i]` right-aligns column `i`. The last column is
 /// not padded.
-fn aligned(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+pub fn aligned(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -165,22 +202,31 @@ fn aligned(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
     out
 }
 
-/// The comparison as text for a terminal: the jobs, the long table, then a pivot per metric
-/// with data. With a single mode the load column is headed by the mode and holds the value
-/// alone, which keeps ok rows within 80 columns.
-pub fn text(jobs: &Jobs, rows: &[CmpRow]) -> String {
+/// The comparison as text for a terminal: the jobs, `summary` (the capacities, when there
+/// were searches), the long table, then a pivot per metric with data. With a single mode the
+/// load column is headed by the mode and holds the value alone, which keeps ok rows within
+/// 80 columns (without steady windows).
+pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
     let mut out = String::new();
     for l in job_lines(jobs) {
         out.push_str(&l);
         out.push('\n');
     }
+    if !summary.is_empty() {
+        out.push('\n');
+        out.push_str(summary);
+    }
     if rows.is_empty() {
         out.push_str("no points yet\n");
         return out;
     }
-    out.push_str(
-        "TTFT and ITL: p50 and p99 in ms; GiB: peak GPU memory; * flagged; - no figure\n\n",
-    );
+    out.push_str("TTFT and ITL: p50 and p99 in ms; GiB: peak GPU memory; * flagged; - no figure\n");
+    out.push_str("tok/s: output tokens/s of the whole point; F: on its series' Pareto frontier\n");
+    let steady = has_steady(rows);
+    if steady {
+        out.push_str("steady: output tokens/s of the point's steady window\n");
+    }
+    out.push('\n');
     let modes = modes(rows);
     let single = modes.len() == 1;
     let mut headers: Vec<String> = vec![
@@ -191,30 +237,47 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow]) -> String {
             "load".into()
         },
     ];
+    headers.push("tok/s".into());
+    if steady {
+        headers.push("steady".into());
+    }
     headers.extend(
         [
-            "tok/s", "req/s", "TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status",
+            "req/s", "TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status",
         ]
         .map(String::from),
     );
-    let body: Vec<Vec<String>> = rows
+    let loads: Vec<String> = rows
         .iter()
         .map(|r| {
-            let mut line = vec![
-                r.series.clone(),
-                if single && r.x.is_finite() {
-                    fmt_x(r.x)
-                } else {
-                    load(r)
-                },
-            ];
-            line.extend(figures(r));
-            line.push(status(r));
+            if single && r.x.is_finite() {
+                fmt_x(r.x)
+            } else {
+                load(r)
+            }
+        })
+        .collect();
+    // The frontier mark shares the load column (its header leaves room), so that ok rows
+    // keep within 80 columns: `F` at its left edge, the load right-aligned.
+    let w = loads
+        .iter()
+        .map(|l| l.chars().count() + 2)
+        .chain([headers[1].chars().count()])
+        .max()
+        .unwrap_or(0);
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .zip(loads)
+        .map(|(r, l)| {
+            let mark = if r.on_frontier { "F" } else { " " };
+            let mut line = vec![r.series.clone(), format!("{mark}{l:>0$}", w - 1)];
+            line.extend(figures(r, steady));
+            line.push(with_role(r, status(r)));
             line
         })
         .collect();
-    let mut right = vec![false, single];
-    right.extend([true; 8]);
+    let mut right = vec![false, true];
+    right.extend(vec![true; if steady { 9 } else { 8 }]);
     out.push_str(&aligned(&headers, &body, &right));
     let by = modes.join("/");
     for m in metrics_with_data(rows) {
@@ -273,26 +336,32 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
     if rows.is_empty() {
         return format!("{h} Points\n\nNo points yet.\n");
     }
-    let headers = [
-        "series",
-        "load",
-        "output tok/s",
-        "req/s",
-        "TTFT p50 ms",
-        "TTFT p99 ms",
-        "ITL p50 ms",
-        "ITL p99 ms",
-        "peak mem GiB",
-        "tok/J",
-        "status",
-    ]
-    .map(String::from);
+    let steady = has_steady(rows);
+    let mut headers: Vec<String> = ["series", "load", "output tok/s"].map(String::from).into();
+    if steady {
+        headers.push("steady output tok/s".into());
+    }
+    headers.extend(
+        [
+            "req/s",
+            "TTFT p50 ms",
+            "TTFT p99 ms",
+            "ITL p50 ms",
+            "ITL p99 ms",
+            "peak mem GiB",
+            "tok/J",
+            "frontier",
+            "status",
+        ]
+        .map(String::from),
+    );
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             let mut line = vec![r.series.clone(), load(r)];
-            line.extend(figures(r));
-            line.push(status(r));
+            line.extend(figures(r, steady));
+            line.push(frontier_cell(r, "yes"));
+            line.push(with_role(r, status(r)));
             line
         })
         .collect();
@@ -320,44 +389,15 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
         headers.extend(names);
         out.push_str(&md_table(&headers, &cells));
     }
+    out.push_str(
+        "\n`output tok/s` is over the whole point; `frontier`: on its series' Pareto frontier \
+         of output tokens/s per user against per GPU.\n",
+    );
+    if steady {
+        out.push_str("`steady output tok/s` is over the point's steady window.\n");
+    }
     if rows.iter().any(|r| r.marked() && r.error.is_none()) {
         out.push_str("\n`*` flagged point (see its status).\n");
     }
     out
-}
-
-/// The comparison as JSON: `{"jobs":[{id,name,state}], "rows":[{job, series, kind, mode, x,
-/// error, flags, failed_requests, throughput, req_per_s, ttft_p50, ttft_p99, itl_p50,
-/// itl_p99, peak_mem_gib, tokens_per_joule, cache_hit_pct}]}`, `null` where a figure is
-/// missing.
-pub fn json(jobs: &Jobs, rows: &[CmpRow]) -> Value {
-    let jobs: Vec<Value> = jobs
-        .iter()
-        .map(|(j, _)| json!({"id": j.id, "name": j.name, "state": j.state.as_str()}))
-        .collect();
-    let rows: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "job": r.job,
-                "series": r.series,
-                "kind": r.kind,
-                "mode": r.mode,
-                "x": r.x,
-                "error": r.error,
-                "flags": r.flags,
-                "failed_requests": r.failed_requests,
-                "throughput": r.throughput,
-                "req_per_s": r.req_per_s,
-                "ttft_p50": r.ttft_p50,
-                "ttft_p99": r.ttft_p99,
-                "itl_p50": r.itl_p50,
-                "itl_p99": r.itl_p99,
-                "peak_mem_gib": r.peak_mem_gib,
-                "tokens_per_joule": r.tokens_per_joule,
-                "cache_hit_pct": r.cache_hit_pct,
-            })
-        })
-        .collect();
-    json!({"jobs": jobs, "rows": rows})
 }

@@ -41,6 +41,8 @@ fn expected_files() -> BTreeSet<String> {
         .collect();
     names.insert("throughput_bars.svg".into());
     names.insert("throughput_bars.png".into());
+    names.insert("frontier.svg".into());
+    names.insert("frontier.png".into());
     names.insert("report.md".into());
     names
 }
@@ -134,7 +136,7 @@ fn markdown_has_a_table_per_section() {
         out.contains("| 16 | 400\\* | 1600 |"),
         "flagged cells starred, escaped"
     );
-    // Every row of the points table has all eleven cells.
+    // Every row of the points table has all twelve cells (the frontier column added).
     let points = out
         .split("## Points\n\n")
         .nth(1)
@@ -143,7 +145,7 @@ fn markdown_has_a_table_per_section() {
         .next()
         .unwrap();
     for l in points.lines() {
-        assert_eq!(l.matches(" | ").count(), 10, "{l}");
+        assert_eq!(l.matches(" | ").count(), 11, "{l}");
     }
 }
 
@@ -174,6 +176,13 @@ fn json_has_every_key_and_nulls_for_the_failed_point() {
         "peak_mem_gib",
         "tokens_per_joule",
         "cache_hit_pct",
+        "steady_throughput",
+        "per_user",
+        "per_gpu",
+        "gpus",
+        "role",
+        "on_frontier",
+        "search_pass",
     ];
     for r in rows {
         let have: BTreeSet<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
@@ -186,9 +195,16 @@ fn json_has_every_key_and_nulls_for_the_failed_point() {
     assert_eq!(failed["series"], "llamacpp");
     assert_eq!(failed["x"], 32.0);
     assert!(failed["error"].as_str().unwrap().contains("exited"));
-    for k in &keys[8..] {
+    for k in keys[8..]
+        .iter()
+        .filter(|k| !["gpus", "on_frontier"].contains(k))
+    {
         assert!(failed[k].is_null(), "{k} is {}", failed[k]);
     }
+    assert_eq!(
+        (&failed["gpus"], &failed["on_frontier"]),
+        (&0.into(), &false.into())
+    );
     let flagged = rows
         .iter()
         .find(|r| r["series"] == "llamacpp" && r["x"] == 16.0)

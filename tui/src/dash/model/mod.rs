@@ -78,6 +78,8 @@ pub struct Comparison {
     pub by_x: Vec<usize>,
     /// Largest value of each metric (in [`Metric::ALL`] order), for bar scales.
     pub max: [f64; 7],
+    /// Each searched series' capacity, in job then row order.
+    pub capacity: Vec<crate::capacity::Capacity>,
 }
 
 /// An engine's log tail.
@@ -327,6 +329,7 @@ impl Model {
             }
         }
         let rows = compare::rows(&loaded);
+        let capacity = crate::capacity::capacities(&loaded);
         let mut by_x: Vec<usize> = (0..rows.len()).collect();
         by_x.sort_by(|&a, &b| {
             let (a, b) = (&rows[a], &rows[b]);
@@ -349,6 +352,7 @@ impl Model {
             rows,
             by_x,
             max,
+            capacity,
         };
     }
 }

@@ -5,9 +5,11 @@
 use super::queue::{points, state_style};
 use super::theme::Theme;
 use super::{bar, cut};
+use crate::capacity::{Capacity, objective_label};
 use crate::compare::{CmpRow, Metric, fmt, fmt_x};
-use crate::dash::model::{Model, ResultsView};
+use crate::dash::model::{Comparison, Model, ResultsView};
 use crate::output::utc_time;
+use llms_shared::SearchRole;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -95,9 +97,32 @@ fn render_comparison(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         let l: Vec<String> = c.loading.iter().map(u64::to_string).collect();
         title.push_str(&format!("(loading {}) ", l.join(", ")));
     }
-    let block = Block::bordered().title(Span::styled(title, t.title()));
+    let mut block = Block::bordered().title(Span::styled(title, t.title()));
+    let legend = match (
+        c.rows.iter().any(|r| r.on_frontier),
+        c.rows.iter().any(|r| r.search_pass.is_some()),
+    ) {
+        (true, true) => " * on its frontier (tok/s per user vs per GPU)  ✓/✗ met/broke the SLO ",
+        (true, false) => " * on its series' frontier: output tok/s per user vs per GPU ",
+        (false, true) => " ✓/✗ search point met/broke the SLO ",
+        (false, false) => "",
+    };
+    // The marks are the table's: no legend under the bars alone.
+    let table_shown =
+        area.width.saturating_sub(2) >= 150 || m.ui.results_view == ResultsView::Table;
+    if table_shown && !legend.is_empty() {
+        block = block.title_bottom(Span::styled(legend, t.dim()));
+    }
     let inner = block.inner(area);
     f.render_widget(block, area);
+    let caps = capacity_lines(c, inner.width as usize, (inner.height / 6).max(1) as usize);
+    let [cap_area, inner] =
+        Layout::vertical([Constraint::Length(caps.len() as u16), Constraint::Min(0)]).areas(inner);
+    let caps: Vec<Line<'_>> = caps
+        .into_iter()
+        .map(|l| Line::styled(l, t.text()))
+        .collect();
+    f.render_widget(Paragraph::new(caps), cap_area);
     if c.rows.is_empty() {
         let msg = if c.loading.is_empty() {
             "No finished points."
@@ -122,6 +147,60 @@ fn render_comparison(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     }
 }
 
+/// One searched series' capacity: `vllm 24 sessions (TPOT p99)`, `unconfirmed` when the
+/// answer did not hold when run again.
+fn capacity_item(c: &Capacity) -> String {
+    let Some(v) = c.report.capacity else {
+        return format!("{} search did not finish", c.series);
+    };
+    let limited = match c.report.limited_by.as_deref() {
+        None => String::new(),
+        Some("max") => " (max tried)".into(),
+        Some(k) => format!(" ({})", objective_label(k)),
+    };
+    let confirmed = if c.report.confirmed {
+        ""
+    } else {
+        ", unconfirmed"
+    };
+    let unit = if v == 1.0 && c.short_unit() == "sessions" {
+        "session"
+    } else {
+        c.short_unit()
+    };
+    format!("{} {} {unit}{limited}{confirmed}", c.series, c.value_text())
+}
+
+/// The capacities as lines of `width` at most, `capacity ` first, items packed greedily
+/// and at most `max_lines` lines; a line cut short ends in an ellipsis.
+pub fn capacity_lines(c: &Comparison, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::from("capacity");
+    for (i, item) in c.capacity.iter().map(capacity_item).enumerate() {
+        let sep = if i == 0 { ": " } else { ", " };
+        let would = cur.chars().count() + sep.chars().count() + item.chars().count();
+        if i == 0 || would <= width {
+            cur.push_str(sep);
+            cur.push_str(&item);
+        } else {
+            lines.push(format!("{cur},"));
+            cur = format!("  {item}");
+        }
+    }
+    if c.capacity.is_empty() {
+        return lines;
+    }
+    lines.push(cur);
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            // Say there is more even when the kept line fits.
+            *last = cut(&format!("{last} …more"), width);
+        }
+    }
+    lines.iter().map(|l| cut(l, width)).collect()
+}
+
 fn row_style(r: &CmpRow, t: Theme) -> Style {
     if r.error.is_some() {
         t.error()
@@ -132,12 +211,29 @@ fn row_style(r: &CmpRow, t: Theme) -> Style {
     }
 }
 
-/// Why a row is marked: `FAILED: ...`, its flags, failed requests.
+/// A search point's part and outcome: `✓ probe` (met every objective), `✗ confirm`.
+fn role_note(r: &CmpRow) -> Option<String> {
+    let role = match r.role? {
+        SearchRole::Probe => "probe",
+        SearchRole::Confirm => "confirm",
+    };
+    Some(match r.search_pass {
+        Some(true) => format!("✓ {role}"),
+        Some(false) => format!("✗ {role}"),
+        None => role.to_owned(),
+    })
+}
+
+/// Why a row is marked: `FAILED: ...`, its flags, failed requests; a search point's part
+/// first.
 fn note(r: &CmpRow) -> String {
+    let role = role_note(r);
     if let Some(e) = &r.error {
-        return format!("FAILED: {e}");
+        let failed = format!("FAILED: {e}");
+        return role.map_or(failed.clone(), |x| format!("{x}, {failed}"));
     }
-    let mut parts: Vec<String> = r.flags.iter().map(|f| format!("! {f}")).collect();
+    let mut parts: Vec<String> = role.into_iter().collect();
+    parts.extend(r.flags.iter().map(|f| format!("! {f}")));
     if r.failed_requests > 0 {
         parts.push(format!("{} failed req", r.failed_requests));
     }
@@ -182,6 +278,10 @@ fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let c = &m.comparison;
     let wide = area.width >= 110;
     let visible = area.height.saturating_sub(1) as usize;
+    let mw: u16 = if wide { 9 } else { 6 };
+    // What the fixed columns and the 11 gaps between the 12 columns leave to the note.
+    let fixed = usize::from(if wide { 16 + 14 } else { 10 + 6 } + 1 + 7 * mw + 11);
+    let note_w = (area.width as usize).saturating_sub(fixed).max(1);
     let start = m.ui.cmp_scroll.min(c.rows.len().saturating_sub(1));
     let rows: Vec<Row<'_>> = c.rows[start..]
         .iter()
@@ -190,20 +290,21 @@ fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             let mut cells = vec![
                 Cell::from(r.series.clone()),
                 Cell::from(load_short(r, wide)),
+                Cell::from(if r.on_frontier { "*" } else { "" }),
             ];
             cells.extend(Metric::ALL.iter().map(|k| Cell::from(fmt(k.of(r)))));
-            cells.push(Cell::from(note(r)));
+            cells.push(Cell::from(cut(&note(r), note_w)));
             Row::new(cells).style(row_style(r, t))
         })
         .collect();
-    let mw = if wide { 9 } else { 6 };
     let mut widths = vec![
         Constraint::Length(if wide { 16 } else { 10 }),
         Constraint::Length(if wide { 14 } else { 6 }),
+        Constraint::Length(1),
     ];
     widths.extend(Metric::ALL.iter().map(|_| Constraint::Length(mw)));
     widths.push(Constraint::Min(4));
-    let mut header = vec!["SERIES", "LOAD"];
+    let mut header = vec!["SERIES", "LOAD", "*"];
     header.extend(Metric::ALL.iter().map(|k| short_title(*k, wide)));
     header.push("NOTE");
     let table = Table::new(rows, widths)
