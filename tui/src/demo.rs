@@ -1,8 +1,9 @@
 //! `llms demo`: a private `llmsd` on a temporary socket and state directory, llama.cpp and
 //! its small model (built by `scripts/llamacpp.sh` on first use, with its progress shown),
-//! `sweeps/demo.toml` and `sweeps/demo-conversation.toml` submitted (only the sweep given,
-//! with `--sweep`), and the dashboard. Quitting stops everything it started:
-//! the daemon stops its engines on SIGTERM, and the temporary directory is removed.
+//! `sweeps/demo.toml`, `sweeps/demo-conversation.toml` and `sweeps/demo-capacity.toml`
+//! submitted (only the sweep given, with `--sweep`), and the dashboard. Quitting stops
+//! everything it started: the daemon stops its engines on SIGTERM, and the temporary
+//! directory is removed.
 
 use crate::cli::DemoArgs;
 use crate::conn::{Target, connect, ctx};
@@ -28,8 +29,10 @@ pub async fn run(args: DemoArgs) -> Result<String, Failure> {
     let model = artifacts("LLMS_TINY_GGUF")?;
     let mut sweeps = vec![(sweep_path.clone(), fill_model(&sweep_path, &model)?)];
     if args.sweep.is_none() {
-        let talk = root.join("sweeps/demo-conversation.toml");
-        sweeps.push((talk.clone(), fill_model(&talk, &model)?));
+        for extra in ["sweeps/demo-conversation.toml", "sweeps/demo-capacity.toml"] {
+            let path = root.join(extra);
+            sweeps.push((path.clone(), fill_model(&path, &model)?));
+        }
     }
     let dir = TempDir::new()?;
     let socket = dir.path.join("llmsd.sock");

@@ -283,7 +283,10 @@ fn a_search_sweep_plans_its_probes_as_it_goes() {
     assert_eq!((d.min, d.max, d.resolution()), (1.0, 64.0, 1.0));
     assert_eq!(d.slo["tpot_p99"], 40.0);
     assert_eq!(c.search_unit(), "in flight");
-    assert_eq!(c.search_load(8.0), Some(Load::Concurrency { concurrency: 8 }));
+    assert_eq!(
+        c.search_load(8.0),
+        Some(Load::Concurrency { concurrency: 8 })
+    );
     // With a list too, the list's points come first.
     let both = SEARCH.replace("requests = 16", "requests = 16\nconcurrency = [1, 2]");
     let (_, plan) = parse(&both, None, None, &checks(&ok_engine)).unwrap();
@@ -300,7 +303,10 @@ fn bad_search_settings_name_the_field() {
     let e = err("max = 64", "max = 1");
     assert!(e.contains("load.search.max: must be above min"), "{e}");
     let e = err("min = 1", "min = 0.5");
-    assert!(e.contains("load.search.min: concurrency is a whole number"), "{e}");
+    assert!(
+        e.contains("load.search.min: concurrency is a whole number"),
+        "{e}"
+    );
     let e = err("tpot_p99 = 40", "tpot_p42 = 40");
     assert!(e.contains("load.search.slo.tpot_p42"), "{e}");
     let e = err("over = \"concurrency\"", "over = \"batch\"");
