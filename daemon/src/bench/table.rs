@@ -1,20 +1,22 @@
-//! The readable table `llmsd bench` prints, one row per point as it finishes.
+//! The readable table `llmsd bench` prints, one row per point as it finishes. Figures are the
+//! whole point's, except `steady`: output tokens/s over the point's steady window.
 
 use llms_shared::PointResult;
 
 /// The header line.
 pub fn header() -> String {
     format!(
-        "{:<22} {:>5} {:>5} {:>10} {:>7} {:>17} {:>15} {:>8} {:>9}  {}",
+        "{:<22} {:>5} {:>5} {:>10} {:>9} {:>7} {:>17} {:>15} {:>9} {:>9}  {}",
         "load",
         "ok",
         "fail",
         "out tok/s",
+        "steady",
         "req/s",
         "TTFT p50/p99 ms",
         "ITL p50/p99 ms",
-        "TPOT ms",
-        "E2E ms",
+        "TPOT p50",
+        "E2E p50",
         "flags"
     )
 }
@@ -31,11 +33,12 @@ pub fn row(p: &PointResult) -> String {
         flags.push_str(&errs.join(","));
     }
     format!(
-        "{:<22} {:>5} {:>5} {:>10.1} {:>7.2} {:>17} {:>15} {:>8} {:>9}  {}",
+        "{:<22} {:>5} {:>5} {:>10.1} {:>9} {:>7.2} {:>17} {:>15} {:>9} {:>9}  {}",
         p.load.to_string(),
         p.completed,
         p.failed,
         p.output_throughput,
+        steady(p),
         p.request_throughput,
         pair(p.ttft_ms.p50, p.ttft_ms.p99),
         pair(p.itl_ms.p50, p.itl_ms.p99),
@@ -43,6 +46,14 @@ pub fn row(p: &PointResult) -> String {
         num(p.e2e_ms.p50),
         flags
     )
+}
+
+/// The steady window's output tokens/s, `-` where there is no window or it is empty.
+fn steady(p: &PointResult) -> String {
+    match &p.steady {
+        Some(s) if s.duration_s > 0.0 => format!("{:.1}", s.output_throughput),
+        _ => "-".into(),
+    }
 }
 
 /// Milliseconds with sensible precision.
