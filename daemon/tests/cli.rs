@@ -354,3 +354,103 @@ fn a_preflight_of_blank_tokens_counted_by_usage_passes_and_blank_answers_fail() 
     assert_eq!(p["server"]["client_output_tokens"], 12, "{}", p["server"]);
     assert_eq!(p["server"]["agrees"], true, "{}", p["server"]);
 }
+
+/// Not on a terminal: the preamble (what is measured) and the table, no progress line;
+/// `--quiet`: the table alone.
+#[test]
+fn off_a_terminal_there_is_no_progress_line_and_quiet_leaves_the_table() {
+    let eng = Engine::start(fixed(1.0, 1.0));
+    let args = [
+        "bench",
+        "--url",
+        &eng.url,
+        "--concurrency",
+        "2",
+        "--requests",
+        "4",
+        "--output-tokens",
+        "3",
+        "--slo",
+        "ttft=1000",
+    ];
+    let o = llmsd(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        err.starts_with("server    llms-reference (says /v1/models) at http://"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nloads     concurrency 2; 4 requests per point\n"),
+        "{err}"
+    );
+    assert!(!err.contains("in flight") && !err.contains("ETA"), "{err}");
+    let header = out.lines().next().unwrap();
+    for col in [
+        "TTFT p50/p99 ms",
+        "TPOT p50",
+        "E2E p50",
+        "steady",
+        "goodput",
+        "SLO %",
+    ] {
+        assert!(header.contains(col), "{col} not in {header}");
+    }
+    let mut quiet = args.to_vec();
+    quiet.push("--quiet");
+    let o = llmsd(&quiet);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+}
+
+/// Ctrl-C mid-run: exit 130 and one line saying what was kept in --json (the finished
+/// point, not the one running).
+#[test]
+fn ctrl_c_says_what_was_kept() {
+    let eng = Engine::start(fixed(1.0, 20.0));
+    let json = tmp("interrupted.json", "");
+    let child = Command::new(env!("CARGO_BIN_EXE_llmsd"))
+        .args([
+            "bench",
+            "--url",
+            &eng.url,
+            "--concurrency",
+            "1,1",
+            "--requests",
+            "2",
+            "--output-tokens",
+            "50",
+            "--json",
+            &json,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first point (two requests of about 1 s) finishes; the second is running.
+    let t0 = std::time::Instant::now();
+    loop {
+        let kept = std::fs::read_to_string(&json).unwrap_or_default();
+        if kept.contains("\"completed\"") {
+            break;
+        }
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the first point never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{e}");
+    assert!(
+        e.contains("interrupted: the running point was dropped; the finished point is in"),
+        "{e}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["points"].as_array().unwrap().len(), 1);
+}

@@ -109,6 +109,10 @@ pub struct BenchArgs {
     /// Include every request's raw record in the JSON.
     #[arg(long)]
     pub raw: bool,
+    /// Print only the table: no preamble, no progress line (there is none when stderr is not
+    /// a terminal either).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// What the requests send: single prompts (each made unique), shared-prefix (groups
     /// sharing a system prompt; --input-tokens then sizes each request's own part), or
     /// conversation (sessions of --turns; --input-tokens sizes each user message).

@@ -2,15 +2,16 @@
 //! printed and written to `--json` as it finishes, then the answer.
 
 use super::search::{self, Next};
-use super::{BenchError, Session, table, write_json};
+use super::{BenchError, Output, Session, progress, table};
+use crate::loadgen::live::Live;
 use llms_shared::{BenchReport, ProbeReport};
-use std::path::Path;
+use std::sync::Arc;
 
 /// Run the session's search after the points already in `report`; sets `report.search`.
 pub(super) async fn run(
     session: &mut Session,
     report: &mut BenchReport,
-    (json, raw): (Option<&Path>, bool),
+    out: &Output,
 ) -> Result<(), BenchError> {
     let def = session
         .search()
@@ -23,10 +24,7 @@ pub(super) async fn run(
             Next::Done(r) => {
                 println!("{}", r.verdict);
                 report.search = Some(r);
-                if let Some(path) = json {
-                    write_json(path, report)?;
-                }
-                return Ok(());
+                return out.keep(report);
             }
             Next::Run(v, role) => (v, role),
         };
@@ -34,22 +32,20 @@ pub(super) async fn run(
             .search_load(value)
             .ok_or_else(|| BenchError::Internal("no search to run".into()))?;
         let n = report.points.len();
+        let live = Arc::new(Live::default());
+        let line =
+            progress::PointLine::start(load.to_string(), session.c.stop, live.clone(), out.quiet);
         session.warmup(n).await;
-        let measured = session.measure(n, load.clone(), None, &()).await;
+        let measured = session.measure(n, load.clone(), Some(live), &()).await;
+        drop(line);
         for w in session.take_warnings() {
             eprintln!("warning: {w}");
         }
-        let (mut point, records) = measured?;
+        let (point, records) = measured?;
         let judged = search::judge(&def, load, role, Ok(&point));
-        println!("{}", table::row(&point));
+        out.add(report, point, records);
         println!("  {}", table::probe(&judged));
-        if raw {
-            point.requests = records;
-        }
-        report.points.push(point);
-        if let Some(path) = json {
-            write_json(path, report)?;
-        }
+        out.keep(report)?;
         probes.push(judged);
     }
 }

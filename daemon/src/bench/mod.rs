@@ -12,6 +12,7 @@ mod checks;
 pub mod config;
 pub mod dist;
 mod point;
+mod progress;
 mod prompts;
 mod replay;
 pub mod search;
@@ -43,6 +44,9 @@ pub enum BenchError {
     /// A bug or an I/O failure of our own (exit 1).
     #[error("{0}")]
     Internal(String),
+    /// Ctrl-C: what was kept (exit 130).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl BenchError {
@@ -51,6 +55,7 @@ impl BenchError {
         match self {
             BenchError::Usage(_) | BenchError::Server(_) => 2,
             BenchError::Internal(_) => 1,
+            BenchError::Interrupted(_) => 130,
         }
     }
 }
@@ -61,11 +66,46 @@ struct ServerInfo {
     owned_by: Option<String>,
 }
 
-/// Run the whole benchmark; prints the table to stdout and writes `--json` if asked.
+/// How a run prints and what it keeps: `--json`, `--raw`, `--quiet` and the table's columns.
+pub(crate) struct Output {
+    json: Option<std::path::PathBuf>,
+    raw: bool,
+    quiet: bool,
+    columns: table::Columns,
+}
+
+impl Output {
+    /// Write the report so far to `--json`, if asked.
+    fn keep(&self, report: &BenchReport) -> Result<(), BenchError> {
+        match &self.json {
+            Some(path) => write_json(path, report),
+            None => Ok(()),
+        }
+    }
+
+    /// Print a finished point's row and add it (with its records under `--raw`) to `report`.
+    fn add(&self, report: &mut BenchReport, mut point: PointResult, records: Vec<RequestRecord>) {
+        println!("{}", table::row(&point, self.columns));
+        if self.raw {
+            point.requests = records;
+        }
+        report.points.push(point);
+    }
+}
+
+/// Run the whole benchmark; prints the table to stdout and writes `--json` if asked. Ctrl-C
+/// stops it with what finished kept.
 pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
     let config = a.config().map_err(BenchError::Usage)?;
-    let (json, raw) = (a.json, a.raw);
-    if let Some(path) = &json {
+    let out = Output {
+        json: a.json.clone(),
+        raw: a.raw,
+        quiet: a.quiet,
+        columns: table::Columns {
+            slo: config.slo.is_some(),
+        },
+    };
+    if let Some(path) = &out.json {
         check_json_path(path)?;
     }
     let mut session = Session::open(config).await?;
@@ -73,27 +113,67 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
         eprintln!("warning: {w}");
     }
     let mut report = session.header();
-    println!("{}", table::header());
+    if !out.quiet {
+        eprint!(
+            "{}",
+            table::preamble(
+                &report,
+                session.loads(),
+                session.search(),
+                (session.c.stop, session.c.warmup)
+            )
+        );
+    }
+    println!("{}", table::header(out.columns));
+    let finished = tokio::select! {
+        r = points(&mut session, &mut report, &out) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    match finished {
+        Some(r) => r.map(|()| report),
+        None => {
+            let n = report.points.len();
+            let kept = match (&out.json, n) {
+                (_, 0) => "no point had finished, so nothing was written".to_owned(),
+                (Some(p), 1) => format!("the finished point is in {}", p.display()),
+                (Some(p), n) => format!("the {n} finished points are in {}", p.display()),
+                (None, n) => format!("{n} points finished; without --json nothing was written"),
+            };
+            Err(BenchError::Interrupted(format!(
+                "interrupted: the running point was dropped; {kept}"
+            )))
+        }
+    }
+}
+
+/// Every point of the session, then its search; each kept as it finishes (a long run that
+/// dies keeps what it finished).
+async fn points(
+    session: &mut Session,
+    report: &mut BenchReport,
+    out: &Output,
+) -> Result<(), BenchError> {
     for i in 0..session.loads().len() {
-        let point = session.point(i, None).await;
+        let live = Arc::new(Live::default());
+        let line = progress::PointLine::start(
+            session.loads()[i].to_string(),
+            session.c.stop,
+            live.clone(),
+            out.quiet,
+        );
+        let point = session.point(i, Some(live)).await;
+        drop(line);
         for w in session.take_warnings() {
             eprintln!("warning: {w}");
         }
-        let (mut point, records) = point?;
-        println!("{}", table::row(&point));
-        if raw {
-            point.requests = records;
-        }
-        report.points.push(point);
-        // Written after every point: a long sweep that dies keeps what it finished.
-        if let Some(path) = &json {
-            write_json(path, &report)?;
-        }
+        let (point, records) = point?;
+        out.add(report, point, records);
+        out.keep(report)?;
     }
     if session.search().is_some() {
-        capacity::run(&mut session, &mut report, (json.as_deref(), raw)).await?;
+        capacity::run(session, report, out).await?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// One server, ready to be measured: found, its prompts built, its preflight passed. The

@@ -1,12 +1,21 @@
-//! The readable table `llmsd bench` prints, one row per point as it finishes. Figures are the
-//! whole point's, except `steady`: output tokens/s over the point's steady window.
+//! What `llmsd bench` prints: a preamble saying what is measured, one row per point as it
+//! finishes, and each search probe's verdict. Figures are the whole point's, except `steady`:
+//! output tokens/s over the point's steady window. Column names say which statistic each is.
 
-use llms_shared::PointResult;
+use super::PointStop;
+use llms_shared::{BenchReport, Load, PointResult, SearchDef};
+
+/// What the columns are: goodput columns only when objectives were given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns {
+    /// `--slo` was given: add goodput (req/s) and the share of requests meeting it.
+    pub slo: bool,
+}
 
 /// The header line.
-pub fn header() -> String {
-    format!(
-        "{:<22} {:>5} {:>5} {:>10} {:>9} {:>7} {:>17} {:>15} {:>9} {:>9}  {}",
+pub fn header(c: Columns) -> String {
+    let mut h = format!(
+        "{:<22} {:>5} {:>5} {:>10} {:>9} {:>7} {:>17} {:>15} {:>9} {:>9}",
         "load",
         "ok",
         "fail",
@@ -17,12 +26,16 @@ pub fn header() -> String {
         "ITL p50/p99 ms",
         "TPOT p50",
         "E2E p50",
-        "flags"
-    )
+    );
+    if c.slo {
+        h.push_str(&format!(" {:>8} {:>6}", "goodput", "SLO %"));
+    }
+    h.push_str("  flags");
+    h
 }
 
 /// One point's row.
-pub fn row(p: &PointResult) -> String {
+pub fn row(p: &PointResult, c: Columns) -> String {
     let pair = |a: f64, b: f64| format!("{} / {}", num(a), num(b));
     let mut flags = p.flags.join(",");
     if p.failed > 0 {
@@ -32,8 +45,8 @@ pub fn row(p: &PointResult) -> String {
         }
         flags.push_str(&errs.join(","));
     }
-    format!(
-        "{:<22} {:>5} {:>5} {:>10.1} {:>9} {:>7.2} {:>17} {:>15} {:>9} {:>9}  {}",
+    let mut r = format!(
+        "{:<22} {:>5} {:>5} {:>10.1} {:>9} {:>7.2} {:>17} {:>15} {:>9} {:>9}",
         p.load.to_string(),
         p.completed,
         p.failed,
@@ -44,7 +57,86 @@ pub fn row(p: &PointResult) -> String {
         pair(p.itl_ms.p50, p.itl_ms.p99),
         num(p.tpot_ms.p50),
         num(p.e2e_ms.p50),
-        flags
+    );
+    if c.slo {
+        // Goodput over all requests, failed ones included (they met no objective).
+        let all = p.completed + p.failed;
+        let share = match (all, p.request_throughput > 0.0) {
+            (0, _) | (_, false) => "-".to_owned(),
+            _ => format!(
+                "{:.1}",
+                100.0 * p.goodput / p.request_throughput * p.completed as f64 / all as f64
+            ),
+        };
+        r.push_str(&format!(" {:>8.2} {:>6}", p.goodput, share));
+    }
+    r.push_str("  ");
+    r.push_str(&flags);
+    r.trim_end().to_owned()
+}
+
+/// What is about to be measured, for the terminal (stderr): the server, the model, the
+/// route, the workload and the loads.
+pub fn preamble(
+    r: &BenchReport,
+    loads: &[Load],
+    search: Option<&SearchDef>,
+    (stop, warmup): (PointStop, u32),
+) -> String {
+    let server = match &r.server {
+        Some(s) => format!("{} (says /v1/models)", s),
+        None => "not named by /v1/models".to_owned(),
+    };
+    let model = match r.model.as_str() {
+        "" => "the server's default".to_owned(),
+        m => m.to_owned(),
+    };
+    let path = match r.endpoint.as_str() {
+        "completions" => "/v1/completions",
+        _ => "/v1/chat/completions",
+    };
+    let workload = r.workload.as_ref().map_or("single".to_owned(), |w| {
+        let mut s = w.kind.clone();
+        if let Some(t) = w.turns {
+            s.push_str(&format!(", {t} turns"));
+        }
+        match (w.input_tokens, &w.input_dist) {
+            (_, Some(d)) => s.push_str(&format!(", input {d}")),
+            (Some(n), None) => s.push_str(&format!(", {n} input tokens")),
+            (None, None) => s.push_str(&format!(", {} prompts", w.prompts)),
+        }
+        match &w.output_dist {
+            Some(d) => s.push_str(&format!(", output {d}")),
+            None => s.push_str(&format!(", {} output tokens", w.output_tokens)),
+        }
+        s
+    });
+    let per_point = match stop {
+        PointStop::Requests(u64::MAX) => "the whole trace".to_owned(),
+        PointStop::Requests(n) => format!("{n} requests"),
+        PointStop::Duration(d) => format!("{} s of requests", d.as_secs_f64()),
+    };
+    let mut l: Vec<String> = loads.iter().map(Load::to_string).collect();
+    if let Some(s) = search {
+        let slo: Vec<String> = s.slo.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        l.push(format!(
+            "a capacity search over {} {}..{} ({})",
+            s.over.as_str(),
+            s.min,
+            s.max,
+            slo.join(",")
+        ));
+    }
+    format!(
+        "server    {} at {}\nmodel     {model}\nendpoint  {} ({path})\nworkload  {workload}\nloads     {}; {per_point} per point{}\n",
+        server,
+        r.url,
+        r.endpoint,
+        l.join(", "),
+        match warmup {
+            0 => String::new(),
+            n => format!(" after {n} warm-up"),
+        }
     )
 }
 
@@ -57,7 +149,7 @@ fn steady(p: &PointResult) -> String {
 }
 
 /// Milliseconds with sensible precision.
-fn num(ms: f64) -> String {
+pub(super) fn num(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{ms:.0}")
     } else if ms >= 10.0 {
@@ -67,7 +159,7 @@ fn num(ms: f64) -> String {
     }
 }
 
-/// A search probe's verdict under its row: `probe passes: TTFT p99 12.3 ms, TPOT p99 8.1 ms`.
+/// A search probe's verdict under its row: `probe passes: TTFT p99 12.3, TPOT p99 8.10`.
 pub fn probe(p: &llms_shared::ProbeReport) -> String {
     let role = match p.role {
         llms_shared::SearchRole::Probe => "probe",
@@ -82,9 +174,15 @@ pub fn probe(p: &llms_shared::ProbeReport) -> String {
         .values
         .iter()
         .map(|(k, v)| match llms_shared::Objective::parse(k) {
-            Ok(o @ llms_shared::Objective::Latency { .. }) => format!("{} {}", o.label(), num(*v)),
+            Ok(o @ llms_shared::Objective::Latency { .. }) => {
+                format!("{} {} ms", o.label(), num(*v))
+            }
             _ => format!("error rate {v:.3}"),
         })
         .collect();
     format!("{role} {verdict}: {}", figures.join(", "))
 }
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

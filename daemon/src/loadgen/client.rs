@@ -237,6 +237,9 @@ impl StreamClient {
         clock: Clock,
         due: Instant,
     ) -> RequestRecord {
+        if let Some(live) = &self.live {
+            live.started();
+        }
         let rec = self.exchange(req, id, clock, due).await;
         // Every ending counts, failures before any response included.
         if let Some(live) = &self.live {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// Shared between the client tasks of one point and whoever reads its progress.
 #[derive(Default)]
 pub struct Live {
+    started: AtomicU64,
     tokens: AtomicU64,
     done: AtomicU64,
     failed: AtomicU64,
@@ -36,6 +37,8 @@ pub struct LiveSnapshot {
     pub done: u64,
     /// Requests failed.
     pub failed: u64,
+    /// Requests sent and not ended.
+    pub in_flight: u64,
     /// TTFT p50 and p99 of the completed requests, ms.
     pub ttft_ms: Option<(f64, f64)>,
     /// ITL p50 and p99 over the completed requests, ms.
@@ -47,6 +50,11 @@ pub struct LiveSnapshot {
 }
 
 impl Live {
+    /// A measured request is being sent.
+    pub fn started(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// `n` more tokens arrived.
     pub fn add_tokens(&self, n: u32) {
         self.tokens.fetch_add(u64::from(n), Ordering::Relaxed);
@@ -83,10 +91,12 @@ impl Live {
             let l = crate::sync::lock(&self.latency);
             (pair(&l.ttft), pair(&l.itl))
         };
+        let done = self.done.load(Ordering::Relaxed);
         LiveSnapshot {
             tokens: self.tokens.load(Ordering::Relaxed),
-            done: self.done.load(Ordering::Relaxed),
+            done,
             failed: self.failed.load(Ordering::Relaxed),
+            in_flight: self.started.load(Ordering::Relaxed).saturating_sub(done),
             ttft_ms,
             itl_ms,
             prompt_tokens: self.prompt.load(Ordering::Relaxed),
