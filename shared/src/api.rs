@@ -344,6 +344,13 @@ pub struct EngineInfo {
     /// The version the engine reports (`/version`, `/get_server_info`, `/props`).
     #[serde(default)]
     pub version: Option<String>,
+    /// How long it may take to become ready, seconds (its readiness timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_timeout_s: Option<f64>,
+    /// While starting: what it is doing, as far as the daemon can tell (`launching`,
+    /// `loading: the port is not open yet`, `warming up: /health answers 503`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// One reading of one GPU.

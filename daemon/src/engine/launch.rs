@@ -74,6 +74,8 @@ impl EngineHandle {
                 started_ms: unix_ms(),
                 metrics: None,
                 version: None,
+                ready_timeout_s: Some(ready_timeout(&inner.cfg, kind, &spec).as_secs_f64()),
+                stage: Some("launching".into()),
             },
             logs: logs.clone(),
             proc: None,

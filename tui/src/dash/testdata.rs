@@ -52,6 +52,8 @@ fn engine(id: u64, name: &str, job: u64, state: EngineState, port: u16, pid: u32
         started_ms: NOW - 600_000,
         version: Some("0.20.1".into()),
         metrics: None,
+        ready_timeout_s: None,
+        stage: None,
     }
 }
 
