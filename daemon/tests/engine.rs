@@ -372,3 +372,37 @@ async fn llamacpp_starts_is_scraped_and_stops_cleanly() {
         "{tail:?}"
     );
 }
+
+/// While an engine starts, its info says how long it may take and what it is doing: here a
+/// reference engine that answers 503 for its first 1.5 s (a model loading). Once ready, the
+/// stage is gone.
+#[tokio::test]
+async fn a_starting_engine_says_its_stage_and_timeout() {
+    let h = engine::spawn(config("stage"), None);
+    let mut s = spec("reference", "slow", &["--startup-ms", "1500"]);
+    s.ready_timeout = Some(Duration::from_secs(20));
+    let mut rx = h.subscribe();
+    let start = tokio::spawn({
+        let h = h.clone();
+        async move { h.start(s, None, CancellationToken::new()).await }
+    });
+    let seen = timeout(GUARD, async {
+        loop {
+            if let Some(i) = h.list().pop()
+                && let Some(stage) = i.stage.filter(|s| s.starts_with("warming up"))
+            {
+                return (stage, i.ready_timeout_s, i.state);
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("a warming-up stage was reported");
+    assert_eq!(seen.1, Some(20.0));
+    assert_eq!(seen.2, EngineState::Starting);
+    assert!(seen.0.contains("503"), "{}", seen.0);
+    let e = timeout(GUARD, start).await.unwrap().unwrap().unwrap();
+    let info = h.list().into_iter().find(|i| i.id == e.id).unwrap();
+    assert_eq!((info.state, info.stage), (EngineState::Ready, None));
+    h.stop(e.id).await;
+}

@@ -179,6 +179,7 @@ impl EngineHandle {
                     let (u, pp) = (url.clone(), p.clone());
                     inner.update(id, |r| {
                         r.info.state = EngineState::Starting;
+                        r.info.stage = Some("launched: waiting for its first answer".into());
                         r.info.url = u;
                         r.info.pid = Some(pp.pgid);
                         r.info.argv = argv;
@@ -202,6 +203,10 @@ impl EngineHandle {
                     cancel,
                     proc: proc.as_deref(),
                     fatal: &|| logs.fatal(),
+                    seen: &|probe| {
+                        let stage = readiness::stage(probe);
+                        inner.update(id, |r| r.info.stage = Some(stage));
+                    },
                 },
             )
             .await;
@@ -248,6 +253,7 @@ impl EngineHandle {
                 inner.update(id, |r| {
                     r.scrape.cancel();
                     r.info.state = EngineState::Failed(failure_line(&e.status, &logs));
+                    r.info.stage = None;
                 });
             }
         }
@@ -269,6 +275,7 @@ impl EngineHandle {
             // Unless it died meanwhile (then `exited` tells).
             if r.info.state == EngineState::Starting {
                 r.info.state = EngineState::Ready;
+                r.info.stage = None;
             }
         });
         let scrape = inner.with(id, |r| r.scrape.clone()).unwrap_or_default();

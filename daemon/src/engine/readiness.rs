@@ -36,6 +36,20 @@ pub(crate) struct Until<'a> {
     pub proc: Option<&'a Proc>,
     /// The first fatal log line, once there is one.
     pub fatal: &'a (dyn Fn() -> Option<String> + Sync),
+    /// Told each failed probe's outcome (the engine's start stage follows it).
+    pub seen: &'a (dyn Fn(&str) + Sync),
+}
+
+/// What a failed probe says of a starting engine's stage.
+pub(crate) fn stage(probe: &str) -> String {
+    let p = probe.to_ascii_lowercase();
+    if p.contains("refused") {
+        "loading: its port is not open yet".into()
+    } else if p.contains(": 503") {
+        "warming up: it answers 503 (loading or warming up)".into()
+    } else {
+        format!("waiting: {probe}")
+    }
 }
 
 /// Poll `{url}{health}` (for `external`, `/v1/models` when `/health` is 404) until ready.
@@ -51,6 +65,7 @@ pub(crate) async fn wait(
         cancel,
         proc,
         fatal,
+        seen,
     } = until;
     let mut last = String::from("no answer yet");
     loop {
@@ -79,7 +94,10 @@ pub(crate) async fn wait(
             () = tokio::time::sleep_until(deadline.into()) => return Ready::TimedOut(last),
             r = attempt => match r {
                 None => return Ready::Yes,
-                Some(e) => last = e,
+                Some(e) => {
+                    seen(&e);
+                    last = e;
+                }
             },
         }
     }

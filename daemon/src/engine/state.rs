@@ -103,7 +103,13 @@ impl Inner {
 
     /// Set the state of engine `id`.
     pub fn set_state(&self, id: u64, state: EngineState) {
-        self.update(id, |r| r.info.state = state);
+        self.update(id, |r| {
+            // A stage is only told while it starts.
+            if !matches!(state, EngineState::Starting | EngineState::Building(_)) {
+                r.info.stage = None;
+            }
+            r.info.state = state;
+        });
     }
 
     /// Store a metrics reading; subscribers hear of it only when a value changed.
