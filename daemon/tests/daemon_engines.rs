@@ -246,3 +246,54 @@ async fn an_engine_writes_only_in_its_scratch_directory() {
     );
     assert!(!dir.join("state/truth.json").exists());
 }
+
+/// Engine ids go on across a restart: the second run's engine is not a new "engine 1"
+/// appending to the first one's log, and the first engine's log stays readable by id and by
+/// name once it is gone from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_ids_and_logs_survive_a_restart() {
+    let dir = temp_dir("engine-ids");
+    let mut d = Daemon::start(&dir, "", &[]);
+    let c = d.client().await;
+    let spec = reference_job(
+        "first",
+        &["--ttft-ms", "1", "--itl-ms", "1"],
+        "name = \"ref-a\"",
+    );
+    let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+    assert_eq!(
+        wait_job(&c, id, LIMIT, is_final).await.state,
+        JobState::Done
+    );
+    let first = engines_of(&c, id).await.pop().unwrap();
+    d.sigterm();
+    d.restart();
+    let c = d.client().await;
+    let spec = reference_job(
+        "second",
+        &["--ttft-ms", "1", "--itl-ms", "1"],
+        "name = \"ref-b\"",
+    );
+    let id2 = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
+    assert_eq!(
+        wait_job(&c, id2, LIMIT, is_final).await.state,
+        JobState::Done
+    );
+    let second = engines_of(&c, id2).await.pop().unwrap();
+    assert!(second.id > first.id, "{} after {}", second.id, first.id);
+    assert_ne!(second.log_path, first.log_path);
+    // The first engine is not in this run's memory; its log is on disk.
+    for key in [first.id.to_string(), "ref-a".to_owned()] {
+        let lines = c.engine_log(ctx(), key.clone(), 50).await.unwrap().unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("starting:")),
+            "{key}: {lines:?}"
+        );
+    }
+    let log = std::fs::read_to_string(first.log_path.unwrap()).unwrap();
+    assert_eq!(
+        log.matches("starting:").count(),
+        1,
+        "one engine per log file"
+    );
+}

@@ -15,6 +15,7 @@ mod build;
 mod launch;
 mod logs;
 mod metrics;
+pub mod past;
 mod process;
 mod readiness;
 mod state;
@@ -258,8 +259,12 @@ impl EngineHandle {
     /// The last `lines` log lines of engine `key`: an id ("7") or a name (the newest engine
     /// with that name).
     pub fn log_tail(&self, key: &str, lines: usize) -> Option<Vec<String>> {
-        let id = self.inner.resolve(key)?;
-        self.inner.with(id, |r| r.logs.tail(lines))
+        if let Some(id) = self.inner.resolve(key) {
+            return self.inner.with(id, |r| r.logs.tail(lines));
+        }
+        // An engine of an earlier run (or one dropped from the list): its log file.
+        let past = past::find(&self.inner.cfg.log_dir, key)?;
+        past::tail(&past.path, lines).ok()
     }
 
     /// Stop every engine still starting or running (daemon shutdown); no start succeeds after.

@@ -45,11 +45,13 @@ pub(crate) struct Inner {
 impl Inner {
     /// No engines yet.
     pub fn new(cfg: EngineConfig, gpu_check: Option<GpuCheck>, http: reqwest::Client) -> Self {
+        // Ids go on after the engines of earlier runs: a log file never holds two.
+        let first = super::past::next_id(&cfg.log_dir);
         Self {
             cfg,
             gpu_check,
             http,
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first),
             closed: AtomicBool::new(false),
             records: Mutex::new(VecDeque::new()),
             changed: watch::channel(0).0,
