@@ -116,9 +116,16 @@ fn engine(cfg: &EngineConfig, kind: EngineKind) -> EngineCheck {
         return c;
     }
     let Some(cmd) = crate::engine::command_for(cfg, kind) else {
-        c.note = Some(format!("not configured ([engines.{kind}] command)"));
+        c.note = Some(match row.on_path {
+            Some(words) => format!(
+                "not configured ([engines.{kind}] command) and '{}' is not on PATH",
+                words[0]
+            ),
+            None => format!("not configured ([engines.{kind}] command)"),
+        });
         return c;
     };
+    let from_path = !cfg.commands.contains_key(kind.name()) && row.on_path.is_some();
     c.command = Some(cmd.clone());
     // `env VAR=value ... PROGRAM ...` (a private PYTHONPATH, say): the program is PROGRAM.
     let (env, cmd) = unwrap_env(&cmd);
@@ -136,6 +143,13 @@ fn engine(cfg: &EngineConfig, kind: EngineKind) -> EngineCheck {
     match run_first_line(&probe, &env) {
         Ok(v) => c.version = Some(v),
         Err(e) => c.note = Some(format!("version unknown: {e}")),
+    }
+    if from_path {
+        let found = format!("found on PATH; [engines.{kind}] command overrides it");
+        c.note = Some(match c.note.take() {
+            Some(n) => format!("{n}; {found}"),
+            None => found,
+        });
     }
     if kind == EngineKind::Trtllm {
         let mode = match &cfg.trtllm.convert {

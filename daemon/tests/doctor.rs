@@ -112,3 +112,38 @@ fn doctor_finds_the_engines_on_path_and_their_versions() {
         "{trt}"
     );
 }
+
+/// With no command configured, an engine program on the daemon's PATH is used, and doctor
+/// says where it came from; one that is not there says both ways to fix it.
+#[test]
+fn engines_on_path_need_no_config() {
+    let dir = temp_dir("doctor-path");
+    std::fs::write(dir.join("llmsd.toml"), "").unwrap();
+    let env = common::imitation::env(&dir.join("calls.jsonl"), "");
+    let r = doctor_env(&dir, &env);
+    let vllm = engine(&r, "vllm");
+    assert_eq!(vllm["runnable"], true, "{vllm}");
+    let cmd: Vec<String> = serde_json::from_value(vllm["command"].clone()).unwrap();
+    assert!(
+        cmd[0].ends_with("/imitations/bin/vllm") && cmd[1] == "serve",
+        "{cmd:?}"
+    );
+    assert!(
+        vllm["note"]
+            .as_str()
+            .unwrap()
+            .contains("found on PATH; [engines.vllm] command overrides it"),
+        "{vllm}"
+    );
+    // Without the imitations on PATH.
+    let r = doctor_env(&dir, &[("PATH".into(), "/usr/bin:/bin".into())]);
+    let vllm = engine(&r, "vllm");
+    assert_eq!(vllm["runnable"], false, "{vllm}");
+    assert!(
+        vllm["note"]
+            .as_str()
+            .unwrap()
+            .contains("'vllm' is not on PATH"),
+        "{vllm}"
+    );
+}

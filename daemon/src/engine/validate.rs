@@ -211,14 +211,35 @@ fn timeout(field: &str, spec: &EngineSpec) -> Result<(), String> {
 
 /// The argv prefix configured for `kind` (`reference` defaults to this executable).
 pub(crate) fn command(cfg: &EngineConfig, kind: EngineKind) -> Option<Vec<String>> {
-    match (cfg.commands.get(kind.name()), kinds::of(kind).builtin) {
-        (Some(c), _) if !c.is_empty() => Some(c.clone()),
-        (Some(_), _) | (None, None) => None,
-        (None, Some(sub)) => {
+    let row = kinds::of(kind);
+    match (cfg.commands.get(kind.name()), row.builtin, row.on_path) {
+        (Some(c), _, _) if !c.is_empty() => Some(c.clone()),
+        (Some(_), _, _) => None,
+        (None, Some(sub), _) => {
             let exe = std::env::current_exe().ok()?;
             Some(vec![exe.to_string_lossy().into_owned(), sub.into()])
         }
+        (None, None, Some(words)) => {
+            let (program, rest) = words.split_first()?;
+            let found = on_path(program)?;
+            let mut argv = vec![found.display().to_string()];
+            argv.extend(rest.iter().map(|w| (*w).to_owned()));
+            Some(argv)
+        }
+        (None, None, None) => None,
     }
+}
+
+/// Where `program` is on the daemon's own `PATH`, if it is there and executable.
+pub(crate) fn on_path(program: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// An `external` URL: http(s), a host the daemon's config allows, and nothing beyond the

@@ -35,6 +35,9 @@ pub(crate) struct Kind {
     /// The subcommand of this executable that is the kind's engine when the daemon config
     /// names no command (the reference engine).
     pub builtin: Option<&'static str>,
+    /// The command used when the daemon config names none and its first word is a program on
+    /// the daemon's own `PATH` (never a job's choice).
+    pub on_path: Option<&'static [&'static str]>,
     /// Ready when this answers 200.
     pub health: &'static str,
     /// Prometheus text.
@@ -131,6 +134,7 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         kind: EngineKind::External,
         builtin: None,
+        on_path: None,
         process: false,
         model: Need::Nothing,
         health: "/health",
@@ -157,6 +161,7 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         kind: EngineKind::Reference,
         builtin: Some("reference-engine"),
+        on_path: None,
         process: true,
         model: Need::Nothing,
         health: "/health",
@@ -196,6 +201,7 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         kind: EngineKind::Llamacpp,
         builtin: None,
+        on_path: Some(&["llama-server"]),
         process: true,
         model: Need::File,
         health: "/health",
@@ -236,6 +242,7 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         kind: EngineKind::Vllm,
         builtin: None,
+        on_path: Some(&["vllm", "serve"]),
         process: true,
         model: Need::Name,
         health: "/health",
@@ -277,6 +284,7 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         kind: EngineKind::Sglang,
         builtin: None,
+        on_path: None,
         process: true,
         model: Need::Name,
         health: "/health",
@@ -325,6 +333,7 @@ pub(crate) const KINDS: &[Kind] = &[
     Kind {
         kind: EngineKind::Trtllm,
         builtin: None,
+        on_path: Some(&["trtllm-serve"]),
         process: true,
         model: Need::Name,
         health: "/health",
