@@ -442,6 +442,9 @@ pub struct LivePoint {
     pub requests_total: Option<u64>,
     /// Failed requests so far.
     pub failed: u64,
+    /// Requests sent and not ended (in rate mode, what the open loop has in flight).
+    #[serde(default)]
+    pub in_flight: u64,
     /// Output tokens received so far.
     pub output_tokens: u64,
     /// Output tokens received in the last second.

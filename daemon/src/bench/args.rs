@@ -16,7 +16,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("load").required(true).args(["concurrency", "batch", "rate", "speed", "search"])))]
 pub struct BenchArgs {
-    /// Server base URL, e.g. http://127.0.0.1:8000.
+    /// Server base URL, e.g. http://127.0.0.1:8000 (without a scheme: http).
     #[arg(long)]
     pub url: String,
     /// Route to measure.
@@ -260,6 +260,14 @@ pub fn parse_slo(s: &str) -> Result<Slo, String> {
     Ok(slo)
 }
 
+/// `127.0.0.1:8000` is `http://127.0.0.1:8000`: a URL without a scheme is taken as http.
+pub fn with_scheme(url: &str) -> String {
+    match url.contains("://") {
+        true => url.to_owned(),
+        false => format!("http://{url}"),
+    }
+}
+
 /// `ttft_p99=500,tpot_p99=40`: each key checked, each limit a number.
 pub fn parse_search_slo(s: &str) -> Result<BTreeMap<String, f64>, String> {
     let mut out = BTreeMap::new();
@@ -428,7 +436,7 @@ impl BenchArgs {
             );
         }
         Ok(RunConfig {
-            url: self.url.clone(),
+            url: with_scheme(&self.url),
             kind: None,
             model: self.model.clone(),
             workload: WorkloadConfig {
@@ -518,6 +526,14 @@ mod tests {
         assert!(e.contains("--burstiness"), "{e}");
         let e = parse(&["--concurrency", "1", "--tokenizer", "t.json"]).unwrap_err();
         assert!(e.contains("--input-tokens"), "{e}");
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_is_http() {
+        let c = parse(&["--concurrency", "1"]).unwrap();
+        assert_eq!(c.config().unwrap().url, "http://h");
+        assert_eq!(with_scheme("127.0.0.1:8000"), "http://127.0.0.1:8000");
+        assert_eq!(with_scheme("https://gpu:8443/v1"), "https://gpu:8443/v1");
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl Progress {
             requests_done: snap.done,
             requests_total: self.requests_total,
             failed: snap.failed,
+            in_flight: snap.in_flight,
             output_tokens: snap.tokens,
             tokens_per_s: rate,
             ttft_ms: snap.ttft_ms,

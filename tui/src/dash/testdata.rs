@@ -123,6 +123,7 @@ pub fn live() -> LivePoint {
         requests_done: 120,
         requests_total: Some(320),
         failed: 1,
+        in_flight: 16,
         output_tokens: 15_360,
         tokens_per_s: 2480.0,
         ttft_ms: Some((35.2, 120.9)),
