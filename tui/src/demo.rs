@@ -103,11 +103,35 @@ async fn drive(
         }
         Ok(out)
     } else {
-        drop(s);
-        crate::dash::run(target.clone())
-            .await
-            .map(|()| String::new())
+        crate::dash::run(target.clone()).await?;
+        // The daemon and its store go when the demo ends: what it measured stays here.
+        keep_results(&s, &ids).await
     }
+}
+
+/// Save every job's results (as `llms results JOB --json` writes them) into a new
+/// `./llms-demo-results-UNIXSECONDS/`, and say where and how to use them.
+async fn keep_results(s: &crate::conn::Session, ids: &[u64]) -> Result<String, Failure> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dir = PathBuf::from(format!("llms-demo-results-{secs}"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::error(format!("cannot create {}: {e}", dir.display())))?;
+    let mut files = Vec::new();
+    for id in ids {
+        let text = crate::commands::results(s, *id, crate::cli::Format::Json, false).await?;
+        let path = dir.join(format!("results-{id}.json"));
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| Failure::error(format!("cannot write {}: {e}", path.display())))?;
+        files.push(format!("--from {}", path.display()));
+    }
+    Ok(format!(
+        "The demo's results are kept in {}/ (its daemon and store are gone):\n  llms compare {}\n  llms report {} --out llms-report-demo\n",
+        dir.display(),
+        files.join(" "),
+        files.join(" ")
+    ))
 }
 
 /// SIGINT, SIGTERM or SIGHUP.
