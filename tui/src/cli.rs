@@ -111,9 +111,10 @@ pub enum Command {
         /// bench --json`) instead of the daemon (repeatable).
         #[arg(long, conflicts_with = "jobs")]
         from: Vec<PathBuf>,
-        /// Directory to write into (created if missing).
+        /// Directory to write into (created if missing) [default: ./llms-report-JOBS/, as
+        /// the dashboard's `w`].
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
     /// The demo: a private llmsd, llama.cpp and the reference engine, a sweep, the dashboard.
     Demo(DemoArgs),

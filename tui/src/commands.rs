@@ -25,7 +25,12 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
             return crate::report::compare(&output::read_saved(from)?, *md, *json);
         }
         Command::Report { from, out, .. } if !from.is_empty() => {
-            return crate::report::write(&output::read_saved(from)?, out);
+            let jobs = output::read_saved(from)?;
+            let ids: Vec<u64> = jobs.iter().map(|(j, _)| j.id).collect();
+            let out = out
+                .clone()
+                .unwrap_or_else(|| crate::report::default_dir(&ids));
+            return crate::report::write(&jobs, &out);
         }
         _ => {}
     }
@@ -52,6 +57,7 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Report { jobs, out, .. } => {
             let data = fetch_jobs(&s, &jobs).await?;
+            let out = out.unwrap_or_else(|| crate::report::default_dir(&jobs));
             crate::report::write(&data, &out)
         }
         Command::Demo(_) => Err(Failure::error("demo is handled above")),

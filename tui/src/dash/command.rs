@@ -163,9 +163,8 @@ async fn write_report(s: &Session, ids: &[u64]) -> Result<(String, usize), Strin
     let data = crate::commands::fetch_jobs(s, ids)
         .await
         .map_err(|f| f.message)?;
-    let names: Vec<String> = ids.iter().map(u64::to_string).collect();
-    let dir = format!("llms-report-{}", names.join("-"));
-    let out = std::path::PathBuf::from(&dir);
+    let out = crate::report::default_dir(ids);
+    let dir = out.display().to_string();
     let written = tokio::task::spawn_blocking(move || crate::report::write(&data, &out))
         .await
         .map_err(|e| e.to_string())?

@@ -5,6 +5,8 @@
 
 use crate::compare::{CmpRow, Metric, fmt, fmt_x};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -241,13 +243,69 @@ impl Chart {
         // Categorical x: the i-th load value (or bar) sits at i. Asking for as many labels
         // as positions over a range `keys` wide makes plotters put them at 0, 1, 2, ...
         let x_range = -0.5..keys as f64 - 0.5;
-        let mut chart = ChartBuilder::on(root)
+        let mut builder = ChartBuilder::on(root);
+        builder
             .caption(&self.title, (FAMILY, 24))
             .margin(20)
             .x_label_area_size(55)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x_range, 0.0..top)
+            .y_label_area_size(80);
+        let flagged_note = match self.log_range() {
+            Some((lo, hi)) => {
+                let mut chart = builder
+                    .build_cartesian_2d(x_range, (lo..hi).log_scale())
+                    .map_err(err)?;
+                let desc = format!("{} (log scale)", self.y_desc);
+                self.series(&mut chart, &labels, keys, &desc)?
+            }
+            None => {
+                let mut chart = builder.build_cartesian_2d(x_range, 0.0..top).map_err(err)?;
+                self.series(&mut chart, &labels, keys, &self.y_desc)?
+            }
+        };
+        if flagged_note {
+            let (w, h) = root.dim_in_pixel();
+            let style = (FAMILY, 14)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Bottom));
+            root.draw(&Text::new(
+                "* flagged point (see the report)",
+                (w as i32 - 10, h as i32 - 6),
+                style,
+            ))
             .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// A line chart whose figures span more than 10x gets a log y axis (one slow series
+    /// would flatten the rest): its range, a little beyond the figures.
+    pub(crate) fn log_range(&self) -> Option<(f64, f64)> {
+        let Body::Lines { lines, .. } = &self.body else {
+            return None;
+        };
+        let ys = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+        let lo = ys().filter(|y| *y > 0.0).fold(f64::INFINITY, f64::min);
+        let hi = ys().fold(0.0, f64::max);
+        let all_positive = ys().all(|y| y > 0.0);
+        // From the decade below the lowest figure: plotters labels a log axis from its first
+        // power of ten up.
+        (all_positive && lo.is_finite() && hi / lo > 10.0)
+            .then(|| (10f64.powf(lo.log10().floor()), hi * 1.5))
+    }
+
+    /// The mesh, the lines or bars, and the legend, on either y axis; whether a point is
+    /// flagged (the note under the chart says what the mark means).
+    fn series<'a, DB: DrawingBackend + 'a, Y>(
+        &self,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+        labels: &[String],
+        keys: usize,
+        y_desc: &str,
+    ) -> Result<bool, String>
+    where
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
         let label = |v: &f64| {
             let i = v.round();
             if (v - i).abs() < 1e-9 && i >= 0.0 {
@@ -260,16 +318,21 @@ impl Chart {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            // One light line between labelled ones: a grid to read by, not a texture.
+            .max_light_lines(1)
             .x_labels(keys)
+            // A log axis labels 1-9 x 10^k only when asked for enough labels to reach every
+            // decade in range.
+            .y_labels(24)
             .x_desc(&self.x_desc)
-            .y_desc(&self.y_desc)
+            .y_desc(y_desc)
             .x_label_formatter(&label)
             .y_label_formatter(&y_label)
             .label_style((FAMILY, 16))
             .axis_desc_style((FAMILY, 18))
             .draw()
             .map_err(err)?;
-        let flagged_note = match &self.body {
+        let flagged = match &self.body {
             Body::Lines { xs, lines } => {
                 let pos = |x: f64| xs.iter().position(|v| *v == x).unwrap_or(0) as f64;
                 for l in lines {
@@ -329,19 +392,6 @@ impl Chart {
                 bars.iter().any(|b| b.flagged)
             }
         };
-        if flagged_note {
-            let (w, h) = root.dim_in_pixel();
-            let style = (FAMILY, 14)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Right, VPos::Bottom));
-            root.draw(&Text::new(
-                "* flagged point (see the report)",
-                (w as i32 - 10, h as i32 - 6),
-                style,
-            ))
-            .map_err(err)?;
-        }
-        Ok(())
+        Ok(flagged)
     }
 }

@@ -56,6 +56,58 @@ fn engines_md(jobs: &Jobs) -> String {
     table::md_table(&headers, &rows)
 }
 
+/// What each engine's requests sent, once per distinct workload: kind, lengths, prompts and
+/// their digest, seed.
+pub fn workload_md(jobs: &Jobs) -> String {
+    let mut out = String::from(
+        "| job | engine | workload | input tokens | output tokens | prompts | seed | prompts sha256 |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut seen: Vec<(u64, String, String)> = Vec::new();
+    for (j, rows) in jobs {
+        for r in rows {
+            let Some(w) = &r.workload else { continue };
+            let key = (j.id, r.engine.clone(), w.prompts_sha256.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let mut kind = w.kind.clone();
+            if let Some(t) = w.turns {
+                kind.push_str(&format!(", {t} turns"));
+            }
+            if let (Some(g), Some(p)) = (w.groups, w.prefix_tokens) {
+                kind.push_str(&format!(", {g} groups of a {p}-token prefix"));
+            }
+            let input = match (&w.input_dist, w.input_tokens) {
+                (Some(d), _) => d.clone(),
+                (None, Some(n)) => n.to_string(),
+                (None, None) => "as the prompts are".into(),
+            };
+            let output = w
+                .output_dist
+                .clone()
+                .unwrap_or_else(|| w.output_tokens.to_string());
+            let unique = match w.unique_prompts {
+                true => "each made unique",
+                false => "verbatim",
+            };
+            out.push_str(&format!(
+                "| {} | {} | {kind} | {input} | {output} | {} ({unique}) | {} | {} |\n",
+                j.id,
+                r.engine,
+                w.prompts,
+                w.seed,
+                w.prompts_sha256.get(..12).unwrap_or("-"),
+            ));
+        }
+    }
+    if seen.is_empty() {
+        return "No point says what it sent (results from before llmsd recorded it).\n".into();
+    }
+    out
+}
+
 /// The report: title, the verdict paragraph, jobs, capacities, comparison tables, frontier,
 /// probes, charts (SVG embedded, PNG linked), `notes` (charts left out and why), then the
 /// failed and flagged points with their reasons.
@@ -63,8 +115,19 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
     let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
     let mut out = format!("# llms report: {}\n\n", names.join(", "));
     out.push_str(&super::verdict::paragraph(jobs, rows));
-    out.push_str("\n\n## Jobs\n\n");
+    // The newest point's time, not the clock's: the same results give the same report.
+    let newest = jobs
+        .iter()
+        .flat_map(|(_, r)| r.iter().map(|r| r.finished_ms))
+        .max()
+        .unwrap_or(0);
+    out.push_str(&format!(
+        "\n\nMeasured until {} UTC.\n\n## Jobs\n\n",
+        crate::output::utc_time(newest)
+    ));
     out.push_str(&table::jobs_md(jobs));
+    out.push_str("\n## Workload\n\n");
+    out.push_str(&workload_md(jobs));
     out.push_str("\n## Engines and hardware\n\n");
     out.push_str(&engines_md(jobs));
     let caps = crate::capacity::capacities(jobs);

@@ -128,14 +128,56 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
         .collect())
 }
 
-/// The chart caption: the job names while they fit the chart's width, else the job ids.
+/// Where a report goes when no `--out` is given: `./llms-report-ID-ID/`, as the dashboard's
+/// `w` writes it.
+pub fn default_dir(ids: &[u64]) -> PathBuf {
+    let names: Vec<String> = ids.iter().map(u64::to_string).collect();
+    PathBuf::from(format!("llms-report-{}", names.join("-")))
+}
+
+/// The chart caption: what was measured where (the workload and the hardware), with the job
+/// names while they fit the chart's width.
 fn chart_title(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
+    let what = setup(jobs);
     let names = jobs_title(jobs);
+    for t in [format!("{names} ({what})"), what.clone()] {
+        if !what.is_empty() && t.chars().count() <= 70 {
+            return t;
+        }
+    }
     if names.chars().count() <= 70 {
         return names;
     }
     let ids: Vec<String> = jobs.iter().map(|(j, _)| j.id.to_string()).collect();
     format!("jobs {}", ids.join(", "))
+}
+
+/// `single, 128 out, on NVIDIA H200`: the workloads and the GPUs of the jobs' points (empty
+/// when none says).
+pub fn setup(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
+    let rows = || jobs.iter().flat_map(|(_, r)| r.iter());
+    let mut work: Vec<String> = rows()
+        .filter_map(|r| r.workload.as_ref())
+        .map(|w| format!("{}, {} out", w.kind, w.output_tokens))
+        .collect();
+    work.sort();
+    work.dedup();
+    let mut gpus: Vec<String> = rows()
+        .filter_map(|r| r.gpu.as_ref())
+        .flat_map(|g| g.gpus.iter().filter_map(|x| x.name.clone()))
+        .collect();
+    gpus.sort();
+    gpus.dedup();
+    let on = match gpus.as_slice() {
+        [] if rows().any(|r| r.point.is_some()) => "on CPU or unmeasured GPUs".to_owned(),
+        [] => String::new(),
+        g => format!("on {}", g.join(", ")),
+    };
+    [work.join("; "), on]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The job names, for titles: `qwen2.5-3b engines` or `a, b`.

@@ -163,7 +163,14 @@ fn report_opens_with_the_verdict_and_shows_capacity_probes_and_frontier() {
         probes.contains("| 8 | 25 | probe | FAIL | 350 | 41.0 | 0 % | TPOT p99 41 ms > 40 ms |")
     );
     assert!(probes.contains("| 9 | 24 | confirm | pass | 340 | 40.0 | 0 % |  |"));
-    assert!(md.contains("![capacity: Pareto frontier](frontier.svg)"));
+    // What was sent, and until when.
+    let work = md.split("## Workload\n\n").nth(1).unwrap();
+    assert!(work.contains("| conversation"), "{work}");
+    assert!(md.contains("\n\nMeasured until 20"), "{md}");
+    // Titles say what was measured where.
+    assert!(md.contains(
+        "![capacity (conversation, 128 out on NVIDIA H200): Pareto frontier](frontier.svg)"
+    ));
     assert!(md.contains("PNG: [frontier.png](frontier.png)"));
     let svg = std::fs::read_to_string(dir.0.join("frontier.svg")).unwrap();
     assert!(

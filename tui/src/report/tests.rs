@@ -311,7 +311,7 @@ fn write_produces_every_chart_and_the_report() {
         .collect();
     let charts: BTreeSet<String> = want.iter().filter(|n| *n != "report.md").cloned().collect();
     assert_eq!(links, charts);
-    assert!(md.contains("![qwen2.5-3b engines: TTFT p99 ms](ttft_p99.svg)"));
+    assert!(md.contains("![qwen2.5-3b engines (on NVIDIA H200): TTFT p99 ms](ttft_p99.svg)"));
     let failed = md.split("## Failed and flagged points\n\n").nth(1).unwrap();
     assert!(
         failed.contains("- llamacpp concurrency=32: FAILED: engine llamacpp exited"),
@@ -583,4 +583,47 @@ fn compare_shows_the_prefix_cache_hit_rate_where_there_is_one() {
     assert!(md.contains("## prefix cache hit % by concurrency"), "{md}");
     let json: Value = serde_json::from_str(&compare(&jobs, false, true).unwrap()).unwrap();
     assert_eq!(json["rows"][0]["cache_hit_pct"], 60.0);
+}
+
+/// A line chart whose figures span more than ten times gets a log axis from the decade
+/// below its lowest figure; one within ten times keeps the linear axis.
+#[test]
+fn wide_ranges_get_a_log_axis() {
+    let chart = |ys: &[f64]| charts::Chart {
+        title: String::new(),
+        x_desc: String::new(),
+        y_desc: "TTFT p99 ms".into(),
+        body: charts::Body::Lines {
+            xs: (0..ys.len()).map(|i| i as f64).collect(),
+            lines: vec![charts::Line {
+                name: "a".into(),
+                color: 0,
+                points: ys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, y)| (i as f64, *y, false))
+                    .collect(),
+            }],
+        },
+    };
+    assert_eq!(chart(&[21.3, 607.0]).log_range(), Some((10.0, 607.0 * 1.5)));
+    assert_eq!(chart(&[21.3, 200.0]).log_range(), None);
+    // A zero has no place on a log axis.
+    assert_eq!(chart(&[0.0, 607.0]).log_range(), None);
+    // The axis says which it is.
+    assert!(
+        chart(&[21.3, 607.0])
+            .svg()
+            .unwrap()
+            .contains("TTFT p99 ms (log scale)")
+    );
+    assert!(!chart(&[21.3, 200.0]).svg().unwrap().contains("log scale"));
+}
+
+#[test]
+fn the_default_report_directory_is_the_dashboards() {
+    assert_eq!(
+        super::default_dir(&[3, 7]),
+        std::path::PathBuf::from("llms-report-3-7")
+    );
 }
