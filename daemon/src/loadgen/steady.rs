@@ -17,16 +17,22 @@ fn span(r: &RequestRecord) -> (u64, u64) {
     (r.start_ns, r.start_ns.saturating_add(r.end_ns))
 }
 
-/// Requests in flight over time: `(from, to, count)` pieces covering first start to last end.
-fn levels(records: &[RequestRecord]) -> Vec<(u64, u64, u64)> {
+/// Every start (+1) and end (-1) in time order; at one instant, ends before starts (a slot
+/// handed on is not two requests at once).
+fn events(records: &[RequestRecord]) -> Vec<(u64, i8)> {
     let mut ev: Vec<(u64, i8)> = Vec::with_capacity(records.len() * 2);
     for r in records {
         let (s, e) = span(r);
         ev.push((s, 1));
         ev.push((e.max(s), -1));
     }
-    // At one instant, ends before starts: a slot handed on is not two requests at once.
     ev.sort_unstable();
+    ev
+}
+
+/// Requests in flight over time: `(from, to, count)` pieces covering first start to last end.
+fn levels(records: &[RequestRecord]) -> Vec<(u64, u64, u64)> {
+    let ev = events(records);
     let mut out = Vec::new();
     let mut n: i64 = 0;
     let mut at = ev.first().map_or(0, |e| e.0);
@@ -42,15 +48,8 @@ fn levels(records: &[RequestRecord]) -> Vec<(u64, u64, u64)> {
 
 /// When the requests in flight first reached `target`, ns.
 fn reached(records: &[RequestRecord], target: u64) -> Option<u64> {
-    let mut ev: Vec<(u64, i8)> = Vec::with_capacity(records.len() * 2);
-    for r in records {
-        let (s, e) = span(r);
-        ev.push((s, 1));
-        ev.push((e.max(s), -1));
-    }
-    ev.sort_unstable();
     let mut n: i64 = 0;
-    for (t, d) in ev {
+    for (t, d) in events(records) {
         n += i64::from(d);
         if n >= target as i64 {
             return Some(t);

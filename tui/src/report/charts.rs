@@ -45,6 +45,20 @@ fn font() -> Result<(), String> {
     .clone()
 }
 
+/// A line of small print in the chart's bottom right corner.
+pub(super) fn footnote<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+) -> Result<(), String> {
+    let (w, h) = root.dim_in_pixel();
+    let style = (FAMILY, 14)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Right, VPos::Bottom));
+    root.draw(&Text::new(text, (w as i32 - 10, h as i32 - 6), style))
+        .map_err(err)
+}
+
 /// An axis label: at most two decimals, trailing zeros dropped (`0`, `2.5`, `2500`).
 pub(super) fn axis_num(v: f64) -> String {
     let s = format!("{v:.2}");
@@ -263,17 +277,7 @@ impl Chart {
             }
         };
         if flagged_note {
-            let (w, h) = root.dim_in_pixel();
-            let style = (FAMILY, 14)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Right, VPos::Bottom));
-            root.draw(&Text::new(
-                "* flagged point (see the report)",
-                (w as i32 - 10, h as i32 - 6),
-                style,
-            ))
-            .map_err(err)?;
+            footnote(root, "* flagged point (see the report)")?;
         }
         Ok(())
     }

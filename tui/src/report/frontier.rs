@@ -8,7 +8,6 @@ use crate::compare::{CmpRow, fmt};
 use crate::frontier::{of_rows, per_gpu_label};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// The x axis: output tokens/s per user.
 pub const PER_USER: &str = "output tokens/s per user (1000 / TPOT mean)";
@@ -180,15 +179,8 @@ pub(super) fn draw<DB: DrawingBackend>(
         .label_font((FAMILY, 16))
         .draw()
         .map_err(err)?;
-    let (w, h) = root.dim_in_pixel();
-    let style = (FAMILY, 14)
-        .into_font()
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Right, VPos::Bottom));
-    root.draw(&Text::new(
+    super::charts::footnote(
+        root,
         "filled: on the frontier; hollow: beaten on both axes by a point of its series",
-        (w as i32 - 10, h as i32 - 6),
-        style,
-    ))
-    .map_err(err)
+    )
 }
