@@ -7,7 +7,7 @@ mod saved;
 mod saved_bench;
 
 pub use gpus::gpus_table;
-pub use jobs::{jobs_json, jobs_table, show_json, show_text};
+pub use jobs::{PointsNow, jobs_json, jobs_table, point_status, show_json, show_text};
 pub use results::{CSV_COLUMNS, JobResults, results_csv, results_json, results_md, results_table};
 pub use saved::read_saved;
 

@@ -23,6 +23,19 @@ pub fn status(r: &CmpRow) -> String {
     }
 }
 
+/// [`status`] on one line for a terminal table: a failure reason that carries the engine's
+/// log lines keeps its first line and ends in ` …` (the rest is in `llms results JOB`).
+pub fn status_short(r: &CmpRow) -> String {
+    let s = status(r);
+    let mut lines = s.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default().trim_end().to_owned();
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first
+    }
+}
+
 /// The distinct modes of the rows, in row order (`concurrency`, or `batch, rate`).
 pub fn modes(rows: &[CmpRow]) -> Vec<&'static str> {
     let mut m: Vec<&'static str> = rows.iter().map(|r| r.mode).collect();
@@ -272,13 +285,32 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
             let mark = if r.on_frontier { "F" } else { " " };
             let mut line = vec![r.series.clone(), format!("{mark}{l:>0$}", w - 1)];
             line.extend(figures(r, steady));
-            line.push(with_role(r, status(r)));
+            line.push(with_role(r, status_short(r)));
             line
         })
         .collect();
     let mut right = vec![false, true];
     right.extend(vec![true; if steady { 9 } else { 8 }]);
     out.push_str(&aligned(&headers, &body, &right));
+    let shortened: Vec<String> = rows
+        .iter()
+        .filter(|r| status_short(r) != status(r))
+        .map(|r| r.job)
+        .fold(Vec::new(), |mut v, j| {
+            if !v.contains(&j) {
+                v.push(j);
+            }
+            v
+        })
+        .iter()
+        .map(|j| format!("`llms results {j}`"))
+        .collect();
+    if !shortened.is_empty() {
+        out.push_str(&format!(
+            "… a failure's full reason and engine log lines: {}\n",
+            shortened.join(", ")
+        ));
+    }
     let by = modes.join("/");
     for m in metrics_with_data(rows) {
         let (names, cells) = pivot_cells(rows, m);

@@ -584,3 +584,27 @@ fn compare_shows_the_prefix_cache_hit_rate_where_there_is_one() {
     let json: Value = serde_json::from_str(&compare(&jobs, false, true).unwrap()).unwrap();
     assert_eq!(json["rows"][0]["cache_hit_pct"], 60.0);
 }
+
+/// A failure reason that carries the engine's last log lines stays on one line in the
+/// text table (its first line, then ` …`), and the table says where the rest is; the
+/// Markdown report keeps it whole.
+#[test]
+fn a_multi_line_failure_is_one_line_in_the_compare_table() {
+    let (j, mut rows) = sweep();
+    let failed = rows.iter_mut().find(|r| r.error.is_some()).unwrap();
+    failed.error = Some(
+        "engine llamacpp exited during the point: exited with status 1\n\
+         last log lines:\n  CUDA error: out of memory\n  aborting"
+            .into(),
+    );
+    let out = compare(&[(j.clone(), rows.clone())], false, false).unwrap();
+    assert!(!out.contains("CUDA error"), "{out}");
+    let line = out.lines().find(|l| l.contains("FAILED")).unwrap();
+    assert!(line.ends_with("exited with status 1 …"), "{line}");
+    assert!(
+        out.contains("… a failure's full reason and engine log lines: `llms results 3`\n"),
+        "{out}"
+    );
+    let md = compare(&[(j, rows)], true, false).unwrap();
+    assert!(md.contains("CUDA error: out of memory"), "{md}");
+}

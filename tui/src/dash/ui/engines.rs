@@ -2,7 +2,7 @@
 //! selected engine's log tail (scrollable).
 
 use super::theme::Theme;
-use super::{cut, duration, gib};
+use super::{cut, duration, gib, one_line, rest_width};
 use crate::dash::model::Model;
 use llms_shared::{EngineInfo, EngineState};
 use ratatui::Frame;
@@ -35,15 +35,17 @@ pub fn gpu_mem(m: &Model, e: &EngineInfo) -> Option<u64> {
     found.then_some(sum)
 }
 
-fn state(e: &EngineInfo, t: Theme) -> Span<'static> {
-    match &e.state {
-        EngineState::Starting => Span::styled("starting", t.warn()),
-        EngineState::Building(step) => Span::styled(format!("building: {step}"), t.warn()),
-        EngineState::Ready => Span::styled("ready", t.ok()),
-        EngineState::Stopping => Span::styled("stopping", t.warn()),
-        EngineState::Stopped => Span::styled("stopped", t.dim()),
-        EngineState::Failed(why) => Span::styled(format!("failed: {why}"), t.error()),
-    }
+/// An engine's state in `width` columns (cut with an ellipsis), styled.
+pub fn state(e: &EngineInfo, t: Theme, width: usize) -> Span<'static> {
+    let (text, style) = match &e.state {
+        EngineState::Starting => ("starting".to_string(), t.warn()),
+        EngineState::Building(step) => (format!("building: {step}"), t.warn()),
+        EngineState::Ready => ("ready".into(), t.ok()),
+        EngineState::Stopping => ("stopping".into(), t.warn()),
+        EngineState::Stopped => ("stopped".into(), t.dim()),
+        EngineState::Failed(why) => (format!("failed: {why}"), t.error()),
+    };
+    Span::styled(cut(&one_line(&text), width), style)
 }
 
 /// Draw the Engines screen.
@@ -59,6 +61,17 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             top,
         );
     } else {
+        let widths = [
+            Constraint::Length(4),
+            Constraint::Length(12),
+            Constraint::Length(9),
+            Constraint::Length(4),
+            Constraint::Length(5),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(7),
+        ];
+        let state_w = rest_width(top.width, &widths, 4);
         let rows: Vec<Row<'_>> = list
             .iter()
             .map(|e| {
@@ -77,21 +90,12 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
                     Cell::from(e.pid.map_or("-".into(), |p| p.to_string())),
                     Cell::from(gpu_mem(m, e).map_or("-".into(), |b| format!("{} GiB", gib(b)))),
                     Cell::from(up),
-                    Cell::from(state(e, t)),
+                    Cell::from(state(e, t, state_w)),
                 ])
             })
             .collect();
-        let widths = [
-            Constraint::Length(4),
-            Constraint::Length(12),
-            Constraint::Length(9),
-            Constraint::Length(4),
-            Constraint::Length(5),
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(7),
-            Constraint::Min(8),
-        ];
+        let mut widths = widths.to_vec();
+        widths.push(Constraint::Min(8));
         let header = [
             "ID", "NAME", "KIND", "JOB", "PORT", "PID", "GPU MEM", "UPTIME", "STATE",
         ];

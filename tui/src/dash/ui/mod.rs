@@ -13,7 +13,7 @@ use super::model::{ConnState, Model, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use theme::Theme;
 
 /// How long a status message stays, ms.
@@ -84,26 +84,64 @@ fn hints(m: &Model, t: Theme) -> Line<'static> {
 }
 
 /// A table of jobs, as Queue and Results draw them: `widths` and `header` for the leading
-/// columns, then (on wide screens) a time column titled `time`, then ERROR taking the rest.
+/// columns, then (on wide screens) a time column titled `time`, then ERROR taking the rest
+/// of `width` (each row's error, cut with an ellipsis to fit).
+#[allow(clippy::too_many_arguments)]
 pub fn jobs_table<'a>(
-    rows: Vec<Row<'a>>,
+    rows: Vec<(Vec<Cell<'a>>, Option<String>)>,
     mut widths: Vec<Constraint>,
     mut header: Vec<&'a str>,
     time: Option<&'a str>,
     t: Theme,
     block: Block<'a>,
+    width: u16,
 ) -> Table<'a> {
     if let Some(title) = time {
         widths.push(Constraint::Length(19));
         header.push(title);
     }
+    // Borders, the highlight symbol, and a space between columns.
+    let error_w = rest_width(width, &widths, 2 + 2);
     widths.push(Constraint::Min(5));
     header.push("ERROR");
+    let rows: Vec<Row<'a>> = rows
+        .into_iter()
+        .map(|(mut cells, error)| {
+            let e = error.map_or(String::new(), |e| cut(&one_line(&e), error_w));
+            cells.push(Cell::from(Span::styled(e, t.error())));
+            Row::new(cells)
+        })
+        .collect();
     Table::new(rows, widths)
         .header(Row::new(header).style(t.header()))
         .row_highlight_style(t.selected())
         .highlight_symbol("> ")
         .block(block)
+}
+
+/// What a table of `width` leaves its last column after the fixed `widths` before it, one
+/// space between columns, and `chrome` (borders, highlight symbol).
+pub fn rest_width(width: u16, widths: &[Constraint], chrome: u16) -> usize {
+    let fixed: u16 = widths
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(n) | Constraint::Min(n) => *n,
+            _ => 0,
+        })
+        .sum();
+    width
+        .saturating_sub(fixed + widths.len() as u16 + chrome)
+        .max(1) as usize
+}
+
+/// A text on one line: its lines joined with ` ⏎ ` (an error that carries log lines).
+pub fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ⏎ ")
 }
 
 /// A bar of `width` cells filled to `frac` (0 to 1).

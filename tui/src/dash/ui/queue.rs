@@ -9,7 +9,7 @@ use llms_shared::{JobState, JobSummary};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, Row, TableState};
+use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, TableState};
 
 /// A job state's style.
 pub fn state_style(s: JobState, t: Theme) -> ratatui::style::Style {
@@ -43,7 +43,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     }
     let wide = area.width >= 120;
     let bw = if wide { 20 } else { 8 };
-    let rows: Vec<Row<'_>> = jobs
+    let rows: Vec<_> = jobs
         .iter()
         .map(|j| {
             let frac = if j.points_total > 0 {
@@ -53,7 +53,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             };
             let mut cells = vec![
                 Cell::from(j.id.to_string()),
-                Cell::from(j.name.clone()),
+                Cell::from(cut(&j.name, if wide { 30 } else { 20 })),
                 Cell::from(Span::styled(j.state.as_str(), state_style(j.state, t))),
                 Cell::from(Line::from(vec![
                     Span::styled(bar(frac, bw), t.bar()),
@@ -63,11 +63,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             if wide {
                 cells.push(Cell::from(utc_time(j.submitted_ms)));
             }
-            cells.push(Cell::from(Span::styled(
-                j.error.clone().unwrap_or_default(),
-                t.error(),
-            )));
-            Row::new(cells)
+            (cells, j.error.clone())
         })
         .collect();
     let widths = vec![
@@ -78,7 +74,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     ];
     let header = vec!["ID", "NAME", "STATE", "PROGRESS"];
     let time = wide.then_some("SUBMITTED (UTC)");
-    let table = super::jobs_table(rows, widths, header, time, t, block);
+    let table = super::jobs_table(rows, widths, header, time, t, block, area.width);
     let sel = m
         .queue_job()
         .and_then(|id| jobs.iter().position(|j| j.id == id));

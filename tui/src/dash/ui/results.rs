@@ -45,7 +45,7 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         .and_then(|id| m.history().position(|j| j.id == id))
         .unwrap_or(0);
     let first = at.saturating_sub(visible.saturating_sub(1));
-    let rows: Vec<Row<'_>> = m
+    let rows: Vec<_> = m
         .history()
         .skip(first)
         .take(visible.max(1))
@@ -54,18 +54,14 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             let mut cells = vec![
                 Cell::from(if picked { "[x]" } else { "[ ]" }),
                 Cell::from(j.id.to_string()),
-                Cell::from(j.name.clone()),
+                Cell::from(cut(&j.name, if wide { 30 } else { 18 })),
                 Cell::from(Span::styled(j.state.as_str(), state_style(j.state, t))),
                 Cell::from(points(j)),
             ];
             if wide {
                 cells.push(Cell::from(j.finished_ms.map_or("-".into(), utc_time)));
             }
-            cells.push(Cell::from(Span::styled(
-                j.error.clone().unwrap_or_default(),
-                t.error(),
-            )));
-            Row::new(cells)
+            (cells, j.error.clone())
         })
         .collect();
     let widths = vec![
@@ -77,7 +73,7 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     ];
     let header = vec!["", "ID", "NAME", "STATE", "POINTS"];
     let time = wide.then_some("FINISHED (UTC)");
-    let table = super::jobs_table(rows, widths, header, time, t, block);
+    let table = super::jobs_table(rows, widths, header, time, t, block, area.width);
     let mut st = TableState::default().with_selected(sel.map(|_| at - first));
     f.render_stateful_widget(table, area, &mut st);
 }
