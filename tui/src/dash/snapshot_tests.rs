@@ -2,7 +2,7 @@
 //! compared with the reviewed snapshots in `dash/snapshots/`.
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::dash::model::{ConnState, Picker, ResultsView};
+use crate::dash::model::{ConnState, Drill, Filter, ListId, Picker, ResultsView};
 use crate::dash::testdata;
 use crate::fixtures;
 use llms_shared::{JobState, Load};
@@ -68,6 +68,7 @@ fn queue_picker_with_an_error() {
         text: "sweeps/bad.toml: engine[0].kind: unknown kind `foo`".into(),
         error: true,
         at_ms: testdata::NOW,
+        ttl_ms: STATUS_MS,
     });
     snap("queue_picker", &m);
 }
@@ -145,6 +146,90 @@ fn capacity_lines_pack_cut_and_say_there_is_more() {
         lines(&m, 100, 1),
         ["capacity: vllm 24 sessions (TPOT p99), unconfirmed, sglang search did not finish"]
     );
+}
+
+/// Job 3 with its failed point's reason quoting the engine's last log lines, and that
+/// engine's (6) log, as the daemon gives them.
+fn failed_job(m: &mut Model) {
+    let rows = m.results.get_mut(&3).unwrap();
+    let failed = rows.iter_mut().find(|r| r.error.is_some()).unwrap();
+    failed.error = Some(
+        "engine llamacpp exited during the point: exited with status 1; its last log lines:\n\
+         ggml_cuda_init: found 1 CUDA devices\n\
+         CUDA error: out of memory\n\
+         current device: 0, in function ggml_cuda_pool_malloc at ggml-cuda.cu:412"
+            .into(),
+    );
+    let flagged = rows.iter_mut().find(|r| r.index == 8).unwrap();
+    let p = flagged.point.as_mut().unwrap();
+    p.slo = llms_shared::Slo {
+        ttft: Some(500.0),
+        tpot: Some(40.0),
+        e2e: None,
+    };
+    p.goodput = 0.75 * p.request_throughput;
+    p.errors.insert("http_500".into(), 2);
+    p.failed = 2;
+    m.log = Some(crate::dash::model::EngineLog {
+        engine: 6,
+        lines: (0..30)
+            .map(|i| format!("srv  log line {i}: slot 0 | task {i} | prompt processing progress, n_past = {}", i * 512))
+            .chain([
+                "ggml_cuda_init: found 1 CUDA devices".to_string(),
+                "CUDA error: out of memory".to_string(),
+                "  current device: 0, in function ggml_cuda_pool_malloc at ggml-cuda.cu:412".to_string(),
+                "/llama.cpp/ggml/src/ggml-cuda/ggml-cuda.cu:75: CUDA error".to_string(),
+                "Aborted (core dumped)".to_string(),
+            ])
+            .collect(),
+    });
+    m.refresh_comparison();
+}
+
+#[test]
+fn results_with_a_failed_point() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    snap("results_failed", &m);
+}
+
+/// Enter on job 3: its points, the failed one selected, its reason on one line.
+#[test]
+fn drill_into_a_jobs_points() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    m.ui.drill = vec![Drill::Points { job: 3 }];
+    snap("points", &m);
+}
+
+/// Enter on the failed point: the reason in full, and the engine's log around it.
+#[test]
+fn drill_into_a_failed_point() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    m.ui.drill = vec![Drill::Points { job: 3 }, Drill::Point { job: 3, index: 9 }];
+    snap("point_failed", &m);
+}
+
+/// A flagged point: its figures, goodput against its objectives, its flag's meaning.
+#[test]
+fn drill_into_a_flagged_point() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    m.ui.drill = vec![Drill::Points { job: 3 }, Drill::Point { job: 3, index: 8 }];
+    snap("point_flagged", &m);
+}
+
+/// `/` on Queue: the list keeps the jobs that match, the title shows what is typed.
+#[test]
+fn a_filtered_queue() {
+    let mut m = on(Screen::Queue);
+    m.ui.filter = Some(Filter {
+        list: ListId::Queue,
+        text: "qwen".into(),
+        editing: true,
+    });
+    snap("queue_filtered", &m);
 }
 
 #[test]

@@ -84,6 +84,47 @@ pub enum ResultsView {
     Bars,
 }
 
+/// A drill-down view drawn over the screen, k9s style: Enter opens one, Esc goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drill {
+    /// A job's points: planned, running, done and failed.
+    Points {
+        /// Job id.
+        job: u64,
+    },
+    /// One point: its figures, flags, failure and engine log lines.
+    Point {
+        /// Job id.
+        job: u64,
+        /// Point index within the job.
+        index: u32,
+    },
+}
+
+/// The lists `/` filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListId {
+    /// Queue's jobs.
+    Queue,
+    /// Engines' engines.
+    Engines,
+    /// Results' job history.
+    Results,
+    /// A job's points (drill-down).
+    Points,
+}
+
+/// A filter on one list: rows that hold `text` (any case) stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// The list it filters.
+    pub list: ListId,
+    /// What rows must hold.
+    pub text: String,
+    /// Still being typed (keys type into it).
+    pub editing: bool,
+}
+
 /// A message for the status line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -93,6 +134,8 @@ pub struct Status {
     pub error: bool,
     /// When it was set (the model's clock), unix ms.
     pub at_ms: u64,
+    /// How long it stays, ms.
+    pub ttl_ms: u64,
 }
 
 /// Everything the user controls.
@@ -130,9 +173,54 @@ pub struct UiState {
     pub no_color: bool,
     /// When the engine log was last asked for (model clock), unix ms.
     pub log_asked_ms: u64,
+    /// Drill-down views open over the screen, innermost last.
+    pub drill: Vec<Drill>,
+    /// Selected point in a job's points (drill-down).
+    pub point_sel: Option<u32>,
+    /// Lines scrolled down a point's view.
+    pub point_scroll: usize,
+    /// The `/` filter, on the list it was typed for.
+    pub filter: Option<Filter>,
+    /// Engines hides stopped engines.
+    pub hide_stopped: bool,
+    /// The terminal's size (columns, rows), as last drawn or resized.
+    pub size: (u16, u16),
 }
 
 impl UiState {
+    /// The list shown now, the one `/` filters (none on a point's view, Live and Help).
+    pub fn list(&self) -> Option<ListId> {
+        match self.drill.last() {
+            Some(Drill::Points { .. }) => Some(ListId::Points),
+            Some(Drill::Point { .. }) => None,
+            None => match self.screen {
+                Screen::Queue => Some(ListId::Queue),
+                Screen::Engines => Some(ListId::Engines),
+                Screen::Results => Some(ListId::Results),
+                Screen::Live | Screen::Help => None,
+            },
+        }
+    }
+
+    /// The filter text on `list`, when one is set there.
+    pub fn filter_on(&self, list: ListId) -> Option<&str> {
+        self.filter
+            .as_ref()
+            .filter(|f| f.list == list && !f.text.is_empty())
+            .map(|f| f.text.as_str())
+    }
+
+    /// Whether `fields` pass the filter on `list` (any field holds its text, any case).
+    pub fn passes(&self, list: ListId, fields: &[&str]) -> bool {
+        match self.filter_on(list) {
+            None => true,
+            Some(text) => {
+                let want = text.to_lowercase();
+                fields.iter().any(|f| f.to_lowercase().contains(&want))
+            }
+        }
+    }
+
     /// The state a session starts in.
     pub fn new(no_color: bool) -> Self {
         UiState {
@@ -152,6 +240,12 @@ impl UiState {
             status: None,
             no_color,
             log_asked_ms: 0,
+            drill: Vec::new(),
+            point_sel: None,
+            point_scroll: 0,
+            filter: None,
+            hide_stopped: false,
+            size: (80, 24),
         }
     }
 }

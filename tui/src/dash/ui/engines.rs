@@ -3,7 +3,7 @@
 
 use super::theme::Theme;
 use super::{cut, duration, gib, one_line, rest_width};
-use crate::dash::model::Model;
+use crate::dash::model::{ListId, Model};
 use llms_shared::{EngineInfo, EngineState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -50,16 +50,32 @@ pub fn state(e: &EngineInfo, t: Theme, width: usize) -> Span<'static> {
 
 /// Draw the Engines screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
-    let list = &m.latest.engines;
+    let list = m.engines_shown();
     let table_h = (list.len() as u16 + 3).max(4).min(area.height / 2);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
-    let block = Block::bordered().title(Span::styled(" Engines ", t.title()));
+    let hidden = m.latest.engines.len() - list.len();
+    let hidden = match (hidden, m.ui.hide_stopped) {
+        (0, _) => String::new(),
+        (n, true) => format!(", {n} hidden (a shows stopped)"),
+        (n, false) => format!(", {n} hidden"),
+    };
+    let title = format!(
+        " Engines: {}{hidden}{} ",
+        super::plural(list.len(), "engine", "engines"),
+        super::filter_note(m, ListId::Engines)
+    );
+    let block = Block::bordered().title(Span::styled(
+        cut(&title, top.width.saturating_sub(2) as usize),
+        t.title(),
+    ));
     if list.is_empty() {
-        f.render_widget(
-            Paragraph::new("No engine has run since llmsd started.").block(block),
-            top,
-        );
+        let msg = if m.latest.engines.is_empty() {
+            "No engine has run since llmsd started."
+        } else {
+            "No engine matches (Esc clears the filter, a shows stopped ones)."
+        };
+        f.render_widget(Paragraph::new(msg).block(block), top);
     } else {
         let widths = [
             Constraint::Length(4),

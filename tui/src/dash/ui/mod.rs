@@ -5,11 +5,14 @@ pub mod engines;
 pub mod header;
 pub mod help;
 pub mod live;
+pub mod point;
+pub mod points;
 pub mod queue;
 pub mod results;
 pub mod theme;
+pub mod wrap;
 
-use super::model::{ConnState, Model, Screen};
+use super::model::{ConnState, Drill, ListId, Model, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -39,12 +42,10 @@ pub fn render(m: &Model, f: &mut Frame<'_>) {
     ])
     .areas(area);
     header::render(m, t, f, head);
-    match m.ui.screen {
-        Screen::Live => live::render(m, t, f, body),
-        Screen::Queue => queue::render(m, t, f, body),
-        Screen::Engines => engines::render(m, t, f, body),
-        Screen::Results => results::render(m, t, f, body),
-        Screen::Help => help::render(m, t, f, body),
+    match m.ui.drill.last() {
+        Some(Drill::Points { job }) => points::render(m, *job, t, f, body),
+        Some(Drill::Point { job, index }) => point::render(m, *job, *index, t, f, body),
+        None => screen(m, t, f, body),
     }
     if m.ui.picker.is_some() {
         queue::render_picker(m, t, f, body);
@@ -52,7 +53,34 @@ pub fn render(m: &Model, f: &mut Frame<'_>) {
     if let Some(line) = status {
         f.render_widget(Paragraph::new(line), stat);
     }
-    f.render_widget(Paragraph::new(hints(m, t)), foot);
+    f.render_widget(Paragraph::new(hints(m, t, foot.width as usize)), foot);
+}
+
+fn screen(m: &Model, t: Theme, f: &mut Frame<'_>, body: Rect) {
+    match m.ui.screen {
+        Screen::Live => live::render(m, t, f, body),
+        Screen::Queue => queue::render(m, t, f, body),
+        Screen::Engines => engines::render(m, t, f, body),
+        Screen::Results => results::render(m, t, f, body),
+        Screen::Help => help::render(m, t, f, body),
+    }
+}
+
+/// `1 job`, `2 jobs`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What a list's title says of its filter: ` /text▏` while typed, ` filter: text (Esc
+/// clears)` once set, nothing without one.
+pub fn filter_note(m: &Model, list: ListId) -> String {
+    match &m.ui.filter {
+        Some(f) if f.list == list && f.editing => format!("  /{}▏", f.text),
+        Some(f) if f.list == list && !f.text.is_empty() => {
+            format!("  filter: {} (Esc clears)", f.text)
+        }
+        _ => String::new(),
+    }
 }
 
 /// The reconnecting notice, else a recent status message.
@@ -67,18 +95,34 @@ fn status_line(m: &Model, t: Theme) -> Option<Line<'static>> {
         ));
     }
     let s = m.ui.status.as_ref()?;
-    if m.now_ms.saturating_sub(s.at_ms) > STATUS_MS {
+    if m.now_ms.saturating_sub(s.at_ms) > s.ttl_ms {
         return None;
     }
     let style = if s.error { t.error() } else { t.ok() };
     Some(Line::styled(s.text.clone(), style))
 }
 
-fn hints(m: &Model, t: Theme) -> Line<'static> {
+/// The key hints that fit `width` whole; `…` says more are in help.
+fn hints(m: &Model, t: Theme, width: usize) -> Line<'static> {
     let mut spans = Vec::new();
-    for (key, desc) in super::keymap::hints(&m.ui) {
-        spans.push(Span::styled(key, t.key()));
-        spans.push(Span::styled(format!(" {desc}  "), t.dim()));
+    let all = super::keymap::hints(&m.ui);
+    let mut used = 0;
+    for (i, (key, desc)) in all.iter().enumerate() {
+        let text = format!(" {desc}");
+        let len = key.chars().count() + text.chars().count();
+        let sep = if i == 0 { 0 } else { 2 };
+        // Room for `  …` unless this is the last hint.
+        let reserve = if i + 1 < all.len() { 3 } else { 0 };
+        if used + sep + len + reserve > width {
+            spans.push(Span::styled(if i == 0 { "…" } else { "  …" }, t.dim()));
+            break;
+        }
+        if sep > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(key.clone(), t.key()));
+        spans.push(Span::styled(text, t.dim()));
+        used += sep + len;
     }
     Line::from(spans)
 }

@@ -3,7 +3,7 @@
 use super::theme::Theme;
 use super::{bar, centered, cut};
 use crate::dash::command::SWEEPS_DIR;
-use crate::dash::model::Model;
+use crate::dash::model::{ListId, Model};
 use crate::output::utc_time;
 use llms_shared::{JobState, JobSummary};
 use ratatui::Frame;
@@ -32,12 +32,21 @@ pub fn points(j: &JobSummary) -> String {
 /// Draw the Queue screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let jobs = m.queue_jobs();
+    let title = format!(
+        " Queue: unfinished and recent jobs{} ",
+        super::filter_note(m, ListId::Queue)
+    );
     let block = Block::bordered().title(Span::styled(
-        " Queue: unfinished and recent jobs ",
+        cut(&title, area.width.saturating_sub(2) as usize),
         t.title(),
     ));
     if jobs.is_empty() {
-        let p = Paragraph::new("No jobs. Press s to submit a sweep file.").block(block);
+        let msg = if m.latest.jobs.is_empty() {
+            "No jobs. Press s to submit a sweep file."
+        } else {
+            "No job matches the filter (Esc clears it)."
+        };
+        let p = Paragraph::new(msg).block(block);
         f.render_widget(p, area);
         return;
     }

@@ -7,7 +7,7 @@ use super::theme::Theme;
 use super::{bar, cut};
 use crate::capacity::{Capacity, objective_label};
 use crate::compare::{CmpRow, Metric, fmt, fmt_x};
-use crate::dash::model::{Comparison, Model, ResultsView};
+use crate::dash::model::{Comparison, ListId, Model, ResultsView};
 use crate::output::utc_time;
 use llms_shared::SearchRole;
 use ratatui::Frame;
@@ -29,12 +29,23 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
 }
 
 fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let shown = m.history().count();
+    let title = format!(
+        " History: {}, Space picks, Enter opens{} ",
+        super::plural(shown, "job", "jobs"),
+        super::filter_note(m, ListId::Results)
+    );
     let block = Block::bordered().title(Span::styled(
-        format!(" History: {} jobs, Space picks ", m.all_jobs.len()),
+        cut(&title, area.width.saturating_sub(2) as usize),
         t.title(),
     ));
-    if m.all_jobs.is_empty() {
-        f.render_widget(Paragraph::new("No jobs yet.").block(block), area);
+    if shown == 0 {
+        let msg = if m.all_jobs.is_empty() {
+            "No jobs yet."
+        } else {
+            "No job matches the filter."
+        };
+        f.render_widget(Paragraph::new(msg).block(block), area);
         return;
     }
     let wide = area.width >= 120;
