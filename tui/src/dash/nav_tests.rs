@@ -123,3 +123,26 @@ fn a_hides_stopped_engines() {
     ch(&mut m, 'a');
     assert_eq!(ids(&m), [5, 6, 7]);
 }
+
+/// While no point runs and job 4's engine starts, Live fetches that engine's log as time
+/// passes, and Engines selects it until the user picks another.
+#[test]
+fn live_and_engines_follow_an_engine_start() {
+    let mut m = testdata::model_engine_starting();
+    let t0 = testdata::NOW;
+    assert_eq!(
+        update(&mut m, Msg::Tick(t0 + 5_000)),
+        [Command::FetchLog(8)]
+    );
+    assert!(
+        update(&mut m, Msg::Tick(t0 + 5_100)).is_empty(),
+        "throttled"
+    );
+    assert_eq!(m.engine().map(|e| e.id), Some(8));
+    ch(&mut m, '3');
+    key(&mut m, KeyCode::Up);
+    assert_eq!(m.engine().map(|e| e.id), Some(7));
+    // Once a point runs, Live asks for no log.
+    let mut m = testdata::model();
+    assert!(update(&mut m, Msg::Tick(t0 + 5_000)).is_empty());
+}

@@ -49,6 +49,18 @@ fn live_idle() {
     snap("live_idle", &m);
 }
 
+/// No point runs while job 4's engine starts: Live shows the engine, its time against its
+/// readiness timeout, its stage and its last log lines; Engines selects it.
+#[test]
+fn live_while_an_engine_starts() {
+    let m = testdata::model_engine_starting();
+    snap("live_engine_starting", &m);
+    let mut m = m;
+    m.ui.screen = Screen::Engines;
+    let t = draw(&m, 80, 24);
+    insta::assert_snapshot!("engines_following_the_start_80x24", t.backend());
+}
+
 #[test]
 fn queue() {
     let mut m = on(Screen::Queue);

@@ -19,6 +19,12 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let [gpus, rest] =
         Layout::vertical([Constraint::Length(gpu_h), Constraint::Min(0)]).areas(area);
     render_gpus(m, t, f, gpus);
+    if m.latest.live.is_empty()
+        && let Some(e) = m.starting_engine()
+    {
+        super::starting::render(m, e, t, f, rest);
+        return;
+    }
     let stats = stats_lines(m, t);
     if rest.width >= 120 {
         let [chart, side] =

@@ -9,6 +9,7 @@ pub mod point;
 pub mod points;
 pub mod queue;
 pub mod results;
+pub mod starting;
 pub mod theme;
 pub mod wrap;
 
