@@ -77,7 +77,10 @@ fn queue_picker_with_an_error() {
         input: String::new(),
     });
     m.ui.status = Some(crate::dash::model::Status {
-        text: "sweeps/bad.toml: engine[0].kind: unknown kind `foo`".into(),
+        // A refusal with its fix hint at the end: the status line wraps to keep it.
+        text: "sweeps/bad.toml: engine[0].model: /models/qwen2.5-3b.gguf does not exist on \
+               llmsd's host; fix: give a path llmsd can read there, or an hf: name"
+            .into(),
         error: true,
         at_ms: testdata::NOW,
         ttl_ms: STATUS_MS,
@@ -363,4 +366,38 @@ fn every_screen_draws_at_every_small_size() {
             }
         }
     }
+}
+
+/// While the daemon is away the figures shown are from before: the body is dimmed, the
+/// header and the status line are not.
+#[test]
+fn stale_figures_are_dimmed_while_reconnecting() {
+    use ratatui::style::Modifier;
+    let dim_rows = |m: &Model| -> Vec<bool> {
+        let t = draw(m, 80, 24);
+        let buf = t.backend().buffer();
+        (0..24)
+            .map(|y| buf[(40, y)].modifier.contains(Modifier::DIM))
+            .collect()
+    };
+    let mut m = on(Screen::Live);
+    // Connected: the chart's inner rows are not dimmed.
+    assert!(!dim_rows(&m)[20]);
+    m.conn = ConnState::Reconnecting {
+        since_ms: testdata::NOW - 12_000,
+        reason: "connection refused".into(),
+    };
+    let rows = dim_rows(&m);
+    assert!(!rows[0], "the header");
+    assert!(rows[1] && rows[10] && rows[20], "the body");
+    assert!(!rows[23], "the hints");
+}
+
+#[test]
+fn gpu_names_keep_what_tells_them_apart() {
+    use super::live::gpu_name;
+    assert_eq!(gpu_name("NVIDIA H100 80GB HBM3", 10), "H100 80GB…");
+    assert_eq!(gpu_name("NVIDIA H200", 10), "H200");
+    assert_eq!(gpu_name("NVIDIA GeForce RTX 4090", 10), "RTX 4090");
+    assert_eq!(gpu_name("NVIDIA H100 80GB HBM3", 16), "H100 80GB HBM3");
 }

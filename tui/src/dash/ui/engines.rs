@@ -153,13 +153,12 @@ fn render_log(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         f.render_widget(Paragraph::new(Span::styled("loading…", t.dim())), inner);
         return;
     };
-    // Only the visible window is turned into lines.
+    // Only the visible window is turned into rows: long lines wrap (their numbers stay
+    // in view), the newest at the bottom.
     let end = n - back;
-    let start = end.saturating_sub(inner.height as usize);
+    let h = inner.height as usize;
     let w = inner.width as usize;
-    let lines: Vec<Line<'_>> = log.lines[start..end]
-        .iter()
-        .map(|l| Line::raw(cut(l, w)))
-        .collect();
+    let rows = super::wrap::tail(&log.lines[..end], w, h);
+    let lines: Vec<Line<'_>> = rows.into_iter().map(Line::raw).collect();
     f.render_widget(Paragraph::new(lines), inner);
 }

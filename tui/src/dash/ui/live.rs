@@ -69,54 +69,94 @@ fn opt<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v}{unit}"))
 }
 
-/// One GPU: index and name, utilization, memory, power, temperature, SM clock; the bars
-/// take what width is left.
+/// A GPU's name for a narrow column: without the `NVIDIA ` (and `GeForce `) every such
+/// name starts with, whole words that fit, then `…` (`H100 80GB…` for
+/// `NVIDIA H100 80GB HBM3`).
+pub fn gpu_name(name: &str, width: usize) -> String {
+    let name = name.strip_prefix("NVIDIA ").unwrap_or(name);
+    let name = name.strip_prefix("GeForce ").unwrap_or(name);
+    if name.chars().count() <= width {
+        return name.to_owned();
+    }
+    let mut out = String::new();
+    for word in name.split(' ') {
+        let sep = usize::from(!out.is_empty());
+        if out.chars().count() + sep + word.chars().count() + 1 > width {
+            break;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.is_empty() {
+        return cut(name, width);
+    }
+    out.push('…');
+    out
+}
+
+/// One GPU: index and name, then labelled utilization, memory and (wide) power bars with
+/// their figures, temperature, and (wide) SM clock; the bars take what width is left.
 fn gpu_line(g: &GpuView, max_mw: u32, t: Theme, width: usize) -> Line<'static> {
     let s = &g.latest;
     let wide = width >= 118;
-    let name_w = if wide { 16 } else { 9 };
+    let name_w = if wide { 16 } else { 10 };
     let util = s.util_pct.map(f64::from);
     let mem = match (s.mem_used, s.mem_total) {
         (Some(u), Some(tot)) if tot > 0 => Some((u, tot)),
         _ => None,
     };
     let watts = s.power_mw.map(|p| f64::from(p) / 1000.0);
-    let name = s.name.strip_prefix("NVIDIA ").unwrap_or(&s.name);
-    let head = format!("{:>2} {:<name_w$} ", s.index, cut(name, name_w));
-    let util_txt = format!(" {:>4} ", opt(s.util_pct, "%"));
+    let head = format!("{:>2} {:<name_w$} ", s.index, gpu_name(&s.name, name_w));
+    let util_txt = format!(" {:>4}", opt(s.util_pct, "%"));
     let mem_txt = match mem {
-        Some((u, tot)) => format!(" {:>5}/{:<5}GiB ", gib(u), gib(tot)),
-        None => " mem -          ".into(),
+        Some((u, tot)) => format!(" {:>5}/{:<5}GiB", gib(u), gib(tot)),
+        None => " -              ".into(),
     };
     let limit = s
         .power_limit_mw
         .map(|l| format!("/{:.0}", f64::from(l) / 1000.0));
     let pow_txt = format!(
-        " {:>10} ",
+        " {:>10}",
         opt(
             watts.map(|w| format!("{w:.0}{}", limit.as_deref().unwrap_or(""))),
             " W"
         )
     );
-    let rest = format!(
-        "{:>5} {:>9}",
-        opt(s.temp_c, "°C"),
-        opt(s.sm_clock_mhz, " MHz")
-    );
+    let rest = if wide {
+        format!(
+            " {:>5} {:>9}",
+            opt(s.temp_c, "°C"),
+            opt(s.sm_clock_mhz, " MHz")
+        )
+    } else {
+        format!(" {:>5}", opt(s.temp_c, "°C"))
+    };
+    let labels = if wide {
+        "util  mem  pwr "
+    } else {
+        "util  mem "
+    };
     let fixed = head.chars().count()
+        + labels.len()
         + util_txt.len()
         + mem_txt.chars().count()
         + pow_txt.len()
         + rest.chars().count();
     let bars = if wide { 3 } else { 2 };
     let bw = (width.saturating_sub(fixed) / bars).min(40);
+    let label = |l: &'static str| Span::styled(l, t.dim());
     let mut spans = vec![Span::styled(head, t.title())];
+    spans.push(label("util "));
     spans.push(Span::styled(bar(util.unwrap_or(0.0) / 100.0, bw), t.bar()));
     spans.push(Span::raw(util_txt));
+    spans.push(label("  mem "));
     let mfrac = mem.map_or(0.0, |(u, tot)| u as f64 / tot as f64);
     spans.push(Span::styled(bar(mfrac, bw), t.bar()));
     spans.push(Span::raw(mem_txt));
     if wide {
+        spans.push(label("  pwr "));
         let max = f64::from(s.power_limit_mw.unwrap_or(max_mw).max(1)) / 1000.0;
         spans.push(Span::styled(bar(watts.unwrap_or(0.0) / max, bw), t.bar()));
     }

@@ -16,6 +16,7 @@ pub mod wrap;
 use super::model::{ConnState, Drill, ListId, Model, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use theme::Theme;
@@ -34,11 +35,11 @@ pub fn render(m: &Model, f: &mut Frame<'_>) {
         );
         return;
     }
-    let status = status_line(m, t);
+    let status = status_lines(m, t, area.width as usize);
     let [head, body, stat, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(u16::from(status.is_some())),
+        Constraint::Length(status.len() as u16),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -51,9 +52,14 @@ pub fn render(m: &Model, f: &mut Frame<'_>) {
     if m.ui.picker.is_some() {
         queue::render_picker(m, t, f, body);
     }
-    if let Some(line) = status {
-        f.render_widget(Paragraph::new(line), stat);
+    // Figures from before the daemon went away are dimmed until it is back.
+    if m.conn != ConnState::Connected {
+        f.buffer_mut().set_style(
+            body,
+            ratatui::style::Style::default().add_modifier(Modifier::DIM),
+        );
     }
+    f.render_widget(Paragraph::new(status), stat);
     f.render_widget(Paragraph::new(hints(m, t, foot.width as usize)), foot);
 }
 
@@ -84,23 +90,37 @@ pub fn filter_note(m: &Model, list: ListId) -> String {
     }
 }
 
-/// The reconnecting notice, else a recent status message.
-fn status_line(m: &Model, t: Theme) -> Option<Line<'static>> {
-    if let ConnState::Reconnecting { since_ms, reason } = &m.conn {
-        return Some(Line::styled(
+/// Rows the status line takes at most: a refusal's fix hint comes after its reason.
+pub const STATUS_ROWS: usize = 3;
+
+/// The reconnecting notice, else a recent status message, wrapped in `width` on up to
+/// [`STATUS_ROWS`] rows (the last cut with `…`); none without either.
+fn status_lines(m: &Model, t: Theme, width: usize) -> Vec<Line<'static>> {
+    let (text, style) = if let ConnState::Reconnecting { since_ms, reason } = &m.conn {
+        (
             format!(
-                "reconnecting for {}: {reason} (figures shown are from before)",
+                "llmsd at {} lost {} ago, reconnecting: {reason} (dimmed figures are from before)",
+                m.label,
                 duration(m.now_ms.saturating_sub(*since_ms) as f64 / 1000.0)
             ),
             t.error(),
-        ));
+        )
+    } else {
+        match m.ui.status.as_ref() {
+            Some(s) if m.now_ms.saturating_sub(s.at_ms) <= s.ttl_ms => {
+                (s.text.clone(), if s.error { t.error() } else { t.ok() })
+            }
+            _ => return Vec::new(),
+        }
+    };
+    let mut rows = wrap::words(&text, width, 2);
+    if rows.len() > STATUS_ROWS {
+        rows.truncate(STATUS_ROWS);
+        if let Some(last) = rows.last_mut() {
+            *last = cut(&format!("{last} …"), width);
+        }
     }
-    let s = m.ui.status.as_ref()?;
-    if m.now_ms.saturating_sub(s.at_ms) > s.ttl_ms {
-        return None;
-    }
-    let style = if s.error { t.error() } else { t.ok() };
-    Some(Line::styled(s.text.clone(), style))
+    rows.into_iter().map(|r| Line::styled(r, style)).collect()
 }
 
 /// The key hints that fit `width` whole; `…` says more are in help.

@@ -84,17 +84,7 @@ pub fn render(m: &Model, e: &EngineInfo, t: Theme, f: &mut Frame<'_>, area: Rect
     };
     // The last lines that fit, wrapped, newest at the bottom.
     let h = log_area.height.saturating_sub(1) as usize;
-    let mut rows: Vec<String> = Vec::new();
-    for l in log.lines.iter().rev() {
-        if rows.len() >= h {
-            break;
-        }
-        let mut r = wrap::hard(l, w);
-        r.reverse();
-        rows.extend(r);
-    }
-    rows.truncate(h);
-    rows.reverse();
+    let rows = wrap::tail(&log.lines, w, h);
     let mut lines = vec![Line::styled(
         cut(
             &format!(

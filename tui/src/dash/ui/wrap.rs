@@ -62,6 +62,20 @@ pub fn hard(line: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// The last `h` rows of log `lines` wrapped at `width` ([`hard`]), oldest first.
+pub fn tail(lines: &[String], width: usize, h: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for l in lines.iter().rev() {
+        if rows.len() >= h {
+            break;
+        }
+        rows.extend(hard(l, width).into_iter().rev());
+    }
+    rows.truncate(h);
+    rows.reverse();
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
