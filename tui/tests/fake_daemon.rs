@@ -215,9 +215,9 @@ async fn commands_against_the_fake() {
     let plan = show.split("\n\n").nth(1).unwrap();
     assert_eq!(
         plan,
-        "POINT  ENGINE  LOAD           STATUS\n\
-         0      ref     concurrency=1  done, flagged: client_bound\n\
-         1      ref     concurrency=2  running\n",
+        "POINT  ENGINE  LOAD  STATUS\n\
+         0      ref     c=1   done, flagged: client_bound\n\
+         1      ref     c=2   running\n",
         "{show}"
     );
     let missing = commands::show(&s, 8, false).await.unwrap_err();

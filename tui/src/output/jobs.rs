@@ -300,17 +300,17 @@ mod tests {
         assert!(t.contains("error: engine vllm never got ready\n"));
         assert!(t.contains("warning: engine vllm: 1 of 4 warm-up requests failed\n"));
         assert!(
-            t.contains("0      vllm    concurrency=1  done, flagged: client_bound\n"),
+            t.contains("0      vllm    c=1   done, flagged: client_bound\n"),
             "{t}"
         );
         assert!(
             t.contains(
-                "1      vllm    concurrency=4  failed: engine vllm exited during the point: exited with status 1 …\n"
+                "1      vllm    c=4   failed: engine vllm exited during the point: exited with status 1 …\n"
             ),
             "{t}"
         );
         // The job ended before point 2 ran.
-        assert!(t.contains("2      vllm    concurrency=8  not run\n"), "{t}");
+        assert!(t.contains("2      vllm    c=8   not run\n"), "{t}");
         assert!(
             t.ends_with("\n… a failure's full reason and engine log lines: llms results 7\n"),
             "{t}"
@@ -363,16 +363,10 @@ mod tests {
         d.plan[1].role = Some(SearchRole::Probe);
         d.plan[2].role = Some(SearchRole::Confirm);
         let t = show_text(&d, PointsNow::default());
+        assert!(t.contains("POINT  ENGINE  LOAD  ROLE     STATUS\n"), "{t}");
+        assert!(t.contains("1      vllm    c=4   probe    done\n"), "{t}");
         assert!(
-            t.contains("POINT  ENGINE  LOAD           ROLE     STATUS\n"),
-            "{t}"
-        );
-        assert!(
-            t.contains("1      vllm    concurrency=4  probe    done\n"),
-            "{t}"
-        );
-        assert!(
-            t.ends_with("2      vllm    concurrency=8  confirm  not run\n"),
+            t.ends_with("2      vllm    c=8   confirm  not run\n"),
             "{t}"
         );
         let v = show_json(&d, PointsNow::default());

@@ -43,13 +43,9 @@ pub fn modes(rows: &[CmpRow]) -> Vec<&'static str> {
     m
 }
 
-/// The load of a row as `mode=x` (`concurrency=8`); `-` when unknown.
+/// The load of a row as written everywhere (`c=8`, `rate=4/s`); `-` when unknown.
 pub fn load(r: &CmpRow) -> String {
-    if r.x.is_finite() {
-        format!("{}={}", r.mode, fmt_x(r.x))
-    } else {
-        "-".into()
-    }
+    crate::compare::load_text(r.mode, r.x)
 }
 
 /// One line per job: `job 3 "name": failed, 10/10 points (1 failed)`.
@@ -102,12 +98,21 @@ pub fn with_role(r: &CmpRow, status: String) -> String {
     }
 }
 
-/// Figures of a row in table order: tok/s, (steady tok/s,) req/s, TTFT p50/p99, ITL
-/// p50/p99, GiB, tok/J.
-fn figures(r: &CmpRow, steady: bool) -> Vec<String> {
+/// Some point was given objectives: the tables add its goodput beside its requests/s.
+pub fn has_goodput(rows: &[CmpRow]) -> bool {
+    rows.iter().any(|r| r.goodput.is_some())
+}
+
+/// Figures of a row in table order: tok/s, (steady tok/s,) req/s, (goodput,) TTFT
+/// p50/p99, ITL p50/p99, GiB, tok/J.
+fn figures(r: &CmpRow, steady: bool, goodput: bool) -> Vec<String> {
     let mut v = vec![fmt(r.throughput)];
     if steady {
         v.push(fmt(r.steady_throughput));
+    }
+    v.push(fmt(r.req_per_s));
+    if goodput {
+        v.push(fmt(r.goodput));
     }
     v.extend(figures_rest(r));
     v
@@ -115,7 +120,6 @@ fn figures(r: &CmpRow, steady: bool) -> Vec<String> {
 
 fn figures_rest(r: &CmpRow) -> Vec<String> {
     [
-        r.req_per_s,
         r.ttft_p50,
         r.ttft_p99,
         r.itl_p50,
@@ -239,6 +243,10 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
     if steady {
         out.push_str("steady: output tokens/s of the point's steady window\n");
     }
+    let goodput = has_goodput(rows);
+    if goodput {
+        out.push_str("goodput: requests/s that met every objective given\n");
+    }
     out.push('\n');
     let modes = modes(rows);
     let single = modes.len() == 1;
@@ -254,12 +262,11 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
     if steady {
         headers.push("steady".into());
     }
-    headers.extend(
-        [
-            "req/s", "TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status",
-        ]
-        .map(String::from),
-    );
+    headers.push("req/s".into());
+    if goodput {
+        headers.push("goodput".into());
+    }
+    headers.extend(["TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status"].map(String::from));
     let loads: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -284,13 +291,13 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
         .map(|(r, l)| {
             let mark = if r.on_frontier { "F" } else { " " };
             let mut line = vec![r.series.clone(), format!("{mark}{l:>0$}", w - 1)];
-            line.extend(figures(r, steady));
+            line.extend(figures(r, steady, goodput));
             line.push(with_role(r, status_short(r)));
             line
         })
         .collect();
     let mut right = vec![false, true];
-    right.extend(vec![true; if steady { 9 } else { 8 }]);
+    right.extend(vec![true; 8 + usize::from(steady) + usize::from(goodput)]);
     out.push_str(&aligned(&headers, &body, &right));
     let shortened: Vec<String> = rows
         .iter()
@@ -369,13 +376,17 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
         return format!("{h} Points\n\nNo points yet.\n");
     }
     let steady = has_steady(rows);
+    let goodput = has_goodput(rows);
     let mut headers: Vec<String> = ["series", "load", "output tok/s"].map(String::from).into();
     if steady {
         headers.push("steady output tok/s".into());
     }
+    headers.push("req/s".into());
+    if goodput {
+        headers.push("goodput req/s".into());
+    }
     headers.extend(
         [
-            "req/s",
             "TTFT p50 ms",
             "TTFT p99 ms",
             "ITL p50 ms",
@@ -391,7 +402,7 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
         .iter()
         .map(|r| {
             let mut line = vec![r.series.clone(), load(r)];
-            line.extend(figures(r, steady));
+            line.extend(figures(r, steady, goodput));
             line.push(frontier_cell(r, "yes"));
             line.push(with_role(r, status(r)));
             line
@@ -427,6 +438,9 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
     );
     if steady {
         out.push_str("`steady output tok/s` is over the point's steady window.\n");
+    }
+    if goodput {
+        out.push_str("`goodput req/s`: requests per second that met every objective given.\n");
     }
     if rows.iter().any(|r| r.marked() && r.error.is_none()) {
         out.push_str("\n`*` flagged point (see its status).\n");

@@ -234,15 +234,11 @@ fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
     };
     let job = m.job(lp.job);
     let name = job.map_or(String::new(), |j| j.name.clone());
-    let total = job.map_or(0, |j| j.points_total);
     let load = lp.load.as_ref().map_or("-".into(), load_label);
+    // Point numbers are the daemon's, as `llms show` and `llms results` print them.
     let mut out = vec![Line::from(vec![
         Span::styled(format!("job {} {name}", lp.job), t.title()),
-        Span::raw(format!(
-            "  point {}/{total}  {}  {load}",
-            lp.index + 1,
-            lp.engine
-        )),
+        Span::raw(format!("  point {}  {}  {load}", lp.index, lp.engine)),
     ])];
     // The point: requests done against the total, and its ETA.
     let (frac, req, eta) = match lp.requests_total {
@@ -303,8 +299,8 @@ fn in_flight(load: Option<&Load>) -> String {
     match load {
         Some(Load::Concurrency { concurrency }) => format!("{concurrency} (closed loop)"),
         Some(Load::Batch { batch }) => format!("≤{batch} (batch)"),
-        Some(Load::Rate { .. }) => "- (open loop)".into(),
-        Some(Load::Trace { .. }) => "- (trace replay)".into(),
+        Some(Load::Rate { .. }) => "? (open loop: llmsd does not report it yet)".into(),
+        Some(Load::Trace { .. }) => "? (trace replay: llmsd does not report it yet)".into(),
         None => "-".into(),
     }
 }

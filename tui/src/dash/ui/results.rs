@@ -6,7 +6,7 @@ use super::queue::{points, state_style};
 use super::theme::Theme;
 use super::{bar, cut};
 use crate::capacity::{Capacity, objective_label};
-use crate::compare::{CmpRow, Metric, fmt, fmt_x};
+use crate::compare::{CmpRow, Metric, fmt, fmt_x, load_text};
 use crate::dash::model::{Comparison, ListId, Model, ResultsView};
 use crate::output::utc_time;
 use llms_shared::SearchRole;
@@ -247,22 +247,6 @@ fn note(r: &CmpRow) -> String {
     parts.join(", ")
 }
 
-fn load_short(r: &CmpRow, wide: bool) -> String {
-    if !r.x.is_finite() {
-        return "?".into(); // a point stored before results carried their load
-    }
-    if wide {
-        return format!("{} {}", r.mode, fmt_x(r.x));
-    }
-    let m = match r.mode {
-        "concurrency" => "c",
-        "batch" => "b",
-        "speed" => "x",
-        _ => "r",
-    };
-    format!("{m}={}", fmt_x(r.x))
-}
-
 /// Column titles: short (units in the block title) and shorter.
 fn short_title(m: Metric, wide: bool) -> &'static str {
     match (m, wide) {
@@ -286,17 +270,25 @@ fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let wide = area.width >= 110;
     let visible = area.height.saturating_sub(1) as usize;
     let mw: u16 = if wide { 9 } else { 6 };
-    // What the fixed columns and the 11 gaps between the 12 columns leave to the note.
-    let fixed = usize::from(if wide { 16 + 14 } else { 10 + 6 } + 1 + 7 * mw + 11);
-    let note_w = (area.width as usize).saturating_sub(fixed).max(1);
     let start = m.ui.cmp_scroll.min(c.rows.len().saturating_sub(1));
+    // The load column is as wide as the loads shown (`c=8`, `rate=2.5/s`).
+    let load_w = c.rows[start..]
+        .iter()
+        .take(visible)
+        .map(|r| load_text(r.mode, r.x).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 14) as u16;
+    // What the fixed columns and the 11 gaps between the 12 columns leave to the note.
+    let fixed = usize::from(if wide { 16 } else { 10 } + load_w + 1 + 7 * mw + 11);
+    let note_w = (area.width as usize).saturating_sub(fixed).max(1);
     let rows: Vec<Row<'_>> = c.rows[start..]
         .iter()
         .take(visible)
         .map(|r| {
             let mut cells = vec![
                 Cell::from(r.series.clone()),
-                Cell::from(load_short(r, wide)),
+                Cell::from(load_text(r.mode, r.x)),
                 Cell::from(if r.on_frontier { "*" } else { "" }),
             ];
             cells.extend(Metric::ALL.iter().map(|k| Cell::from(fmt(k.of(r)))));
@@ -306,7 +298,7 @@ fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         .collect();
     let mut widths = vec![
         Constraint::Length(if wide { 16 } else { 10 }),
-        Constraint::Length(if wide { 14 } else { 6 }),
+        Constraint::Length(load_w),
         Constraint::Length(1),
     ];
     widths.extend(Metric::ALL.iter().map(|_| Constraint::Length(mw)));
