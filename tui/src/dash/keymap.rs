@@ -29,7 +29,7 @@ impl Ctx {
         match self {
             Ctx::Global => "Everywhere",
             Ctx::Screen(s) => s.title(),
-            Ctx::Picker => "Submit picker (other keys type a path)",
+            Ctx::Picker => "Submit picker (other keys filter the files, or type a path)",
             Ctx::Points => "A job's points (Enter on a job)",
             Ctx::Point => "A point (Enter on a point)",
             Ctx::Filter => "Typing a / filter (other keys type)",

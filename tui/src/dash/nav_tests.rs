@@ -146,3 +146,87 @@ fn live_and_engines_follow_an_engine_start() {
     let mut m = testdata::model();
     assert!(update(&mut m, Msg::Tick(t0 + 5_000)).is_empty());
 }
+
+/// Help scrolls until its last line shows, and no further: one Up after many Downs moves
+/// the text at once.
+#[test]
+fn help_scrolling_stops_at_the_end() {
+    let mut m = testdata::model();
+    update(&mut m, Msg::Resize(80, 24));
+    ch(&mut m, '5');
+    for _ in 0..200 {
+        key(&mut m, KeyCode::Down);
+    }
+    let max = crate::dash::ui::help::max_scroll((80, 24), false);
+    assert!(max > 0);
+    assert_eq!(m.ui.help_scroll, max);
+    key(&mut m, KeyCode::Up);
+    assert_eq!(m.ui.help_scroll, max - 1);
+    // A taller terminal shows more, so scrolls less.
+    update(&mut m, Msg::Resize(80, 60));
+    key(&mut m, KeyCode::End);
+    assert_eq!(
+        m.ui.help_scroll,
+        crate::dash::ui::help::max_scroll((80, 60), false)
+    );
+}
+
+/// Typing in the picker filters its files; Enter submits the selected match, else what
+/// was typed.
+#[test]
+fn the_picker_filters_as_you_type() {
+    let mut m = testdata::model();
+    ch(&mut m, '2');
+    ch(&mut m, 's');
+    let files = [
+        "sweeps/demo.toml",
+        "sweeps/engines.toml",
+        "sweeps/capacity.toml",
+    ];
+    update(
+        &mut m,
+        Msg::Reply(Reply::Sweeps(files.map(String::from).into())),
+    );
+    for c in "ENG".chars() {
+        ch(&mut m, c);
+    }
+    let p = m.ui.picker.as_ref().unwrap();
+    assert_eq!(p.shown(), ["sweeps/engines.toml"]);
+    assert_eq!(p.choice().as_deref(), Some("sweeps/engines.toml"));
+    key(&mut m, KeyCode::Backspace);
+    key(&mut m, KeyCode::Backspace);
+    key(&mut m, KeyCode::Backspace);
+    // Nothing typed: every file, and the selection moves among them.
+    key(&mut m, KeyCode::Down);
+    let p = m.ui.picker.as_ref().unwrap();
+    assert_eq!(p.shown().len(), 3);
+    assert_eq!(p.choice().as_deref(), Some("sweeps/engines.toml"));
+    for c in "/tmp/my.toml".chars() {
+        ch(&mut m, c);
+    }
+    assert!(m.ui.picker.as_ref().unwrap().shown().is_empty());
+    assert_eq!(
+        key(&mut m, KeyCode::Enter),
+        [Command::Submit("/tmp/my.toml".into())]
+    );
+}
+
+/// A status message goes when its time is up (the cancel question after 3 s, when a second
+/// c no longer cancels), not at the next message.
+#[test]
+fn a_stale_status_message_expires() {
+    let mut m = testdata::model();
+    ch(&mut m, '2');
+    ch(&mut m, 'c');
+    assert!(m.ui.status.is_some());
+    update(&mut m, Msg::Tick(testdata::NOW + 2_000));
+    assert!(m.ui.status.is_some());
+    update(&mut m, Msg::Tick(testdata::NOW + 3_100));
+    assert_eq!(m.ui.status, None);
+    crate::dash::update::status(&mut m, "report written", false);
+    update(
+        &mut m,
+        Msg::Tick(testdata::NOW + 3_100 + crate::dash::ui::STATUS_MS + 1),
+    );
+    assert_eq!(m.ui.status, None);
+}

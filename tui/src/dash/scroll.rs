@@ -23,7 +23,7 @@ fn step(ids: &[u64], current: Option<u64>, a: Action) -> Option<u64> {
 /// Up, Down, Top, Bottom: move the selection of the list shown, or scroll.
 pub fn navigate(m: &mut Model, a: Action) -> Vec<Command> {
     if let Some(p) = &mut m.ui.picker {
-        let last = p.files.len().saturating_sub(1);
+        let last = p.shown().len().saturating_sub(1);
         p.selected = match a {
             Action::Up => p.selected.saturating_sub(1),
             Action::Down => (p.selected + 1).min(last),

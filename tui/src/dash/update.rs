@@ -11,6 +11,8 @@ use llms_shared::JobState;
 
 /// How often the selected engine's log is fetched while the Engines screen is shown, ms.
 pub const LOG_EVERY_MS: u64 = 2_000;
+/// How long a first `c` waits for the second that cancels, ms.
+pub const CANCEL_MS: u64 = 3_000;
 /// Rows a page key scrolls.
 pub const PAGE: usize = 10;
 
@@ -33,13 +35,18 @@ pub fn connected(m: &Model) -> bool {
     m.conn == ConnState::Connected
 }
 
-/// Set the status line.
+/// Set the status line for [`STATUS_MS`](super::ui::STATUS_MS).
 pub fn status(m: &mut Model, text: impl Into<String>, error: bool) {
+    status_for(m, text, error, super::ui::STATUS_MS);
+}
+
+/// Set the status line for `ttl_ms` (a question goes when its answer no longer counts).
+pub fn status_for(m: &mut Model, text: impl Into<String>, error: bool, ttl_ms: u64) {
     m.ui.status = Some(Status {
         text: text.into(),
         error,
         at_ms: m.now_ms,
-        ttl_ms: super::ui::STATUS_MS,
+        ttl_ms,
     });
 }
 
@@ -259,7 +266,7 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             Some(id)
                 if m.ui
                     .cancel_armed
-                    .is_some_and(|(j, at)| j == id && m.now_ms.saturating_sub(at) <= 3000) =>
+                    .is_some_and(|(j, at)| j == id && m.now_ms.saturating_sub(at) <= CANCEL_MS) =>
             {
                 m.ui.cancel_armed = None;
                 status(m, format!("cancelling job {id}"), false);
@@ -267,7 +274,8 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             }
             Some(id) => {
                 m.ui.cancel_armed = Some((id, m.now_ms));
-                status(m, format!("press c again to cancel job {id}"), false);
+                let ask = format!("press c again within 3 s to cancel job {id}");
+                status_for(m, ask, false, CANCEL_MS);
                 Vec::new()
             }
             None => Vec::new(),
@@ -343,15 +351,18 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             m.ui.picker = None;
             Vec::new()
         }
+        // Typing filters the files: the first that matches is selected.
         Action::Backspace => {
             if let Some(p) = &mut m.ui.picker {
                 p.input.pop();
+                p.selected = 0;
             }
             Vec::new()
         }
         Action::Input(c) => {
             if let Some(p) = &mut m.ui.picker {
                 p.input.push(c);
+                p.selected = 0;
             }
             Vec::new()
         }

@@ -54,24 +54,35 @@ impl Screen {
     }
 }
 
-/// The sweep-file picker of the Queue screen.
+/// The sweep-file picker of the Queue screen: what is typed filters the files found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Picker {
     /// `*.toml` files found in `./sweeps/`.
     pub files: Vec<String>,
-    /// Selected file (index into `files`).
+    /// Selected file (index into [`Picker::shown`]).
     pub selected: usize,
-    /// A path being typed; when not empty, it is what Enter submits.
+    /// What is typed: it filters the files (any case); a path that matches none is what
+    /// Enter submits.
     pub input: String,
 }
 
 impl Picker {
-    /// The path Enter would submit.
+    /// The files that hold what is typed.
+    pub fn shown(&self) -> Vec<&String> {
+        let want = self.input.trim().to_lowercase();
+        self.files
+            .iter()
+            .filter(|f| f.to_lowercase().contains(&want))
+            .collect()
+    }
+
+    /// The path Enter would submit: the selected file that matches, else the typed path.
     pub fn choice(&self) -> Option<String> {
-        if !self.input.trim().is_empty() {
-            return Some(self.input.trim().to_owned());
+        if let Some(f) = self.shown().get(self.selected) {
+            return Some((*f).clone());
         }
-        self.files.get(self.selected).cloned()
+        let typed = self.input.trim();
+        (!typed.is_empty()).then(|| typed.to_owned())
     }
 }
 

@@ -109,16 +109,23 @@ pub fn render_picker(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         Constraint::Length(1),
     ])
     .areas(inner);
-    if p.files.is_empty() {
-        let msg = format!("no *.toml in ./{SWEEPS_DIR}/: type a path");
+    let shown = p.shown();
+    if shown.is_empty() {
+        let msg = if p.files.is_empty() {
+            format!("no *.toml in ./{SWEEPS_DIR}/: type a path")
+        } else {
+            "no file matches: Enter submits the typed path".to_string()
+        };
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), list);
     } else {
         let w = list.width as usize;
-        let items: Vec<Line<'_>> = p.files.iter().map(|s| Line::raw(cut(s, w))).collect();
-        let typed = !p.input.trim().is_empty();
-        let hl = if typed { t.dim() } else { t.selected() };
+        let items: Vec<Line<'_>> = shown.iter().map(|s| Line::raw(cut(s, w))).collect();
         let mut state = ListState::default().with_selected(Some(p.selected));
-        f.render_stateful_widget(List::new(items).highlight_style(hl), list, &mut state);
+        f.render_stateful_widget(
+            List::new(items).highlight_style(t.selected()),
+            list,
+            &mut state,
+        );
     }
     let line = Line::from(vec![
         Span::styled("path: ", t.title()),
@@ -128,7 +135,7 @@ pub fn render_picker(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     f.render_widget(Paragraph::new(line), input);
     f.render_widget(
         Paragraph::new(Span::styled(
-            "Enter submits the typed path, else the selected file; Esc closes",
+            "typing filters; Enter submits the selected file, else the typed path; Esc closes",
             t.dim(),
         )),
         help,
