@@ -152,13 +152,25 @@ pub async fn jobs(s: &Session, json: bool) -> Result<String, Failure> {
     })
 }
 
-/// One job in full.
+/// One job in full, with each point's status: its finished points' results say which
+/// failed and which were flagged, and a `watch` snapshot which one runs now (best effort:
+/// without it no point is said to run).
 pub async fn show(s: &Session, id: u64, json: bool) -> Result<String, Failure> {
-    let detail = s.check(s.client.job(ctx(), id).await, &format!("job {id}"))?;
+    let what = format!("job {id}");
+    let detail = s.check(s.client.job(ctx(), id).await, &what)?;
+    let rows = s.check(s.client.results(ctx(), id, false).await, &what)?;
+    let running = match s.client.watch(ctx(), 0, 0).await {
+        Ok(Ok(u)) => u.live.iter().find(|l| l.job == id).map(|l| l.index),
+        _ => None,
+    };
+    let now = output::PointsNow {
+        rows: &rows,
+        running,
+    };
     Ok(if json {
-        pretty(&output::show_json(&detail))?
+        pretty(&output::show_json(&detail, now))?
     } else {
-        output::show_text(&detail)
+        output::show_text(&detail, now)
     })
 }
 

@@ -31,6 +31,8 @@ pub struct CmpRow {
     pub throughput: Option<f64>,
     /// Requests per second.
     pub req_per_s: Option<f64>,
+    /// Requests per second that met every objective, where objectives were given.
+    pub goodput: Option<f64>,
     /// TTFT p50 and p99, ms.
     pub ttft_p50: Option<f64>,
     /// TTFT p99, ms.
@@ -199,6 +201,9 @@ pub fn rows(jobs: &[(JobSummary, Vec<ResultRow>)]) -> Vec<CmpRow> {
                 failed_requests: p.map_or(0, |p| p.failed),
                 throughput: p.map(|p| p.output_throughput),
                 req_per_s: p.map(|p| p.request_throughput),
+                goodput: p
+                    .filter(|p| p.slo != llms_shared::Slo::default())
+                    .map(|p| p.goodput),
                 ttft_p50: p.map(|p| p.ttft_ms.p50),
                 ttft_p99: p.map(|p| p.ttft_ms.p99),
                 itl_p50: p.map(|p| p.itl_ms.p50),
@@ -305,6 +310,21 @@ pub fn fmt(v: Option<f64>) -> String {
         Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
         Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
         Some(v) => format!("{v:.2}"),
+    }
+}
+
+/// A load as `llms` writes it everywhere: `c=8`, `batch=4`, `rate=4/s`, `speed=2x`; `-`
+/// when its value is unknown.
+pub fn load_text(mode: &str, x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let v = fmt_x(x);
+    match mode {
+        "concurrency" => format!("c={v}"),
+        "rate" => format!("rate={v}/s"),
+        "speed" => format!("speed={v}x"),
+        m => format!("{m}={v}"),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod failure;
 #[cfg(test)]
 pub mod fixtures;
+pub mod flags;
 pub mod frontier;
 pub mod output;
 pub mod report;

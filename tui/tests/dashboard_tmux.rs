@@ -122,8 +122,8 @@ fn a_person_watches_a_sweep_compares_and_quits() {
     assert!(s.contains("1 Live") && s.contains("● llmsd"), "{s}");
     assert!(s.contains("GiB"), "the fake GPU's gauges: {s}");
     assert!(s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80));
-    // The job progresses: its second point starts.
-    tmux.wait_for("point 2/2", |s| s.contains("point 2/2"));
+    // The job progresses: its second point (index 1, as `llms show` numbers it) starts.
+    tmux.wait_for("point 1", |s| s.contains("point 1  "));
 
     // Results: once done, the comparison has both points.
     tmux.keys("4");

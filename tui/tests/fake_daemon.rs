@@ -138,7 +138,17 @@ impl Llmsd for Fake {
         Ok(vec![])
     }
     async fn watch(self, _: Context, _: u64, _: u64) -> Result<Update, ApiError> {
-        Ok(Update::default())
+        // Job 7's second point runs.
+        let live = json!({
+            "job": 7, "index": 1, "engine": "ref", "load": {"concurrency": 2},
+            "elapsed_s": 1.0, "requests_done": 1, "requests_total": 4, "failed": 0,
+            "output_tokens": 20, "tokens_per_s": 20.0, "ttft_ms": null, "itl_ms": null,
+            "prompt_tokens": 10, "cached_tokens": null,
+        });
+        Ok(Update {
+            live: vec![serde_json::from_value(live).unwrap()],
+            ..Update::default()
+        })
     }
 }
 
@@ -202,7 +212,14 @@ async fn commands_against_the_fake() {
     );
 
     let show = commands::show(&s, 7, false).await.unwrap();
-    assert!(show.contains("concurrency=1  done"), "{show}");
+    let plan = show.split("\n\n").nth(1).unwrap();
+    assert_eq!(
+        plan,
+        "POINT  ENGINE  LOAD  STATUS\n\
+         0      ref     c=1   done, flagged: client_bound\n\
+         1      ref     c=2   running\n",
+        "{show}"
+    );
     let missing = commands::show(&s, 8, false).await.unwrap_err();
     assert_eq!(
         (missing.code, missing.message.as_str()),

@@ -125,7 +125,7 @@ fn smoke_sweep_through_the_cli_survives_kill_9() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].starts_with("job,index,engine,kind,load,"));
-    assert!(lines[3].contains("concurrency=4"));
+    assert!(lines[3].contains(",c=4,"), "{csv}");
     let md = stdout(&llms(&dir, &["results", &id.to_string(), "--md"]));
     assert!(
         md.lines().filter(|l| l.starts_with('|')).count() >= 5,

@@ -50,12 +50,22 @@ pub enum Action {
     ToggleView,
     /// Write the report (charts + Markdown) of the compared jobs.
     WriteReport,
-    /// Picker: submit the typed path, else the selected file.
+    /// Picker: submit the selected file, else the typed path; filter: keep it.
     Confirm,
-    /// Picker: close without submitting.
+    /// Picker: close without submitting; filter: clear it.
     Close,
-    /// Picker: delete the last typed character.
+    /// Picker or filter: delete the last typed character.
     Backspace,
-    /// Picker: a typed character.
+    /// Picker or filter: a typed character.
     Input(char),
+    /// Drill down: a job's points, a point's figures.
+    Open,
+    /// Back out of a drill-down, or clear the filter.
+    Back,
+    /// The Engines screen on the engine of the selected job or point.
+    JumpLog,
+    /// Type a filter for the list shown.
+    StartFilter,
+    /// Engines: hide or show stopped engines.
+    ToggleStopped,
 }

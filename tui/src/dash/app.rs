@@ -51,6 +51,9 @@ pub async fn run(
     let signal = |k| tokio::signal::unix::signal(k).map_err(|e| Failure::error(e.to_string()));
     let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    if let Ok(size) = terminal.size() {
+        let _ = update(&mut model, Msg::Resize(size.width, size.height));
+    }
     let outcome = loop {
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             if let Err(e) = terminal.draw(|f| ui::render(&model, f)) {
@@ -66,10 +69,7 @@ pub async fn run(
                 Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
                     keymap::action(&model.ui, k).map(Msg::Action)
                 }
-                Some(Ok(TermEvent::Resize(..))) => {
-                    dirty = true;
-                    None
-                }
+                Some(Ok(TermEvent::Resize(w, h))) => Some(Msg::Resize(w, h)),
                 Some(Ok(_)) => None,
                 Some(Err(e)) => break Err(Failure::error(format!("cannot read the terminal: {e}"))),
                 None => break Ok(()),

@@ -3,7 +3,7 @@
 
 use crate::commands::read_submit;
 use crate::conn::{Session, ctx};
-use llms_shared::{ApiError, JobState, JobSummary, ResultRow};
+use llms_shared::{ApiError, JobDetail, JobState, JobSummary, ResultRow};
 use std::path::Path;
 
 /// Lines of engine log fetched.
@@ -18,6 +18,8 @@ pub enum Command {
     FetchJobs,
     /// A job's finished points (`results(id, false)`).
     FetchResults(u64),
+    /// A job's plan (`job(id)`).
+    FetchJob(u64),
     /// The tail of an engine's log.
     FetchLog(u64),
     /// Cancel a job.
@@ -44,6 +46,8 @@ pub enum Reply {
     Jobs(Result<Vec<JobSummary>, String>),
     /// A job's points.
     Results(u64, Result<Vec<ResultRow>, String>),
+    /// A job's plan.
+    Job(u64, Result<Box<JobDetail>, String>),
     /// An engine's log tail.
     Log(u64, Result<Vec<String>, String>),
     /// A cancel: the job and its state afterwards.
@@ -82,6 +86,19 @@ pub async fn execute(cmd: Command, s: Option<Session>) -> Reply {
                 match on(&what) {
                     Ok(s) => s
                         .check(s.client.results(ctx(), id, false).await, &what)
+                        .map_err(|f| f.message),
+                    Err(e) => Err(e),
+                },
+            )
+        }
+        Command::FetchJob(id) => {
+            let what = format!("job {id}");
+            Reply::Job(
+                id,
+                match on(&what) {
+                    Ok(s) => s
+                        .check(s.client.job(ctx(), id).await, &what)
+                        .map(Box::new)
                         .map_err(|f| f.message),
                     Err(e) => Err(e),
                 },

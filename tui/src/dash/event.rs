@@ -27,4 +27,6 @@ pub enum Msg {
     Daemon(DaemonEvent),
     /// A command finished.
     Reply(Reply),
+    /// The terminal's size now: columns, rows.
+    Resize(u16, u16),
 }

@@ -15,6 +15,12 @@ pub enum Ctx {
     Screen(Screen),
     /// The submit picker (other printable keys type into its path).
     Picker,
+    /// A job's points (drill-down).
+    Points,
+    /// One point's figures and log (drill-down).
+    Point,
+    /// Typing a `/` filter (other printable keys type into it).
+    Filter,
 }
 
 impl Ctx {
@@ -23,7 +29,10 @@ impl Ctx {
         match self {
             Ctx::Global => "Everywhere",
             Ctx::Screen(s) => s.title(),
-            Ctx::Picker => "Submit picker (other keys type a path)",
+            Ctx::Picker => "Submit picker (other keys filter the files, or type a path)",
+            Ctx::Points => "A job's points (Enter on a job)",
+            Ctx::Point => "A point (Enter on a point)",
+            Ctx::Filter => "Typing a / filter (other keys type)",
         }
     }
 }
@@ -35,24 +44,6 @@ pub struct Key {
     pub code: KeyCode,
     /// Ctrl held.
     pub ctrl: bool,
-}
-
-const fn k(c: char) -> Key {
-    Key {
-        code: KeyCode::Char(c),
-        ctrl: false,
-    }
-}
-
-const fn code(code: KeyCode) -> Key {
-    Key { code, ctrl: false }
-}
-
-const fn ctrl(c: char) -> Key {
-    Key {
-        code: KeyCode::Char(c),
-        ctrl: true,
-    }
 }
 
 impl Key {
@@ -111,166 +102,22 @@ pub struct Binding {
     pub hint: bool,
 }
 
-const fn b(ctx: Ctx, keys: &'static [Key], action: Action, desc: &'static str) -> Binding {
-    Binding {
-        ctx,
-        keys,
-        action,
-        desc,
-        hint: false,
-    }
-}
-
-const fn h(ctx: Ctx, keys: &'static [Key], action: Action, desc: &'static str) -> Binding {
-    Binding {
-        ctx,
-        keys,
-        action,
-        desc,
-        hint: true,
-    }
-}
-
-use Ctx::{Global, Picker};
-const QUEUE: Ctx = Ctx::Screen(Screen::Queue);
-const ENGINES: Ctx = Ctx::Screen(Screen::Engines);
-const RESULTS: Ctx = Ctx::Screen(Screen::Results);
-
-/// Every binding.
-pub const BINDINGS: &[Binding] = &[
-    h(Global, &[k('q'), ctrl('c')], Action::Quit, "quit"),
-    h(Global, &[k('?')], Action::ToggleHelp, "help / back"),
-    h(
-        Global,
-        &[code(KeyCode::Tab)],
-        Action::NextScreen,
-        "next screen",
-    ),
-    b(
-        Global,
-        &[code(KeyCode::BackTab)],
-        Action::PrevScreen,
-        "previous screen",
-    ),
-    b(Global, &[k('1')], Action::Goto(Screen::Live), "Live screen"),
-    b(
-        Global,
-        &[k('2')],
-        Action::Goto(Screen::Queue),
-        "Queue screen",
-    ),
-    b(
-        Global,
-        &[k('3')],
-        Action::Goto(Screen::Engines),
-        "Engines screen",
-    ),
-    b(
-        Global,
-        &[k('4')],
-        Action::Goto(Screen::Results),
-        "Results screen",
-    ),
-    b(Global, &[k('5')], Action::Goto(Screen::Help), "Help screen"),
-    b(
-        Global,
-        &[code(KeyCode::Up), k('k')],
-        Action::Up,
-        "select up / scroll up",
-    ),
-    b(
-        Global,
-        &[code(KeyCode::Down), k('j')],
-        Action::Down,
-        "select down / scroll down",
-    ),
-    b(
-        Global,
-        &[code(KeyCode::Home), k('g')],
-        Action::Top,
-        "select the first",
-    ),
-    b(
-        Global,
-        &[code(KeyCode::End), k('G')],
-        Action::Bottom,
-        "select the last",
-    ),
-    h(QUEUE, &[k('s')], Action::OpenSubmit, "submit a sweep file"),
-    h(
-        QUEUE,
-        &[k('c')],
-        Action::Cancel,
-        "cancel the job (press twice)",
-    ),
-    h(QUEUE, &[k('K')], Action::MoveUp, "move queued job up"),
-    h(QUEUE, &[k('J')], Action::MoveDown, "move queued job down"),
-    h(
-        ENGINES,
-        &[code(KeyCode::PageUp)],
-        Action::PageUp,
-        "log back",
-    ),
-    h(
-        ENGINES,
-        &[code(KeyCode::PageDown)],
-        Action::PageDown,
-        "log forward",
-    ),
-    h(ENGINES, &[k('f')], Action::FollowLog, "follow the log"),
-    b(ENGINES, &[k('r')], Action::Refresh, "fetch the log now"),
-    h(RESULTS, &[k(' ')], Action::TogglePick, "pick to compare"),
-    h(RESULTS, &[k('x')], Action::ClearPicks, "clear picks"),
-    h(
-        RESULTS,
-        &[k('w')],
-        Action::WriteReport,
-        "write the report (./llms-report-JOBS/)",
-    ),
-    h(RESULTS, &[k('m')], Action::NextMetric, "next metric"),
-    h(RESULTS, &[k('v')], Action::ToggleView, "table / bars"),
-    b(
-        RESULTS,
-        &[code(KeyCode::PageUp)],
-        Action::PageUp,
-        "scroll the comparison up",
-    ),
-    b(
-        RESULTS,
-        &[code(KeyCode::PageDown)],
-        Action::PageDown,
-        "scroll the comparison down",
-    ),
-    b(
-        RESULTS,
-        &[k('r')],
-        Action::Refresh,
-        "fetch the job list and points again",
-    ),
-    h(
-        Picker,
-        &[code(KeyCode::Enter)],
-        Action::Confirm,
-        "submit the typed path, else the selected file",
-    ),
-    h(Picker, &[code(KeyCode::Esc)], Action::Close, "close"),
-    h(Picker, &[code(KeyCode::Up)], Action::Up, "previous file"),
-    h(Picker, &[code(KeyCode::Down)], Action::Down, "next file"),
-    b(
-        Picker,
-        &[code(KeyCode::Backspace)],
-        Action::Backspace,
-        "delete a character",
-    ),
-    b(Picker, &[ctrl('c')], Action::Quit, "quit"),
-];
+mod bindings;
+pub use bindings::BINDINGS;
 
 /// The contexts active in `ui`, most specific first.
 pub fn contexts(ui: &UiState) -> Vec<Ctx> {
+    use super::model::Drill;
     if ui.picker.is_some() {
         vec![Ctx::Picker]
+    } else if ui.filter.as_ref().is_some_and(|f| f.editing) {
+        vec![Ctx::Filter]
     } else {
-        vec![Ctx::Screen(ui.screen), Ctx::Global]
+        match ui.drill.last() {
+            Some(Drill::Points { .. }) => vec![Ctx::Points, Ctx::Global],
+            Some(Drill::Point { .. }) => vec![Ctx::Point, Ctx::Global],
+            None => vec![Ctx::Screen(ui.screen), Ctx::Global],
+        }
     }
 }
 
@@ -288,8 +135,9 @@ pub fn action(ui: &UiState, e: KeyEvent) -> Option<Action> {
     if let Some(b) = active(ui).find(|b| b.keys.contains(&key)) {
         return Some(b.action);
     }
+    let typing = ui.picker.is_some() || ui.filter.as_ref().is_some_and(|f| f.editing);
     match key.code {
-        KeyCode::Char(c) if ui.picker.is_some() && !key.ctrl => Some(Action::Input(c)),
+        KeyCode::Char(c) if typing && !key.ctrl => Some(Action::Input(c)),
         _ => None,
     }
 }

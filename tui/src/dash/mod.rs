@@ -14,7 +14,10 @@ pub mod command;
 pub mod event;
 pub mod keymap;
 pub mod model;
+pub mod nav;
 pub mod poller;
+pub mod reply;
+pub mod scroll;
 pub mod ui;
 pub mod update;
 

@@ -2,7 +2,7 @@
 //! compared with the reviewed snapshots in `dash/snapshots/`.
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::dash::model::{ConnState, Picker, ResultsView};
+use crate::dash::model::{ConnState, Drill, Filter, ListId, Picker, ResultsView};
 use crate::dash::testdata;
 use crate::fixtures;
 use llms_shared::{JobState, Load};
@@ -49,6 +49,18 @@ fn live_idle() {
     snap("live_idle", &m);
 }
 
+/// No point runs while job 4's engine starts: Live shows the engine, its time against its
+/// readiness timeout, its stage and its last log lines; Engines selects it.
+#[test]
+fn live_while_an_engine_starts() {
+    let m = testdata::model_engine_starting();
+    snap("live_engine_starting", &m);
+    let mut m = m;
+    m.ui.screen = Screen::Engines;
+    let t = draw(&m, 80, 24);
+    insta::assert_snapshot!("engines_following_the_start_80x24", t.backend());
+}
+
 #[test]
 fn queue() {
     let mut m = on(Screen::Queue);
@@ -65,9 +77,13 @@ fn queue_picker_with_an_error() {
         input: String::new(),
     });
     m.ui.status = Some(crate::dash::model::Status {
-        text: "sweeps/bad.toml: engine[0].kind: unknown kind `foo`".into(),
+        // A refusal with its fix hint at the end: the status line wraps to keep it.
+        text: "sweeps/bad.toml: engine[0].model: /models/qwen2.5-3b.gguf does not exist on \
+               llmsd's host; fix: give a path llmsd can read there, or an hf: name"
+            .into(),
         error: true,
         at_ms: testdata::NOW,
+        ttl_ms: STATUS_MS,
     });
     snap("queue_picker", &m);
 }
@@ -145,6 +161,90 @@ fn capacity_lines_pack_cut_and_say_there_is_more() {
         lines(&m, 100, 1),
         ["capacity: vllm 24 sessions (TPOT p99), unconfirmed, sglang search did not finish"]
     );
+}
+
+/// Job 3 with its failed point's reason quoting the engine's last log lines, and that
+/// engine's (6) log, as the daemon gives them.
+fn failed_job(m: &mut Model) {
+    let rows = m.results.get_mut(&3).unwrap();
+    let failed = rows.iter_mut().find(|r| r.error.is_some()).unwrap();
+    failed.error = Some(
+        "engine llamacpp exited during the point: exited with status 1; its last log lines:\n\
+         ggml_cuda_init: found 1 CUDA devices\n\
+         CUDA error: out of memory\n\
+         current device: 0, in function ggml_cuda_pool_malloc at ggml-cuda.cu:412"
+            .into(),
+    );
+    let flagged = rows.iter_mut().find(|r| r.index == 8).unwrap();
+    let p = flagged.point.as_mut().unwrap();
+    p.slo = llms_shared::Slo {
+        ttft: Some(500.0),
+        tpot: Some(40.0),
+        e2e: None,
+    };
+    p.goodput = 0.75 * p.request_throughput;
+    p.errors.insert("http_500".into(), 2);
+    p.failed = 2;
+    m.log = Some(crate::dash::model::EngineLog {
+        engine: 6,
+        lines: (0..30)
+            .map(|i| format!("srv  log line {i}: slot 0 | task {i} | prompt processing progress, n_past = {}", i * 512))
+            .chain([
+                "ggml_cuda_init: found 1 CUDA devices".to_string(),
+                "CUDA error: out of memory".to_string(),
+                "  current device: 0, in function ggml_cuda_pool_malloc at ggml-cuda.cu:412".to_string(),
+                "/llama.cpp/ggml/src/ggml-cuda/ggml-cuda.cu:75: CUDA error".to_string(),
+                "Aborted (core dumped)".to_string(),
+            ])
+            .collect(),
+    });
+    m.refresh_comparison();
+}
+
+#[test]
+fn results_with_a_failed_point() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    snap("results_failed", &m);
+}
+
+/// Enter on job 3: its points, the failed one selected, its reason on one line.
+#[test]
+fn drill_into_a_jobs_points() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    m.ui.drill = vec![Drill::Points { job: 3 }];
+    snap("points", &m);
+}
+
+/// Enter on the failed point: the reason in full, and the engine's log around it.
+#[test]
+fn drill_into_a_failed_point() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    m.ui.drill = vec![Drill::Points { job: 3 }, Drill::Point { job: 3, index: 9 }];
+    snap("point_failed", &m);
+}
+
+/// A flagged point: its figures, goodput against its objectives, its flag's meaning.
+#[test]
+fn drill_into_a_flagged_point() {
+    let mut m = on(Screen::Results);
+    failed_job(&mut m);
+    m.ui.drill = vec![Drill::Points { job: 3 }, Drill::Point { job: 3, index: 8 }];
+    snap("point_flagged", &m);
+}
+
+/// `/` on Queue: the list keeps the jobs that match, the title shows what is typed.
+#[test]
+fn a_filtered_queue() {
+    let mut m = on(Screen::Queue);
+    m.ui.filter = Some(Filter {
+        list: ListId::Queue,
+        text: "qwen".into(),
+        editing: true,
+    });
+    snap("queue_filtered", &m);
 }
 
 #[test]
@@ -266,4 +366,38 @@ fn every_screen_draws_at_every_small_size() {
             }
         }
     }
+}
+
+/// While the daemon is away the figures shown are from before: the body is dimmed, the
+/// header and the status line are not.
+#[test]
+fn stale_figures_are_dimmed_while_reconnecting() {
+    use ratatui::style::Modifier;
+    let dim_rows = |m: &Model| -> Vec<bool> {
+        let t = draw(m, 80, 24);
+        let buf = t.backend().buffer();
+        (0..24)
+            .map(|y| buf[(40, y)].modifier.contains(Modifier::DIM))
+            .collect()
+    };
+    let mut m = on(Screen::Live);
+    // Connected: the chart's inner rows are not dimmed.
+    assert!(!dim_rows(&m)[20]);
+    m.conn = ConnState::Reconnecting {
+        since_ms: testdata::NOW - 12_000,
+        reason: "connection refused".into(),
+    };
+    let rows = dim_rows(&m);
+    assert!(!rows[0], "the header");
+    assert!(rows[1] && rows[10] && rows[20], "the body");
+    assert!(!rows[23], "the hints");
+}
+
+#[test]
+fn gpu_names_keep_what_tells_them_apart() {
+    use super::live::gpu_name;
+    assert_eq!(gpu_name("NVIDIA H100 80GB HBM3", 10), "H100 80GB…");
+    assert_eq!(gpu_name("NVIDIA H200", 10), "H200");
+    assert_eq!(gpu_name("NVIDIA GeForce RTX 4090", 10), "RTX 4090");
+    assert_eq!(gpu_name("NVIDIA H100 80GB HBM3", 16), "H100 80GB HBM3");
 }

@@ -179,6 +179,36 @@ pub fn model() -> Model {
     m
 }
 
+/// Job 4 between points: its engine (8, vLLM) was started again 95 s ago and loads the
+/// model; no point runs.
+pub fn model_engine_starting() -> Model {
+    let mut m = model();
+    m.latest.live.clear();
+    m.tokens.points.clear();
+    let mut e = engine(8, "vllm", 4, EngineState::Starting, 8003, 4300);
+    e.started_ms = NOW - 95_000;
+    e.ready_timeout_s = Some(600.0);
+    e.stage = Some("loading: the port is not open yet".into());
+    m.latest.engines[2].state = EngineState::Stopped;
+    m.latest.engines.push(e);
+    m.log = Some(super::model::EngineLog {
+        engine: 8,
+        lines: [
+            "INFO 11-28 10:00:01 [__init__.py:239] Automatically detected platform cuda.",
+            "INFO 11-28 10:00:04 [api_server.py:1043] vLLM API server version 0.20.1",
+            "INFO 11-28 10:00:09 [config.py:689] This model supports multiple tasks: {'generate'}. Defaulting to 'generate'.",
+            "INFO 11-28 10:00:15 [core.py:61] Initializing a V1 LLM engine (v0.20.1) with config: model='Qwen/Qwen2.5-7B-Instruct', dtype=torch.bfloat16, max_seq_len=32768",
+            "INFO 11-28 10:00:21 [gpu_model_runner.py:1329] Starting to load model Qwen/Qwen2.5-7B-Instruct...",
+            "INFO 11-28 10:00:38 [default_loader.py:272] Loading weights took 14.21 seconds",
+            "Loading safetensors checkpoint shards:  75% Completed | 3/4 [00:11<00:03,  3.71s/it]",
+        ]
+        .map(String::from)
+        .into(),
+    });
+    m.ui.engine_sel = None;
+    m
+}
+
 /// The same without GPUs.
 pub fn model_no_gpu() -> Model {
     let mut m = model();

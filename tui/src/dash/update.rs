@@ -2,14 +2,17 @@
 //! [`Msg::Tick`]); the I/O it wants comes back as [`Command`]s.
 
 use super::action::Action;
-use super::command::{Command, Reply};
+use super::command::Command;
 use super::event::{DaemonEvent, Msg};
-use super::model::{ConnState, EngineLog, Model, Picker, REFETCH_MS, ResultsView, Screen, Status};
+use super::model::{ConnState, Model, Picker, REFETCH_MS, ResultsView, Screen, Status};
+use super::nav;
 use crate::compare::Metric;
 use llms_shared::JobState;
 
 /// How often the selected engine's log is fetched while the Engines screen is shown, ms.
 pub const LOG_EVERY_MS: u64 = 2_000;
+/// How long a first `c` waits for the second that cancels, ms.
+pub const CANCEL_MS: u64 = 3_000;
 /// Rows a page key scrolls.
 pub const PAGE: usize = 10;
 
@@ -18,33 +21,68 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Tick(now) => tick(m, now),
         Msg::Daemon(e) => daemon(m, e),
-        Msg::Reply(r) => reply(m, r),
+        Msg::Reply(r) => super::reply::reply(m, r),
         Msg::Action(a) => action(m, a),
+        Msg::Resize(w, h) => {
+            m.ui.size = (w, h);
+            Vec::new()
+        }
     }
 }
 
-fn connected(m: &Model) -> bool {
+/// Whether the daemon is there now.
+pub fn connected(m: &Model) -> bool {
     m.conn == ConnState::Connected
 }
 
-fn status(m: &mut Model, text: impl Into<String>, error: bool) {
+/// Set the status line for [`STATUS_MS`](super::ui::STATUS_MS).
+pub fn status(m: &mut Model, text: impl Into<String>, error: bool) {
+    status_for(m, text, error, super::ui::STATUS_MS);
+}
+
+/// Set the status line for `ttl_ms` (a question goes when its answer no longer counts).
+pub fn status_for(m: &mut Model, text: impl Into<String>, error: bool, ttl_ms: u64) {
     m.ui.status = Some(Status {
         text: text.into(),
         error,
         at_ms: m.now_ms,
+        ttl_ms,
     });
 }
 
 fn tick(m: &mut Model, now: u64) -> Vec<Command> {
     m.now_ms = now;
-    if m.ui.screen == Screen::Engines && now.saturating_sub(m.ui.log_asked_ms) >= LOG_EVERY_MS {
+    // A message says something about a moment; it goes when its time is up.
+    if m.ui
+        .status
+        .as_ref()
+        .is_some_and(|s| now.saturating_sub(s.at_ms) > s.ttl_ms)
+    {
+        m.ui.status = None;
+    }
+    if !m.ui.drill.is_empty() {
+        return nav::tick(m);
+    }
+    let due = now.saturating_sub(m.ui.log_asked_ms) >= LOG_EVERY_MS;
+    if m.ui.screen == Screen::Engines && due {
         return fetch_log(m);
+    }
+    // Live shows the log of an engine starting while no point runs.
+    if m.ui.screen == Screen::Live
+        && due
+        && m.latest.live.is_empty()
+        && connected(m)
+        && let Some(id) = m.starting_engine().map(|e| e.id)
+    {
+        m.ui.log_asked_ms = now;
+        return vec![Command::FetchLog(id)];
     }
     // A compared job that is still running is refetched as its points finish (throttled).
     fetch_missing(m)
 }
 
-fn fetch_log(m: &mut Model) -> Vec<Command> {
+/// Fetch the selected engine's log.
+pub fn fetch_log(m: &mut Model) -> Vec<Command> {
     match m.engine().map(|e| e.id) {
         Some(id) if connected(m) => {
             m.ui.log_asked_ms = m.now_ms;
@@ -77,7 +115,7 @@ fn fetch_missing(m: &mut Model) -> Vec<Command> {
 
 /// After the job list, the cache or the picks changed: recompute the comparison if its
 /// inputs moved, and fetch what is missing.
-fn results_changed(m: &mut Model, force: bool) -> Vec<Command> {
+pub fn results_changed(m: &mut Model, force: bool) -> Vec<Command> {
     let compared = m.compared();
     if force || compared != m.comparison.jobs {
         if compared != m.comparison.jobs {
@@ -125,78 +163,11 @@ fn daemon(m: &mut Model, e: DaemonEvent) -> Vec<Command> {
     }
 }
 
-fn reply(m: &mut Model, r: Reply) -> Vec<Command> {
-    match r {
-        Reply::Jobs(Ok(list)) => {
-            m.all_jobs = list;
-            m.all_jobs.sort_by_key(|j| j.id);
-            results_changed(m, false)
-        }
-        Reply::Results(id, Ok(rows)) => {
-            m.pending.remove(&id);
-            m.results.insert(id, rows);
-            m.evict_results();
-            let force = m.compared().contains(&id);
-            results_changed(m, force)
-        }
-        Reply::Results(id, Err(e)) => {
-            m.pending.remove(&id);
-            status(m, e, true);
-            Vec::new()
-        }
-        Reply::Log(id, Ok(lines)) => {
-            m.log = Some(EngineLog { engine: id, lines });
-            Vec::new()
-        }
-        Reply::Cancelled(id, Ok(state)) => {
-            status(m, format!("job {id} is {}", state.as_str()), false);
-            Vec::new()
-        }
-        Reply::Reordered(id, Ok(order)) => {
-            let pos = order.iter().position(|&q| q == id).map_or(0, |p| p + 1);
-            status(
-                m,
-                format!("job {id} is now number {pos} in the queue"),
-                false,
-            );
-            m.queue_order = order;
-            Vec::new()
-        }
-        Reply::Submitted(file, Ok(id)) => {
-            status(m, format!("{file} queued as job {id}"), false);
-            m.ui.queue_sel = Some(id);
-            Vec::new()
-        }
-        Reply::Report(Ok((dir, n))) => {
-            status(m, format!("report written: {dir}/ ({n} files)"), false);
-            Vec::new()
-        }
-        Reply::Report(Err(e)) => {
-            status(m, format!("report: {e}"), true);
-            Vec::new()
-        }
-        Reply::Sweeps(files) => {
-            if let Some(p) = &mut m.ui.picker {
-                p.selected = p.selected.min(files.len().saturating_sub(1));
-                p.files = files;
-            }
-            Vec::new()
-        }
-        Reply::Jobs(Err(e))
-        | Reply::Log(_, Err(e))
-        | Reply::Cancelled(_, Err(e))
-        | Reply::Reordered(_, Err(e))
-        | Reply::Submitted(_, Err(e)) => {
-            status(m, e, true);
-            Vec::new()
-        }
-    }
-}
-
 fn goto(m: &mut Model, s: Screen) -> Vec<Command> {
-    if s == m.ui.screen {
+    if s == m.ui.screen && m.ui.drill.is_empty() {
         return Vec::new();
     }
+    m.ui.drill.clear();
     m.ui.screen = s;
     match s {
         Screen::Engines => fetch_log(m),
@@ -207,85 +178,6 @@ fn goto(m: &mut Model, s: Screen) -> Vec<Command> {
         }
         _ => Vec::new(),
     }
-}
-
-/// Move a selection by id through `ids`: `delta` rows, or to an end.
-fn step(ids: &[u64], current: Option<u64>, a: Action) -> Option<u64> {
-    let last = ids.len().checked_sub(1)?;
-    let at = current
-        .and_then(|c| ids.iter().position(|&i| i == c))
-        .unwrap_or(0);
-    let to = match a {
-        Action::Up => at.saturating_sub(1),
-        Action::Down => (at + 1).min(last),
-        Action::Top => 0,
-        _ => last,
-    };
-    ids.get(to).copied()
-}
-
-fn navigate(m: &mut Model, a: Action) -> Vec<Command> {
-    if let Some(p) = &mut m.ui.picker {
-        let last = p.files.len().saturating_sub(1);
-        p.selected = match a {
-            Action::Up => p.selected.saturating_sub(1),
-            Action::Down => (p.selected + 1).min(last),
-            Action::Top => 0,
-            _ => last,
-        };
-        return Vec::new();
-    }
-    match m.ui.screen {
-        Screen::Queue => {
-            let ids: Vec<u64> = m.queue_jobs().iter().map(|j| j.id).collect();
-            m.ui.queue_sel = step(&ids, m.queue_job(), a);
-            Vec::new()
-        }
-        Screen::Engines => {
-            let ids: Vec<u64> = m.latest.engines.iter().map(|e| e.id).collect();
-            let before = m.engine().map(|e| e.id);
-            m.ui.engine_sel = step(&ids, before, a);
-            if m.ui.engine_sel != before {
-                m.ui.log_scroll = 0;
-                return fetch_log(m);
-            }
-            Vec::new()
-        }
-        Screen::Results => {
-            let ids: Vec<u64> = m.history().map(|j| j.id).collect();
-            m.ui.results_sel = step(&ids, m.results_job(), a);
-            results_changed(m, false)
-        }
-        Screen::Help => {
-            let len = super::ui::help::line_count();
-            m.ui.help_scroll = match a {
-                Action::Up => m.ui.help_scroll.saturating_sub(1),
-                Action::Down => (m.ui.help_scroll + 1).min(len),
-                Action::Top => 0,
-                _ => len,
-            };
-            Vec::new()
-        }
-        Screen::Live => Vec::new(),
-    }
-}
-
-fn page(m: &mut Model, down: bool) {
-    let (pos, len) = match m.ui.screen {
-        // The log scrolls back from its end.
-        Screen::Engines => (
-            &mut m.ui.log_scroll,
-            m.log.as_ref().map_or(0, |l| l.lines.len()),
-        ),
-        Screen::Results => (&mut m.ui.cmp_scroll, m.comparison.rows.len()),
-        _ => return,
-    };
-    let back = (m.ui.screen == Screen::Engines) != down;
-    *pos = if back {
-        (*pos + PAGE).min(len.saturating_sub(1))
-    } else {
-        pos.saturating_sub(PAGE)
-    };
 }
 
 fn reorder(m: &mut Model, earlier: bool) -> Vec<Command> {
@@ -321,7 +213,29 @@ fn reorder(m: &mut Model, earlier: bool) -> Vec<Command> {
 }
 
 fn action(m: &mut Model, a: Action) -> Vec<Command> {
+    if nav::typing(m)
+        && matches!(
+            a,
+            Action::Input(_) | Action::Backspace | Action::Confirm | Action::Close
+        )
+    {
+        return nav::filter_key(m, a);
+    }
     match a {
+        Action::Open => nav::open(m),
+        Action::Back => nav::back(m),
+        Action::JumpLog => nav::jump_log(m),
+        Action::StartFilter => nav::start_filter(m),
+        Action::ToggleStopped => {
+            m.ui.hide_stopped = !m.ui.hide_stopped;
+            let what = if m.ui.hide_stopped {
+                "stopped engines hidden (a shows them)"
+            } else {
+                "stopped engines shown"
+            };
+            status(m, what, false);
+            Vec::new()
+        }
         Action::Quit => {
             m.quit = true;
             Vec::new()
@@ -334,13 +248,13 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
         Action::NextScreen => goto(m, m.ui.screen.next()),
         Action::PrevScreen => goto(m, m.ui.screen.prev()),
         Action::Goto(s) => goto(m, s),
-        Action::Up | Action::Down | Action::Top | Action::Bottom => navigate(m, a),
+        Action::Up | Action::Down | Action::Top | Action::Bottom => super::scroll::navigate(m, a),
         Action::PageUp => {
-            page(m, false);
+            super::scroll::page(m, false);
             Vec::new()
         }
         Action::PageDown => {
-            page(m, true);
+            super::scroll::page(m, true);
             Vec::new()
         }
         Action::OpenSubmit => {
@@ -352,7 +266,7 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             Some(id)
                 if m.ui
                     .cancel_armed
-                    .is_some_and(|(j, at)| j == id && m.now_ms.saturating_sub(at) <= 3000) =>
+                    .is_some_and(|(j, at)| j == id && m.now_ms.saturating_sub(at) <= CANCEL_MS) =>
             {
                 m.ui.cancel_armed = None;
                 status(m, format!("cancelling job {id}"), false);
@@ -360,7 +274,8 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             }
             Some(id) => {
                 m.ui.cancel_armed = Some((id, m.now_ms));
-                status(m, format!("press c again to cancel job {id}"), false);
+                let ask = format!("press c again within 3 s to cancel job {id}");
+                status_for(m, ask, false, CANCEL_MS);
                 Vec::new()
             }
             None => Vec::new(),
@@ -436,15 +351,18 @@ fn action(m: &mut Model, a: Action) -> Vec<Command> {
             m.ui.picker = None;
             Vec::new()
         }
+        // Typing filters the files: the first that matches is selected.
         Action::Backspace => {
             if let Some(p) = &mut m.ui.picker {
                 p.input.pop();
+                p.selected = 0;
             }
             Vec::new()
         }
         Action::Input(c) => {
             if let Some(p) = &mut m.ui.picker {
                 p.input.push(c);
+                p.selected = 0;
             }
             Vec::new()
         }

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
+use crate::dash::command::Reply;
 use crate::dash::keymap;
 use crate::dash::model::ConnState;
 use crate::dash::testdata::{self, NOW};

@@ -1,7 +1,7 @@
 //! `llms jobs` and `llms show`.
 
 use super::{load_label, table, utc_time};
-use llms_shared::{JobDetail, JobSummary, SearchRole};
+use llms_shared::{JobDetail, JobSummary, ResultRow, SearchRole};
 use serde_json::{Value, json};
 
 /// `DONE/TOTAL`, with the failed count when some failed.
@@ -62,9 +62,52 @@ pub fn jobs_json(jobs: &[JobSummary]) -> Value {
     Value::Array(jobs.iter().map(job_json).collect())
 }
 
-/// One job for people: a summary line, times, the error, then the plan with finished
-/// points marked `done`.
-pub fn show_text(d: &JobDetail) -> String {
+/// What `llms show` knows of a job's points beyond its plan: the finished points' rows (a
+/// failure's reason, a point's flags) and the point running now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PointsNow<'a> {
+    /// The job's finished points, as `results` gives them.
+    pub rows: &'a [ResultRow],
+    /// The index of the point running now, if one of this job's is.
+    pub running: Option<u32>,
+}
+
+/// A planned point's status: `done`, `done, flagged: client_bound`, `failed: REASON` (its
+/// first line; ` …` when the reason goes on), `running`, `pending`, or `not run` (the job
+/// ended first).
+pub fn point_status(d: &JobDetail, now: PointsNow<'_>, index: u32) -> String {
+    if let Some(r) = now.rows.iter().find(|r| r.index == index) {
+        if let Some(e) = &r.error {
+            let mut lines = e.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or("no reason given").trim_end();
+            let more = if lines.next().is_some() { " …" } else { "" };
+            return format!("failed: {first}{more}");
+        }
+        let flags = r
+            .point
+            .as_ref()
+            .map(|p| p.flags.join(", "))
+            .unwrap_or_default();
+        return if flags.is_empty() {
+            "done".into()
+        } else {
+            format!("done, flagged: {flags}")
+        };
+    }
+    if d.finished.contains(&index) {
+        "done".into()
+    } else if now.running == Some(index) {
+        "running".into()
+    } else if d.summary.state.is_final() {
+        "not run".into()
+    } else {
+        "pending".into()
+    }
+}
+
+/// One job for people: a summary line, times, the error, then the plan with each point's
+/// status ([`point_status`]).
+pub fn show_text(d: &JobDetail, now: PointsNow<'_>) -> String {
     let s = &d.summary;
     let mut out = format!(
         "job {}  {}  {}  {}\n",
@@ -94,16 +137,11 @@ pub fn show_text(d: &JobDetail) -> String {
         .plan
         .iter()
         .map(|p| {
-            let done = if d.finished.contains(&p.index) {
-                "done"
-            } else {
-                ""
-            };
             let mut row = vec![p.index.to_string(), p.engine.clone(), load_label(&p.load)];
             if searched {
                 row.push(role_label(p.role).into());
             }
-            row.push(done.into());
+            row.push(point_status(d, now, p.index));
             row
         })
         .collect();
@@ -113,7 +151,24 @@ pub fn show_text(d: &JobDetail) -> String {
         &["POINT", "ENGINE", "LOAD", "STATUS"]
     };
     out.push_str(&table(headers, &rows));
+    if d.plan
+        .iter()
+        .any(|p| point_status(d, now, p.index).ends_with(" …"))
+    {
+        out.push_str(&format!(
+            "\n… a failure's full reason and engine log lines: llms results {}\n",
+            s.id
+        ));
+    }
     out
+}
+
+/// The first word of a [`point_status`] (`done`, `failed`, ..., `not run`).
+fn status_word(status: &str) -> &str {
+    match status.split([',', ':']).next() {
+        Some(w) => w,
+        None => status,
+    }
 }
 
 /// A point's part in a capacity search: `probe`, `confirm`, or empty.
@@ -126,9 +181,11 @@ fn role_label(role: Option<SearchRole>) -> &'static str {
 }
 
 /// One job as JSON: [`job_json`] plus `"spec"` (the TOML) and `"plan"`, an array of
-/// `{"index", "engine", "load", "role", "finished"}` with `load` in `llmsd bench --json`
-/// shape and `role` `"probe"` or `"confirm"` for a capacity search's points (else `null`).
-pub fn show_json(d: &JobDetail) -> Value {
+/// `{"index", "engine", "load", "role", "finished", "status", "error"}` with `load` in
+/// `llmsd bench --json` shape, `role` `"probe"` or `"confirm"` for a capacity search's
+/// points (else `null`), `status` one of `done`, `failed`, `running`, `pending`, `not run`,
+/// and `error` a failed point's full reason (else `null`).
+pub fn show_json(d: &JobDetail, now: PointsNow<'_>) -> Value {
     let mut v = job_json(&d.summary);
     let plan: Vec<Value> = d
         .plan
@@ -140,6 +197,8 @@ pub fn show_json(d: &JobDetail) -> Value {
                 "load": p.load,
                 "role": p.role,
                 "finished": d.finished.contains(&p.index),
+                "status": status_word(&point_status(d, now, p.index)),
+                "error": now.rows.iter().find(|r| r.index == p.index).and_then(|r| r.error.clone()),
             })
         })
         .collect();
@@ -209,17 +268,66 @@ mod tests {
         assert_eq!(v[0]["error"], "engine vllm never got ready");
     }
 
+    /// Point 0 done and flagged, point 1 failed with log lines in its reason.
+    fn rows() -> Vec<ResultRow> {
+        let mut ok = crate::fixtures::row(
+            0,
+            "vllm",
+            "vllm",
+            crate::fixtures::point(Load::Concurrency { concurrency: 1 }, 1.0),
+            None,
+        );
+        ok.point.as_mut().unwrap().flags = vec!["client_bound".into()];
+        let failed = crate::fixtures::failed_row(
+            1,
+            "vllm",
+            "vllm",
+            Load::Concurrency { concurrency: 4 },
+            "engine vllm exited during the point: exited with status 1\nCUDA error: out of memory",
+        );
+        vec![ok, failed]
+    }
+
     #[test]
-    fn show_marks_finished_points() {
-        let t = show_text(&detail());
+    fn show_says_each_points_real_status() {
+        let rows = rows();
+        let now = PointsNow {
+            rows: &rows,
+            running: None,
+        };
+        let t = show_text(&detail(), now);
         assert!(t.starts_with("job 7  sweep  failed  2/3 (1 failed)\n"));
         assert!(t.contains("error: engine vllm never got ready\n"));
         assert!(t.contains("warning: engine vllm: 1 of 4 warm-up requests failed\n"));
-        assert!(t.contains("1      vllm    concurrency=4  done\n"), "{t}");
-        assert!(t.ends_with("2      vllm    concurrency=8\n"), "{t}");
-        let v = show_json(&detail());
+        assert!(
+            t.contains("0      vllm    c=1   done, flagged: client_bound\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "1      vllm    c=4   failed: engine vllm exited during the point: exited with status 1 …\n"
+            ),
+            "{t}"
+        );
+        // The job ended before point 2 ran.
+        assert!(t.contains("2      vllm    c=8   not run\n"), "{t}");
+        assert!(
+            t.ends_with("\n… a failure's full reason and engine log lines: llms results 7\n"),
+            "{t}"
+        );
+        let v = show_json(&detail(), now);
         assert_eq!(v["plan"][1]["load"], json!({"concurrency": 4}));
         assert_eq!(v["plan"][2]["finished"], false);
+        let statuses: Vec<&str> = (0..3)
+            .map(|i| v["plan"][i]["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["done", "failed", "not run"]);
+        assert!(
+            v["plan"][1]["error"]
+                .as_str()
+                .unwrap()
+                .ends_with("CUDA error: out of memory")
+        );
         assert_eq!(v["spec"], "name = \"sweep\"\n");
         assert_eq!(
             v["warnings"][0],
@@ -230,25 +338,38 @@ mod tests {
     }
 
     #[test]
+    fn show_says_which_point_runs_and_which_wait() {
+        let mut d = detail();
+        d.summary.state = JobState::Running;
+        d.plan.push(PointPlan {
+            index: 3,
+            engine: "vllm".into(),
+            load: Load::Concurrency { concurrency: 16 },
+            role: None,
+        });
+        let now = PointsNow {
+            rows: &[],
+            running: Some(2),
+        };
+        let statuses: Vec<String> = (0..4).map(|i| point_status(&d, now, i)).collect();
+        // Finished but its row not fetched: done, without more to say.
+        assert_eq!(statuses, ["done", "done", "running", "pending"]);
+    }
+
+    #[test]
     fn show_names_each_search_points_role() {
         let mut d = detail();
         d.plan[0].role = Some(SearchRole::Probe);
         d.plan[1].role = Some(SearchRole::Probe);
         d.plan[2].role = Some(SearchRole::Confirm);
-        let t = show_text(&d);
+        let t = show_text(&d, PointsNow::default());
+        assert!(t.contains("POINT  ENGINE  LOAD  ROLE     STATUS\n"), "{t}");
+        assert!(t.contains("1      vllm    c=4   probe    done\n"), "{t}");
         assert!(
-            t.contains("POINT  ENGINE  LOAD           ROLE     STATUS\n"),
+            t.ends_with("2      vllm    c=8   confirm  not run\n"),
             "{t}"
         );
-        assert!(
-            t.contains("1      vllm    concurrency=4  probe    done\n"),
-            "{t}"
-        );
-        assert!(
-            t.ends_with("2      vllm    concurrency=8  confirm\n"),
-            "{t}"
-        );
-        let v = show_json(&d);
+        let v = show_json(&d, PointsNow::default());
         assert_eq!(v["plan"][0]["role"], "probe");
         assert_eq!(v["plan"][2]["role"], "confirm");
     }

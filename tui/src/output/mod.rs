@@ -7,30 +7,30 @@ mod saved;
 mod saved_bench;
 
 pub use gpus::gpus_table;
-pub use jobs::{jobs_json, jobs_table, show_json, show_text};
+pub use jobs::{PointsNow, jobs_json, jobs_table, point_status, show_json, show_text};
 pub use results::{CSV_COLUMNS, JobResults, results_csv, results_json, results_md, results_table};
 pub use saved::read_saved;
 
 use llms_shared::{Arrival, Load};
 
-/// A load setting as `concurrency=N`, `batch=N`, `rate=R` (with `arrival=` and
-/// `burstiness=` when not Poisson) or `speed=X` (a trace's replay).
+/// A load setting as `llms` writes it everywhere ([`crate::compare::load_text`]): `c=N`,
+/// `batch=N`, `rate=R/s` (with `arrival=` and `burstiness=` when not Poisson) or `speed=Xx`
+/// (a trace's replay).
 pub fn load_label(load: &Load) -> String {
+    let (mode, x) = crate::compare::load_x(load);
+    let base = crate::compare::load_text(mode, x);
     match load {
-        Load::Concurrency { concurrency } => format!("concurrency={concurrency}"),
-        Load::Batch { batch } => format!("batch={batch}"),
         Load::Rate {
-            rate,
             arrival: Arrival::Poisson,
             ..
-        } => format!("rate={rate}"),
+        } => base,
         Load::Rate {
-            rate,
             arrival,
             burstiness: Some(b),
-        } => format!("rate={rate} arrival={} burstiness={b}", arrival.as_str()),
-        Load::Rate { rate, arrival, .. } => format!("rate={rate} arrival={}", arrival.as_str()),
-        Load::Trace { speed } => format!("speed={speed}"),
+            ..
+        } => format!("{base} arrival={} burstiness={b}", arrival.as_str()),
+        Load::Rate { arrival, .. } => format!("{base} arrival={}", arrival.as_str()),
+        _ => base,
     }
 }
 
@@ -106,24 +106,22 @@ mod tests {
 
     #[test]
     fn loads() {
-        assert_eq!(
-            load_label(&Load::Concurrency { concurrency: 8 }),
-            "concurrency=8"
-        );
+        assert_eq!(load_label(&Load::Concurrency { concurrency: 8 }), "c=8");
         assert_eq!(load_label(&Load::Batch { batch: 4 }), "batch=4");
+        assert_eq!(load_label(&Load::Trace { speed: 2.0 }), "speed=2x");
         let r = |arrival, burstiness| Load::Rate {
             rate: 2.5,
             arrival,
             burstiness,
         };
-        assert_eq!(load_label(&r(Arrival::Poisson, None)), "rate=2.5");
+        assert_eq!(load_label(&r(Arrival::Poisson, None)), "rate=2.5/s");
         assert_eq!(
             load_label(&r(Arrival::Constant, None)),
-            "rate=2.5 arrival=constant"
+            "rate=2.5/s arrival=constant"
         );
         assert_eq!(
             load_label(&r(Arrival::Gamma, Some(0.5))),
-            "rate=2.5 arrival=gamma burstiness=0.5"
+            "rate=2.5/s arrival=gamma burstiness=0.5"
         );
     }
 

@@ -1,6 +1,7 @@
 //! `llms results`: the finished points of a job as a table, JSON, CSV or Markdown.
 
-use super::{load_label, num, table};
+use super::{load_label, table};
+use crate::compare::fmt;
 use llms_shared::{JobState, PointGpu, PointResult, ResultRow};
 use serde_json::{Value, json};
 
@@ -160,32 +161,67 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// Headers of the readable table and of the Markdown table.
+/// Headers of the readable table and of the Markdown table (with [`GOODPUT`] after
+/// `E2E P50` when some point was given objectives).
 #[rustfmt::skip]
-const MAIN_COLUMNS: [&str; 13] = [
+const MAIN_COLUMNS: [&str; 14] = [
     "POINT", "ENGINE", "LOAD", "OK", "FAILED", "OUT TOK/S", "REQ/S", "TTFT P50", "TTFT P99",
-    "ITL P50", "TPOT P50", "E2E P50", "FLAGS",
+    "ITL P50", "ITL P99", "TPOT P50", "E2E P50", "FLAGS",
 ];
 
-/// The main figures of each point with figures (latencies, columns 7 to 11, in ms).
+/// The goodput column: requests per second that met every objective given.
+const GOODPUT: &str = "GOODPUT";
+
+/// Latency columns (ms), by index in [`MAIN_COLUMNS`].
+const LATENCIES: std::ops::RangeInclusive<usize> = 7..=12;
+
+/// Whether some point's goodput was counted against objectives (else it is every completed
+/// request and says nothing more than REQ/S).
+fn has_goodput(r: &JobResults) -> bool {
+    r.points()
+        .any(|(_, p)| p.slo != llms_shared::Slo::default())
+}
+
+/// The headers for `r`.
+fn main_columns(r: &JobResults) -> Vec<&'static str> {
+    let mut h = MAIN_COLUMNS.to_vec();
+    if has_goodput(r) {
+        h.insert(h.len() - 1, GOODPUT);
+    }
+    h
+}
+
+/// The main figures of each point with figures, with the significant figures `llms
+/// compare` uses (latencies in ms).
 fn main_rows(r: &JobResults) -> Vec<Vec<String>> {
+    let goodput = has_goodput(r);
+    let f = |x: f64| fmt(Some(x));
     r.points()
         .map(|(row, p)| {
-            vec![
+            let mut v = vec![
                 row.index.to_string(),
                 row.engine.clone(),
                 load_label(&p.load),
                 p.completed.to_string(),
                 p.failed.to_string(),
-                num(p.output_throughput, 1),
-                num(p.request_throughput, 2),
-                num(p.ttft_ms.p50, 1),
-                num(p.ttft_ms.p99, 1),
-                num(p.itl_ms.p50, 1),
-                num(p.tpot_ms.p50, 1),
-                num(p.e2e_ms.p50, 1),
-                p.flags.join(","),
-            ]
+                f(p.output_throughput),
+                f(p.request_throughput),
+                f(p.ttft_ms.p50),
+                f(p.ttft_ms.p99),
+                f(p.itl_ms.p50),
+                f(p.itl_ms.p99),
+                f(p.tpot_ms.p50),
+                f(p.e2e_ms.p50),
+            ];
+            if goodput {
+                v.push(if p.slo == llms_shared::Slo::default() {
+                    "-".into()
+                } else {
+                    f(p.goodput)
+                });
+            }
+            v.push(p.flags.join(","));
+            v
         })
         .collect()
 }
@@ -210,7 +246,10 @@ fn failure_lines(r: &JobResults, prefix: &str, flat: bool) -> String {
 pub fn results_table(r: &JobResults) -> String {
     let (job, name, state) = (r.job, &r.name, r.state.as_str());
     let mut out = format!("job {job}  {name}  {state}  (latencies in ms)\n\n");
-    out.push_str(&table(&MAIN_COLUMNS, &main_rows(r)));
+    out.push_str(&table(&main_columns(r), &main_rows(r)));
+    if has_goodput(r) {
+        out.push_str("GOODPUT: requests/s that met every objective the sweep gave\n");
+    }
     let failed = failure_lines(r, "", false);
     if !failed.is_empty() {
         out.push('\n');
@@ -223,14 +262,14 @@ pub fn results_table(r: &JobResults) -> String {
 pub fn results_md(r: &JobResults) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-    let header = MAIN_COLUMNS.iter().enumerate().map(|(i, h)| match i {
-        7..=11 => format!("{} (ms)", h.to_lowercase()),
+    let columns = main_columns(r);
+    let header = columns.iter().enumerate().map(|(i, h)| match i {
+        i if LATENCIES.contains(&i) => format!("{} (ms)", h.to_lowercase()),
+        _ if *h == GOODPUT => "goodput (req/s)".to_owned(),
         _ => h.to_lowercase(),
     });
     let mut out = line(header.collect());
-    out.push_str(&line(
-        MAIN_COLUMNS.iter().map(|_| "---".to_owned()).collect(),
-    ));
+    out.push_str(&line(columns.iter().map(|_| "---".to_owned()).collect()));
     for row in main_rows(r) {
         out.push_str(&line(row.iter().map(|c| cell(c)).collect()));
     }

@@ -111,7 +111,7 @@ fn csv_header_rows_and_quoting() {
     assert_eq!(lines[0], CSV_COLUMNS.join(","));
     assert_eq!(
         lines[1],
-        "7,0,\"vllm, tp2\",vllm,concurrency=1,10,0,0,2.5,200,600,4,4,12.5,30,30,5,9,5.5,300,420,\
+        "7,0,\"vllm, tp2\",vllm,c=1,10,0,0,2.5,200,600,4,4,12.5,30,30,5,9,5.5,300,420,\
          1.25,3.000,"
     );
     assert!(
@@ -137,7 +137,8 @@ fn md_has_one_cell_per_column_and_escapes_pipes() {
     );
     assert!(lines[1].starts_with("| --- |"));
     assert!(
-        lines[3].starts_with("| 1 | a\\|b | concurrency=4 | 10 | 0 | 200.0 | 4.00 | 12.5 |"),
+        lines[3]
+            .starts_with("| 1 | a\\|b | c=4 | 10 | 0 | 200 | 4.00 | 12.5 | 30.0 | 5.00 | 9.00 |"),
         "{}",
         lines[3]
     );
@@ -155,4 +156,35 @@ fn table_names_the_job_and_lists_failures() {
         "{t}"
     );
     assert!(t.contains("point 2 (sg|lang) failed: engine exited\nlast log line\n"));
+}
+
+/// The table has ITL p99, `compare`'s significant figures, and goodput when the sweep gave
+/// objectives (only then: without them it is every completed request).
+#[test]
+fn table_has_itl_p99_and_goodput_when_objectives_were_given() {
+    let mut r = results();
+    let t = results_table(&r);
+    let header = t.lines().find(|l| l.starts_with("POINT")).unwrap();
+    assert!(header.contains("ITL P50  ITL P99  TPOT P50"), "{header}");
+    assert!(!header.contains("GOODPUT"), "{header}");
+    assert!(
+        t.contains("0      vllm, tp2  c=1   10  0       200        4.00   12.5      30.0      5.00     9.00     5.50      300"),
+        "{t}"
+    );
+    let p = r.rows[0].point.as_mut().unwrap();
+    p.slo.ttft = Some(500.0);
+    p.goodput = 3.5;
+    let t = results_table(&r);
+    let header = t.lines().find(|l| l.starts_with("POINT")).unwrap();
+    assert!(header.ends_with("E2E P50  GOODPUT  FLAGS"), "{header}");
+    assert!(t.contains("  300      3.50\n"), "{t}");
+    assert!(
+        t.contains("GOODPUT: requests/s that met every objective"),
+        "{t}"
+    );
+    let md = results_md(&r);
+    assert!(
+        md.contains("| e2e p50 (ms) | goodput (req/s) | flags |"),
+        "{md}"
+    );
 }

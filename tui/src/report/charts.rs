@@ -205,7 +205,7 @@ pub fn throughput_bars(rows: &[CmpRow], jobs_title: &str) -> Option<Chart> {
         })
         .collect();
     let mode = rows.iter().find(|r| r.x == x).map_or("load", |r| r.mode);
-    let at = format!("{mode}={}", fmt_x(x));
+    let at = crate::compare::load_text(mode, x);
     Some(Chart {
         title: format!("{jobs_title}: {} at {at}", Metric::Throughput.title()),
         x_desc: "series".into(),

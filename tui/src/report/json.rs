@@ -7,7 +7,8 @@ use crate::compare::CmpRow;
 use serde_json::{Value, json};
 
 /// The comparison as JSON: `{"jobs":[{id,name,state}], "rows":[{job, series, kind, mode, x,
-/// error, flags, failed_requests, throughput, req_per_s, ttft_p50, ttft_p99, itl_p50,
+/// error, flags, failed_requests, throughput, req_per_s, goodput (requests/s that met
+/// every objective, `null` where none was given), ttft_p50, ttft_p99, itl_p50,
 /// itl_p99, peak_mem_gib, tokens_per_joule, cache_hit_pct, steady_throughput, per_user,
 /// per_gpu, gpus, role, on_frontier, search_pass}], "capacity":[...]}`, `null` where a figure is missing.
 /// `throughput` is over the whole point, `steady_throughput` over its steady window;
@@ -34,6 +35,7 @@ fn row(r: &CmpRow) -> Value {
         "failed_requests": r.failed_requests,
         "throughput": r.throughput,
         "req_per_s": r.req_per_s,
+        "goodput": r.goodput,
         "ttft_p50": r.ttft_p50,
         "ttft_p99": r.ttft_p99,
         "itl_p50": r.itl_p50,

@@ -69,14 +69,7 @@ fn compare_text_opens_with_the_capacities_and_marks_the_frontier() {
     assert_eq!(
         vllm,
         [
-            "concurrency=32",
-            "concurrency=28",
-            "concurrency=26",
-            "concurrency=25",
-            "concurrency=24",
-            "concurrency=24",
-            "concurrency=16",
-            "concurrency=1"
+            "c=32", "c=28", "c=26", "c=25", "c=24", "c=24", "c=16", "c=1"
         ]
     );
 }
@@ -131,7 +124,7 @@ fn compare_markdown_has_the_capacity_table_and_steady_column() {
         md.contains("| vllm | 24 sessions | TPOT p99 | 25 | TPOT p99 41 ms > 40 ms | yes | 9 |")
     );
     assert!(md.contains("| series | load | output tok/s | steady output tok/s | req/s |"));
-    assert!(md.contains("| vllm | concurrency=64 | 1500 | 1425 |"));
+    assert!(md.contains("| vllm | c=64 | 1500 | 1425 |"));
     assert!(md.contains("`steady output tok/s` is over the point's steady window."));
 }
 

@@ -23,6 +23,19 @@ pub fn status(r: &CmpRow) -> String {
     }
 }
 
+/// [`status`] on one line for a terminal table: a failure reason that carries the engine's
+/// log lines keeps its first line and ends in ` …` (the rest is in `llms results JOB`).
+pub fn status_short(r: &CmpRow) -> String {
+    let s = status(r);
+    let mut lines = s.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default().trim_end().to_owned();
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first
+    }
+}
+
 /// The distinct modes of the rows, in row order (`concurrency`, or `batch, rate`).
 pub fn modes(rows: &[CmpRow]) -> Vec<&'static str> {
     let mut m: Vec<&'static str> = rows.iter().map(|r| r.mode).collect();
@@ -30,13 +43,9 @@ pub fn modes(rows: &[CmpRow]) -> Vec<&'static str> {
     m
 }
 
-/// The load of a row as `mode=x` (`concurrency=8`); `-` when unknown.
+/// The load of a row as written everywhere (`c=8`, `rate=4/s`); `-` when unknown.
 pub fn load(r: &CmpRow) -> String {
-    if r.x.is_finite() {
-        format!("{}={}", r.mode, fmt_x(r.x))
-    } else {
-        "-".into()
-    }
+    crate::compare::load_text(r.mode, r.x)
 }
 
 /// One line per job: `job 3 "name": failed, 10/10 points (1 failed)`.
@@ -89,12 +98,21 @@ pub fn with_role(r: &CmpRow, status: String) -> String {
     }
 }
 
-/// Figures of a row in table order: tok/s, (steady tok/s,) req/s, TTFT p50/p99, ITL
-/// p50/p99, GiB, tok/J.
-fn figures(r: &CmpRow, steady: bool) -> Vec<String> {
+/// Some point was given objectives: the tables add its goodput beside its requests/s.
+pub fn has_goodput(rows: &[CmpRow]) -> bool {
+    rows.iter().any(|r| r.goodput.is_some())
+}
+
+/// Figures of a row in table order: tok/s, (steady tok/s,) req/s, (goodput,) TTFT
+/// p50/p99, ITL p50/p99, GiB, tok/J.
+fn figures(r: &CmpRow, steady: bool, goodput: bool) -> Vec<String> {
     let mut v = vec![fmt(r.throughput)];
     if steady {
         v.push(fmt(r.steady_throughput));
+    }
+    v.push(fmt(r.req_per_s));
+    if goodput {
+        v.push(fmt(r.goodput));
     }
     v.extend(figures_rest(r));
     v
@@ -102,7 +120,6 @@ fn figures(r: &CmpRow, steady: bool) -> Vec<String> {
 
 fn figures_rest(r: &CmpRow) -> Vec<String> {
     [
-        r.req_per_s,
         r.ttft_p50,
         r.ttft_p99,
         r.itl_p50,
@@ -226,6 +243,10 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
     if steady {
         out.push_str("steady: output tokens/s of the point's steady window\n");
     }
+    let goodput = has_goodput(rows);
+    if goodput {
+        out.push_str("goodput: requests/s that met every objective given\n");
+    }
     out.push('\n');
     let modes = modes(rows);
     let single = modes.len() == 1;
@@ -241,12 +262,11 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
     if steady {
         headers.push("steady".into());
     }
-    headers.extend(
-        [
-            "req/s", "TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status",
-        ]
-        .map(String::from),
-    );
+    headers.push("req/s".into());
+    if goodput {
+        headers.push("goodput".into());
+    }
+    headers.extend(["TTFT", "p99", "ITL", "p99", "GiB", "tok/J", "status"].map(String::from));
     let loads: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -271,14 +291,33 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
         .map(|(r, l)| {
             let mark = if r.on_frontier { "F" } else { " " };
             let mut line = vec![r.series.clone(), format!("{mark}{l:>0$}", w - 1)];
-            line.extend(figures(r, steady));
-            line.push(with_role(r, status(r)));
+            line.extend(figures(r, steady, goodput));
+            line.push(with_role(r, status_short(r)));
             line
         })
         .collect();
     let mut right = vec![false, true];
-    right.extend(vec![true; if steady { 9 } else { 8 }]);
+    right.extend(vec![true; 8 + usize::from(steady) + usize::from(goodput)]);
     out.push_str(&aligned(&headers, &body, &right));
+    let shortened: Vec<String> = rows
+        .iter()
+        .filter(|r| status_short(r) != status(r))
+        .map(|r| r.job)
+        .fold(Vec::new(), |mut v, j| {
+            if !v.contains(&j) {
+                v.push(j);
+            }
+            v
+        })
+        .iter()
+        .map(|j| format!("`llms results {j}`"))
+        .collect();
+    if !shortened.is_empty() {
+        out.push_str(&format!(
+            "… a failure's full reason and engine log lines: {}\n",
+            shortened.join(", ")
+        ));
+    }
     let by = modes.join("/");
     for m in metrics_with_data(rows) {
         let (names, cells) = pivot_cells(rows, m);
@@ -298,106 +337,6 @@ pub fn text(jobs: &Jobs, rows: &[CmpRow], summary: &str) -> String {
     out
 }
 
-/// The jobs as a Markdown table: id, name, state, points (done/total), failed points.
-pub fn jobs_md(jobs: &Jobs) -> String {
-    let rows: Vec<Vec<String>> = jobs
-        .iter()
-        .map(|(j, points)| {
-            let failed = points.iter().filter(|r| r.error.is_some()).count();
-            vec![
-                j.id.to_string(),
-                j.name.clone(),
-                j.state.as_str().to_owned(),
-                format!("{}/{}", j.points_done, j.points_total),
-                failed.to_string(),
-            ]
-        })
-        .collect();
-    let headers = ["id", "name", "state", "points", "failed"].map(String::from);
-    md_table(&headers, &rows)
-}
-
-/// A Markdown table.
-pub fn md_table(headers: &[String], rows: &[Vec<String>]) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
-    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-    let mut out = line(headers.iter().map(|h| cell(h)).collect());
-    out.push_str(&line(headers.iter().map(|_| "---".to_owned()).collect()));
-    for r in rows {
-        out.push_str(&line(r.iter().map(|c| cell(c)).collect()));
-    }
-    out
-}
-
-/// The comparison as Markdown: a `## Points` table, then a `## <metric> by <mode>` pivot per
-/// metric with data. Headings start at `level` (2 for `##`).
-pub fn markdown(rows: &[CmpRow], level: usize) -> String {
-    let h = "#".repeat(level);
-    if rows.is_empty() {
-        return format!("{h} Points\n\nNo points yet.\n");
-    }
-    let steady = has_steady(rows);
-    let mut headers: Vec<String> = ["series", "load", "output tok/s"].map(String::from).into();
-    if steady {
-        headers.push("steady output tok/s".into());
-    }
-    headers.extend(
-        [
-            "req/s",
-            "TTFT p50 ms",
-            "TTFT p99 ms",
-            "ITL p50 ms",
-            "ITL p99 ms",
-            "peak mem GiB",
-            "tok/J",
-            "frontier",
-            "status",
-        ]
-        .map(String::from),
-    );
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut line = vec![r.series.clone(), load(r)];
-            line.extend(figures(r, steady));
-            line.push(frontier_cell(r, "yes"));
-            line.push(with_role(r, status(r)));
-            line
-        })
-        .collect();
-    let mut out = format!("{h} Points\n\n");
-    out.push_str(&md_table(&headers, &body));
-    let by = modes(rows).join("/");
-    for m in metrics_with_data(rows) {
-        let (names, cells) = pivot_cells(rows, m);
-        let cells: Vec<Vec<String>> = cells
-            .into_iter()
-            .map(|l| l.into_iter().map(|c| c.replace('*', "\\*")).collect())
-            .collect();
-        out.push_str(&format!("\n{h} {} by {by}\n\n", m.title()));
-        let mut headers = vec![by.clone()];
-        headers.extend(names);
-        out.push_str(&md_table(&headers, &cells));
-    }
-    for (title, names, cells) in extra_pivots(rows) {
-        let cells: Vec<Vec<String>> = cells
-            .into_iter()
-            .map(|l| l.into_iter().map(|c| c.replace('*', "\\*")).collect())
-            .collect();
-        out.push_str(&format!("\n{h} {title} by {by}\n\n"));
-        let mut headers = vec![by.clone()];
-        headers.extend(names);
-        out.push_str(&md_table(&headers, &cells));
-    }
-    out.push_str(
-        "\n`output tok/s` is over the whole point; `frontier`: on its series' Pareto frontier \
-         of output tokens/s per user against per GPU.\n",
-    );
-    if steady {
-        out.push_str("`steady output tok/s` is over the point's steady window.\n");
-    }
-    if rows.iter().any(|r| r.marked() && r.error.is_none()) {
-        out.push_str("\n`*` flagged point (see its status).\n");
-    }
-    out
-}
+#[path = "table_md.rs"]
+mod md;
+pub use md::{jobs_md, markdown, md_table};

@@ -124,7 +124,7 @@ fn markdown_has_a_table_per_section() {
     assert!(out.starts_with("# Comparison: qwen2.5-3b engines\n"));
     assert!(out.contains("| 3 | qwen2.5-3b engines | failed | 10/10 | 1 |"));
     assert!(out.contains("## Points\n\n| series | load | output tok/s | req/s |"));
-    assert!(out.contains("| vllm | concurrency=8 | 1131 |"));
+    assert!(out.contains("| vllm | c=8 | 1131 |"));
     assert!(out.contains("FAILED: engine llamacpp exited"));
     for m in Metric::ALL {
         assert!(out.contains(&format!(
@@ -169,6 +169,7 @@ fn json_has_every_key_and_nulls_for_the_failed_point() {
         "failed_requests",
         "throughput",
         "req_per_s",
+        "goodput",
         "ttft_p50",
         "ttft_p99",
         "itl_p50",
@@ -287,16 +288,13 @@ fn write_produces_every_chart_and_the_report() {
         "flagged points are explained"
     );
     let bars = std::fs::read_to_string(out.join("throughput_bars.svg")).unwrap();
-    assert!(
-        bars.contains("at concurrency=16"),
-        "largest common load value"
-    );
+    assert!(bars.contains("at c=16"), "largest common load value");
 
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.starts_with("# llms report: qwen2.5-3b engines\n"));
     assert!(md.contains("| 3 | qwen2.5-3b engines | failed | 10/10 | 1 |"));
     assert!(md.contains("| series | load | output tok/s |"));
-    assert!(md.contains("| vllm | concurrency=8 | 1131 |"));
+    assert!(md.contains("| vllm | c=8 | 1131 |"));
     // Which engine version on which GPU and driver, as the points recorded them.
     let hw = md.split("## Engines and hardware\n\n").nth(1).unwrap();
     assert!(
@@ -314,10 +312,10 @@ fn write_produces_every_chart_and_the_report() {
     assert!(md.contains("![qwen2.5-3b engines (on NVIDIA H200): TTFT p99 ms](ttft_p99.svg)"));
     let failed = md.split("## Failed and flagged points\n\n").nth(1).unwrap();
     assert!(
-        failed.contains("- llamacpp concurrency=32: FAILED: engine llamacpp exited"),
+        failed.contains("- llamacpp c=32: FAILED: engine llamacpp exited"),
         "{failed}"
     );
-    assert!(failed.contains("- llamacpp concurrency=16: client_bound"));
+    assert!(failed.contains("- llamacpp c=16: client_bound"));
 }
 
 #[test]
@@ -626,4 +624,50 @@ fn the_default_report_directory_is_the_dashboards() {
         super::default_dir(&[3, 7]),
         std::path::PathBuf::from("llms-report-3-7")
     );
+}
+
+/// A failure reason that carries the engine's last log lines stays on one line in the
+/// text table (its first line, then ` …`), and the table says where the rest is; the
+/// Markdown report keeps it whole.
+#[test]
+fn a_multi_line_failure_is_one_line_in_the_compare_table() {
+    let (j, mut rows) = sweep();
+    let failed = rows.iter_mut().find(|r| r.error.is_some()).unwrap();
+    failed.error = Some(
+        "engine llamacpp exited during the point: exited with status 1\n\
+         last log lines:\n  CUDA error: out of memory\n  aborting"
+            .into(),
+    );
+    let out = compare(&[(j.clone(), rows.clone())], false, false).unwrap();
+    assert!(!out.contains("CUDA error"), "{out}");
+    let line = out.lines().find(|l| l.contains("FAILED")).unwrap();
+    assert!(line.ends_with("exited with status 1 …"), "{line}");
+    assert!(
+        out.contains("… a failure's full reason and engine log lines: `llms results 3`\n"),
+        "{out}"
+    );
+    let md = compare(&[(j, rows)], true, false).unwrap();
+    assert!(md.contains("CUDA error: out of memory"), "{md}");
+}
+
+/// Goodput appears in compare's tables when some point was given objectives, and only then.
+#[test]
+fn goodput_is_compared_when_objectives_were_given() {
+    let (j, mut rows) = sweep();
+    let out = compare(&[(j.clone(), rows.clone())], false, false).unwrap();
+    assert!(!out.contains("goodput"), "{out}");
+    for r in rows.iter_mut().filter_map(|r| r.point.as_mut()) {
+        r.slo.tpot = Some(40.0);
+        r.goodput = r.request_throughput / 2.0;
+    }
+    let out = compare(&[(j.clone(), rows.clone())], false, false).unwrap();
+    let header = out.lines().find(|l| l.starts_with("series")).unwrap();
+    assert!(header.contains("req/s  goodput  TTFT"), "{header}");
+    let md = compare(&[(j.clone(), rows.clone())], true, false).unwrap();
+    assert!(
+        md.contains("| req/s | goodput req/s | TTFT p50 ms |"),
+        "{md}"
+    );
+    let v: Value = serde_json::from_str(&compare(&[(j, rows)], false, true).unwrap()).unwrap();
+    assert!(v["rows"][0]["goodput"].is_number());
 }

@@ -4,7 +4,7 @@
 
 use super::table::Jobs;
 use crate::capacity::{Capacity, capacities, hardware, join_and, objective_label, slo_text};
-use crate::compare::{CmpRow, fmt, fmt_x, series_name};
+use crate::compare::{CmpRow, fmt, series_name};
 use crate::frontier::{NO_GPU_NOTE, of_rows};
 use std::collections::BTreeMap;
 
@@ -178,9 +178,9 @@ fn limit(c: &Capacity, first: bool) -> Option<String> {
     ))
 }
 
-/// `concurrency 32`.
+/// `c=32`.
 fn at(r: &CmpRow) -> String {
-    format!("{} {}", r.mode, fmt_x(r.x))
+    crate::compare::load_text(r.mode, r.x)
 }
 
 /// Without a search: each series' highest output per GPU and where, then who leads at the

@@ -88,10 +88,10 @@ fn without_a_search_the_frontier_speaks() {
     // 5.6 = 179 for llamacpp.
     assert_eq!(
         v,
-        "Highest output tokens/s per GPU: vllm 2263 at concurrency 32 and llamacpp 400 at \
-         concurrency 16 (whole-point figures, on one NVIDIA H200; no capacity search). At the \
-         highest per-user speed, vllm leads with 181 output tokens/s per user (concurrency 1, \
-         400 per GPU), against llamacpp's 179 (concurrency 1)."
+        "Highest output tokens/s per GPU: vllm 2263 at c=32 and llamacpp 400 at c=16 \
+         (whole-point figures, on one NVIDIA H200; no capacity search). At the highest \
+         per-user speed, vllm leads with 181 output tokens/s per user (c=1, 400 per GPU), \
+         against llamacpp's 179 (c=1)."
     );
     let (j, mut points) = sweep();
     for p in &mut points {

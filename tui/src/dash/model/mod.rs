@@ -2,12 +2,15 @@
 //! cached results, the log tail) and bounded histories live here; what the user controls lives
 //! in [`UiState`]. Changed only by [`update`](super::update); read by [`ui`](super::ui).
 
+pub mod engines;
+pub mod points;
 pub mod ui_state;
 
 use crate::compare::{self, CmpRow, Metric};
-use llms_shared::{EngineInfo, GpuSample, Hello, JobState, JobSummary, ResultRow, Update};
+use llms_shared::{GpuSample, Hello, JobDetail, JobState, JobSummary, ResultRow, Update};
+pub use points::{PointLine, PointState};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-pub use ui_state::{Picker, ResultsView, Screen, Status, UiState};
+pub use ui_state::{Drill, Filter, ListId, Picker, ResultsView, Screen, Status, UiState};
 
 /// When a job's current run was first seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +129,8 @@ pub struct Model {
     pub comparison: Comparison,
     /// The selected engine's log.
     pub log: Option<EngineLog>,
+    /// The plan of the job whose points are drilled into.
+    pub detail: Option<JobDetail>,
     /// Queued job ids in run order, as the last reorder answered, until the next update
     /// brings the daemon's own order.
     pub queue_order: Vec<u64>,
@@ -133,6 +138,13 @@ pub struct Model {
     pub ui: UiState,
     /// The user asked to quit.
     pub quit: bool,
+}
+
+/// Whether a job passes the filter on `list` (by id, name, state or error).
+fn job_passes(ui: &UiState, list: ListId, j: &JobSummary) -> bool {
+    let id = j.id.to_string();
+    let error = j.error.as_deref().unwrap_or("");
+    ui.passes(list, &[&id, &j.name, j.state.as_str(), error])
 }
 
 impl Model {
@@ -153,6 +165,7 @@ impl Model {
             run_seen: HashMap::new(),
             comparison: Comparison::default(),
             log: None,
+            detail: None,
             queue_order: Vec::new(),
             ui: UiState::new(no_color),
             quit: false,
@@ -174,14 +187,22 @@ impl Model {
                 _ => (2, 0, j.id),
             }
         };
-        let mut v: Vec<&JobSummary> = self.latest.jobs.iter().collect();
+        let mut v: Vec<&JobSummary> = self
+            .latest
+            .jobs
+            .iter()
+            .filter(|j| job_passes(&self.ui, ListId::Queue, j))
+            .collect();
         v.sort_by_key(|j| rank(j));
         v
     }
 
-    /// Jobs of the Results screen, newest first.
+    /// Jobs of the Results screen, newest first (those the filter lets through).
     pub fn history(&self) -> impl Iterator<Item = &JobSummary> {
-        self.all_jobs.iter().rev()
+        self.all_jobs
+            .iter()
+            .rev()
+            .filter(|j| job_passes(&self.ui, ListId::Results, j))
     }
 
     /// A job by id, from the full list or the latest update.
@@ -192,20 +213,11 @@ impl Model {
         }
     }
 
-    /// The selected engine: the user's choice while it exists, else the first.
-    pub fn engine(&self) -> Option<&EngineInfo> {
-        let list = &self.latest.engines;
-        self.ui
-            .engine_sel
-            .and_then(|id| list.iter().find(|e| e.id == id))
-            .or_else(|| list.first())
-    }
-
-    /// The selected Results job: the user's choice while it exists, else the newest.
+    /// The selected Results job: the user's choice while listed, else the newest listed.
     pub fn results_job(&self) -> Option<u64> {
         match self.ui.results_sel {
-            Some(id) if self.job(id).is_some() => Some(id),
-            _ => self.all_jobs.last().map(|j| j.id),
+            Some(id) if self.history().any(|j| j.id == id) => Some(id),
+            _ => self.history().next().map(|j| j.id),
         }
     }
 

@@ -2,8 +2,8 @@
 //! selected engine's log tail (scrollable).
 
 use super::theme::Theme;
-use super::{cut, duration, gib};
-use crate::dash::model::Model;
+use super::{cut, duration, gib, one_line, rest_width};
+use crate::dash::model::{ListId, Model};
 use llms_shared::{EngineInfo, EngineState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -35,30 +35,59 @@ pub fn gpu_mem(m: &Model, e: &EngineInfo) -> Option<u64> {
     found.then_some(sum)
 }
 
-fn state(e: &EngineInfo, t: Theme) -> Span<'static> {
-    match &e.state {
-        EngineState::Starting => Span::styled("starting", t.warn()),
-        EngineState::Building(step) => Span::styled(format!("building: {step}"), t.warn()),
-        EngineState::Ready => Span::styled("ready", t.ok()),
-        EngineState::Stopping => Span::styled("stopping", t.warn()),
-        EngineState::Stopped => Span::styled("stopped", t.dim()),
-        EngineState::Failed(why) => Span::styled(format!("failed: {why}"), t.error()),
-    }
+/// An engine's state in `width` columns (cut with an ellipsis), styled.
+pub fn state(e: &EngineInfo, t: Theme, width: usize) -> Span<'static> {
+    let (text, style) = match &e.state {
+        EngineState::Starting => ("starting".to_string(), t.warn()),
+        EngineState::Building(step) => (format!("building: {step}"), t.warn()),
+        EngineState::Ready => ("ready".into(), t.ok()),
+        EngineState::Stopping => ("stopping".into(), t.warn()),
+        EngineState::Stopped => ("stopped".into(), t.dim()),
+        EngineState::Failed(why) => (format!("failed: {why}"), t.error()),
+    };
+    Span::styled(cut(&one_line(&text), width), style)
 }
 
 /// Draw the Engines screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
-    let list = &m.latest.engines;
+    let list = m.engines_shown();
     let table_h = (list.len() as u16 + 3).max(4).min(area.height / 2);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
-    let block = Block::bordered().title(Span::styled(" Engines ", t.title()));
+    let hidden = m.latest.engines.len() - list.len();
+    let hidden = match (hidden, m.ui.hide_stopped) {
+        (0, _) => String::new(),
+        (n, true) => format!(", {n} hidden (a shows stopped)"),
+        (n, false) => format!(", {n} hidden"),
+    };
+    let title = format!(
+        " Engines: {}{hidden}{} ",
+        super::plural(list.len(), "engine", "engines"),
+        super::filter_note(m, ListId::Engines)
+    );
+    let block = Block::bordered().title(Span::styled(
+        cut(&title, top.width.saturating_sub(2) as usize),
+        t.title(),
+    ));
     if list.is_empty() {
-        f.render_widget(
-            Paragraph::new("No engine has run since llmsd started.").block(block),
-            top,
-        );
+        let msg = if m.latest.engines.is_empty() {
+            "No engine has run since llmsd started."
+        } else {
+            "No engine matches (Esc clears the filter, a shows stopped ones)."
+        };
+        f.render_widget(Paragraph::new(msg).block(block), top);
     } else {
+        let widths = [
+            Constraint::Length(4),
+            Constraint::Length(12),
+            Constraint::Length(9),
+            Constraint::Length(4),
+            Constraint::Length(5),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(7),
+        ];
+        let state_w = rest_width(top.width, &widths, 4);
         let rows: Vec<Row<'_>> = list
             .iter()
             .map(|e| {
@@ -77,21 +106,12 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
                     Cell::from(e.pid.map_or("-".into(), |p| p.to_string())),
                     Cell::from(gpu_mem(m, e).map_or("-".into(), |b| format!("{} GiB", gib(b)))),
                     Cell::from(up),
-                    Cell::from(state(e, t)),
+                    Cell::from(state(e, t, state_w)),
                 ])
             })
             .collect();
-        let widths = [
-            Constraint::Length(4),
-            Constraint::Length(12),
-            Constraint::Length(9),
-            Constraint::Length(4),
-            Constraint::Length(5),
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(7),
-            Constraint::Min(8),
-        ];
+        let mut widths = widths.to_vec();
+        widths.push(Constraint::Min(8));
         let header = [
             "ID", "NAME", "KIND", "JOB", "PORT", "PID", "GPU MEM", "UPTIME", "STATE",
         ];
@@ -133,13 +153,12 @@ fn render_log(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         f.render_widget(Paragraph::new(Span::styled("loading…", t.dim())), inner);
         return;
     };
-    // Only the visible window is turned into lines.
+    // Only the visible window is turned into rows: long lines wrap (their numbers stay
+    // in view), the newest at the bottom.
     let end = n - back;
-    let start = end.saturating_sub(inner.height as usize);
+    let h = inner.height as usize;
     let w = inner.width as usize;
-    let lines: Vec<Line<'_>> = log.lines[start..end]
-        .iter()
-        .map(|l| Line::raw(cut(l, w)))
-        .collect();
+    let rows = super::wrap::tail(&log.lines[..end], w, h);
+    let lines: Vec<Line<'_>> = rows.into_iter().map(Line::raw).collect();
     f.render_widget(Paragraph::new(lines), inner);
 }

@@ -10,12 +10,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 /// Help's sections, in order.
-const SECTIONS: [Ctx; 5] = [
+const SECTIONS: [Ctx; 9] = [
     Ctx::Global,
+    Ctx::Screen(Screen::Live),
     Ctx::Screen(Screen::Queue),
     Ctx::Screen(Screen::Engines),
     Ctx::Screen(Screen::Results),
+    Ctx::Points,
+    Ctx::Point,
     Ctx::Picker,
+    Ctx::Filter,
 ];
 
 /// Help's lines: a heading per context, then `keys  description` per binding.
@@ -37,6 +41,17 @@ pub fn lines(t: Theme) -> Vec<Line<'static>> {
 /// How many lines help has (the scroll limit).
 pub fn line_count() -> usize {
     lines(Theme::new(true)).len()
+}
+
+/// Lines help shows in a terminal of `size` (columns, rows), with a status line or not.
+fn visible(size: (u16, u16), status: bool) -> usize {
+    // Header, footer, the status line, the block's borders.
+    usize::from(size.1).saturating_sub(4 + usize::from(status))
+}
+
+/// How far help scrolls in a terminal of `size`: until its last line shows.
+pub fn max_scroll(size: (u16, u16), status: bool) -> usize {
+    line_count().saturating_sub(visible(size, status))
 }
 
 /// Draw the Help screen.

@@ -19,6 +19,12 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let [gpus, rest] =
         Layout::vertical([Constraint::Length(gpu_h), Constraint::Min(0)]).areas(area);
     render_gpus(m, t, f, gpus);
+    if m.latest.live.is_empty()
+        && let Some(e) = m.starting_engine()
+    {
+        super::starting::render(m, e, t, f, rest);
+        return;
+    }
     let stats = stats_lines(m, t);
     if rest.width >= 120 {
         let [chart, side] =
@@ -63,54 +69,94 @@ fn opt<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v}{unit}"))
 }
 
-/// One GPU: index and name, utilization, memory, power, temperature, SM clock; the bars
-/// take what width is left.
+/// A GPU's name for a narrow column: without the `NVIDIA ` (and `GeForce `) every such
+/// name starts with, whole words that fit, then `…` (`H100 80GB…` for
+/// `NVIDIA H100 80GB HBM3`).
+pub fn gpu_name(name: &str, width: usize) -> String {
+    let name = name.strip_prefix("NVIDIA ").unwrap_or(name);
+    let name = name.strip_prefix("GeForce ").unwrap_or(name);
+    if name.chars().count() <= width {
+        return name.to_owned();
+    }
+    let mut out = String::new();
+    for word in name.split(' ') {
+        let sep = usize::from(!out.is_empty());
+        if out.chars().count() + sep + word.chars().count() + 1 > width {
+            break;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.is_empty() {
+        return cut(name, width);
+    }
+    out.push('…');
+    out
+}
+
+/// One GPU: index and name, then labelled utilization, memory and (wide) power bars with
+/// their figures, temperature, and (wide) SM clock; the bars take what width is left.
 fn gpu_line(g: &GpuView, max_mw: u32, t: Theme, width: usize) -> Line<'static> {
     let s = &g.latest;
     let wide = width >= 118;
-    let name_w = if wide { 16 } else { 9 };
+    let name_w = if wide { 16 } else { 10 };
     let util = s.util_pct.map(f64::from);
     let mem = match (s.mem_used, s.mem_total) {
         (Some(u), Some(tot)) if tot > 0 => Some((u, tot)),
         _ => None,
     };
     let watts = s.power_mw.map(|p| f64::from(p) / 1000.0);
-    let name = s.name.strip_prefix("NVIDIA ").unwrap_or(&s.name);
-    let head = format!("{:>2} {:<name_w$} ", s.index, cut(name, name_w));
-    let util_txt = format!(" {:>4} ", opt(s.util_pct, "%"));
+    let head = format!("{:>2} {:<name_w$} ", s.index, gpu_name(&s.name, name_w));
+    let util_txt = format!(" {:>4}", opt(s.util_pct, "%"));
     let mem_txt = match mem {
-        Some((u, tot)) => format!(" {:>5}/{:<5}GiB ", gib(u), gib(tot)),
-        None => " mem -          ".into(),
+        Some((u, tot)) => format!(" {:>5}/{:<5}GiB", gib(u), gib(tot)),
+        None => " -              ".into(),
     };
     let limit = s
         .power_limit_mw
         .map(|l| format!("/{:.0}", f64::from(l) / 1000.0));
     let pow_txt = format!(
-        " {:>10} ",
+        " {:>10}",
         opt(
             watts.map(|w| format!("{w:.0}{}", limit.as_deref().unwrap_or(""))),
             " W"
         )
     );
-    let rest = format!(
-        "{:>5} {:>9}",
-        opt(s.temp_c, "°C"),
-        opt(s.sm_clock_mhz, " MHz")
-    );
+    let rest = if wide {
+        format!(
+            " {:>5} {:>9}",
+            opt(s.temp_c, "°C"),
+            opt(s.sm_clock_mhz, " MHz")
+        )
+    } else {
+        format!(" {:>5}", opt(s.temp_c, "°C"))
+    };
+    let labels = if wide {
+        "util  mem  pwr "
+    } else {
+        "util  mem "
+    };
     let fixed = head.chars().count()
+        + labels.len()
         + util_txt.len()
         + mem_txt.chars().count()
         + pow_txt.len()
         + rest.chars().count();
     let bars = if wide { 3 } else { 2 };
     let bw = (width.saturating_sub(fixed) / bars).min(40);
+    let label = |l: &'static str| Span::styled(l, t.dim());
     let mut spans = vec![Span::styled(head, t.title())];
+    spans.push(label("util "));
     spans.push(Span::styled(bar(util.unwrap_or(0.0) / 100.0, bw), t.bar()));
     spans.push(Span::raw(util_txt));
+    spans.push(label("  mem "));
     let mfrac = mem.map_or(0.0, |(u, tot)| u as f64 / tot as f64);
     spans.push(Span::styled(bar(mfrac, bw), t.bar()));
     spans.push(Span::raw(mem_txt));
     if wide {
+        spans.push(label("  pwr "));
         let max = f64::from(s.power_limit_mw.unwrap_or(max_mw).max(1)) / 1000.0;
         spans.push(Span::styled(bar(watts.unwrap_or(0.0) / max, bw), t.bar()));
     }
@@ -188,15 +234,11 @@ fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
     };
     let job = m.job(lp.job);
     let name = job.map_or(String::new(), |j| j.name.clone());
-    let total = job.map_or(0, |j| j.points_total);
     let load = lp.load.as_ref().map_or("-".into(), load_label);
+    // Point numbers are the daemon's, as `llms show` and `llms results` print them.
     let mut out = vec![Line::from(vec![
         Span::styled(format!("job {} {name}", lp.job), t.title()),
-        Span::raw(format!(
-            "  point {}/{total}  {}  {load}",
-            lp.index + 1,
-            lp.engine
-        )),
+        Span::raw(format!("  point {}  {}  {load}", lp.index, lp.engine)),
     ])];
     // The point: requests done against the total, and its ETA.
     let (frac, req, eta) = match lp.requests_total {
@@ -237,7 +279,7 @@ fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
     }
     out.push(Line::raw(format!(
         "in flight {}  tok/s {:.0}  output tokens {}",
-        in_flight(lp.load.as_ref()),
+        in_flight(lp),
         lp.tokens_per_s,
         lp.output_tokens
     )));
@@ -251,15 +293,16 @@ fn stats_lines(m: &Model, t: Theme) -> Vec<Line<'static>> {
     out
 }
 
-/// Requests in flight as the load sets them: the concurrency (closed loop) or batch size;
-/// open loop is not reported.
-fn in_flight(load: Option<&Load>) -> String {
-    match load {
-        Some(Load::Concurrency { concurrency }) => format!("{concurrency} (closed loop)"),
-        Some(Load::Batch { batch }) => format!("≤{batch} (batch)"),
-        Some(Load::Rate { .. }) => "- (open loop)".into(),
-        Some(Load::Trace { .. }) => "- (trace replay)".into(),
-        None => "-".into(),
+/// Requests in flight now, as the daemon counts them, against what the load sets: the
+/// concurrency (closed loop) or batch size; an open loop's is whatever arrivals made it.
+fn in_flight(lp: &LivePoint) -> String {
+    let now = lp.in_flight;
+    match &lp.load {
+        Some(Load::Concurrency { concurrency }) => format!("{now}/{concurrency}"),
+        Some(Load::Batch { batch }) => format!("{now}/≤{batch} (batch)"),
+        Some(Load::Rate { .. }) => format!("{now} (open loop)"),
+        Some(Load::Trace { .. }) => format!("{now} (trace replay)"),
+        None => now.to_string(),
     }
 }
 

@@ -3,13 +3,13 @@
 use super::theme::Theme;
 use super::{bar, centered, cut};
 use crate::dash::command::SWEEPS_DIR;
-use crate::dash::model::Model;
+use crate::dash::model::{ListId, Model};
 use crate::output::utc_time;
 use llms_shared::{JobState, JobSummary};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, Row, TableState};
+use ratatui::widgets::{Block, Cell, Clear, List, ListState, Paragraph, TableState};
 
 /// A job state's style.
 pub fn state_style(s: JobState, t: Theme) -> ratatui::style::Style {
@@ -32,18 +32,27 @@ pub fn points(j: &JobSummary) -> String {
 /// Draw the Queue screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let jobs = m.queue_jobs();
+    let title = format!(
+        " Queue: unfinished and recent jobs{} ",
+        super::filter_note(m, ListId::Queue)
+    );
     let block = Block::bordered().title(Span::styled(
-        " Queue: unfinished and recent jobs ",
+        cut(&title, area.width.saturating_sub(2) as usize),
         t.title(),
     ));
     if jobs.is_empty() {
-        let p = Paragraph::new("No jobs. Press s to submit a sweep file.").block(block);
+        let msg = if m.latest.jobs.is_empty() {
+            "No jobs. Press s to submit a sweep file."
+        } else {
+            "No job matches the filter (Esc clears it)."
+        };
+        let p = Paragraph::new(msg).block(block);
         f.render_widget(p, area);
         return;
     }
     let wide = area.width >= 120;
     let bw = if wide { 20 } else { 8 };
-    let rows: Vec<Row<'_>> = jobs
+    let rows: Vec<_> = jobs
         .iter()
         .map(|j| {
             let frac = if j.points_total > 0 {
@@ -53,7 +62,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             };
             let mut cells = vec![
                 Cell::from(j.id.to_string()),
-                Cell::from(j.name.clone()),
+                Cell::from(cut(&j.name, if wide { 30 } else { 20 })),
                 Cell::from(Span::styled(j.state.as_str(), state_style(j.state, t))),
                 Cell::from(Line::from(vec![
                     Span::styled(bar(frac, bw), t.bar()),
@@ -63,11 +72,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             if wide {
                 cells.push(Cell::from(utc_time(j.submitted_ms)));
             }
-            cells.push(Cell::from(Span::styled(
-                j.error.clone().unwrap_or_default(),
-                t.error(),
-            )));
-            Row::new(cells)
+            (cells, j.error.clone())
         })
         .collect();
     let widths = vec![
@@ -78,7 +83,7 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     ];
     let header = vec!["ID", "NAME", "STATE", "PROGRESS"];
     let time = wide.then_some("SUBMITTED (UTC)");
-    let table = super::jobs_table(rows, widths, header, time, t, block);
+    let table = super::jobs_table(rows, widths, header, time, t, block, area.width);
     let sel = m
         .queue_job()
         .and_then(|id| jobs.iter().position(|j| j.id == id));
@@ -104,16 +109,23 @@ pub fn render_picker(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         Constraint::Length(1),
     ])
     .areas(inner);
-    if p.files.is_empty() {
-        let msg = format!("no *.toml in ./{SWEEPS_DIR}/: type a path");
+    let shown = p.shown();
+    if shown.is_empty() {
+        let msg = if p.files.is_empty() {
+            format!("no *.toml in ./{SWEEPS_DIR}/: type a path")
+        } else {
+            "no file matches: Enter submits the typed path".to_string()
+        };
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), list);
     } else {
         let w = list.width as usize;
-        let items: Vec<Line<'_>> = p.files.iter().map(|s| Line::raw(cut(s, w))).collect();
-        let typed = !p.input.trim().is_empty();
-        let hl = if typed { t.dim() } else { t.selected() };
+        let items: Vec<Line<'_>> = shown.iter().map(|s| Line::raw(cut(s, w))).collect();
         let mut state = ListState::default().with_selected(Some(p.selected));
-        f.render_stateful_widget(List::new(items).highlight_style(hl), list, &mut state);
+        f.render_stateful_widget(
+            List::new(items).highlight_style(t.selected()),
+            list,
+            &mut state,
+        );
     }
     let line = Line::from(vec![
         Span::styled("path: ", t.title()),
@@ -123,7 +135,7 @@ pub fn render_picker(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     f.render_widget(Paragraph::new(line), input);
     f.render_widget(
         Paragraph::new(Span::styled(
-            "Enter submits the typed path, else the selected file; Esc closes",
+            "typing filters; Enter submits the selected file, else the typed path; Esc closes",
             t.dim(),
         )),
         help,

@@ -6,8 +6,8 @@ use super::queue::{points, state_style};
 use super::theme::Theme;
 use super::{bar, cut};
 use crate::capacity::{Capacity, objective_label};
-use crate::compare::{CmpRow, Metric, fmt, fmt_x};
-use crate::dash::model::{Comparison, Model, ResultsView};
+use crate::compare::{CmpRow, Metric, fmt, fmt_x, load_text};
+use crate::dash::model::{Comparison, ListId, Model, ResultsView};
 use crate::output::utc_time;
 use llms_shared::SearchRole;
 use ratatui::Frame;
@@ -29,12 +29,23 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
 }
 
 fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
+    let shown = m.history().count();
+    let title = format!(
+        " History: {}, Space picks, Enter opens{} ",
+        super::plural(shown, "job", "jobs"),
+        super::filter_note(m, ListId::Results)
+    );
     let block = Block::bordered().title(Span::styled(
-        format!(" History: {} jobs, Space picks ", m.all_jobs.len()),
+        cut(&title, area.width.saturating_sub(2) as usize),
         t.title(),
     ));
-    if m.all_jobs.is_empty() {
-        f.render_widget(Paragraph::new("No jobs yet.").block(block), area);
+    if shown == 0 {
+        let msg = if m.all_jobs.is_empty() {
+            "No jobs yet."
+        } else {
+            "No job matches the filter."
+        };
+        f.render_widget(Paragraph::new(msg).block(block), area);
         return;
     }
     let wide = area.width >= 120;
@@ -45,7 +56,7 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         .and_then(|id| m.history().position(|j| j.id == id))
         .unwrap_or(0);
     let first = at.saturating_sub(visible.saturating_sub(1));
-    let rows: Vec<Row<'_>> = m
+    let rows: Vec<_> = m
         .history()
         .skip(first)
         .take(visible.max(1))
@@ -54,18 +65,14 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
             let mut cells = vec![
                 Cell::from(if picked { "[x]" } else { "[ ]" }),
                 Cell::from(j.id.to_string()),
-                Cell::from(j.name.clone()),
+                Cell::from(cut(&j.name, if wide { 30 } else { 18 })),
                 Cell::from(Span::styled(j.state.as_str(), state_style(j.state, t))),
                 Cell::from(points(j)),
             ];
             if wide {
                 cells.push(Cell::from(j.finished_ms.map_or("-".into(), utc_time)));
             }
-            cells.push(Cell::from(Span::styled(
-                j.error.clone().unwrap_or_default(),
-                t.error(),
-            )));
-            Row::new(cells)
+            (cells, j.error.clone())
         })
         .collect();
     let widths = vec![
@@ -77,7 +84,7 @@ fn render_jobs(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     ];
     let header = vec!["", "ID", "NAME", "STATE", "POINTS"];
     let time = wide.then_some("FINISHED (UTC)");
-    let table = super::jobs_table(rows, widths, header, time, t, block);
+    let table = super::jobs_table(rows, widths, header, time, t, block, area.width);
     let mut st = TableState::default().with_selected(sel.map(|_| at - first));
     f.render_stateful_widget(table, area, &mut st);
 }
@@ -240,22 +247,6 @@ fn note(r: &CmpRow) -> String {
     parts.join(", ")
 }
 
-fn load_short(r: &CmpRow, wide: bool) -> String {
-    if !r.x.is_finite() {
-        return "?".into(); // a point stored before results carried their load
-    }
-    if wide {
-        return format!("{} {}", r.mode, fmt_x(r.x));
-    }
-    let m = match r.mode {
-        "concurrency" => "c",
-        "batch" => "b",
-        "speed" => "x",
-        _ => "r",
-    };
-    format!("{m}={}", fmt_x(r.x))
-}
-
 /// Column titles: short (units in the block title) and shorter.
 fn short_title(m: Metric, wide: bool) -> &'static str {
     match (m, wide) {
@@ -279,17 +270,25 @@ fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let wide = area.width >= 110;
     let visible = area.height.saturating_sub(1) as usize;
     let mw: u16 = if wide { 9 } else { 6 };
-    // What the fixed columns and the 11 gaps between the 12 columns leave to the note.
-    let fixed = usize::from(if wide { 16 + 14 } else { 10 + 6 } + 1 + 7 * mw + 11);
-    let note_w = (area.width as usize).saturating_sub(fixed).max(1);
     let start = m.ui.cmp_scroll.min(c.rows.len().saturating_sub(1));
+    // The load column is as wide as the loads shown (`c=8`, `rate=2.5/s`).
+    let load_w = c.rows[start..]
+        .iter()
+        .take(visible)
+        .map(|r| load_text(r.mode, r.x).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 14) as u16;
+    // What the fixed columns and the 11 gaps between the 12 columns leave to the note.
+    let fixed = usize::from(if wide { 16 } else { 10 } + load_w + 1 + 7 * mw + 11);
+    let note_w = (area.width as usize).saturating_sub(fixed).max(1);
     let rows: Vec<Row<'_>> = c.rows[start..]
         .iter()
         .take(visible)
         .map(|r| {
             let mut cells = vec![
                 Cell::from(r.series.clone()),
-                Cell::from(load_short(r, wide)),
+                Cell::from(load_text(r.mode, r.x)),
                 Cell::from(if r.on_frontier { "*" } else { "" }),
             ];
             cells.extend(Metric::ALL.iter().map(|k| Cell::from(fmt(k.of(r)))));
@@ -299,7 +298,7 @@ fn render_table(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         .collect();
     let mut widths = vec![
         Constraint::Length(if wide { 16 } else { 10 }),
-        Constraint::Length(if wide { 14 } else { 6 }),
+        Constraint::Length(load_w),
         Constraint::Length(1),
     ];
     widths.extend(Metric::ALL.iter().map(|_| Constraint::Length(mw)));
