@@ -115,16 +115,21 @@ pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) 
     let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
     let mut out = format!("# llms report: {}\n\n", names.join(", "));
     out.push_str(&super::verdict::paragraph(jobs, rows));
-    // The newest point's time, not the clock's: the same results give the same report.
+    // The newest point's (or job's) time, not the clock's: the same results give the same
+    // report. Saved results may not say (then neither does the report).
     let newest = jobs
         .iter()
-        .flat_map(|(_, r)| r.iter().map(|r| r.finished_ms))
+        .flat_map(|(j, r)| r.iter().map(|r| r.finished_ms).chain(j.finished_ms))
         .max()
         .unwrap_or(0);
-    out.push_str(&format!(
-        "\n\nMeasured until {} UTC.\n\n## Jobs\n\n",
-        crate::output::utc_time(newest)
-    ));
+    out.push_str("\n\n");
+    if newest > 0 {
+        out.push_str(&format!(
+            "Measured until {} UTC.\n\n",
+            crate::output::utc_time(newest)
+        ));
+    }
+    out.push_str("## Jobs\n\n");
     out.push_str(&table::jobs_md(jobs));
     out.push_str("\n## Workload\n\n");
     out.push_str(&workload_md(jobs));
