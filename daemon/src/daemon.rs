@@ -116,6 +116,8 @@ pub async fn run(
         },
         Some(check),
     );
+    // The Engines list keeps the last engines of earlier runs (their logs stay readable).
+    engines.remember(store.recent_engines(50));
     let sched_stop = CancellationToken::new();
     let scheduler = scheduler::spawn(
         store.clone(),

@@ -246,6 +246,12 @@ impl EngineHandle {
         self.inner.infos()
     }
 
+    /// Engines of earlier daemon runs (newest first, as the store kept them), listed before
+    /// this run's so the Engines screen does not forget them at a restart.
+    pub fn remember(&self, past: Vec<EngineInfo>) {
+        self.inner.set_past(past);
+    }
+
     /// One engine's info, by id.
     pub fn info(&self, id: u64) -> Option<EngineInfo> {
         self.inner.with(id, |r| r.info.clone())

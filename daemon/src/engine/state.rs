@@ -39,6 +39,9 @@ pub(crate) struct Inner {
     /// Set by `stop_all`: no more starts.
     pub closed: AtomicBool,
     records: Mutex<VecDeque<Record>>,
+    /// Engines of earlier daemon runs, as the store kept them (newest first), listed after
+    /// this run's.
+    past: Mutex<Vec<EngineInfo>>,
     changed: watch::Sender<u64>,
 }
 
@@ -54,6 +57,7 @@ impl Inner {
             next_id: AtomicU64::new(first),
             closed: AtomicBool::new(false),
             records: Mutex::new(VecDeque::new()),
+            past: Mutex::new(Vec::new()),
             changed: watch::channel(0).0,
         }
     }
@@ -151,9 +155,23 @@ impl Inner {
         }
     }
 
-    /// Every engine's info, oldest first.
+    /// Every engine's info, oldest first: earlier runs' (as stored), then this run's.
     pub fn infos(&self) -> Vec<EngineInfo> {
-        self.lock().iter().map(|r| r.info.clone()).collect()
+        let now: Vec<EngineInfo> = self.lock().iter().map(|r| r.info.clone()).collect();
+        let mut all: Vec<EngineInfo> = crate::sync::lock(&self.past)
+            .iter()
+            .rev()
+            .filter(|p| !now.iter().any(|n| n.id == p.id))
+            .cloned()
+            .collect();
+        all.extend(now);
+        all
+    }
+
+    /// Remember engines of earlier runs (newest first) for the list.
+    pub fn set_past(&self, past: Vec<EngineInfo>) {
+        *crate::sync::lock(&self.past) = past;
+        self.bump();
     }
 
     /// Engines that may still have a process or a scrape loop.

@@ -392,6 +392,18 @@ impl Store {
         Ok(())
     }
 
+    /// The `n` engines stored last (newest jobs first), for the list of past engines a
+    /// restarted daemon shows. Values that do not decode are skipped.
+    pub fn recent_engines(&self, n: usize) -> Vec<llms_shared::EngineInfo> {
+        self.engines
+            .iter()
+            .values()
+            .rev()
+            .filter_map(|v| decode::<llms_shared::EngineInfo>("engines", &v.ok()?).ok())
+            .take(n)
+            .collect()
+    }
+
     /// The engines a job ran.
     pub fn engines(&self, job: u64) -> Result<Vec<llms_shared::EngineInfo>> {
         self.engines
