@@ -101,9 +101,7 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, BenchError> {
         json: a.json.clone(),
         raw: a.raw,
         quiet: a.quiet,
-        columns: table::Columns {
-            slo: config.slo.is_some(),
-        },
+        columns: table::Columns::for_stdout(config.slo.is_some()),
     };
     if let Some(path) = &out.json {
         check_json_path(path)?;

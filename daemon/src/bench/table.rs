@@ -10,10 +10,48 @@ use llms_shared::{BenchReport, Load, PointResult, SearchDef};
 pub struct Columns {
     /// `--slo` was given: add goodput (req/s) and the share of requests meeting it.
     pub slo: bool,
+    /// A terminal narrower than the full table: the columns that fit 80 (the rest are in
+    /// `--json`).
+    pub compact: bool,
+}
+
+/// Width of the full table's columns (flags aside).
+const FULL_WIDTH: u16 = 132;
+
+impl Columns {
+    /// The columns for stdout: compact on a terminal narrower than the full table.
+    pub fn for_stdout(slo: bool) -> Columns {
+        let width = console::Term::stdout().size_checked().map(|(_, cols)| cols);
+        Columns {
+            slo,
+            compact: width.is_some_and(|w| w < FULL_WIDTH),
+        }
+    }
+}
+
+/// `c=8`, `batch=4`, `rate=4/s`, `speed=2x`: a load in few columns.
+fn short(l: &Load) -> String {
+    match l {
+        Load::Concurrency { concurrency } => format!("c={concurrency}"),
+        Load::Batch { batch } => format!("batch={batch}"),
+        Load::Rate { rate, .. } => format!("rate={rate}/s"),
+        Load::Trace { speed } => format!("speed={speed}x"),
+    }
 }
 
 /// The header line.
 pub fn header(c: Columns) -> String {
+    if c.compact {
+        let mut h = format!(
+            "{:<12} {:>4} {:>4} {:>8} {:>8} {:>13} {:>12}",
+            "load", "ok", "fail", "tok/s", "steady", "TTFT p50/p99", "ITL p50/p99"
+        );
+        if c.slo {
+            h.push_str(&format!(" {:>5}", "SLO%"));
+        }
+        h.push_str("  flags");
+        return h;
+    }
     let mut h = format!(
         "{:<22} {:>5} {:>5} {:>10} {:>9} {:>7} {:>17} {:>15} {:>9} {:>9}",
         "load",
@@ -45,6 +83,24 @@ pub fn row(p: &PointResult, c: Columns) -> String {
         }
         flags.push_str(&errs.join(","));
     }
+    if c.compact {
+        let mut r = format!(
+            "{:<12} {:>4} {:>4} {:>8.1} {:>8} {:>13} {:>12}",
+            short(&p.load),
+            p.completed,
+            p.failed,
+            p.output_throughput,
+            steady(p),
+            pair(p.ttft_ms.p50, p.ttft_ms.p99).replace(" / ", "/"),
+            pair(p.itl_ms.p50, p.itl_ms.p99).replace(" / ", "/"),
+        );
+        if c.slo {
+            r.push_str(&format!(" {:>5}", slo_share(p)));
+        }
+        r.push_str("  ");
+        r.push_str(&flags);
+        return r.trim_end().to_owned();
+    }
     let mut r = format!(
         "{:<22} {:>5} {:>5} {:>10.1} {:>9} {:>7.2} {:>17} {:>15} {:>9} {:>9}",
         p.load.to_string(),
@@ -59,20 +115,24 @@ pub fn row(p: &PointResult, c: Columns) -> String {
         num(p.e2e_ms.p50),
     );
     if c.slo {
-        // Goodput over all requests, failed ones included (they met no objective).
-        let all = p.completed + p.failed;
-        let share = match (all, p.request_throughput > 0.0) {
-            (0, _) | (_, false) => "-".to_owned(),
-            _ => format!(
-                "{:.1}",
-                100.0 * p.goodput / p.request_throughput * p.completed as f64 / all as f64
-            ),
-        };
-        r.push_str(&format!(" {:>8.2} {:>6}", p.goodput, share));
+        r.push_str(&format!(" {:>8.2} {:>6}", p.goodput, slo_share(p)));
     }
     r.push_str("  ");
     r.push_str(&flags);
     r.trim_end().to_owned()
+}
+
+/// The share of all requests that met every objective, failed ones included (they met
+/// none), percent; `-` without requests.
+fn slo_share(p: &PointResult) -> String {
+    let all = p.completed + p.failed;
+    match (all, p.request_throughput > 0.0) {
+        (0, _) | (_, false) => "-".to_owned(),
+        _ => format!(
+            "{:.1}",
+            100.0 * p.goodput / p.request_throughput * p.completed as f64 / all as f64
+        ),
+    }
 }
 
 /// What is about to be measured, for the terminal (stderr): the server, the model, the

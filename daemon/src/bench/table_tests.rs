@@ -39,7 +39,10 @@ fn point() -> PointResult {
 
 #[test]
 fn the_table_names_each_statistic() {
-    let plain = Columns { slo: false };
+    let plain = Columns {
+        slo: false,
+        compact: false,
+    };
     assert_eq!(
         header(plain),
         "load                      ok  fail  out tok/s    steady   req/s   TTFT p50/p99 ms  \
@@ -56,7 +59,10 @@ fn the_table_names_each_statistic() {
 /// included) that met them: 7.6 / 9.5 of the 63 completed, over 64.
 #[test]
 fn objectives_add_goodput_and_the_share_meeting_them() {
-    let slo = Columns { slo: true };
+    let slo = Columns {
+        slo: true,
+        compact: false,
+    };
     assert!(
         header(slo).ends_with("E2E p50  goodput  SLO %  flags"),
         "{}",
@@ -155,4 +161,24 @@ fn a_probe_says_its_verdict_and_figures() {
         probe(&p),
         "probe fails (tpot_p99): error rate 0.000, TPOT p99 41.2 ms"
     );
+}
+
+/// On a terminal narrower than the full table, the columns that fit 80.
+#[test]
+fn a_narrow_terminal_gets_the_columns_that_fit() {
+    let c = Columns {
+        slo: true,
+        compact: true,
+    };
+    let h = header(c);
+    assert_eq!(
+        h,
+        "load           ok fail    tok/s   steady  TTFT p50/p99  ITL p50/p99  SLO%  flags"
+    );
+    let r = row(&point(), c);
+    assert_eq!(
+        r,
+        "c=8            63    1   1234.6   1300.0    41.2/180.4    8.12/12.5  78.8  client_bound http_500=1"
+    );
+    assert_eq!(h.len(), 80);
 }

@@ -61,7 +61,8 @@ impl Listening {
 
 /// Bind the socket (and TCP) and serve `api` until [`Listening::stop`].
 pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<Listening, String> {
-    let unix = bind_unix(socket).await?;
+    // TCP first: once the socket answers (what supervisors and tests wait for), every
+    // listener is up.
     let tcp = match listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
@@ -70,6 +71,7 @@ pub async fn serve(api: Api, socket: &Path, listen: Option<&str>) -> Result<List
         ),
         None => None,
     };
+    let unix = bind_unix(socket).await?;
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
