@@ -13,8 +13,8 @@
 //!   requests (`c <= max_running`) gets a token every `decode_ms + per_seq_ms * c` (a little
 //!   less while a finished request's successor is on its way), and beyond `max_running` the
 //!   extra requests wait a whole request's time for their first token.
-//!   It may add a ramp: for `ramp` after turning busy from idle, steps cost a factor more,
-//!   as an engine warming up would.
+//!   It may add a ramp: for `ramp` after turning busy from idle (idle for 50 ms at least),
+//!   steps cost a factor more, as an engine warming up would.
 
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
@@ -181,6 +181,9 @@ fn fixed(rx: Receiver<Job>, ttft: Duration, itl: Duration, g: &Gauges) {
     }
 }
 
+/// How long the batched engine must have been idle for its next request to start a ramp.
+const RAMP_AFTER_IDLE: Duration = Duration::from_millis(50);
+
 fn batched(
     rx: Receiver<Job>,
     (prefill, decode, per_seq): (f64, f64, f64),
@@ -188,20 +191,28 @@ fn batched(
     ramp: Option<(Duration, f64)>,
     g: &Gauges,
 ) {
-    // Until when steps are slow: set each time the engine turns busy from idle.
+    // Until when steps are slow: set each time the engine turns busy after being idle for
+    // a while (not when a closed loop's requests all end at one step and their successors
+    // arrive a moment later).
     let mut slow_until: Option<Instant> = None;
+    let mut idle_since: Option<Instant> = Some(Instant::now());
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running: Vec<(Job, u32, u64)> = Vec::new(); // job, tokens left, tokens in use
     // A step lasts at most an hour, however large the prompt.
     let ms = |x: f64| Duration::from_secs_f64((x / 1000.0).clamp(0.0, 3600.0));
     loop {
         if running.is_empty() && waiting.is_empty() {
+            let since = *idle_since.get_or_insert_with(Instant::now);
             match recv_until(&rx, None) {
                 Ok(Some(j)) => waiting.push_back(j),
                 _ => return,
             }
-            slow_until = ramp.map(|(d, _)| Instant::now() + d);
+            let now = Instant::now();
+            if now.duration_since(since) >= RAMP_AFTER_IDLE {
+                slow_until = ramp.map(|(d, _)| now + d);
+            }
         }
+        idle_since = None;
         while let Ok(j) = rx.try_recv() {
             waiting.push_back(j);
         }

@@ -62,9 +62,9 @@ pub struct RefArgs {
     /// Performance model: most requests decoded together [default 64].
     #[arg(long)]
     pub max_running: Option<usize>,
-    /// Performance model: for this long after the engine turns busy from idle (a point's
-    /// start), every step costs --ramp-factor times as much: a ramp for the steady window to
-    /// remove.
+    /// Performance model: for this long after the engine turns busy after 50 ms idle or more
+    /// (a point's start), every step costs --ramp-factor times as much: a ramp for the
+    /// steady window to remove.
     #[arg(long, default_value_t = 0.0)]
     pub ramp_ms: f64,
     /// Performance model: how much slower steps are during --ramp-ms.
