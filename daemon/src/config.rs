@@ -30,6 +30,37 @@ pub struct DaemonArgs {
     pub gpu: Option<String>,
 }
 
+/// Where `llmsd doctor` looks: the daemon's flags that say where things are, without those
+/// that only a serving daemon uses (`--listen`, `--token-file`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DoctorArgs {
+    /// TOML configuration file (see systemd/llmsd.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The daemon's Unix socket (is a daemon answering there?).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Directory of the store and the engine logs.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// GPU source: nvml, none, or fake:N.
+    #[arg(long)]
+    pub gpu: Option<String>,
+}
+
+impl From<DoctorArgs> for DaemonArgs {
+    fn from(d: DoctorArgs) -> DaemonArgs {
+        DaemonArgs {
+            config: d.config,
+            socket: d.socket,
+            state_dir: d.state_dir,
+            listen: None,
+            token_file: None,
+            gpu: d.gpu,
+        }
+    }
+}
+
 /// The file's shape. Unknown keys are refused, so a typo is not silently ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -301,19 +301,24 @@ fn state(dir: &Path, daemon_running: bool) -> StateCheck {
 /// The report as text, a line per fact.
 pub fn text(r: &Report) -> String {
     let mut out = String::from("engines:\n");
+    let what = |e: &EngineCheck| match (&e.version, &e.program) {
+        (Some(v), _) => v.clone(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => "-".into(),
+    };
+    // Columns: state, kind, version (or program), note; each as wide as its widest.
+    let width = r
+        .engines
+        .iter()
+        .map(|e| what(e).chars().count())
+        .max()
+        .unwrap_or(1);
     for e in &r.engines {
         let state = if e.runnable { "ok " } else { "-- " };
-        let what = match (&e.version, &e.program) {
-            (Some(v), _) => v.clone(),
-            (None, Some(p)) => p.clone(),
-            (None, None) => String::new(),
-        };
-        let note = e
-            .note
-            .as_deref()
-            .map(|n| format!("  ({n})"))
-            .unwrap_or_default();
-        out += &format!("  {state}{:<10} {what}{note}\n", e.kind);
+        let note = e.note.as_deref().unwrap_or_default();
+        let line = format!("  {state}{:<10} {:<width$}  {note}", e.kind, what(e));
+        out += line.trim_end();
+        out.push('\n');
     }
     out += "gpus:\n";
     match (&r.gpus.driver, &r.gpus.note) {

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use llmsd::bench::{self, BenchArgs};
-use llmsd::config::{Config, DaemonArgs};
+use llmsd::config::{Config, DaemonArgs, DoctorArgs};
 use llmsd::loadgen::stream::snippet;
 use llmsd::refengine::{self, RefArgs};
 use std::process::ExitCode;
@@ -46,7 +46,7 @@ enum Cmd {
     /// ports, the state directory, the socket.
     Doctor {
         #[command(flatten)]
-        daemon: DaemonArgs,
+        daemon: DoctorArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -95,7 +95,7 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Doctor { daemon, json } => {
-            let cfg = match Config::load(&daemon) {
+            let cfg = match Config::load(&daemon.into()) {
                 Ok(c) => c,
                 Err(e) => return fail(2, &e),
             };

@@ -147,3 +147,44 @@ fn engines_on_path_need_no_config() {
         "{vllm}"
     );
 }
+
+/// `llmsd doctor --help` offers what doctor uses, not the serving daemon's flags; its text
+/// lines up: every engine's note starts in the same column.
+#[test]
+fn doctor_help_and_text_are_its_own() {
+    let help = Command::new(LLMSD)
+        .args(["doctor", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    for flag in ["--config", "--socket", "--state-dir", "--json"] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    for flag in ["--listen", "--token-file"] {
+        assert!(!help.contains(flag), "{flag}: {help}");
+    }
+    let dir = temp_dir("doctor-text");
+    std::fs::write(dir.join("llmsd.toml"), "").unwrap();
+    let out = Command::new(LLMSD)
+        .args(["doctor", "--config"])
+        .arg(dir.join("llmsd.toml"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let notes: Vec<usize> = text
+        .lines()
+        .filter(|l| l.starts_with("  -- ") || l.starts_with("  ok external"))
+        .map(|l| {
+            l.find("no process")
+                .or_else(|| l.find("not configured"))
+                .unwrap()
+        })
+        .collect();
+    assert!(notes.len() >= 4, "{text}");
+    assert!(notes.windows(2).all(|w| w[0] == w[1]), "{text}");
+}
