@@ -115,6 +115,10 @@ pub enum Command {
         /// the dashboard's `w`].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Chart size in pixels, WIDTHxHEIGHT (400x300 to 4000x3000; e.g. 1920x1080 for a
+        /// slide).
+        #[arg(long, default_value = "1000x600", value_parser = chart_size)]
+        size: (u32, u32),
     },
     /// The demo: a private llmsd, llama.cpp and the reference engine, a sweep, the dashboard.
     Demo(DemoArgs),
@@ -165,6 +169,21 @@ impl ResultsArgs {
             _ => Format::Table,
         }
     }
+}
+
+/// `1920x1080`: a chart's width and height, within 400x300 and 4000x3000.
+pub fn chart_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or(format!("'{s}' is not WIDTHxHEIGHT (e.g. 1920x1080)"))?;
+    let (w, h): (u32, u32) = match (w.trim().parse(), h.trim().parse()) {
+        (Ok(w), Ok(h)) => (w, h),
+        _ => return Err(format!("'{s}' is not WIDTHxHEIGHT in whole pixels")),
+    };
+    if !(400..=4000).contains(&w) || !(300..=3000).contains(&h) {
+        return Err(format!("{w}x{h} is outside 400x300 to 4000x3000"));
+    }
+    Ok((w, h))
 }
 
 /// Output format of `llms results`.

@@ -55,10 +55,12 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
             let data = fetch_jobs(&s, &jobs).await?;
             crate::report::compare(&data, md, json)
         }
-        Command::Report { jobs, out, .. } => {
+        Command::Report {
+            jobs, out, size, ..
+        } => {
             let data = fetch_jobs(&s, &jobs).await?;
             let out = out.unwrap_or_else(|| crate::report::default_dir(&jobs));
-            crate::report::write(&data, &out)
+            crate::report::write_at(&data, &out, size)
         }
         Command::Demo(_) => Err(Failure::error("demo is handled above")),
     }

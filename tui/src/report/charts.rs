@@ -217,10 +217,15 @@ pub fn throughput_bars(rows: &[CmpRow], jobs_title: &str) -> Option<Chart> {
 impl Chart {
     /// The chart as an SVG document.
     pub fn svg(&self) -> Result<String, String> {
+        self.svg_at(SIZE)
+    }
+
+    /// The chart as an SVG document `size` pixels wide and high.
+    pub fn svg_at(&self, size: (u32, u32)) -> Result<String, String> {
         font()?;
         let mut s = String::new();
         {
-            let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
+            let root = SVGBackend::with_string(&mut s, size).into_drawing_area();
             self.draw(&root)?;
             root.present().map_err(err)?;
         }
@@ -229,8 +234,13 @@ impl Chart {
 
     /// Draw the chart into a PNG file at `path` (whose name must end in `.png`).
     pub fn png(&self, path: &Path) -> Result<(), String> {
+        self.png_at(path, SIZE)
+    }
+
+    /// Draw the chart into a PNG file `size` pixels wide and high.
+    pub fn png_at(&self, path: &Path, size: (u32, u32)) -> Result<(), String> {
         font()?;
-        let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(path, size).into_drawing_area();
         self.draw(&root)?;
         root.present().map_err(err)
     }

@@ -56,6 +56,15 @@ pub const FRONTIER: &str = "frontier";
 /// Everything is checked and drawn before the first file is renamed into place: a job set
 /// with no finished point, or a directory that cannot be written, leaves no report behind.
 pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String, Failure> {
+    write_at(jobs, out, charts::SIZE)
+}
+
+/// [`write`], every chart `size` pixels wide and high (`llms report --size`).
+pub fn write_at(
+    jobs: &[(JobSummary, Vec<ResultRow>)],
+    out: &Path,
+    size: (u32, u32),
+) -> Result<String, Failure> {
     let rows = compare::rows(jobs);
     if !rows
         .iter()
@@ -95,7 +104,7 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
     let mut svgs = Vec::new();
     for (stem, c) in &drawn {
         let svg = c
-            .svg()
+            .svg_at(size)
             .map_err(|e| Failure::error(format!("cannot draw {stem}.svg: {e}")))?;
         svgs.push((format!("{stem}.svg"), svg));
     }
@@ -107,7 +116,7 @@ pub fn write(jobs: &[(JobSummary, Vec<ResultRow>)], out: &Path) -> Result<String
         staged.bytes(name, svg.as_bytes())?;
     }
     for (stem, c) in &drawn {
-        staged.png(stem, c)?;
+        staged.png(stem, c, size)?;
     }
     staged.bytes("report.md", report.as_bytes())?;
     let written = staged.commit()?;
@@ -215,10 +224,10 @@ impl Staged {
         std::fs::write(&tmp, bytes).map_err(|e| cannot_write(&dest, e))
     }
 
-    fn png(&mut self, stem: &str, chart: &Chart) -> Result<(), Failure> {
+    fn png(&mut self, stem: &str, chart: &Chart, size: (u32, u32)) -> Result<(), Failure> {
         let (tmp, dest) = self.paths(&format!("{stem}.png"), ".png");
         self.files.push((tmp.clone(), dest.clone()));
-        chart.png(&tmp).map_err(|e| cannot_write(&dest, e))
+        chart.png_at(&tmp, size).map_err(|e| cannot_write(&dest, e))
     }
 
     /// Rename every file into place; returns the final paths.

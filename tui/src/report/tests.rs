@@ -671,3 +671,19 @@ fn goodput_is_compared_when_objectives_were_given() {
     let v: Value = serde_json::from_str(&compare(&[(j, rows)], false, true).unwrap()).unwrap();
     assert!(v["rows"][0]["goodput"].is_number());
 }
+
+/// `--size` draws every chart at the size asked for, PNG and SVG alike, and a size out of
+/// bounds is refused naming the bounds.
+#[test]
+fn charts_come_at_the_size_asked_for() {
+    let dir = TempDir::new("sized");
+    super::write_at(&[sweep()], &dir.0, (1920, 1080)).unwrap();
+    let png = std::fs::read(dir.0.join("throughput.png")).unwrap();
+    assert_eq!(png_size(&png), (1920, 1080));
+    let svg = std::fs::read_to_string(dir.0.join("frontier.svg")).unwrap();
+    assert!(svg.contains(r#"width="1920""#) && svg.contains(r#"height="1080""#));
+    assert_eq!(crate::cli::chart_size("1600x900"), Ok((1600, 900)));
+    let e = crate::cli::chart_size("100x100").unwrap_err();
+    assert!(e.contains("400x300 to 4000x3000"), "{e}");
+    assert!(crate::cli::chart_size("wide").is_err());
+}
