@@ -401,3 +401,35 @@ fn gpu_names_keep_what_tells_them_apart() {
     assert_eq!(gpu_name("NVIDIA GeForce RTX 4090", 10), "RTX 4090");
     assert_eq!(gpu_name("NVIDIA H100 80GB HBM3", 16), "H100 80GB HBM3");
 }
+
+/// On a large terminal Live shows the running job's whole sweep: its two finished points as
+/// their means, then the running point second by second, and a table of those points.
+#[test]
+fn live_shows_the_sweep_on_a_large_terminal() {
+    let mut m = on(Screen::Live);
+    let mut p0 = fixtures::point(Load::Concurrency { concurrency: 4 }, 1.0);
+    p0.duration_s = 20.0;
+    let mut p1 = fixtures::point(Load::Concurrency { concurrency: 8 }, 1.0);
+    p1.duration_s = 20.0;
+    let mut r0 = fixtures::row(0, "vllm", "vllm", p0.clone(), None);
+    let mut r1 = fixtures::row(1, "vllm", "vllm", p1.clone(), None);
+    // Point 0 ran from 100 s to 80 s before now, point 1 from 70 s to 50 s before; the
+    // running point began 42 s ago.
+    r0.finished_ms = testdata::NOW - 80_000;
+    r1.finished_ms = testdata::NOW - 50_000;
+    m.results.insert(4, vec![r1, r0]);
+    let pts = super::sweep::series(&m);
+    assert_eq!(
+        pts[..4],
+        [
+            (0.0, p0.output_throughput),
+            (20.0, p0.output_throughput),
+            (30.0, p1.output_throughput),
+            (50.0, p1.output_throughput)
+        ]
+    );
+    // The running point's first reading sits where it began: 100 - 42 = 58 s in.
+    assert!((pts[4].0 - 58.0).abs() < 1e-9, "{:?}", pts[4]);
+    let t = draw(&m, 200, 60);
+    insta::assert_snapshot!("live_sweep_200x60", t.backend());
+}

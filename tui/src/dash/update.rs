@@ -92,15 +92,21 @@ pub fn fetch_log(m: &mut Model) -> Vec<Command> {
     }
 }
 
-/// Fetch the points of compared jobs that are not cached, or whose count moved on, unless
-/// on their way or asked for less than [`REFETCH_MS`] ago. Only while Results is shown: other
-/// screens need no points.
+/// Fetch the points of compared jobs (Results) or of the running job (Live) that are not
+/// cached, or whose count moved on, unless on their way or asked for less than
+/// [`REFETCH_MS`] ago. Other screens need no points.
 fn fetch_missing(m: &mut Model) -> Vec<Command> {
-    if !connected(m) || m.ui.screen != Screen::Results {
+    // Results compares jobs; Live shows the running job's finished points and its history.
+    let ids = match m.ui.screen {
+        Screen::Results => m.compared(),
+        Screen::Live => m.latest.live.first().map(|l| l.job).into_iter().collect(),
+        _ => return Vec::new(),
+    };
+    if !connected(m) {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for id in m.compared() {
+    for id in ids {
         let recent = m
             .fetched_ms
             .get(&id)

@@ -26,7 +26,21 @@ pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         return;
     }
     let stats = stats_lines(m, t);
-    if rest.width >= 120 {
+    if rest.width >= 120 && rest.height >= 30 {
+        // Room for the whole sweep: its history beside the running point, under which its
+        // finished points.
+        let [left, side] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(64)]).areas(rest);
+        let [point, sweep] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Min(0)]).areas(left);
+        render_chart(m, t, f, point);
+        super::sweep::render_chart(m, t, f, sweep);
+        let h = (stats.len() as u16 + 2).min(side.height / 2);
+        let [stats_area, table] =
+            Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(side);
+        render_stats(stats, f, stats_area);
+        super::sweep::render_points(m, t, f, table);
+    } else if rest.width >= 120 {
         let [chart, side] =
             Layout::horizontal([Constraint::Min(0), Constraint::Length(64)]).areas(rest);
         render_chart(m, t, f, chart);

@@ -10,6 +10,7 @@ pub mod points;
 pub mod queue;
 pub mod results;
 pub mod starting;
+pub mod sweep;
 pub mod theme;
 pub mod wrap;
 
