@@ -142,9 +142,12 @@ fn live_and_engines_follow_an_engine_start() {
     ch(&mut m, '3');
     key(&mut m, KeyCode::Up);
     assert_eq!(m.engine().map(|e| e.id), Some(7));
-    // Once a point runs, Live asks for no log.
+    // Once a point runs, Live asks for no log (only the running job's points).
     let mut m = testdata::model();
-    assert!(update(&mut m, Msg::Tick(t0 + 5_000)).is_empty());
+    assert_eq!(
+        update(&mut m, Msg::Tick(t0 + 5_000)),
+        [Command::FetchResults(4)]
+    );
 }
 
 /// Help scrolls until its last line shows, and no further: one Up after many Downs moves

@@ -222,19 +222,26 @@ fn cached_points_are_refetched_when_the_job_moves_on_at_most_every_2s() {
 fn points_are_fetched_only_on_the_results_screen_and_the_cache_is_bounded() {
     let mut m = testdata::model();
     m.ui.screen = Screen::Live;
-    m.ui.results_sel = Some(4);
+    m.ui.results_sel = Some(3);
     let mut u = testdata::update(2);
     u.jobs[2].points_done = 3;
+    // Live fetches the running job's points (job 4, for its sweep), not the compared one's.
     assert_eq!(
         update(&mut m, Msg::Daemon(DaemonEvent::Update(Box::new(u)))),
-        vec![]
+        vec![Command::FetchResults(4)]
     );
+    m.ui.screen = Screen::Queue;
+    m.pending.clear();
+    m.fetched_ms.clear();
+    assert_eq!(update(&mut m, Msg::Tick(NOW + 60_000)), vec![]);
     for id in 100..140 {
         m.results.insert(id, Vec::new());
     }
+    m.results.insert(3, Vec::new());
     update(&mut m, Msg::Reply(Reply::Results(4, Ok(Vec::new()))));
     assert!(m.results.len() <= crate::dash::model::RESULTS_CACHED);
-    assert!(m.results.contains_key(&4), "the compared job stays");
+    assert!(m.results.contains_key(&3), "the compared job stays");
+    assert!(m.results.contains_key(&4), "the running job stays");
 }
 
 #[test]
@@ -262,7 +269,8 @@ fn disconnect_shows_reconnecting_and_a_reconnect_resumes() {
         Msg::Daemon(DaemonEvent::Connected(testdata::hello())),
     );
     assert_eq!(m.conn, ConnState::Connected);
-    assert_eq!(cmds, vec![Command::FetchJobs]);
+    // The jobs, and (on Live) the running job's points.
+    assert_eq!(cmds, vec![Command::FetchJobs, Command::FetchResults(4)]);
     assert!(
         m.ui.status
             .as_ref()
@@ -320,7 +328,11 @@ fn submit_picker_submits_the_typed_path_or_the_selected_file() {
 #[test]
 fn the_log_is_fetched_every_two_seconds_on_the_engines_screen_only() {
     let mut m = testdata::model();
-    assert_eq!(update(&mut m, Msg::Tick(NOW + 5000)), vec![]);
+    // Live: the running job's points, no log.
+    assert_eq!(
+        update(&mut m, Msg::Tick(NOW + 5000)),
+        vec![Command::FetchResults(4)]
+    );
     ch(&mut m, '3');
     assert_eq!(update(&mut m, Msg::Tick(NOW + 6000)), vec![]);
     assert_eq!(

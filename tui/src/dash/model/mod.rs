@@ -300,12 +300,14 @@ impl Model {
         })
     }
 
-    /// Keep the cache bounded: forget the points of jobs not compared now, lowest ids first.
+    /// Keep the cache bounded: forget the points of jobs not compared now (nor running, whose
+    /// sweep Live shows), lowest ids first.
     pub fn evict_results(&mut self) {
         if self.results.len() <= RESULTS_CACHED {
             return;
         }
-        let keep = self.compared();
+        let mut keep = self.compared();
+        keep.extend(self.latest.live.iter().map(|l| l.job));
         let mut ids: Vec<u64> = self
             .results
             .keys()
