@@ -240,7 +240,7 @@ impl Chart {
     /// Draw the chart into a PNG file `size` pixels wide and high.
     pub fn png_at(&self, path: &Path, size: (u32, u32)) -> Result<(), String> {
         font()?;
-        let root = BitMapBackend::new(path, size).into_drawing_area();
+        let root = super::glyphs::Glyphs(BitMapBackend::new(path, size)).into_drawing_area();
         self.draw(&root)?;
         root.present().map_err(err)
     }

@@ -5,6 +5,7 @@ pub mod capacity;
 pub mod charts;
 pub mod checks;
 pub mod frontier;
+pub mod glyphs;
 pub mod json;
 pub mod markdown;
 pub mod measured;
