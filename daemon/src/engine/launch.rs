@@ -204,8 +204,11 @@ impl EngineHandle {
                     proc: proc.as_deref(),
                     fatal: &|| logs.fatal(),
                     seen: &|probe| {
+                        // Probes come every 250 ms: subscribers hear of a new stage only.
                         let stage = readiness::stage(probe);
-                        inner.update(id, |r| r.info.stage = Some(stage));
+                        if inner.with(id, |r| r.info.stage.as_ref() != Some(&stage)) == Some(true) {
+                            inner.update(id, |r| r.info.stage = Some(stage));
+                        }
                     },
                 },
             )

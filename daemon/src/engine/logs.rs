@@ -39,7 +39,8 @@ impl LogSink {
             Some(p) => Some(File::options().create(true).append(true).open(p)?),
             None => None,
         };
-        // A reused name (engine ids restart with the daemon) counts what it already holds.
+        // A file that already exists (an earlier run's, should an id come again) counts
+        // what it already holds.
         let held = file
             .as_ref()
             .and_then(|f| f.metadata().ok())

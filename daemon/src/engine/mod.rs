@@ -268,9 +268,13 @@ impl EngineHandle {
         if let Some(id) = self.inner.resolve(key) {
             return self.inner.with(id, |r| r.logs.tail(lines));
         }
-        // An engine of an earlier run (or one dropped from the list): its log file.
-        let past = past::find(&self.inner.cfg.log_dir, key)?;
-        past::tail(&past.path, lines).ok()
+        // An engine of an earlier run: its log file, as the store kept it, else as the log
+        // directory names it (an engine dropped from the list).
+        let path = match self.inner.past_log(key) {
+            Some(p) => std::path::PathBuf::from(p),
+            None => past::find(&self.inner.cfg.log_dir, key)?.path,
+        };
+        past::tail(&path, lines).ok()
     }
 
     /// Stop every engine still starting or running (daemon shutdown); no start succeeds after.

@@ -170,8 +170,23 @@ impl Inner {
 
     /// Remember engines of earlier runs (newest first) for the list.
     pub fn set_past(&self, past: Vec<EngineInfo>) {
+        // No id of theirs is given again (an external engine has no log file to count).
+        let top = past.iter().map(|p| p.id + 1).max().unwrap_or(0);
+        self.next_id.fetch_max(top, Ordering::Relaxed);
         *crate::sync::lock(&self.past) = past;
         self.bump();
+    }
+
+    /// The log file of the earlier run's engine `key` (an id, or the newest of that name).
+    pub fn past_log(&self, key: &str) -> Option<String> {
+        let past = crate::sync::lock(&self.past);
+        let by_id = key
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| past.iter().find(|p| p.id == id));
+        by_id
+            .or_else(|| past.iter().find(|p| p.name == key))
+            .and_then(|p| p.log_path.clone())
     }
 
     /// Engines that may still have a process or a scrape loop.

@@ -5,14 +5,16 @@
 
 use llms_shared::{PointPlan, ResultRow};
 
-/// The points of engine `engine` with no stored row, in order.
+/// The points of engine `engine` with no stored row, in order; a capacity search's probes
+/// are not among them (the search runs its own, a planned one first).
 pub(super) fn remaining<'a>(
     plan: &'a [PointPlan],
     engine: &str,
     finished: &[ResultRow],
 ) -> Vec<&'a PointPlan> {
     plan.iter()
-        .filter(|p| p.engine == engine && !finished.iter().any(|f| f.index == p.index))
+        .filter(|p| p.engine == engine && p.role.is_none())
+        .filter(|p| !finished.iter().any(|f| f.index == p.index))
         .collect()
 }
 

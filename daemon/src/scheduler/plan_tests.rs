@@ -107,3 +107,17 @@ fn points_failed_with_their_engine_are_done_and_used_only_their_warm_up() {
     assert_eq!(first_prompt(&plan, &plan[2], &finished, 3), 3 + 8 + 3);
     assert_eq!(indices(&remaining(&plan, "b", &finished)), [3, 4, 5]);
 }
+
+/// A capacity-search probe planned before a crash and never stored is not an ordinary
+/// remaining point: the search runs it (and puts its verdict on it), not the plain loop.
+#[test]
+fn planned_probes_are_left_to_the_search() {
+    let mut plan = job_plan();
+    plan.push(PointPlan {
+        index: plan.len() as u32,
+        engine: "a".into(),
+        load: Load::Concurrency { concurrency: 16 },
+        role: Some(llms_shared::SearchRole::Probe),
+    });
+    assert_eq!(indices(&remaining(&plan, "a", &[])), [0, 1, 2]);
+}

@@ -64,6 +64,10 @@ pub(super) fn searching(job: &JobRecord, engine: &str, rows: &[ResultRow]) -> bo
             .any(|r| r.engine == engine && r.search.is_some())
 }
 
+/// The next probe to run: the job as now stored (its plan holding the probe), the probe,
+/// where the search stands, and the job's stored rows.
+type Probe = (JobRecord, PointPlan, SearchCtx, Vec<ResultRow>);
+
 fn store_err(e: crate::store::StoreError) -> Stop {
     Stop::Store(e.to_string(), e.is_io())
 }
@@ -76,7 +80,7 @@ impl Worker {
         job: &JobRecord,
         name: &str,
         session: Option<&Session>,
-    ) -> Result<Option<(JobRecord, PointPlan, SearchCtx)>, Stop> {
+    ) -> Result<Option<Probe>, Stop> {
         let s = &self.sched;
         let Some(def) = job.sweep.load.search.clone() else {
             return Ok(None);
@@ -97,7 +101,7 @@ impl Worker {
             })
             .cloned();
         if let Some(p) = pending {
-            return Ok(Some((now, p, ctx)));
+            return Ok(Some((now, p, ctx, rows)));
         }
         let (value, role) = match search::next(&def, &ctx.probes, unit) {
             Next::Done(_) => return Ok(None),
@@ -125,7 +129,7 @@ impl Worker {
             .last()
             .cloned()
             .ok_or_else(|| Stop::Store("the plan is empty".into(), false))?;
-        Ok(Some((updated, p, ctx)))
+        Ok(Some((updated, p, ctx, rows)))
     }
 
     /// Run the engine's search to its end (or the engine's death, which ends it too).
@@ -142,10 +146,10 @@ impl Worker {
             if let Some(stop) = self.stopped() {
                 return Err(stop);
             }
-            let Some((now, p, ctx)) = self.next_probe(job, &name, Some(session)).await? else {
+            let Some((now, p, ctx, rows)) = self.next_probe(job, &name, Some(session)).await?
+            else {
                 return Ok(());
             };
-            let rows = self.sched.inner.store.points(job.id).map_err(store_err)?;
             let first = plan::first_prompt(&now.plan, &p, &rows, warmup);
             if session.first_prompt() < first {
                 session.set_first_prompt(first);
@@ -168,7 +172,7 @@ impl Worker {
         why: &str,
     ) -> Result<(), Stop> {
         let name = spec_name(def);
-        if let Some((_, p, ctx)) = self.next_probe(job, &name, None).await? {
+        if let Some((_, p, ctx, _)) = self.next_probe(job, &name, None).await? {
             self.fail_point_with(job, def, &p, why, Some(&ctx)).await?;
         }
         Ok(())
