@@ -24,13 +24,10 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Compare { from, md, json, .. } if !from.is_empty() => {
             return crate::report::compare(&output::read_saved(from)?, *md, *json);
         }
-        Command::Report { from, out, .. } if !from.is_empty() => {
-            let jobs = output::read_saved(from)?;
-            let ids: Vec<u64> = jobs.iter().map(|(j, _)| j.id).collect();
-            let out = out
-                .clone()
-                .unwrap_or_else(|| crate::report::default_dir(&ids));
-            return crate::report::write(&jobs, &out);
+        Command::Report {
+            from, out, size, ..
+        } if !from.is_empty() => {
+            return report(&output::read_saved(from)?, out.clone(), *size);
         }
         _ => {}
     }
@@ -57,13 +54,21 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Report {
             jobs, out, size, ..
-        } => {
-            let data = fetch_jobs(&s, &jobs).await?;
-            let out = out.unwrap_or_else(|| crate::report::default_dir(&jobs));
-            crate::report::write_at(&data, &out, size)
-        }
+        } => report(&fetch_jobs(&s, &jobs).await?, out, size),
         Command::Demo(_) => Err(Failure::error("demo is handled above")),
     }
+}
+
+/// `llms report`: the jobs' report into `out`, else `./llms-report-JOBS/` as the dashboard's
+/// `w` writes it, every chart `size` pixels.
+fn report(
+    jobs: &[(llms_shared::JobSummary, Vec<llms_shared::ResultRow>)],
+    out: Option<std::path::PathBuf>,
+    size: (u32, u32),
+) -> Result<String, Failure> {
+    let ids: Vec<u64> = jobs.iter().map(|(j, _)| j.id).collect();
+    let out = out.unwrap_or_else(|| crate::report::default_dir(&ids));
+    crate::report::write_at(jobs, &out, size)
 }
 
 /// Read a sweep file into a request: its text, its absolute directory, its name as given,

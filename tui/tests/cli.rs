@@ -104,8 +104,13 @@ fn saved_results_compare_and_report_without_a_daemon() {
         "{out}"
     );
     let tmp = std::env::temp_dir().join(format!("llms-report-from-{}", std::process::id()));
-    let o = llms(&["report", "--from", &r1, "--out", tmp.to_str().unwrap()]);
+    let out_dir = tmp.to_str().unwrap();
+    let o = llms(&["report", "--from", &r1, "--out", out_dir, "--size", "800x500"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // --size holds for saved results too.
+    let png = std::fs::read(tmp.join("throughput.png")).unwrap();
+    let wh = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((wh(16), wh(20)), (800, 500));
     let md = std::fs::read_to_string(tmp.join("report.md")).unwrap();
     assert!(
         md.contains("| 1 | vllm | vllm | 0.20.1 | NVIDIA H200 | 580.159.04 |"),

@@ -191,7 +191,8 @@ pub fn uncached_md(jobs: &Jobs) -> String {
 }
 
 /// TTFT p50 / p99 by the numbered keys `pick` gives, one row per point that has them; columns
-/// in number order (at most [`TURNS_SHOWN`] and the last), titled `{title} N`.
+/// every key any point has, in number order (at most [`TURNS_SHOWN`] and the last), titled
+/// `{title} N`, each cell under its own key.
 fn split_md(
     jobs: &Jobs,
     pick: fn(
@@ -200,45 +201,42 @@ fn split_md(
     title: &str,
     none: &str,
 ) -> String {
-    let mut body = Vec::new();
-    // The keys of the row with the most: the columns.
-    let mut columns: Vec<u64> = Vec::new();
+    // Each point's figures by key; the columns are every key any point has, in number order
+    // (a point's cell under a key it lacks is empty).
+    let mut found = Vec::new();
     for (j, points) in jobs {
         for r in points {
             let Some(p) = &r.point else { continue };
-            let split = pick(p);
-            if split.is_empty() {
-                continue;
-            }
-            let mut keys: Vec<(u64, &llms_shared::LatencyStats)> = split
+            let by_key: std::collections::BTreeMap<u64, &llms_shared::LatencyStats> = pick(p)
                 .iter()
                 .filter_map(|(t, l)| Some((t.parse::<u64>().ok()?, l)))
                 .collect();
-            keys.sort_by_key(|(t, _)| *t);
-            if keys.len() > TURNS_SHOWN + 1 {
-                keys.drain(TURNS_SHOWN..keys.len() - 1);
+            if !by_key.is_empty() {
+                found.push((j.id, r.engine.clone(), &p.load, by_key));
             }
-            if keys.len() > columns.len() {
-                columns = keys.iter().map(|(t, _)| *t).collect();
-            }
-            let mut row = vec![
-                j.id.to_string(),
-                r.engine.clone(),
-                crate::output::load_label(&p.load),
-            ];
-            row.extend(
-                keys.iter()
-                    .map(|(_, l)| format!("{:.1} / {:.1}", l.p50, l.p99)),
-            );
-            body.push(row);
         }
     }
-    if body.is_empty() {
+    if found.is_empty() {
         return none.into();
     }
-    for row in &mut body {
-        row.resize(3 + columns.len(), String::new());
+    let mut columns: Vec<u64> = found.iter().flat_map(|f| f.3.keys().copied()).collect();
+    columns.sort_unstable();
+    columns.dedup();
+    if columns.len() > TURNS_SHOWN + 1 {
+        columns.drain(TURNS_SHOWN..columns.len() - 1);
     }
+    let body: Vec<Vec<String>> = found
+        .iter()
+        .map(|(job, engine, load, by_key)| {
+            let mut row = vec![job.to_string(), engine.clone(), crate::output::load_label(load)];
+            row.extend(columns.iter().map(|k| {
+                by_key
+                    .get(k)
+                    .map_or(String::new(), |l| format!("{:.1} / {:.1}", l.p50, l.p99))
+            }));
+            row
+        })
+        .collect();
     let mut headers: Vec<String> = ["job", "engine", "load"].map(String::from).to_vec();
     headers.extend(columns.iter().map(|t| format!("{title} {t}")));
     table::md_table(&headers, &body)

@@ -131,3 +131,25 @@ fn uncached_table_orders_buckets_by_size() {
         "{t}"
     );
 }
+
+/// Points with different buckets: every bucket is a column and each figure sits under its
+/// own bucket (a point without one has an empty cell there).
+#[test]
+fn each_figure_sits_under_its_own_bucket() {
+    let (j, mut points) = sweep();
+    let mut set = |i: usize, buckets: &[(&str, f64)]| {
+        let p = points[i].point.as_mut().unwrap();
+        for (b, ms) in buckets {
+            let mut l = llms_shared::LatencyStats::default();
+            (l.p50, l.p99) = (*ms, *ms);
+            p.ttft_by_uncached_ms.insert((*b).into(), l);
+        }
+    };
+    set(0, &[("16", 5.0), ("128", 40.0)]);
+    set(1, &[("64", 20.0)]);
+    let t = uncached_md(&[(j, points)]);
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(lines[0].ends_with("| ≤ 16 | ≤ 64 | ≤ 128 |"), "{t}");
+    assert!(lines[2].ends_with("| 5.0 / 5.0 |  | 40.0 / 40.0 |"), "{t}");
+    assert!(lines[3].ends_with("|  | 20.0 / 20.0 |  |"), "{t}");
+}
