@@ -12,7 +12,8 @@
 #    requests wait a whole request, so the 99th percentile breaks at 101 or 102. A figure
 #    that jumps.
 #
-# Each probe runs 2 s of requests (--duration 2) and the ones in flight finish.
+# Each probe runs 2 s of requests (--duration 2) and the ones in flight finish. A capacity
+# outside the expected range (150..180, 100..102) fails the script.
 #
 #   bench/capacity.sh
 set -uo pipefail
@@ -24,7 +25,7 @@ TMP=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
 PORT=18432
 
 search() {
-    local name=$1 known=$2 slo=$3 out=$4; shift 4
+    local name=$1 known=$2 expect=$3 slo=$4 out=$5; shift 5
     kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
     "$LLMSD" reference-engine --port $PORT --threads 2 --prefill-ms-per-token 0 "$@" \
         > "$TMP/server.log" 2>&1 &
@@ -34,7 +35,7 @@ search() {
         --search-max 256 --search-slo "$slo" --output-tokens "$out" --duration 2 \
         --json "$TMP/$name.json" > "$TMP/$name.txt" 2>&1 || { cat "$TMP/$name.txt"; exit 1; }
     local wall=$((SECONDS - t0))
-    python3 - "$TMP/$name.json" "$name" "$known" "$wall" <<'PY'
+    python3 - "$TMP/$name.json" "$name" "$known" "$wall" "$expect" <<'PY' || exit 1
 import json, sys
 r = json.load(open(sys.argv[1])); s = r["search"]
 probes = [p for p in s["probes"] if p["role"] == "probe"]
@@ -45,9 +46,12 @@ print(f"{sys.argv[2]:<6} known {sys.argv[3]:>5}  found {s['capacity']:>5.0f}  "
       f"probes {len(probes):>2} + {len(s['probes']) - len(probes)} confirmation  wall {sys.argv[4]:>3} s")
 print(f"       {loads}")
 print(f"       {s['verdict']}")
+lo, hi = (float(x) for x in sys.argv[5].split(".."))
+if not (s["capacity"] is not None and lo <= s["capacity"] <= hi):
+    sys.exit(f"       capacity {s['capacity']} is outside the expected {lo:g}..{hi:g}")
 PY
 }
 
 echo "capacity search, concurrency 1..256, resolution 1 (+ passed, - failed, (the bound's figure, ms))"
-search smooth "<180" tpot_p99=20 32 --decode-ms 2 --decode-ms-per-seq 0.1 --max-running 256
-search jump "101" ttft_p99=100 64 --decode-ms 4 --decode-ms-per-seq 0 --max-running 100
+search smooth "<180" 150..180 tpot_p99=20 32 --decode-ms 2 --decode-ms-per-seq 0.1 --max-running 256
+search jump "101" 100..102 ttft_p99=100 64 --decode-ms 4 --decode-ms-per-seq 0 --max-running 100

@@ -33,7 +33,8 @@ async fn the_search_finds_the_batch_limit_under_a_ttft_bound() {
         .unwrap();
     let s = r.search.clone().unwrap();
     let cap = s.capacity.unwrap();
-    assert!((cap - 6.0).abs() <= 1.0, "capacity {cap}: {}", s.verdict);
+    // Never 7: there one request in seven waits 80 ms, over the bound at p99.
+    assert!((5.0..=6.0).contains(&cap), "capacity {cap}: {}", s.verdict);
     assert_eq!(s.limited_by.as_deref(), Some("ttft_p99"), "{}", s.verdict);
     assert!(s.confirmed, "{}", s.verdict);
     // Every probe is a point of the report, in order, the confirmation last.
@@ -49,8 +50,29 @@ async fn the_search_finds_the_batch_limit_under_a_ttft_bound() {
     // The JSON carries the contract's keys.
     let v = serde_json::to_value(&r).unwrap();
     assert_eq!(v["search"]["over"], "concurrency");
-    assert_eq!(v["search"]["capacity"], cap);
-    assert!(v["search"]["probes"][0]["pass"].is_boolean());
+    for key in [
+        "slo",
+        "min",
+        "max",
+        "resolution",
+        "capacity",
+        "limited_by",
+        "confirmed",
+        "verdict",
+    ] {
+        assert!(!v["search"][key].is_null(), "search.{key}: {}", v["search"]);
+    }
+    for probe in v["search"]["probes"].as_array().unwrap() {
+        assert!(probe["load"]["concurrency"].is_number(), "{probe}");
+        assert!(
+            probe["pass"].is_boolean() && probe["role"].is_string(),
+            "{probe}"
+        );
+        assert!(
+            probe["values"]["ttft_p99"].is_number() && probe["failed"].is_array(),
+            "{probe}"
+        );
+    }
     for p in v["points"].as_array().unwrap() {
         assert!(p["steady"].is_object(), "{p}");
         assert!(p["achieved"]["concurrency_mean"].is_number(), "{p}");
@@ -123,7 +145,7 @@ fn bad_search_options_name_the_option() {
     assert!(e.contains("--concurrency"), "{e}");
 }
 
-/// The engine is told to run its steps four times slower for the first 150 ms after it
+/// The engine is told to run its steps five times slower for the first 150 ms after it
 /// turns busy: the first wave of requests is slow, the rest are not. The whole point's TPOT
 /// shows the ramp; the steady window, which starts once all four are in flight and so leaves
 /// the first wave out, does not.

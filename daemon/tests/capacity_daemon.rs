@@ -73,10 +73,18 @@ async fn a_search_survives_kill_9_and_finds_each_engines_capacity() {
         let a = rows.iter().find(|a| a.index == b.index);
         assert_eq!(a, Some(b), "a finished probe was run again or changed");
     }
+    // The kill came mid-job: the restarted daemon ran points too.
+    assert!(
+        before.len() < rows.len(),
+        "{} of {}",
+        before.len(),
+        rows.len()
+    );
     for (name, want) in [("four", 4.0), ("eight", 8.0)] {
         let s = search_of(&rows, name);
         let cap = s.capacity.unwrap();
-        assert!((cap - want).abs() <= 1.0, "{name}: {}", s.verdict);
+        // Never one above: there a request waits a whole request, over the bound at p99.
+        assert!((want - 1.0..=want).contains(&cap), "{name}: {}", s.verdict);
         assert!(s.confirmed, "{name}: {}", s.verdict);
         assert_eq!(s.limited_by.as_deref(), Some("ttft_p99"));
         // The report lists exactly the engine's stored probes, in order.

@@ -209,7 +209,9 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
         .replace("input_tokens = 24", "input_tokens = 40");
     let id = c.submit(ctx(), submit_req(&talk)).await.unwrap().unwrap();
     done(&c, id, &d).await;
-    for r in c.results(ctx(), id, true).await.unwrap().unwrap() {
+    let rows = c.results(ctx(), id, true).await.unwrap().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
         let w = r.workload.as_ref().unwrap();
         assert_eq!(
             (w.kind.as_str(), w.turns, w.think_ms),
@@ -307,10 +309,13 @@ async fn conversation_sessions_arrive_at_a_rate_and_points_do_not_share_them() {
     let points = common::run_points(&eng.url, &words(args)).await;
     for (p, records) in &points {
         assert_eq!((p.completed, p.failed), (6, 0));
-        for r in records.iter().filter(|r| r.turn == Some(1)) {
+        let turn = |t: u32| records.iter().filter(move |r| r.turn == Some(t));
+        // Three sessions of two turns: three of each.
+        assert_eq!((turn(1).count(), turn(2).count()), (3, 3));
+        for r in turn(1) {
             assert_eq!(r.usage.cached_tokens, Some(0), "{}", r.id);
         }
-        for r in records.iter().filter(|r| r.turn == Some(2)) {
+        for r in turn(2) {
             assert!(r.usage.cached_tokens.unwrap() > 0, "{}", r.id);
         }
     }

@@ -105,7 +105,9 @@ fn saved_results_compare_and_report_without_a_daemon() {
     );
     let tmp = std::env::temp_dir().join(format!("llms-report-from-{}", std::process::id()));
     let out_dir = tmp.to_str().unwrap();
-    let o = llms(&["report", "--from", &r1, "--out", out_dir, "--size", "800x500"]);
+    let o = llms(&[
+        "report", "--from", &r1, "--out", out_dir, "--size", "800x500",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // --size holds for saved results too.
     let png = std::fs::read(tmp.join("throughput.png")).unwrap();

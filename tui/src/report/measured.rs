@@ -228,7 +228,11 @@ fn split_md(
     let body: Vec<Vec<String>> = found
         .iter()
         .map(|(job, engine, load, by_key)| {
-            let mut row = vec![job.to_string(), engine.clone(), crate::output::load_label(load)];
+            let mut row = vec![
+                job.to_string(),
+                engine.clone(),
+                crate::output::load_label(load),
+            ];
             row.extend(columns.iter().map(|k| {
                 by_key
                     .get(k)
