@@ -248,6 +248,16 @@ pub enum SearchRole {
     Confirm,
 }
 
+impl SearchRole {
+    /// `probe` or `confirm`, as the JSON writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchRole::Probe => "probe",
+            SearchRole::Confirm => "confirm",
+        }
+    }
+}
+
 /// One probe: its load, whether it met every objective, and the figures judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReport {

@@ -173,11 +173,7 @@ fn status_word(status: &str) -> &str {
 
 /// A point's part in a capacity search: `probe`, `confirm`, or empty.
 fn role_label(role: Option<SearchRole>) -> &'static str {
-    match role {
-        Some(SearchRole::Probe) => "probe",
-        Some(SearchRole::Confirm) => "confirm",
-        None => "",
-    }
+    role.map_or("", SearchRole::as_str)
 }
 
 /// One job as JSON: [`job_json`] plus `"spec"` (the TOML) and `"plan"`, an array of

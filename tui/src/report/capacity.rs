@@ -4,7 +4,6 @@
 use super::table::{aligned, md_table};
 use crate::capacity::{Capacity, objective_label, objective_value, ordered_keys, slo_text};
 use crate::compare::fmt;
-use llms_shared::SearchRole;
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
@@ -136,10 +135,7 @@ pub fn probes_md(caps: &[Capacity]) -> String {
                 let mut line = vec![
                     (i + 1).to_string(),
                     c.load_text(Capacity::probe_load(p)),
-                    match p.role {
-                        SearchRole::Probe => "probe".into(),
-                        SearchRole::Confirm => "confirm".into(),
-                    },
+                    p.role.as_str().into(),
                     if p.pass { "pass" } else { "FAIL" }.into(),
                 ];
                 for k in &keys {

@@ -86,10 +86,8 @@ fn frontier_cell(r: &CmpRow, mark: &str) -> String {
 /// A status with the point's part in a capacity search, when it had one, and whether it
 /// met the search's objectives: `ok (probe, FAIL)`.
 pub fn with_role(r: &CmpRow, status: String) -> String {
-    let role = match r.role {
-        Some(SearchRole::Probe) => "probe",
-        Some(SearchRole::Confirm) => "confirm",
-        None => return status,
+    let Some(role) = r.role.map(SearchRole::as_str) else {
+        return status;
     };
     match r.search_pass {
         Some(true) => format!("{status} ({role}, pass)"),

@@ -9,7 +9,6 @@ use crate::capacity::{Capacity, objective_label};
 use crate::compare::{CmpRow, Metric, fmt, fmt_x, load_text};
 use crate::dash::model::{Comparison, ListId, Model, ResultsView};
 use crate::output::utc_time;
-use llms_shared::SearchRole;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -220,10 +219,7 @@ fn row_style(r: &CmpRow, t: Theme) -> Style {
 
 /// A search point's part and outcome: `✓ probe` (met every objective), `✗ confirm`.
 fn role_note(r: &CmpRow) -> Option<String> {
-    let role = match r.role? {
-        SearchRole::Probe => "probe",
-        SearchRole::Confirm => "confirm",
-    };
+    let role = r.role?.as_str();
     Some(match r.search_pass {
         Some(true) => format!("✓ {role}"),
         Some(false) => format!("✗ {role}"),
