@@ -3,7 +3,7 @@
 //! family is found by the names it exports, so an external server maps too.
 
 use crate::kinds::MetricNames;
-use crate::loadgen::metrics::parse;
+use crate::loadgen::metrics::samples;
 use llms_shared::EngineMetrics;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,18 +17,12 @@ const EVERY: Duration = Duration::from_secs(1);
 /// copies count once (rank 0) and KV usage, a ratio, is averaged. `None` where no known name
 /// is present.
 pub fn map(text: &str) -> EngineMetrics {
-    // Every TP rank of SGLang reports the same scheduler gauges: keep rank 0's.
-    let kept: String = text
-        .lines()
-        .filter(|l| !l.contains("tp_rank=\"") || l.contains("tp_rank=\"0\""))
-        .flat_map(|l| [l, "\n"])
-        .collect();
-    let sums = parse(&kept);
+    let mut sums: HashMap<&str, f64> = HashMap::new();
     let mut counts: HashMap<&str, f64> = HashMap::new();
-    for l in kept.lines().filter(|l| !l.starts_with('#')) {
-        if let Some(i) = l.find(['{', ' ']) {
-            *counts.entry(&l[..i]).or_default() += 1.0;
-        }
+    // Every TP rank of SGLang reports the same scheduler gauges: keep rank 0's.
+    for s in samples(text).filter(|s| s.label("tp_rank").is_none_or(|r| r == "0")) {
+        *sums.entry(s.name).or_default() += s.value;
+        *counts.entry(s.name).or_default() += 1.0;
     }
     let first = |pick: fn(&MetricNames) -> Option<&'static str>| {
         crate::kinds::metric_names()

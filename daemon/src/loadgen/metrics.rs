@@ -88,41 +88,118 @@ impl Histogram {
     }
 }
 
+/// One sample line: `name{label="value",...} value [timestamp]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample<'a> {
+    /// The metric name (`vllm:generation_tokens_total`, `x_bucket`, ...).
+    pub name: &'a str,
+    /// Its labels, in order, with escapes (`\\`, `\"`, `\n`) undone.
+    pub labels: Vec<(&'a str, String)>,
+    /// The value (`NaN`, `+Inf` and `-Inf` included).
+    pub value: f64,
+}
+
+impl Sample<'_> {
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The sample lines of a Prometheus text (format 0.0.4, or OpenMetrics text), in order.
+/// Comments, blank lines and lines that do not parse are skipped: a server's odd line costs
+/// that line only. Nothing here panics or allocates more than the text's size.
+pub fn samples(text: &str) -> impl Iterator<Item = Sample<'_>> {
+    text.lines().filter_map(sample)
+}
+
+/// One line, if it is a well-formed sample.
+pub fn sample(line: &str) -> Option<Sample<'_>> {
+    let line = line.trim_start();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(line.len());
+    let name = &line[..end];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut rest = &line[end..];
+    let mut labels = Vec::new();
+    if let Some(r) = rest.strip_prefix('{') {
+        rest = r;
+        loop {
+            rest = rest.trim_start_matches([' ', ',']);
+            if let Some(r) = rest.strip_prefix('}') {
+                rest = r;
+                break;
+            }
+            let k_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            let key = &rest[..k_end];
+            let r = rest[k_end..].trim_start().strip_prefix('=')?;
+            let r = r.trim_start().strip_prefix('"')?;
+            let (value, after) = quoted(r)?;
+            if key.is_empty() {
+                return None;
+            }
+            labels.push((key, value));
+            rest = after;
+        }
+    }
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let v = rest.split_whitespace().next()?;
+    Some(Sample {
+        name,
+        labels,
+        value: number(v)?,
+    })
+}
+
+/// A label value up to its closing quote (the opening one already taken): the value with
+/// escapes undone, and what follows the quote.
+fn quoted(s: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &s[i + 1..])),
+            '\\' => match chars.next()?.1 {
+                'n' => out.push('\n'),
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// A sample value: a float, `NaN`, `+Inf` or `-Inf` (Go's spellings, which Rust's parser
+/// accepts along with others).
+fn number(v: &str) -> Option<f64> {
+    v.parse::<f64>().ok()
+}
+
 /// The buckets of histogram `name` in `text`, summed over label sets other than `le`.
 pub fn histogram(text: &str, name: &str) -> Option<Histogram> {
-    let prefix = format!("{name}_bucket{{");
+    let bucket = format!("{name}_bucket");
     let mut by_le: Vec<(f64, f64)> = Vec::new();
-    for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix(&prefix) else {
+    for s in samples(text).filter(|s| s.name == bucket) {
+        let Some(le) = s.label("le").and_then(number) else {
             continue;
         };
-        let Some(close) = rest.rfind('}') else {
+        if le.is_nan() || s.value.is_nan() {
             continue;
-        };
-        let (labels, value) = (&rest[..close], &rest[close + 1..]);
-        let Some(le) = labels
-            .split(',')
-            .find_map(|l| l.trim().strip_prefix("le=\""))
-        else {
-            continue;
-        };
-        let le = match le.trim_end_matches('"') {
-            "+Inf" => f64::INFINITY,
-            v => match v.parse::<f64>() {
-                Ok(x) => x,
-                Err(_) => continue,
-            },
-        };
-        let Some(v) = value
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-        else {
-            continue;
-        };
+        }
         match by_le.iter_mut().find(|b| b.0 == le) {
-            Some(b) => b.1 += v,
-            None => by_le.push((le, v)),
+            Some(b) => b.1 += s.value,
+            None => by_le.push((le, s.value)),
         }
     }
     if by_le.is_empty() {
@@ -138,29 +215,8 @@ pub fn histogram(text: &str, name: &str) -> Option<Histogram> {
 /// Sum each metric over its label sets. Comment and malformed lines are skipped.
 pub fn parse(text: &str) -> HashMap<String, f64> {
     let mut m: HashMap<String, f64> = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, rest) = match line.find(['{', ' ']) {
-            Some(i) => line.split_at(i),
-            None => continue,
-        };
-        let rest = match rest.strip_prefix('{') {
-            Some(r) => match r.rfind('}') {
-                Some(j) => &r[j + 1..],
-                None => continue,
-            },
-            None => rest,
-        };
-        if let Some(v) = rest
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-        {
-            *m.entry(name.to_owned()).or_default() += v;
-        }
+    for s in samples(text) {
+        *m.entry(s.name.to_owned()).or_default() += s.value;
     }
     m
 }
