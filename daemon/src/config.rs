@@ -28,6 +28,10 @@ pub struct DaemonArgs {
     /// GPU source: nvml, none, or fake:N (a deterministic fake with N GPUs, for tests).
     #[arg(long)]
     pub gpu: Option<String>,
+    /// Serve Prometheus metrics (GET /metrics) on this TCP address, e.g. 127.0.0.1:9464
+    /// (`[metrics] listen` in the config). No token: it answers anyone who can reach it.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 /// Where `llmsd doctor` looks: the daemon's flags that say where things are, without those
@@ -57,6 +61,7 @@ impl From<DoctorArgs> for DaemonArgs {
             listen: None,
             token_file: None,
             gpu: d.gpu,
+            metrics_listen: None,
         }
     }
 }
@@ -80,6 +85,15 @@ struct File {
     engine_log_max_mb: Option<u64>,
     #[serde(default)]
     engines: BTreeMap<String, EngineEntry>,
+    metrics: Option<MetricsEntry>,
+}
+
+/// `[metrics]`: llmsd's own Prometheus endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsEntry {
+    /// Address to serve `GET /metrics` on.
+    listen: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +137,8 @@ pub struct Config {
     pub external_hosts: Vec<String>,
     /// Engine log rotation size, bytes [default 64 MiB].
     pub engine_log_max_bytes: u64,
+    /// Where to serve Prometheus metrics, if anywhere (`[metrics] listen`).
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {
@@ -211,6 +227,10 @@ impl Config {
             engine_ready,
             trtllm,
             external_hosts: external_hosts(file.external_hosts)?,
+            metrics_listen: metrics_listen(
+                args.metrics_listen.clone(),
+                file.metrics.map(|m| m.listen),
+            )?,
             engine_log_max_bytes: match file.engine_log_max_mb {
                 None => 64 << 20,
                 Some(mb @ 1..=65_536) => mb << 20,
@@ -221,6 +241,28 @@ impl Config {
                 }
             },
         })
+    }
+}
+
+/// `--metrics-listen` over `[metrics] listen`: a socket address (`HOST:PORT`).
+fn metrics_listen(flag: Option<String>, file: Option<String>) -> Result<Option<String>, String> {
+    let key = if flag.is_some() {
+        "--metrics-listen"
+    } else {
+        "metrics.listen"
+    };
+    match flag.or(file) {
+        Some(a)
+            if a.rsplit_once(':').is_some_and(|(h, p)| {
+                !h.is_empty() && !h.contains(char::is_whitespace) && p.parse::<u16>().is_ok()
+            }) =>
+        {
+            Ok(Some(a))
+        }
+        Some(a) => Err(format!(
+            "{key}: '{a}' is not HOST:PORT (e.g. \"127.0.0.1:9464\")"
+        )),
+        None => Ok(None),
     }
 }
 
@@ -379,6 +421,23 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::load(&args).unwrap_err().contains("--token-file"));
+        std::fs::write(&cfg, "[metrics]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
+        let with_file = DaemonArgs {
+            config: Some(cfg.clone()),
+            state_dir: Some("/y".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&with_file).unwrap();
+        assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9464"));
+        std::fs::write(&cfg, "[metrics]\nlisten = \"9464\"\n").unwrap();
+        let e = Config::load(&with_file).unwrap_err();
+        assert!(
+            e.contains("metrics.listen") && e.contains("HOST:PORT"),
+            "{e}"
+        );
+        std::fs::write(&cfg, "[metrics]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+        let e = Config::load(&with_file).unwrap_err();
+        assert!(e.contains("lisen"), "{e}");
         let tok = dir.join("token");
         std::fs::write(&tok, "0123456789abcdef0123\n").unwrap();
         use std::os::unix::fs::PermissionsExt;

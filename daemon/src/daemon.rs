@@ -9,7 +9,7 @@
 use crate::config::Config;
 use crate::engine::{self, EngineConfig, GpuCheck};
 use crate::rpc::{self, hub::Hub, server::Api};
-use crate::{gpu, scheduler, store::Store};
+use crate::{exporter, gpu, scheduler, store::Store};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,8 @@ pub struct Started {
     pub socket: std::path::PathBuf,
     /// The TCP address, if any.
     pub tcp: Option<std::net::SocketAddr>,
+    /// The Prometheus endpoint's address, if any.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Open the store and check it (every value's checksum, and the journal's jobs, points and
@@ -132,12 +134,28 @@ pub async fn run(
         gpu.clone(),
         cancel.child_token(),
     );
+    let calls = Arc::new(rpc::calls::Calls::default());
     let api = Api {
         scheduler: scheduler.clone(),
         engines: engines.clone(),
         gpu: gpu.clone(),
         hub,
         token: cfg.token.as_deref().map(Arc::from),
+        calls: calls.clone(),
+    };
+    let exporter = match &cfg.metrics_listen {
+        Some(addr) => {
+            let sources = exporter::Sources {
+                scheduler: scheduler.clone(),
+                engines: engines.clone(),
+                gpu: gpu.clone(),
+                store: store.clone(),
+                calls,
+                start_unix_s: llms_shared::clock::now_ms() as f64 / 1000.0,
+            };
+            Some(exporter::serve(addr, sources).await?)
+        }
+        None => None,
     };
     let listening = rpc::serve(api, &cfg.socket, cfg.listen.as_deref()).await?;
     // Only now, with the API up, may jobs start engines.
@@ -145,8 +163,9 @@ pub async fn run(
     let started = Started {
         socket: listening.socket.clone(),
         tcp: listening.tcp,
+        metrics: exporter.as_ref().map(|e| e.addr),
     };
-    tracing::info!(socket = %started.socket.display(), tcp = ?started.tcp, "serving");
+    tracing::info!(socket = %started.socket.display(), tcp = ?started.tcp, metrics = ?started.metrics, "serving");
     on_start(&started);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = tokio::spawn(watchdog());
@@ -172,6 +191,9 @@ pub async fn run(
         false => sd_notify::NotifyState::Stopping,
     }]);
     listening.stop().await;
+    if let Some(e) = &exporter {
+        e.stop();
+    }
     sched_stop.cancel();
     scheduler.wait().await;
     engines.stop_all().await;

@@ -20,6 +20,7 @@
 //! - [`store`]: sled, the only module that knows trees, keys and encodings; the per-job
 //!   journal and `llmsd repair`.
 //! - [`rpc`]: the tarpc server: translate and delegate.
+//! - [`exporter`]: `[metrics] listen`, the daemon's state in the Prometheus text format.
 //! - [`bench`]: the one-shot `llmsd bench`, whose `Session` the scheduler also uses.
 //!
 //! # Dependencies
@@ -28,6 +29,7 @@
 //!
 //! - `daemon` -> {`config`, `engine`, `gpu`, `rpc`, `scheduler`, `store`} (it wires them);
 //! - `rpc` -> {`scheduler`, `engine`, `gpu`};
+//! - `exporter` -> {`scheduler`, `engine`, `gpu`, `store`, `rpc`} (it reads what they hold);
 //! - `scheduler` -> {`bench`, `config`, `engine`, `gpu`, `kinds`, `loadgen`, `store`};
 //! - `doctor` -> {`config`, `engine`, `gpu`, `kinds`, `loadgen`, `store`};
 //! - `config` -> `engine` (the TensorRT-LLM tool paths it fills in);
@@ -61,6 +63,7 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod engine;
+pub mod exporter;
 pub mod gpu;
 pub mod kinds;
 pub mod loadgen;

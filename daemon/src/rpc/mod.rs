@@ -4,6 +4,7 @@
 //! daemon; a client that goes away mid-call changes nothing (calls only read, or make one
 //! store change that completes on its own).
 
+pub mod calls;
 mod conns;
 mod gate;
 pub mod hub;

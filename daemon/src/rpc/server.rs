@@ -27,6 +27,8 @@ pub struct Api {
     pub hub: Hub,
     /// TCP token, if TCP is served.
     pub token: Option<Arc<str>>,
+    /// Calls per method, for the Prometheus endpoint.
+    pub calls: Arc<super::calls::Calls>,
 }
 
 /// One connection's server.
@@ -52,7 +54,8 @@ impl Server {
         self.authed.clone()
     }
 
-    fn check(&self) -> Result<(), ApiError> {
+    fn check(&self, method: &str) -> Result<(), ApiError> {
+        self.api.calls.hit(method);
         if self.authed.load(Ordering::Acquire) {
             Ok(())
         } else {
@@ -74,6 +77,7 @@ fn same(a: &str, b: &str) -> bool {
 
 impl Llmsd for Server {
     async fn hello(self, _: Context, token: Option<String>) -> Result<Hello, ApiError> {
+        self.api.calls.hit("hello");
         if !self.authed.load(Ordering::Acquire) {
             match (&self.api.token, token) {
                 (Some(want), Some(got)) if same(want, &got) => {
@@ -97,37 +101,37 @@ impl Llmsd for Server {
     }
 
     async fn submit(self, _: Context, req: SubmitRequest) -> Result<u64, ApiError> {
-        self.check()?;
+        self.check("submit")?;
         self.api.scheduler.submit(req).await
     }
 
     async fn jobs(self, _: Context) -> Result<Vec<JobSummary>, ApiError> {
-        self.check()?;
+        self.check("jobs")?;
         self.api.scheduler.jobs()
     }
 
     async fn job(self, _: Context, id: u64) -> Result<JobDetail, ApiError> {
-        self.check()?;
+        self.check("job")?;
         self.api.scheduler.job(id)
     }
 
     async fn cancel(self, _: Context, id: u64) -> Result<JobState, ApiError> {
-        self.check()?;
+        self.check("cancel")?;
         self.api.scheduler.cancel(id).await
     }
 
     async fn reorder(self, _: Context, id: u64, position: u32) -> Result<Vec<u64>, ApiError> {
-        self.check()?;
+        self.check("reorder")?;
         self.api.scheduler.reorder(id, position).await
     }
 
     async fn results(self, _: Context, id: u64, raw: bool) -> Result<Vec<ResultRow>, ApiError> {
-        self.check()?;
+        self.check("results")?;
         self.api.scheduler.results(id, raw)
     }
 
     async fn engines(self, _: Context) -> Result<Vec<EngineInfo>, ApiError> {
-        self.check()?;
+        self.check("engines")?;
         Ok(self.api.engines.list())
     }
 
@@ -137,7 +141,7 @@ impl Llmsd for Server {
         engine: String,
         lines: u32,
     ) -> Result<Vec<String>, ApiError> {
-        self.check()?;
+        self.check("engine_log")?;
         self.api
             .engines
             .log_tail(&engine, lines.min(100_000) as usize)
@@ -145,12 +149,12 @@ impl Llmsd for Server {
     }
 
     async fn gpus(self, _: Context) -> Result<Vec<GpuSample>, ApiError> {
-        self.check()?;
+        self.check("gpus")?;
         Ok(self.api.gpu.latest())
     }
 
     async fn watch(self, ctx: Context, since_seq: u64, wait_ms: u64) -> Result<Update, ApiError> {
-        self.check()?;
+        self.check("watch")?;
         // Answer before the caller's deadline, with room for the reply to travel.
         let left = ctx
             .deadline

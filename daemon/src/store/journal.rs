@@ -70,6 +70,17 @@ impl Journal {
         &self.dir
     }
 
+    /// Bytes of its files (one per job; a directory that cannot be read counts 0).
+    pub fn size_on_disk(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     fn path(&self, job: u64) -> PathBuf {
         self.dir.join(format!("job-{job}.jsonl"))
     }

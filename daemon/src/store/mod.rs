@@ -413,6 +413,13 @@ impl Store {
             .collect()
     }
 
+    /// Bytes the store takes on disk: sled's files and the journal (`None` when sled cannot
+    /// say). Reads file sizes only; for `llmsd_store_size_bytes`.
+    pub fn size_on_disk(&self) -> Option<u64> {
+        let sled = self.db.size_on_disk().ok()?;
+        Some(sled + self.journal.size_on_disk())
+    }
+
     /// Make everything written so far durable.
     pub async fn flush(&self) -> Result<()> {
         let ends = std::mem::take(&mut *crate::sync::lock(&self.ends));
