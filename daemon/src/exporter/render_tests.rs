@@ -186,3 +186,111 @@ fn names_follow_the_conventions() {
     let empty = render(&Snapshot::default());
     assert_eq!(value(&empty, "llmsd_jobs", &[("state", "queued")]), 0.0);
 }
+
+/// Every metric a query of a Grafana dashboard names, with the label keys its selector uses
+/// (`instance` aside: Prometheus adds it).
+fn selectors(expr: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(i) = rest.find("llmsd_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = tail[..end].to_owned();
+        let mut keys = Vec::new();
+        if let Some(body) = tail[end..].strip_prefix('{') {
+            let body = &body[..body.find('}').unwrap_or(body.len())];
+            for part in body.split(',') {
+                let key = part.split(['=', '!']).next().unwrap_or("").trim();
+                if !key.is_empty() && key != "instance" {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+        out.push((name, keys));
+        rest = &tail[end..];
+    }
+    out
+}
+
+fn panels(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    for p in v["panels"].as_array().into_iter().flatten() {
+        out.push(p.clone());
+        panels(p, out);
+    }
+}
+
+#[test]
+fn the_grafana_dashboard_queries_only_what_llmsd_exports() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/grafana/llmsd.json");
+    let board: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let text = render(&snapshot());
+    // Each family the exporter writes, with every label key its samples carry.
+    let mut families: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
+    for s in samples(&text) {
+        families
+            .entry(s.name)
+            .or_default()
+            .extend(s.labels.iter().map(|(k, _)| *k));
+    }
+    // Importable: one Prometheus data source asked for, and a stable uid.
+    assert_eq!(board["__inputs"][0]["name"], "DS_PROMETHEUS");
+    assert_eq!(board["__inputs"][0]["pluginId"], "prometheus");
+    assert_eq!(board["uid"], "llmsd-overview");
+    let mut all = Vec::new();
+    panels(&board, &mut all);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut exprs: Vec<String> = Vec::new();
+    for p in &all {
+        let title = p["title"].as_str().unwrap_or("?");
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "{title}: id used twice"
+        );
+        let g = &p["gridPos"];
+        let (x, w) = (g["x"].as_u64().unwrap(), g["w"].as_u64().unwrap());
+        assert!(
+            x + w <= 24 && g["h"].as_u64().unwrap() > 0,
+            "{title}: off the grid"
+        );
+        if p["type"] == "row" {
+            continue;
+        }
+        assert_eq!(p["datasource"]["uid"], "${DS_PROMETHEUS}", "{title}");
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title}: no query");
+        for t in targets {
+            assert!(t["refId"].is_string(), "{title}");
+            exprs.push(t["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    for v in board["templating"]["list"].as_array().unwrap() {
+        exprs.push(v["definition"].as_str().unwrap_or("").to_owned());
+    }
+    let mut used = std::collections::BTreeSet::new();
+    for e in &exprs {
+        for (name, keys) in selectors(e) {
+            let labels = families
+                .get(name.as_str())
+                .unwrap_or_else(|| panic!("{e}: llmsd exports no {name}"));
+            for k in keys {
+                assert!(labels.contains(k.as_str()), "{e}: {name} has no label {k}");
+            }
+            used.insert(name);
+        }
+    }
+    // The board shows the queue, the point, the engines, the GPUs and llmsd.
+    for must in [
+        "llmsd_jobs",
+        "llmsd_point_output_tokens_per_second",
+        "llmsd_point_ttft_seconds",
+        "llmsd_engine_state",
+        "llmsd_gpu_utilization_ratio",
+        "llmsd_process_resident_memory_bytes",
+    ] {
+        assert!(used.contains(must), "the dashboard never shows {must}");
+    }
+}
