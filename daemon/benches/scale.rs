@@ -91,6 +91,7 @@ fn seed(dir: &Path) {
             points_done: POINTS,
             points_failed: 0,
             warnings: Vec::new(),
+            imported: None,
         };
         store.put_job(&job).expect("job");
         for p in &plan {
@@ -160,6 +161,7 @@ fn seed_huge(dir: &Path) {
             points_done: 0,
             points_failed: 0,
             warnings: Vec::new(),
+            imported: None,
         };
         store.put_job(&job).expect("job");
     }

@@ -42,6 +42,20 @@ pub trait Llmsd {
     /// Long-poll: what changed after `since_seq`, waiting up to `wait_ms` (clamped under the
     /// call's deadline) when nothing has.
     async fn watch(since_seq: u64, wait_ms: u64) -> Result<Update, ApiError>;
+    /// Store results made elsewhere (read by the client from a file) as a finished,
+    /// read-only job; returns its id.
+    async fn import(req: ImportRequest) -> Result<u64, ApiError>;
+}
+
+/// Results made elsewhere, for [`Llmsd::import`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// The job's name.
+    pub name: String,
+    /// Where they came from (the file and its format), shown with the job.
+    pub origin: String,
+    /// The points, numbered from 0 in order.
+    pub rows: Vec<ResultRow>,
 }
 
 /// Errors of the API.
@@ -206,6 +220,10 @@ pub struct JobSummary {
     /// Why it failed or was cancelled.
     #[serde(default)]
     pub error: Option<String>,
+    /// For a job brought in by `llms import`: where its results came from. Such a job never
+    /// runs and cannot be changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<String>,
 }
 
 /// One point of a job: engine x load setting.

@@ -17,8 +17,9 @@ pub mod transport;
 
 pub use api::{
     ApiError, AttachedFile, EngineInfo, EngineMetrics, EngineState, GpuPointStats, GpuSample,
-    Hello, JobDetail, JobState, JobSummary, LivePoint, Llmsd, LlmsdClient, MAX_ATTACHED_BYTES,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow, SubmitRequest, Update,
+    Hello, ImportRequest, JobDetail, JobState, JobSummary, LivePoint, Llmsd, LlmsdClient,
+    MAX_ATTACHED_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, PointGpu, PointPlan, ResultRow,
+    SubmitRequest, Update,
 };
 pub use kind::EngineKind;
 pub use search::{Objective, ProbeReport, SearchDef, SearchOver, SearchReport, SearchRole};

@@ -118,6 +118,7 @@ pub fn job(id: u64, name: &str, state: JobState, done: u32, total: u32) -> JobSu
         started_ms: Some(1_795_800_001_000),
         finished_ms: state.is_final().then_some(1_795_800_100_000),
         error: None,
+        imported: None,
     }
 }
 

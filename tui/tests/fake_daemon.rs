@@ -41,6 +41,7 @@ fn summary() -> JobSummary {
         started_ms: None,
         finished_ms: None,
         error: None,
+        imported: None,
     }
 }
 
@@ -136,6 +137,9 @@ impl Llmsd for Fake {
     }
     async fn gpus(self, _: Context) -> Result<Vec<GpuSample>, ApiError> {
         Ok(vec![])
+    }
+    async fn import(self, _: Context, _: llms_shared::ImportRequest) -> Result<u64, ApiError> {
+        Err(ApiError::Invalid("this fake stores nothing".into()))
     }
     async fn watch(self, _: Context, _: u64, _: u64) -> Result<Update, ApiError> {
         // Job 7's second point runs.

@@ -15,6 +15,7 @@ fn job(id: u64, state: JobState) -> JobSummary {
         started_ms: None,
         finished_ms: None,
         error: None,
+        imported: None,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The API's methods, as the counter's `method` label names them.
-pub const METHODS: [&str; 11] = [
+pub const METHODS: [&str; 12] = [
     "hello",
     "submit",
     "jobs",
@@ -16,6 +16,7 @@ pub const METHODS: [&str; 11] = [
     "engine_log",
     "gpus",
     "watch",
+    "import",
 ];
 
 /// One counter per method.

@@ -6,7 +6,7 @@ use crate::engine::EngineHandle;
 use crate::gpu::GpuHandle;
 use crate::scheduler::SchedulerHandle;
 use llms_shared::{
-    ApiError, EngineInfo, GpuSample, Hello, JobDetail, JobState, JobSummary, Llmsd,
+    ApiError, EngineInfo, GpuSample, Hello, ImportRequest, JobDetail, JobState, JobSummary, Llmsd,
     PROTOCOL_VERSION, ResultRow, SubmitRequest, Update,
 };
 use std::sync::Arc;
@@ -162,5 +162,10 @@ impl Llmsd for Server {
             .saturating_sub(Duration::from_millis(300));
         let wait = Duration::from_millis(wait_ms.min(30_000)).min(left);
         Ok(self.api.hub.wait(since_seq, wait).await)
+    }
+
+    async fn import(self, _: Context, req: ImportRequest) -> Result<u64, ApiError> {
+        self.check("import")?;
+        self.api.scheduler.import(req).await
     }
 }

@@ -6,6 +6,7 @@
 //! written and flushed before the next begins, and a restart re-queues interrupted jobs at
 //! their first unfinished point ([`queue::recover`]).
 
+mod import;
 mod plan;
 mod probes;
 mod progress;
@@ -383,6 +384,7 @@ impl SchedulerHandle {
                 points_done: 0,
                 points_failed: 0,
                 warnings: Vec::new(),
+                imported: None,
             };
             // Files first, the job last: a job in the store always has its files.
             store.put_files(id, &files).map_err(internal)?;

@@ -122,6 +122,7 @@ mod tests {
             points_done: 0,
             points_failed: 0,
             warnings: Vec::new(),
+            imported: None,
         }
     }
 

@@ -213,6 +213,15 @@ impl Store {
         Ok(())
     }
 
+    /// Journal finished points written and flushed together (an import's).
+    pub fn journal_points(&self, job: u64, rows: &[ResultRow]) -> Result<()> {
+        for r in rows {
+            self.journal
+                .append(job, &Line::Point(Box::new(r.clone())))?;
+        }
+        Ok(())
+    }
+
     /// One job.
     pub fn job(&self, id: u64) -> Result<Option<JobRecord>> {
         self.jobs

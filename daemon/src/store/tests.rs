@@ -54,6 +54,7 @@ fn job(id: u64) -> JobRecord {
         points_done: 0,
         points_failed: 0,
         warnings: Vec::new(),
+        imported: None,
     }
 }
 

@@ -35,6 +35,9 @@ pub struct JobRecord {
     /// What the run warned of, oldest first (at most [`MAX_WARNINGS`], each once).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A job brought in by `llms import`: where its results came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<String>,
 }
 
 /// Warnings a job keeps; later ones are counted in the last.
@@ -62,6 +65,7 @@ impl JobRecord {
             started_ms: self.started_ms,
             finished_ms: self.finished_ms,
             error: self.error.clone(),
+            imported: self.imported.clone(),
         }
     }
 }

@@ -50,6 +50,9 @@ impl Llmsd for Fake {
     async fn gpus(self, _: Context) -> Result<Vec<GpuSample>, ApiError> {
         Ok(vec![])
     }
+    async fn import(self, _: Context, _: llms_shared::ImportRequest) -> Result<u64, ApiError> {
+        Err(ApiError::Invalid("this fake stores nothing".into()))
+    }
     async fn watch(self, _: Context, since: u64, _: u64) -> Result<Update, ApiError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
         Ok(Update {

@@ -82,6 +82,7 @@ pub fn parse(v: &Value, id: u64, name: &str) -> Result<(JobSummary, Vec<ResultRo
         started_ms: None,
         finished_ms: None,
         error: None,
+        imported: None,
     };
     Ok((job, rows))
 }
