@@ -120,6 +120,19 @@ pub enum Command {
         #[arg(long, default_value = "1000x600", value_parser = chart_size)]
         size: (u32, u32),
     },
+    /// Store results made elsewhere as a read-only job, to compare and report beside jobs run
+    /// here: a `vllm bench serve --save-result` file, or an llms results file (`llms
+    /// results --json`, `llmsd bench --json`). Prints the new job's id.
+    Import {
+        /// The file (read by this client, with your permissions).
+        file: PathBuf,
+        /// The job's name [default: the file's name, or the saved job's].
+        #[arg(long)]
+        name: Option<String>,
+        /// Print `{"id": N}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// The demo: a private llmsd, llama.cpp and the reference engine, a sweep, the dashboard.
     Demo(DemoArgs),
 }
@@ -153,7 +166,8 @@ pub struct ResultsArgs {
     /// Same as --format md.
     #[arg(long)]
     pub md: bool,
-    /// With JSON: include the per-request records.
+    /// With json, vllm or benchmark-report: include (or compute from) the per-request
+    /// records.
     #[arg(long)]
     pub raw: bool,
 }
@@ -197,6 +211,15 @@ pub enum Format {
     Csv,
     /// A Markdown table.
     Md,
+    /// A JSON array, one object per point in the shape `vllm bench serve --save-result`
+    /// writes (with `--raw`: `--save-detailed`'s per-request arrays and the std keys).
+    Vllm,
+    /// A JSON array of llm-d Benchmark Reports (schema 0.2), one per point.
+    BenchmarkReport,
+    /// Every request of every point as CSV (needs the raw records: implies `--raw`).
+    RequestsCsv,
+    /// Every request of every point as JSON lines, records whole (implies `--raw`).
+    RequestsJsonl,
 }
 
 #[cfg(test)]

@@ -35,6 +35,12 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Submit { file, key, .. } => Some(read_submit(file, key.clone())?),
         _ => None,
     };
+    let import_req = match &cmd {
+        Command::Import { file, name, .. } => {
+            Some(crate::interop::import::read(file, name.as_deref()).map_err(Failure::usage)?)
+        }
+        _ => None,
+    };
     let target = Target::from_args(&cli.daemon)?;
     let s = connect(&target).await?;
     match cmd {
@@ -55,6 +61,10 @@ pub async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Report {
             jobs, out, size, ..
         } => report(&fetch_jobs(&s, &jobs).await?, out, size),
+        Command::Import { json, .. } => {
+            let got = import_req.ok_or_else(|| Failure::error("file not read"))?;
+            import(&s, got, json).await
+        }
         Command::Demo(_) => Err(Failure::error("demo is handled above")),
     }
 }
@@ -181,28 +191,54 @@ pub async fn show(s: &Session, id: u64, json: bool) -> Result<String, Failure> {
     })
 }
 
-/// A job's finished points in `format`; `raw` adds per-request records (JSON only).
+/// A job's finished points in `format`; `raw` adds per-request records (JSON, vLLM's shape
+/// and benchmark reports; the request formats always have them).
 pub async fn results(s: &Session, id: u64, format: Format, raw: bool) -> Result<String, Failure> {
     let what = format!("job {id}");
     let detail = s.check(s.client.job(ctx(), id).await, &what)?;
-    let raw = raw && format == Format::Json;
+    let raw = match format {
+        Format::RequestsCsv | Format::RequestsJsonl => true,
+        Format::Json | Format::Vllm | Format::BenchmarkReport => raw,
+        _ => false,
+    };
     let rows = s.check(s.client.results(ctx(), id, raw).await, &what)?;
+    let meta = crate::interop::JobMeta::from_spec(&detail.spec);
     let r = JobResults {
         job: id,
         name: detail.summary.name,
         state: detail.summary.state,
         rows,
     };
+    let json_err = |e: serde_json::Error| Failure::error(format!("cannot write JSON: {e}"));
     match format {
         Format::Table => Ok(output::results_table(&r)),
-        Format::Json => {
-            let v = output::results_json(&r)
-                .map_err(|e| Failure::error(format!("cannot write the results as JSON: {e}")))?;
-            pretty(&v)
-        }
+        Format::Json => pretty(&output::results_json(&r).map_err(json_err)?),
         Format::Csv => Ok(output::results_csv(&r)),
         Format::Md => Ok(output::results_md(&r)),
+        Format::Vllm => pretty(&crate::interop::vllm::write(&r, &meta)),
+        Format::BenchmarkReport => pretty(&crate::interop::llmd::write(&r, &meta)),
+        Format::RequestsCsv | Format::RequestsJsonl if !crate::interop::requests::any(&r) => {
+            Err(Failure::error(format!(
+                "job {id} has no per-request records (an imported job keeps summaries only)"
+            )))
+        }
+        Format::RequestsCsv => Ok(crate::interop::requests::csv(&r)),
+        Format::RequestsJsonl => crate::interop::requests::jsonl(&r).map_err(json_err),
     }
+}
+
+/// `llms import`: store what was read; prints the new job's id (`{"id": N}` with `json`),
+/// as `llms submit` does.
+async fn import(
+    s: &Session,
+    got: crate::interop::import::Imported,
+    json: bool,
+) -> Result<String, Failure> {
+    let id = s.check(s.client.import(ctx(), got.request).await, "import")?;
+    Ok(match json {
+        true => format!("{}\n", serde_json::json!({"id": id})),
+        false => format!("{id}\n"),
+    })
 }
 
 /// Cancel a job; prints its state afterwards (`cancelled`, or its final state if it had

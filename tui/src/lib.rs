@@ -15,6 +15,7 @@ pub mod failure;
 pub mod fixtures;
 pub mod flags;
 pub mod frontier;
+pub mod interop;
 pub mod output;
 pub mod report;
 pub mod socket;

@@ -6,60 +6,8 @@
 
 mod common;
 
-use common::{Kill, bin, start_daemon, temp_dir};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn llms(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_llms"))
-        .arg("--socket")
-        .arg(dir.join("s.sock"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{:?}: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn job(dir: &Path, id: u64) -> serde_json::Value {
-    let jobs: serde_json::Value =
-        serde_json::from_str(&stdout(&llms(dir, &["jobs", "--json"]))).unwrap();
-    jobs.as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["id"] == id)
-        .cloned()
-        .expect("job listed")
-}
-
-fn wait(dir: &Path, id: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let t0 = Instant::now();
-    loop {
-        let j = job(dir, id);
-        if pred(&j) {
-            return j;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "stuck: {j}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::{Kill, bin, free_port, llms, start_daemon, stdout, temp_dir, wait};
+use std::process::{Command, Stdio};
 
 #[test]
 fn smoke_sweep_through_the_cli_survives_kill_9() {

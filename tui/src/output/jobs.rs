@@ -20,7 +20,10 @@ pub fn jobs_table(jobs: &[JobSummary]) -> String {
             vec![
                 j.id.to_string(),
                 j.name.clone(),
-                j.state.as_str().to_owned(),
+                match j.imported {
+                    Some(_) => format!("{} (imported)", j.state.as_str()),
+                    None => j.state.as_str().to_owned(),
+                },
                 progress(j),
                 utc_time(j.submitted_ms),
             ]
@@ -40,8 +43,8 @@ pub fn jobs_table(jobs: &[JobSummary]) -> String {
 }
 
 /// One job as JSON: `{"id", "name", "state", "points_done", "points_total",
-/// "points_failed", "error", "submitted_ms", "started_ms", "finished_ms"}` (absent values
-/// are `null`).
+/// "points_failed", "error", "submitted_ms", "started_ms", "finished_ms", "imported"}`
+/// (absent values are `null`; `imported` says where an imported job's results came from).
 pub fn job_json(j: &JobSummary) -> Value {
     json!({
         "id": j.id,
@@ -54,6 +57,7 @@ pub fn job_json(j: &JobSummary) -> Value {
         "submitted_ms": j.submitted_ms,
         "started_ms": j.started_ms,
         "finished_ms": j.finished_ms,
+        "imported": j.imported,
     })
 }
 
@@ -124,6 +128,11 @@ pub fn show_text(d: &JobDetail, now: PointsNow<'_>) -> String {
         out.push_str(&format!(", finished {}", utc_time(t)));
     }
     out.push('\n');
+    if let Some(from) = &s.imported {
+        out.push_str(&format!(
+            "imported from {from} (read-only; it never runs)\n"
+        ));
+    }
     if let Some(e) = &s.error {
         out.push_str(&format!("error: {e}\n"));
     }
@@ -225,6 +234,7 @@ mod tests {
             started_ms: Some(60_000),
             finished_ms: None,
             error: Some("engine vllm never got ready".into()),
+            imported: None,
         }
     }
 
@@ -258,8 +268,9 @@ mod tests {
         );
         let v = jobs_json(&[summary()]);
         let keys: Vec<&String> = v[0].as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 10);
+        assert_eq!(keys.len(), 11);
         assert_eq!(v[0]["state"], "failed");
+        assert_eq!(v[0]["imported"], Value::Null);
         assert_eq!(v[0]["finished_ms"], Value::Null);
         assert_eq!(v[0]["error"], "engine vllm never got ready");
     }

@@ -9,7 +9,7 @@ mod saved_bench;
 pub use gpus::gpus_table;
 pub use jobs::{PointsNow, jobs_json, jobs_table, point_status, show_json, show_text};
 pub use results::{CSV_COLUMNS, JobResults, results_csv, results_json, results_md, results_table};
-pub use saved::read_saved;
+pub use saved::{parse_saved, read_saved};
 
 use llms_shared::{Arrival, Load};
 

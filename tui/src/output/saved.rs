@@ -59,6 +59,16 @@ pub fn read_saved(paths: &[PathBuf]) -> Result<Vec<(JobSummary, Vec<ResultRow>)>
     Ok(jobs)
 }
 
+/// One saved results file's JSON (`llms results --json`, or `llmsd bench --json` read as job
+/// `id` named `stem`): the job and its rows.
+pub fn parse_saved(v: &Value, id: u64, stem: &str) -> Result<(JobSummary, Vec<ResultRow>), String> {
+    if saved_bench::is_bench(v) {
+        saved_bench::parse(v, id, stem)
+    } else {
+        parse(v)
+    }
+}
+
 /// One `llms results --json` object.
 fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
     let field = |k: &str| {
@@ -164,6 +174,7 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
         started_ms: None,
         finished_ms: None,
         error: None,
+        imported: None,
     };
     Ok((job, rows))
 }

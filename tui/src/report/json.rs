@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 pub fn json(jobs: &Jobs, rows: &[CmpRow]) -> Value {
     let list: Vec<Value> = jobs
         .iter()
-        .map(|(j, _)| json!({"id": j.id, "name": j.name, "state": j.state.as_str()}))
+        .map(|(j, _)| {
+            json!({"id": j.id, "name": j.name, "state": j.state.as_str(), "imported": j.imported})
+        })
         .collect();
     let rows: Vec<Value> = rows.iter().map(row).collect();
     let caps: Vec<Value> = capacities(jobs).iter().map(capacity).collect();

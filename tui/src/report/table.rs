@@ -64,6 +64,9 @@ pub fn job_lines(jobs: &Jobs) -> Vec<String> {
             if failed > 0 {
                 s.push_str(&format!(" ({failed} failed)"));
             }
+            if let Some(from) = &j.imported {
+                s.push_str(&format!("\n  imported from {from}"));
+            }
             s
         })
         .collect()

@@ -14,7 +14,10 @@ pub fn jobs_md(jobs: &Jobs) -> String {
             let failed = points.iter().filter(|r| r.error.is_some()).count();
             vec![
                 j.id.to_string(),
-                j.name.clone(),
+                match &j.imported {
+                    Some(from) => format!("{} (imported from {from})", j.name),
+                    None => j.name.clone(),
+                },
                 j.state.as_str().to_owned(),
                 format!("{}/{}", j.points_done, j.points_total),
                 failed.to_string(),

@@ -154,7 +154,7 @@ fn json_has_every_key_and_nulls_for_the_failed_point() {
     let v: Value = serde_json::from_str(&compare(&[sweep()], false, true).unwrap()).unwrap();
     assert_eq!(
         v["jobs"][0],
-        serde_json::json!({"id": 3, "name": "qwen2.5-3b engines", "state": "failed"})
+        serde_json::json!({"id": 3, "name": "qwen2.5-3b engines", "state": "failed", "imported": null})
     );
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 10);

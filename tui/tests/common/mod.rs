@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 /// A binary of the workspace, next to `llms`.
@@ -60,4 +60,59 @@ pub fn start_daemon(dir: &Path, gpu: &str) -> Kill {
         std::thread::sleep(Duration::from_millis(20));
     }
     Kill(child)
+}
+
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `llms --socket dir/s.sock ARGS`.
+pub fn llms(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llms"))
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Its stdout, once it succeeded.
+pub fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// Job `id` as `llms jobs --json` lists it.
+pub fn job(dir: &Path, id: u64) -> serde_json::Value {
+    let jobs: serde_json::Value =
+        serde_json::from_str(&stdout(&llms(dir, &["jobs", "--json"]))).unwrap();
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id)
+        .cloned()
+        .expect("job listed")
+}
+
+/// Poll job `id` until `pred` (a failure guard of two minutes, not a timing claim).
+pub fn wait(dir: &Path, id: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let t0 = Instant::now();
+    loop {
+        let j = job(dir, id);
+        if pred(&j) {
+            return j;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "stuck: {j}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
