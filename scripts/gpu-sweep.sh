@@ -173,15 +173,15 @@ wait_llama() {
     tail -n 2 "$W/logs/llama-build.log" "$W/logs/gguf.log" >&2
 }
 
-# Submit the llama.cpp sweep and its CUDA-graphs diagnostic once the build and model are
-# ready (once).
+# Submit the llama.cpp sweeps (throughput flags with a capacity search, then the defaults)
+# once the build and model are ready (once).
 llama_job() {
     [ -f "$W/llama.job" ] && return 0
     if [ -f "$W/llama.ready" ] && [ -f "$W/gguf.ready" ]; then
         # Each sweep once, marked on its own: a retry after a failed submit must not queue the
         # ones already queued again.
         local s
-        for s in gpu-qwen2.5-3b-llamacpp gpu-qwen2.5-3b-llamacpp-graphs; do
+        for s in gpu-qwen2.5-3b-llamacpp gpu-qwen2.5-3b-llamacpp-default; do
             [ -f "$W/$s.queued" ] && continue
             llms submit "$ROOT/sweeps/$s.toml" && touch "$W/$s.queued" || return 0
         done
