@@ -13,6 +13,8 @@
 #            scripts/gpu-sweep.sh stash NN                                   carry .gpu/xfer/NN
 #            ... one call per folder, in order ...
 #            scripts/gpu-sweep.sh start 540                                  (after the last)
+#   or, short of device time, without SGLang (transfers 01 to 03 only):
+#            NO_SGLANG=1 scripts/gpu-sweep.sh start 540
 #            scripts/gpu-sweep.sh collect 560                                (until "all done")
 #
 # `start` runs once per machine (a second one would unpack over running engines); after it,
@@ -76,6 +78,8 @@ prepare() {
     (cd "$ROOT/.gpu/vllm" && cat xfer2/SHA256SUMS) | sed 's/  /  vllm-/' > "$d/SHA256SUMS"
     cat "$ROOT"/.gpu/sglang/xfer*/SHA256SUMS | sed 's/  /  sglang-/' >> "$d/SHA256SUMS"
     (cd "$XFER/01" && sha256sum -- *) >> "$d/SHA256SUMS"
+    # Every transfer carries the sums, so a run on the first ones alone can check its parts.
+    for t in "$XFER"/*; do [ "$t" = "$d" ] || cp "$d/SHA256SUMS" "$t/"; done
     for d in "$XFER"/*; do
         local size; size=$(du -sb "$d" | cut -f1)
         [ "$size" -lt "$max" ] || die "$d is $size bytes: over one transfer"
@@ -130,11 +134,21 @@ llms() { "$W/llms" --socket "$W/llmsd.sock" "$@"; }
 
 start() {
     local limit=${1:-540}
-    cd "$PARTS" && sha256sum -c --quiet SHA256SUMS || die "checksums"
-    log "unpacking the vLLM and SGLang bundles"
+    local sweep=$ROOT/sweeps/gpu-qwen2.5-3b.toml
+    if [ -n "${NO_SGLANG:-}" ]; then
+        cd "$PARTS" && sha256sum -c --quiet --ignore-missing SHA256SUMS || die "checksums"
+        # The same sweep less its [[engine]] kind = "sglang" block.
+        awk 'BEGIN{RS=""; ORS="\n\n"} !/kind = "sglang"/' "$sweep" | sed 's/ vs SGLang 0.5.15//' > "$W/gpu-vllm-only.toml"
+        sweep=$W/gpu-vllm-only.toml
+    else
+        cd "$PARTS" && sha256sum -c --quiet SHA256SUMS || die "checksums"
+    fi
+    log "unpacking the bundles"
     rm -rf "$W/v" "$W/s" && mkdir -p "$W/v" "$W/s"
     cat "$PARTS"/vllm-bundle.tar.xz.part-* | xz -dc -T0 | tar -x -C "$W/v" || die "vLLM bundle"
-    cat "$PARTS"/sglang-bundle.tar.xz.part-* | xz -dc -T0 | tar -x -C "$W/s" site || die "SGLang bundle"
+    if [ -z "${NO_SGLANG:-}" ]; then
+        cat "$PARTS"/sglang-bundle.tar.xz.part-* | xz -dc -T0 | tar -x -C "$W/s" site || die "SGLang bundle"
+    fi
     rm -rf "$W/model" && mv "$W/v/model" "$W/model"
     log "random bf16 weights on the GPU"
     PYTHONPATH=$W/v/site python3 "$ROOT/bench/gpu/vllm/make_weights.py" "$W/model" cuda \
@@ -157,7 +171,7 @@ EOF
         --state-dir "$W/state" --gpu nvml > "$W/logs/llmsd.log" 2>&1 < /dev/null &
     for _ in $(seq 100); do [ -S "$W/llmsd.sock" ] && break; sleep 0.1; done
     "$W/llmsd" doctor --config "$W/llmsd.toml" --socket "$W/llmsd.sock" --state-dir "$W/state" >&2
-    llms submit "$ROOT/sweeps/gpu-qwen2.5-3b.toml" || die "submit"
+    llms submit "$sweep" || die "submit"
     # The rest of this call's time (SECONDS counts from the script's start).
     collect $((limit - SECONDS))
 }
