@@ -15,6 +15,8 @@
 #            scripts/gpu-sweep.sh start 540                                  (after the last)
 #   or, short of device time, without SGLang (transfers 01 to 03 only):
 #            NO_SGLANG=1 scripts/gpu-sweep.sh start 540
+#   WITH_CONVERSATIONS=1 also runs sweeps/gpu-qwen2.5-3b-conversation.toml (all transfers;
+#   five more engine starts: plan an allowance of its own).
 #            scripts/gpu-sweep.sh collect 560                                (until "all done")
 #
 # `start` runs once per machine (a second one would unpack over running engines); after it,
@@ -199,6 +201,10 @@ llama_job() {
             [ -f "$W/$s.queued" ] && continue
             llms submit "$ROOT/sweeps/$s.toml" && touch "$W/$s.queued" || return 0
         done
+        # Conversations with caching on and off (vLLM, SGLang and llama.cpp), when asked.
+        if [ -n "${WITH_CONVERSATIONS:-}" ] && [ -z "${NO_SGLANG:-}" ] && [ ! -f "$W/conversation.queued" ]; then
+            llms submit "$ROOT/sweeps/gpu-qwen2.5-3b-conversation.toml" && touch "$W/conversation.queued" || return 0
+        fi
         touch "$W/llama.job"
     elif ! pgrep -f "$W/llama/build|gguf_qwen2.py" >/dev/null; then
         log "llama.cpp: the build or the GGUF ended without a result:"

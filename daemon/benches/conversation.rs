@@ -42,6 +42,7 @@ fn workload(url: &str, tokens: u32, prefix: &str, turns: Option<u32>) -> Workloa
             turns_dist: None,
             think_exponential: false,
             seed: 0,
+            system: None,
         })
     });
     w

@@ -1,6 +1,7 @@
 //! A conversation on the wire, against a bare server that records every request: each turn
 //! carries the session's header, and the second turn resends the first turn's user message
-//! and the answer the server streamed, as an assistant message.
+//! and the answer the server streamed, as an assistant message; the system prompt every
+//! session shares opens each session, the same in all of them.
 #![allow(clippy::unwrap_used)]
 
 use llms_shared::Load;
@@ -93,6 +94,7 @@ async fn each_turn_carries_the_session_and_resends_the_answer() {
             turns_dist: None,
             think_exponential: false,
             seed: 0,
+            system: Some("Answer briefly.".into()),
         })),
         trace: None,
     };
@@ -138,14 +140,19 @@ async fn each_turn_carries_the_session_and_resends_the_answer() {
     assert_eq!(
         messages(1),
         serde_json::json!([
+            {"role": "system", "content": "Answer briefly."},
             {"role": "user", "content": "first?"},
             {"role": "assistant", "content": "Hello!"},
             {"role": "user", "content": "second?"},
         ])
     );
-    // Session 1 starts over, its first turn alone (request 2 of the run: message 2 % 2).
+    // Session 1 starts over, its first turn alone after the same system prompt (request 2 of
+    // the run: message 2 % 2).
     assert_eq!(
         messages(2),
-        serde_json::json!([{"role": "user", "content": "first?"}])
+        serde_json::json!([
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "first?"},
+        ])
     );
 }

@@ -299,6 +299,46 @@ async fn conversations_resend_the_history_the_engine_answered() {
     assert_eq!(v["ttft_by_turn_ms"]["2"]["count"], 4);
 }
 
+/// Conversations with a shared system prompt (`--prefix-tokens`): every session opens with the
+/// same 64-token system message, then its own first user message (made unique), so an engine
+/// serves the system prompt of every session after the first from its cache, and nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_share_their_system_prompt_and_nothing_else() {
+    let eng = Engine::start(fixed(0.5, 0.2));
+    let args = "--workload conversation --turns 2 --concurrency 1 --requests 6 \
+                --output-tokens 5 --input-tokens 40 --prefix-tokens 64";
+    let points = common::run_points(&eng.url, &words(args)).await;
+    let truth = eng.truth().await;
+    let (p, records) = &points[0];
+    assert_eq!((p.completed, p.failed), (6, 0));
+    let firsts: Vec<&llms_shared::RequestRecord> =
+        records.iter().filter(|r| r.turn == Some(1)).collect();
+    assert_eq!(firsts.len(), 3);
+    let prompt: Vec<u64> = firsts.iter().map(|r| truth[&r.id].prompt_tokens).collect();
+    // The same shape each time: the 40-token message, the 64-token system prompt and the
+    // system message's own markers.
+    assert!(prompt.iter().all(|n| *n == prompt[0]), "{prompt:?}");
+    assert!((40 + 64..40 + 64 + 32).contains(&prompt[0]), "{prompt:?}");
+    // The first session finds nothing cached; the later ones find the system prompt (in the
+    // engine's 16-token blocks) and not their own message.
+    assert_eq!(firsts[0].usage.cached_tokens, Some(0));
+    for r in &firsts[1..] {
+        let cached = r.usage.cached_tokens.unwrap();
+        assert_eq!(cached, truth[&r.id].cached_tokens);
+        assert!(
+            cached >= 64 && cached <= prompt[0] - 40 + 16,
+            "{}: {cached}",
+            r.id
+        );
+    }
+    // Hits are by design in a conversation: no flag.
+    assert!(
+        !p.flags.iter().any(|f| f == "prefix_cache_hits"),
+        "{:?}",
+        p.flags
+    );
+}
+
 /// At a rate, sessions start at the arrivals; the next point's sessions start afresh (their
 /// first turns are new prompts, not cached), and a batch is refused for conversations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,7 +76,8 @@ pub struct WorkloadDef {
     /// `shared_prefix`: how many groups, each with its own prefix.
     #[serde(default)]
     pub groups: Option<u32>,
-    /// `shared_prefix`: tokens of each group's prefix, exactly.
+    /// `shared_prefix`: tokens of each group's prefix, exactly. `conversation`: tokens of the
+    /// system prompt every session opens with (the same text in all of them).
     #[serde(default)]
     pub prefix_tokens: Option<u32>,
     /// `shared_prefix`: draw groups by Zipf's law with this exponent (above 0; group 1 the

@@ -122,6 +122,8 @@ pub struct BenchArgs {
     #[arg(long, value_parser = positive::<u32>)]
     pub groups: Option<u32>,
     /// shared-prefix: tokens of each group's prefix, exactly (its 9-digit group tag included).
+    /// conversation: tokens of the system prompt every session opens with (the same text in
+    /// all of them).
     #[arg(long, value_parser = positive::<u32>)]
     pub prefix_tokens: Option<u32>,
     /// shared-prefix: draw groups by Zipf's law with this exponent [default: uniformly].

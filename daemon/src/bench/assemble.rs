@@ -75,11 +75,12 @@ pub(super) fn replayed_again(c: &RunConfig, dialogues: Option<&Vec<Dialogue>>) -
     })
 }
 
-/// A conversation workload's settings; `None` for other workloads.
+/// A conversation workload's settings, with a dataset's dialogues and the system prompt every
+/// session shares, where there are any; `None` for other workloads.
 pub(super) fn conversation(
     c: &RunConfig,
     built: &Built,
-    dialogues: Option<Arc<Vec<Dialogue>>>,
+    (dialogues, system): (Option<Arc<Vec<Dialogue>>>, Option<String>),
     opts: &RequestOptions,
     pre: Preambles,
 ) -> Option<Arc<Conversation>> {
@@ -89,6 +90,7 @@ pub(super) fn conversation(
         session_header,
         turns_dist,
         think_exponential,
+        ..
     } = &c.workload.shape
     else {
         return None;
@@ -107,5 +109,6 @@ pub(super) fn conversation(
         turns_dist: *turns_dist,
         think_exponential: *think_exponential,
         seed: c.seed,
+        system,
     }))
 }

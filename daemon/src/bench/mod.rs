@@ -317,7 +317,15 @@ impl Session {
         let dialogues = assemble::dialogues(&c)?;
         let mut warnings = built.warnings.clone();
         warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
-        let conversation = assemble::conversation(&c, &built, dialogues.clone(), &opts, pre);
+        let system = match &c.workload.shape {
+            Shape::Conversation {
+                system_tokens: Some(n),
+                ..
+            } => Some(shared_prefix::system_prompt(&http, &base, &opts, *n).await?),
+            _ => None,
+        };
+        let conversation =
+            assemble::conversation(&c, &built, (dialogues.clone(), system), &opts, pre);
         // What was sent: a dataset's whole conversations, where it replays them.
         let sent: Vec<Prompt> = match &dialogues {
             Some(d) => d.iter().map(|d| d.as_prompt()).collect(),

@@ -55,6 +55,10 @@ pub enum Shape {
         turns_dist: Option<super::dist::Dist>,
         /// Think times drawn exponentially with `think_ms` as their mean.
         think_exponential: bool,
+        /// A system prompt of exactly this many tokens opens every session, the same text
+        /// for all of them (a chat product's instructions: the engine may cache it across
+        /// sessions); none: sessions share nothing.
+        system_tokens: Option<u32>,
     },
     /// A trace replayed at its times (divided by the point's speed): each request's prompt
     /// made of the trace's blocks (`block_tokens` each), so requests share exactly the blocks
@@ -109,6 +113,7 @@ impl Shape {
     pub fn shared_tokens(&self) -> Option<u64> {
         match self {
             Shape::SharedPrefix { prefix_tokens, .. } => Some(u64::from(*prefix_tokens)),
+            Shape::Conversation { system_tokens, .. } => system_tokens.map(u64::from),
             _ => None,
         }
     }
@@ -188,17 +193,20 @@ impl Shape {
                 shared_prefix_of(&p)
             }
             "conversation" => {
-                only("shared_prefix", &prefix)?;
+                // prefix_tokens: the system prompt every session shares.
+                only("shared_prefix", &[prefix[0], prefix[2]])?;
                 only("trace", &trace)?;
                 conversation_of(p)
             }
             "trace" => {
-                only("shared_prefix", &prefix)?;
+                only("shared_prefix", &[prefix[0], prefix[2]])?;
+                only("shared_prefix or conversation", &[prefix[1]])?;
                 only("conversation", &conversation)?;
                 trace_of(&p)
             }
             _ => {
-                only("shared_prefix", &prefix)?;
+                only("shared_prefix", &[prefix[0], prefix[2]])?;
+                only("shared_prefix or conversation", &[prefix[1]])?;
                 only("conversation", &conversation)?;
                 only("trace", &trace)?;
                 Ok(Shape::Single)
@@ -336,12 +344,23 @@ fn conversation_of(p: Params) -> Result<Shape, (&'static str, String)> {
             "dataset is for output lengths (a dataset's conversations give their own turns with prompts)".into(),
         ));
     }
+    let system_tokens = match p.prefix_tokens {
+        None => None,
+        Some(n @ 1..=65_536) => Some(n),
+        Some(n) => {
+            return Err((
+                "prefix_tokens",
+                format!("must be between 1 and 65536, got {n}"),
+            ));
+        }
+    };
     Ok(Shape::Conversation {
         turns,
         think_ms,
         session_header: p.session_header,
         turns_dist: p.turns_dist,
         think_exponential: p.think_exponential.unwrap_or(false),
+        system_tokens,
     })
 }
 
@@ -393,6 +412,7 @@ pub fn report(
             prefix_tokens,
             zipf,
         } => (Some(*groups), Some(*prefix_tokens), *zipf),
+        Shape::Conversation { system_tokens, .. } => (None, *system_tokens, None),
         _ => (None, None, None),
     };
     let (turns, think_ms, session_header) = match shape {
@@ -476,7 +496,24 @@ mod tests {
                 session_header: Some("x-session-id".into()),
                 turns_dist: None,
                 think_exponential: false,
+                system_tokens: None,
             })
+        );
+        // A conversation's prefix_tokens: the system prompt every session shares.
+        let with_system = WorkloadDef {
+            prefix_tokens: Some(300),
+            ..talk(Some(4), None, None)
+        };
+        let shape = Shape::from_def(Some(&with_system)).unwrap();
+        assert_eq!(shape.shared_tokens(), Some(300));
+        assert!(!shape.judges_hits());
+        let groups = WorkloadDef {
+            groups: Some(2),
+            ..with_system
+        };
+        assert_eq!(
+            Shape::from_def(Some(&groups)).unwrap_err(),
+            "workload.groups: only for the shared_prefix workload"
         );
         for (d, want) in [
             (def("chat"), "workload.kind: 'chat' is not"),

@@ -44,6 +44,9 @@ pub struct Conversation {
     pub think_exponential: bool,
     /// Seed of the draws.
     pub seed: u64,
+    /// A system message every session opens with, the same text for all (after it, the
+    /// first user message carries the session's preamble, so only this is shared).
+    pub system: Option<String>,
 }
 
 impl Conversation {
@@ -148,6 +151,15 @@ impl Workload {
             if t == 0 && c.unique {
                 new =
                     with_preamble(&Prompt::Messages(new), &preamble(self.salt, seq)).as_messages();
+            }
+            if let (0, Some(system)) = (t, &c.system) {
+                new.insert(
+                    0,
+                    Message {
+                        role: "system".into(),
+                        content: system.clone(),
+                    },
+                );
             }
             let mut messages = history.clone();
             messages.extend(new.iter().cloned());
