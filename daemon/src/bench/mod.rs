@@ -318,6 +318,15 @@ impl Session {
         let mut warnings = built.warnings.clone();
         warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
         let system = match &c.workload.shape {
+            // A dataset's conversations bring their own system messages: two would be sent.
+            Shape::Conversation {
+                system_tokens: Some(_),
+                ..
+            } if dialogues.is_some() => {
+                return Err(BenchError::Usage(
+                    "--prefix-tokens: a dataset's conversations bring their own system messages; give one or the other".into(),
+                ));
+            }
             Shape::Conversation {
                 system_tokens: Some(n),
                 ..

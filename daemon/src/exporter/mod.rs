@@ -48,6 +48,10 @@ pub struct Sources {
     pub start_unix_s: f64,
 }
 
+/// One render at a time: a scraper that reconnects in a loop queues behind it rather than
+/// piling up blocking work.
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 impl Sources {
     /// The state now (reads files: call off the runtime's worker threads).
     pub fn snapshot(&self) -> render::Snapshot {
@@ -165,6 +169,7 @@ async fn answer(mut stream: TcpStream, sources: &Sources) -> std::io::Result<()>
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        503 => "Service Unavailable",
         _ => "Request Header Fields Too Large",
     };
     let head = format!(
@@ -186,10 +191,18 @@ async fn route(head: &[u8], sources: &Sources) -> (u16, &'static str, String) {
     let path = path.split('?').next().unwrap_or(path);
     match (req.method, path) {
         (Some("GET"), "/metrics") => {
+            let Ok(permit) = RENDERS.acquire().await else {
+                return (503, "text/plain", "closing\n".into());
+            };
             let s = sources.clone();
-            let text = tokio::task::spawn_blocking(move || render::render(&s.snapshot()))
-                .await
-                .unwrap_or_default();
+            // The permit goes with the render, so a render whose connection closed still
+            // counts until it ends.
+            let text = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                render::render(&s.snapshot())
+            })
+            .await
+            .unwrap_or_default();
             (200, render::CONTENT_TYPE, text)
         }
         (Some("GET"), "/") => (

@@ -273,7 +273,8 @@ fn engines(out: &mut Out, list: &[EngineInfo], now_ms: u64) {
         "llmsd_engine_uptime_seconds",
         "Seconds since an engine that has not stopped was launched",
     );
-    let restarts = out.counter(
+    // A gauge: it is counted from the engines llmsd still lists, which drop the oldest.
+    let restarts = out.gauge(
         "llmsd_engine_restarts",
         "Times a job's engine was started again (after a daemon restart), per job and engine",
     );
@@ -332,7 +333,7 @@ fn engines(out: &mut Out, list: &[EngineInfo], now_ms: u64) {
     for ((job, name, kind), n) in starts {
         let job = job.to_string();
         let l = labels(&[("job_id", &job), ("engine", name), ("kind", kind)]);
-        add(&restarts, &l, Some(f64::from(n - 1)));
+        set(&restarts, &l, Some(f64::from(n - 1)));
     }
 }
 
@@ -380,7 +381,9 @@ fn gpus(out: &mut Out, samples: &[GpuSample], list: &[EngineInfo]) {
         set(&total, &l, g.mem_total.map(|b| b as f64));
         set(&power, &l, f(g.power_mw, 0.001));
         set(&limit, &l, f(g.power_limit_mw, 0.001));
-        add(&energy, &l, g.energy_mj.map(|mj| mj as f64 / 1000.0));
+        // Without `engine`: a counter must keep its series when the engines on it change.
+        let by_gpu = labels(&[("gpu", &index), ("name", &g.name)]);
+        add(&energy, &by_gpu, g.energy_mj.map(|mj| mj as f64 / 1000.0));
         set(&temp, &l, f(g.temp_c, 1.0));
         set(&clock, &l, f(g.sm_clock_mhz, 1e6));
         for e in list {

@@ -145,15 +145,15 @@ fn every_figure_in_base_units_with_its_labels() {
         5000.0
     );
     // The stopped engine of the same job and name counts as one restart; it has no gauges.
-    assert_eq!(
-        value(&t, "llmsd_engine_restarts_total", &[("job_id", "2")]),
-        1.0
-    );
+    assert_eq!(value(&t, "llmsd_engine_restarts", &[("job_id", "2")]), 1.0);
     assert!(!t.contains("llmsd_engine_uptime_seconds{engine_id=\"3\""));
     let g = [("gpu", "0"), ("engine", "vllm-a")];
     assert_eq!(value(&t, "llmsd_gpu_utilization_ratio", &g), 0.87);
     assert_eq!(value(&t, "llmsd_gpu_power_watts", &g), 512.0);
-    assert_eq!(value(&t, "llmsd_gpu_energy_joules_total", &g), 1234.567);
+    assert_eq!(
+        value(&t, "llmsd_gpu_energy_joules_total", &[("gpu", "0")]),
+        1234.567
+    );
     assert_eq!(value(&t, "llmsd_gpu_sm_clock_hertz", &g), 1.98e9);
     assert_eq!(
         value(&t, "llmsd_gpu_engine_memory_bytes", &[("engine_id", "7")]),

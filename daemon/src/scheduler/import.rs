@@ -81,7 +81,8 @@ fn record(
         "load": {},
     }))
     .map_err(|e| ApiError::Internal(format!("imported sweep: {e}")))?;
-    let failed = rows.iter().filter(|r| r.point.is_none()).count() as u32;
+    // As everywhere else (and as `llmsd repair` recounts): a point failed when it has an error.
+    let failed = rows.iter().filter(|r| r.error.is_some()).count() as u32;
     let now = llms_shared::clock::now_ms();
     Ok(JobRecord {
         id,
@@ -127,9 +128,11 @@ impl SchedulerHandle {
             return Err(ApiError::Conflict(format!("nothing is stored now: {why}")));
         }
         let rows = check(&req)?;
-        let store = &self.inner.store;
-        let job = {
-            let _g = crate::sync::lock(&self.inner.jobs_lock);
+        // Store writes and syncs are blocking work: off the runtime.
+        let me = self.clone();
+        let (job, req, rows) = tokio::task::spawn_blocking(move || {
+            let store = &me.inner.store;
+            let _g = crate::sync::lock(&me.inner.jobs_lock);
             let id = store.next_job_id().map_err(internal)?;
             let order = store
                 .jobs()
@@ -146,13 +149,23 @@ impl SchedulerHandle {
             }
             // The job last: a job in the store always has its points.
             store.put_job(&job).map_err(internal)?;
-            job
-        };
+            Ok::<_, ApiError>((job, req, rows))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let store = self.inner.store.clone();
         store.flush().await.map_err(internal)?;
-        store.journal_job(&job, &[]).map_err(internal)?;
-        store.journal_points(job.id, &rows).map_err(internal)?;
+        let (s, j) = (store.clone(), job.clone());
+        let n = rows.len();
+        tokio::task::spawn_blocking(move || {
+            s.journal_job(&j, &[])?;
+            s.journal_points(j.id, &rows)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(internal)?;
         store.flush().await.map_err(internal)?;
-        tracing::info!(job = job.id, points = rows.len(), origin = %req.origin, "imported");
+        tracing::info!(job = job.id, points = n, origin = %req.origin, "imported");
         self.bump();
         Ok(job.id)
     }

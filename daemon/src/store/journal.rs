@@ -92,8 +92,16 @@ impl Journal {
 
     /// Append `line` to job `job`'s file and make it durable.
     pub fn append(&self, job: u64, line: &Line) -> std::io::Result<()> {
-        let mut text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-        text.push(b'\n');
+        self.append_all(job, std::slice::from_ref(line))
+    }
+
+    /// Append `lines` to job `job`'s journal and make them durable together (one sync).
+    pub fn append_all(&self, job: u64, lines: &[Line]) -> std::io::Result<()> {
+        let mut text = Vec::new();
+        for line in lines {
+            serde_json::to_writer(&mut text, line).map_err(std::io::Error::other)?;
+            text.push(b'\n');
+        }
         std::fs::create_dir_all(&self.dir)?;
         let mut f = std::fs::OpenOptions::new()
             .create(true)

@@ -213,12 +213,13 @@ impl Store {
         Ok(())
     }
 
-    /// Journal finished points written and flushed together (an import's).
+    /// Journal finished points written and flushed together (an import's), with one sync.
     pub fn journal_points(&self, job: u64, rows: &[ResultRow]) -> Result<()> {
-        for r in rows {
-            self.journal
-                .append(job, &Line::Point(Box::new(r.clone())))?;
-        }
+        let lines: Vec<Line> = rows
+            .iter()
+            .map(|r| Line::Point(Box::new(r.clone())))
+            .collect();
+        self.journal.append_all(job, &lines)?;
         Ok(())
     }
 

@@ -38,7 +38,12 @@ pub fn read(path: &Path, name: Option<&str>) -> Result<Imported, String> {
         .map_or("imported".into(), |s| s.to_string_lossy().into_owned());
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let parsed = parse(&text, &stem).map_err(|e| format!("{shown}: {e}"))?;
-    let (format, job_name, rows) = parsed;
+    let (format, job_name, mut rows) = parsed;
+    // The daemon keeps an import's summaries only: raw records (a `--raw` results file)
+    // would only make the call too large to send.
+    for p in rows.iter_mut().filter_map(|r| r.point.as_mut()) {
+        p.requests.clear();
+    }
     Ok(Imported {
         format,
         request: ImportRequest {
@@ -90,6 +95,28 @@ mod tests {
         let e = parse("{\"hello\": 1}", "x").unwrap_err();
         assert!(e.contains("vllm bench serve --save-result"), "{e}");
         assert!(parse("", "x").unwrap_err().contains("not JSON"));
+    }
+
+    #[test]
+    fn an_llms_results_file_keeps_its_failed_points_load() {
+        let (job, rows) = crate::fixtures::sweep();
+        assert!(
+            rows.iter().any(|r| r.point.is_none()),
+            "the fixture has a failed point"
+        );
+        let saved = crate::output::results_json(&crate::output::JobResults {
+            job: job.id,
+            name: job.name.clone(),
+            state: job.state,
+            rows: rows.clone(),
+        })
+        .unwrap();
+        let (format, name, back) = parse(&saved.to_string(), "x").unwrap();
+        assert_eq!((format, name.as_str()), ("llms", job.name.as_str()));
+        assert_eq!(back.len(), rows.len());
+        for (a, b) in back.iter().zip(&rows) {
+            assert_eq!(a.load, b.load, "point {}", b.index);
+        }
     }
 
     #[test]

@@ -166,10 +166,21 @@ fn load(row: &ResultRow, p: &PointResult) -> Value {
 /// A Statistics object from a point's latency figures (ms), with `stddev` and `min` from
 /// the records' values (seconds) where there are any.
 fn statistics(units: &str, s: &LatencyStats, values: &[f64]) -> Value {
-    let mut m = json!({
-        "units": units, "mean": s.mean, "p50": s.p50, "p90": s.p90, "p95": s.p95, "p99": s.p99,
-        "max": s.max,
-    });
+    let mut m = json!({"units": units, "mean": s.mean});
+    // A latency of exactly 0 is one the source never gave (an imported vLLM run without that
+    // percentile): left out rather than written as a measurement.
+    let known = [
+        ("p50", s.p50),
+        ("p90", s.p90),
+        ("p95", s.p95),
+        ("p99", s.p99),
+        ("max", s.max),
+    ];
+    for (k, v) in known {
+        if v > 0.0 {
+            m[k] = json!(v);
+        }
+    }
     if !values.is_empty() {
         m["stddev"] = json!(stats::std_dev(values) * 1e3);
         m["min"] = json!(stats::min(values) * 1e3);
@@ -224,9 +235,10 @@ fn observability(row: &ResultRow, p: &PointResult) -> Value {
             json!({"units": "percent", "mean": u}),
         );
     }
-    if let Some(w) = mean(|g| g.mean_power_w) {
-        // Over all the point's GPUs: their sum.
-        let total = w * gpus.len() as f64;
+    let powers: Vec<f64> = gpus.iter().filter_map(|g| g.mean_power_w).collect();
+    if !powers.is_empty() {
+        // Over the point's GPUs that read power: their sum.
+        let total: f64 = powers.iter().sum();
         agg.insert(
             "power_consumption".into(),
             json!({"units": "Watts", "mean": total}),

@@ -66,15 +66,11 @@ fn point(job: u64, row: &ResultRow, p: &PointResult, meta: &JobMeta) -> Map<Stri
     );
     m.insert("output_throughput".into(), json!(p.output_throughput));
     m.insert("total_token_throughput".into(), json!(p.total_throughput));
-    if let Some(a) = &p.achieved {
-        m.insert("max_concurrent_requests".into(), json!(a.concurrency_max));
-    }
     let recs = &p.requests;
     if !recs.is_empty() {
-        m.insert(
-            "max_output_tokens_per_s".into(),
-            json!(peak_tokens_per_s(recs)),
-        );
+        let (tokens, requests) = peaks(recs);
+        m.insert("max_output_tokens_per_s".into(), json!(tokens));
+        m.insert("max_concurrent_requests".into(), json!(requests));
         detailed(&mut m, recs);
     }
     let with_records: [(&str, &LatencyStats, Vec<f64>); 4] = [
@@ -169,16 +165,33 @@ fn detailed(m: &mut Map<String, Value>, recs: &[RequestRecord]) {
     );
 }
 
-/// The most output tokens received in any whole second of the point (by each chunk's time
-/// from the point's start).
-fn peak_tokens_per_s(recs: &[RequestRecord]) -> f64 {
+/// vLLM's two peaks, computed its way (vLLM 0.11 to 0.20, successful requests only, whole
+/// seconds from the first one's start): `max_output_tokens_per_s`, the most chunks in one
+/// second (vLLM counts a chunk as a token), and `max_concurrent_requests`, the most requests
+/// whose span `[start, end]` in whole seconds covers one of those seconds (it counts
+/// requests that ran one after another within a second as concurrent, as vLLM does).
+fn peaks(recs: &[RequestRecord]) -> (f64, u64) {
+    let ok: Vec<&RequestRecord> = recs.iter().filter(|r| stats::completed(r)).collect();
+    let Some(t0) = ok.iter().map(|r| r.start_ns).min() else {
+        return (0.0, 0);
+    };
+    let sec = |ns: u64| (ns - t0) / 1_000_000_000;
     let mut per_s: std::collections::BTreeMap<u64, u64> = Default::default();
-    for r in recs {
-        for (at, n) in &r.chunks {
-            *per_s.entry((r.start_ns + at) / 1_000_000_000).or_default() += u64::from(*n);
+    for r in &ok {
+        for (at, _) in &r.chunks {
+            *per_s.entry(sec(r.start_ns + at)).or_default() += 1;
         }
     }
-    per_s.values().copied().max().unwrap_or(0) as f64
+    let busiest = per_s
+        .keys()
+        .map(|b| {
+            ok.iter()
+                .filter(|r| (sec(r.start_ns)..=sec(r.start_ns + r.end_ns)).contains(b))
+                .count() as u64
+        })
+        .max()
+        .unwrap_or(0);
+    (per_s.values().copied().max().unwrap_or(0) as f64, busiest)
 }
 
 /// Unix ms as vLLM's `date` (`%Y%m%d-%H%M%S`, here in UTC).
@@ -334,6 +347,10 @@ fn row(v: &Value, index: u32) -> Result<ResultRow, String> {
     }
     if missing {
         p.flags.push("percentiles_missing".into());
+    }
+    // vLLM writes end-to-end latency only when asked (`--percentile-metrics ...,e2el`).
+    if opt(v, "mean_e2el_ms").is_none() {
+        p.flags.push("e2e_missing".into());
     }
     let engine = text(v, "label")
         .or_else(|| text(v, "llms_engine"))

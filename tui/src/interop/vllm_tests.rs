@@ -61,6 +61,18 @@ fn a_vllm_result_reads_as_one_point() {
     assert_eq!(p.ttft_ms.p95, 0.0);
     assert!(p.flags.contains(&"percentiles_missing".to_string()));
     assert_eq!(vllm_date(r.finished_ms), f["date"].as_str().unwrap());
+    assert!(!p.flags.contains(&"e2e_missing".to_string()));
+    // A default run (no e2el keys): E2E is said to be missing, not read as 0 ms.
+    let mut bare = fixture();
+    bare.as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.ends_with("_e2el_ms"));
+    let p = read(&bare.to_string()).unwrap().remove(0).point.unwrap();
+    assert!(
+        p.flags.contains(&"e2e_missing".to_string()),
+        "{:?}",
+        p.flags
+    );
 }
 
 #[test]
@@ -150,8 +162,10 @@ fn raw_records_give_stds_and_the_detailed_arrays() {
     assert_eq!(o["start_times"], json!([0.0, 0.01, 0.02]));
     // Population std of TTFTs 100 and 300 ms.
     assert!((o["std_ttft_ms"].as_f64().unwrap() - 100.0).abs() < 1e-9);
-    // Tokens by whole second of arrival: all 5 in the first.
+    // vLLM's peaks: chunks (not tokens) by whole second of arrival, all 5 in the first; the
+    // two successful requests both cover that second.
     assert_eq!(o["max_output_tokens_per_s"], json!(5.0));
+    assert_eq!(o["max_concurrent_requests"], json!(2));
     assert_eq!(o["request_rate"], json!("inf"));
     assert_eq!(o["max_concurrency"], json!(2));
     assert_eq!(o["llms_load"], json!("concurrency 2"));
@@ -174,6 +188,7 @@ fn raw_records_give_stds_and_the_detailed_arrays() {
         &JobMeta::default(),
     );
     assert!(bare[0].get("std_ttft_ms").is_none() && bare[0].get("ttfts").is_none());
+    assert!(bare[0].get("max_concurrent_requests").is_none());
     assert_eq!(bare[0]["request_rate"], json!(4.0));
     assert_eq!(bare[0]["max_concurrency"], Value::Null);
 }

@@ -35,7 +35,8 @@ impl JobResults {
     }
 }
 
-/// `{"job", "name", "state", "points": [...], "failed": [{"index", "engine", "kind", "error"}]}`.
+/// `{"job", "name", "state", "points": [...], "failed": [{"index", "engine", "kind", "load",
+/// "error"}]}`.
 /// Each point is the `llmsd bench --json` point object with `"index"`, `"engine"` and
 /// `"kind"` added, `"engine_version"` when the engine reported one, `"gpu"` (the daemon's
 /// `PointGpu`) when there are GPU figures, and `"workload"` (what the requests sent, as
@@ -64,8 +65,10 @@ pub fn results_json(r: &JobResults) -> Result<Value, serde_json::Error> {
     }
     let mut failed = Vec::new();
     for (row, error) in r.failures() {
-        let mut v =
-            json!({"index": row.index, "engine": row.engine, "kind": row.kind, "error": error});
+        let mut v = json!({
+            "index": row.index, "engine": row.engine, "kind": row.kind, "load": row.load,
+            "error": error,
+        });
         if let Value::Object(m) = &mut v {
             search_keys(m, row)?;
         }

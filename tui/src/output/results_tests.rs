@@ -99,7 +99,7 @@ fn json_adds_engine_kind_index_and_gpu() {
     let failed = v["failed"].as_array().unwrap();
     assert_eq!(
         failed[0],
-        serde_json::json!({"index": 2, "engine": "sg|lang", "kind": "vllm", "error": "engine exited\nlast log line"})
+        serde_json::json!({"index": 2, "engine": "sg|lang", "kind": "vllm", "load": null, "error": "engine exited\nlast log line"})
     );
 }
 

@@ -141,7 +141,12 @@ fn parse(v: &Value) -> Result<(JobSummary, Vec<ResultRow>), String> {
                 .ok_or(format!("failed[{i}].index: not a number"))?,
             engine: s("engine"),
             kind: s("kind"),
-            load: None,
+            load: f
+                .get("load")
+                .filter(|l| !l.is_null())
+                .map(|l| serde_json::from_value(l.clone()))
+                .transpose()
+                .map_err(|e| format!("failed[{i}].load: {e}"))?,
             error: Some(s("error")),
             point: None,
             gpu: None,
