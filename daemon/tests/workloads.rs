@@ -614,6 +614,13 @@ async fn a_sharegpt_dataset_is_replayed_with_all_its_turns() {
     // question?" + "\n" + "<|assistant|>\n".
     assert_eq!(prompt(0), 11 + 10 + 14 + 1 + 9 + 15 + 1 + 14);
     assert_eq!(prompt(3), 9 + 10 + 20 + 1 + 14);
+    // The dataset brings its own system messages: a shared one as well is refused.
+    let both = format!("{args} --prefix-tokens 64");
+    let e = Session::open(bench_args(&eng.url, &words(&both)).config().unwrap())
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("--prefix-tokens"), "{e}");
     // More sessions than conversations: replayed again, and said.
     let more = args.replace("--requests 16", "--requests 32");
     let mut s = Session::open(bench_args(&eng.url, &words(&more)).config().unwrap())
