@@ -109,22 +109,24 @@ fn own(out: &mut Out, o: &Own) {
         "llmsd's version",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
     );
-    let none = labels(&[]);
-    let g = out.gauge(
+    let mut single = |name: &str, help: &str, v: Option<f64>| {
+        set(&out.gauge(name, help), &labels(&[]), v);
+    };
+    single(
         "llmsd_process_resident_memory_bytes",
         "llmsd's resident memory",
+        o.rss_bytes.map(|b| b as f64),
     );
-    set(&g, &none, o.rss_bytes.map(|b| b as f64));
-    let g = out.gauge(
+    single(
         "llmsd_process_start_time_seconds",
         "When llmsd started, unix seconds",
+        Some(o.start_unix_s),
     );
-    set(&g, &none, Some(o.start_unix_s));
-    let g = out.gauge(
+    single(
         "llmsd_store_size_bytes",
         "The store's size on disk (sled and the journal)",
+        o.store_bytes.map(|b| b as f64),
     );
-    set(&g, &none, o.store_bytes.map(|b| b as f64));
     let c = out.counter(
         "llmsd_api_calls",
         "API calls since llmsd started, by method",
@@ -337,19 +339,19 @@ fn engines(out: &mut Out, list: &[EngineInfo], now_ms: u64) {
     }
 }
 
-/// The engines (by name, `+`-joined) whose processes hold memory on `g`.
-fn holders(g: &GpuSample, list: &[EngineInfo]) -> String {
-    let mut names: Vec<&str> = list
-        .iter()
-        .filter(|e| {
-            let pids: Vec<u32> = e.pids.iter().copied().chain(e.pid).collect();
-            g.processes.iter().any(|(p, _)| pids.contains(p))
+/// Bytes each engine's processes hold on `g` (engines holding none left out).
+fn held<'a>(g: &GpuSample, list: &'a [EngineInfo]) -> Vec<(&'a EngineInfo, u64)> {
+    list.iter()
+        .filter_map(|e| {
+            let bytes: u64 = g
+                .processes
+                .iter()
+                .filter(|(p, _)| e.pid == Some(*p) || e.pids.contains(p))
+                .map(|(_, b)| b)
+                .sum();
+            (bytes > 0).then_some((e, bytes))
         })
-        .map(|e| e.name.as_str())
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names.join("+")
+        .collect()
 }
 
 fn gpus(out: &mut Out, samples: &[GpuSample], list: &[EngineInfo]) {
@@ -373,7 +375,12 @@ fn gpus(out: &mut Out, samples: &[GpuSample], list: &[EngineInfo]) {
     );
     for g in samples {
         let index = g.index.to_string();
-        let who = holders(g, list);
+        let held = held(g, list);
+        // The engines whose processes hold memory here, by name, `+`-joined.
+        let mut names: Vec<&str> = held.iter().map(|(e, _)| e.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let who = names.join("+");
         let l = labels(&[("gpu", &index), ("name", &g.name), ("engine", &who)]);
         let f = |v: Option<u32>, scale: f64| v.map(|v| f64::from(v) * scale);
         set(&util, &l, f(g.util_pct, 0.01));
@@ -386,24 +393,15 @@ fn gpus(out: &mut Out, samples: &[GpuSample], list: &[EngineInfo]) {
         add(&energy, &by_gpu, g.energy_mj.map(|mj| mj as f64 / 1000.0));
         set(&temp, &l, f(g.temp_c, 1.0));
         set(&clock, &l, f(g.sm_clock_mhz, 1e6));
-        for e in list {
-            let pids: Vec<u32> = e.pids.iter().copied().chain(e.pid).collect();
-            let bytes: u64 = g
-                .processes
-                .iter()
-                .filter(|(p, _)| pids.contains(p))
-                .map(|(_, b)| b)
-                .sum();
-            if bytes > 0 {
-                let id = e.id.to_string();
-                let l = labels(&[
-                    ("gpu", &index),
-                    ("name", &g.name),
-                    ("engine", &e.name),
-                    ("engine_id", &id),
-                ]);
-                set(&engine_mem, &l, Some(bytes as f64));
-            }
+        for (e, bytes) in held {
+            let id = e.id.to_string();
+            let l = labels(&[
+                ("gpu", &index),
+                ("name", &g.name),
+                ("engine", &e.name),
+                ("engine_id", &id),
+            ]);
+            set(&engine_mem, &l, Some(bytes as f64));
         }
     }
 }

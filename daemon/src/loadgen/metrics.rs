@@ -188,9 +188,14 @@ fn number(v: &str) -> Option<f64> {
 
 /// The buckets of histogram `name` in `text`, summed over label sets other than `le`.
 pub fn histogram(text: &str, name: &str) -> Option<Histogram> {
+    histogram_in(&samples(text).collect::<Vec<_>>(), name)
+}
+
+/// [`histogram`] over samples already parsed.
+fn histogram_in(samples: &[Sample<'_>], name: &str) -> Option<Histogram> {
     let bucket = format!("{name}_bucket");
     let mut by_le: Vec<(f64, f64)> = Vec::new();
-    for s in samples(text).filter(|s| s.name == bucket) {
+    for s in samples.iter().filter(|s| s.name == bucket) {
         let Some(le) = s.label("le").and_then(number) else {
             continue;
         };
@@ -214,8 +219,13 @@ pub fn histogram(text: &str, name: &str) -> Option<Histogram> {
 
 /// Sum each metric over its label sets. Comment and malformed lines are skipped.
 pub fn parse(text: &str) -> HashMap<String, f64> {
+    sums(&samples(text).collect::<Vec<_>>())
+}
+
+/// Each metric's samples summed.
+fn sums(samples: &[Sample<'_>]) -> HashMap<String, f64> {
     let mut m: HashMap<String, f64> = HashMap::new();
-    for s in samples(text) {
+    for s in samples {
         *m.entry(s.name.to_owned()).or_default() += s.value;
     }
     m
@@ -223,7 +233,9 @@ pub fn parse(text: &str) -> HashMap<String, f64> {
 
 /// The known token counters in a `/metrics` text, if any.
 pub fn counters(text: &str) -> Option<Counters> {
-    let m = parse(text);
+    // Parsed once: the sums and every kind's histogram come from the same samples.
+    let all: Vec<Sample<'_>> = samples(text).collect();
+    let m = sums(&all);
     let names = crate::kinds::metric_names;
     let (name, out) = names().find_map(|k| m.get(k.generation).map(|v| (k.generation, *v)))?;
     let input = names().find_map(|k| m.get(k.prompt).copied());
@@ -237,7 +249,7 @@ pub fn counters(text: &str) -> Option<Counters> {
     });
     let itl = names()
         .filter_map(|k| k.itl)
-        .find_map(|n| histogram(text, n));
+        .find_map(|n| histogram_in(&all, n));
     Some(Counters {
         output_metric: name.to_owned(),
         output: out,
