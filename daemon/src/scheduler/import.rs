@@ -23,8 +23,9 @@ fn text(field: &str, s: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The rows as they will be stored (numbered 0.., raw records dropped), or what is wrong.
-fn check(req: &ImportRequest) -> Result<Vec<ResultRow>, ApiError> {
+/// The rows as they will be stored (numbered 0.., raw records dropped) with the plan they
+/// make, or what is wrong.
+fn check(req: &ImportRequest) -> Result<(Vec<ResultRow>, Vec<PointPlan>), ApiError> {
     text("name", &req.name, MAX_NAME)?;
     text("origin", &req.origin, MAX_ORIGIN)?;
     if req.rows.is_empty() || req.rows.len() > MAX_ROWS {
@@ -35,6 +36,7 @@ fn check(req: &ImportRequest) -> Result<Vec<ResultRow>, ApiError> {
     }
     let now = llms_shared::clock::now_ms();
     let mut rows = req.rows.clone();
+    let mut plan = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter_mut().enumerate() {
         let at = |f: &str| format!("rows[{i}].{f}");
         text(&at("engine"), &r.engine, MAX_NAME)?;
@@ -44,13 +46,21 @@ fn check(req: &ImportRequest) -> Result<Vec<ResultRow>, ApiError> {
                 "rows[{i}]: neither figures nor an error"
             )));
         }
-        if r.load.is_none() {
-            r.load = r.point.as_ref().map(|p| p.load.clone());
-        }
-        if r.load.is_none() {
+        let Some(load) = r
+            .load
+            .clone()
+            .or_else(|| r.point.as_ref().map(|p| p.load.clone()))
+        else {
             return Err(ApiError::Invalid(format!("{}: missing", at("load"))));
-        }
+        };
+        r.load = Some(load.clone());
         r.index = i as u32;
+        plan.push(PointPlan {
+            index: r.index,
+            engine: r.engine.clone(),
+            load,
+            role: r.role,
+        });
         if r.finished_ms == 0 {
             r.finished_ms = now;
         }
@@ -59,15 +69,14 @@ fn check(req: &ImportRequest) -> Result<Vec<ResultRow>, ApiError> {
             p.requests.clear();
         }
     }
-    Ok(rows)
+    Ok((rows, plan))
 }
 
 /// The record of an imported job: final at once, its plan its rows, its spec a comment.
 fn record(
-    id: u64,
-    order: u64,
+    (id, order): (u64, u64),
     req: &ImportRequest,
-    rows: &[ResultRow],
+    (rows, plan): (&[ResultRow], Vec<PointPlan>),
 ) -> Result<JobRecord, ApiError> {
     let mut engines: Vec<(&str, &str)> = Vec::new();
     for r in rows {
@@ -94,18 +103,7 @@ fn record(
         spec_text: format!("# imported by `llms import` from {}\n", req.origin),
         file: None,
         sweep,
-        plan: rows
-            .iter()
-            .map(|r| PointPlan {
-                index: r.index,
-                engine: r.engine.clone(),
-                load: r
-                    .load
-                    .clone()
-                    .unwrap_or(llms_shared::Load::Batch { batch: 1 }),
-                role: r.role,
-            })
-            .collect(),
+        plan,
         order,
         submitted_ms: now,
         started_ms: None,
@@ -127,22 +125,14 @@ impl SchedulerHandle {
         if let Some(why) = self.inner.fault.borrow().clone() {
             return Err(ApiError::Conflict(format!("nothing is stored now: {why}")));
         }
-        let rows = check(&req)?;
+        let (rows, plan) = check(&req)?;
         // Store writes and syncs are blocking work: off the runtime.
         let me = self.clone();
         let (job, req, rows) = tokio::task::spawn_blocking(move || {
             let store = &me.inner.store;
             let _g = crate::sync::lock(&me.inner.jobs_lock);
-            let id = store.next_job_id().map_err(internal)?;
-            let order = store
-                .jobs()
-                .map_err(internal)?
-                .iter()
-                .map(|j| j.order)
-                .max()
-                .unwrap_or(0)
-                + 1;
-            let job = record(id, order, &req, &rows)?;
+            let (id, order) = me.next_id_and_order()?;
+            let job = record((id, order), &req, (&rows, plan))?;
             store.put_files(id, &[]).map_err(internal)?;
             for r in &rows {
                 store.put_point(id, r, &[], &[]).map_err(internal)?;

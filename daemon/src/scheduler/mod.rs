@@ -360,15 +360,7 @@ impl SchedulerHandle {
             if let Some(id) = self.job_for_key(&key)? {
                 return Ok(id);
             }
-            let id = store.next_job_id().map_err(internal)?;
-            let order = store
-                .jobs()
-                .map_err(internal)?
-                .iter()
-                .map(|j| j.order)
-                .max()
-                .unwrap_or(0)
-                + 1;
+            let (id, order) = self.next_id_and_order()?;
             let job = JobRecord {
                 id,
                 state: JobState::Queued,
@@ -409,6 +401,19 @@ impl SchedulerHandle {
         tail.await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(internal)
+    }
+
+    /// A new job's id and its place after every job in the queue (call holding `jobs_lock`).
+    fn next_id_and_order(&self) -> Result<(u64, u64), ApiError> {
+        let store = &self.inner.store;
+        let id = store.next_job_id().map_err(internal)?;
+        let last = store
+            .jobs()
+            .map_err(internal)?
+            .iter()
+            .map(|j| j.order)
+            .max();
+        Ok((id, last.unwrap_or(0) + 1))
     }
 
     /// The job an idempotency key already queued (and that still exists).
