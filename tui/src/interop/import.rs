@@ -6,7 +6,6 @@
 
 use super::vllm;
 use llms_shared::{ImportRequest, ResultRow};
-use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
 
@@ -56,24 +55,19 @@ pub fn read(path: &Path, name: Option<&str>) -> Result<Imported, String> {
 
 /// The format, the job's name and its rows, from a file's text.
 pub fn parse(text: &str, stem: &str) -> Result<(&'static str, String, Vec<ResultRow>), String> {
-    let first: Option<Value> = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(a)) => a.into_iter().next(),
-        Ok(v) => Some(v),
-        // JSON lines (`--append-result`): judged by the first.
-        Err(_) => text
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .and_then(|l| serde_json::from_str(l).ok()),
-    };
-    let Some(first) = first else {
+    // Parsed once; the first document says which format it is.
+    let mut docs = vllm::documents(text)?;
+    let Some(first) = docs.first() else {
         return Err("not JSON, or empty".into());
     };
-    if vllm::is_vllm(&first) {
-        let rows = vllm::read(text)?;
-        return Ok(("vllm bench serve", stem.to_owned(), rows));
+    if vllm::is_vllm(first) {
+        return Ok(("vllm bench serve", stem.to_owned(), vllm::rows(&docs)?));
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let (job, rows) = crate::output::parse_saved(&v, 0, stem).map_err(|e| {
+    let saved = match docs.len() {
+        1 => crate::output::parse_saved(&docs.remove(0), 0, stem),
+        n => Err(format!("{n} JSON documents, and not vLLM runs")),
+    };
+    let (job, rows) = saved.map_err(|e| {
         format!("{e} (llms reads vllm bench serve --save-result files and llms results files)")
     })?;
     Ok(("llms", job.name, rows))

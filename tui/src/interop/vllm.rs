@@ -232,9 +232,15 @@ pub fn is_vllm(v: &Value) -> bool {
 /// A vLLM result file: one object, several (`--append-result` writes one per line), or an
 /// array of them (what [`write`] prints). Errors name the run and the key.
 pub fn read(text: &str) -> Result<Vec<ResultRow>, String> {
-    let objects: Vec<Value> = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(a)) => a,
-        Ok(v) => vec![v],
+    rows(&documents(text)?)
+}
+
+/// The JSON documents of a file: an array's elements, one object, or JSON lines (what
+/// `--append-result` writes).
+pub fn documents(text: &str) -> Result<Vec<Value>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(a)) => Ok(a),
+        Ok(v) => Ok(vec![v]),
         Err(whole) => {
             let lines: Result<Vec<Value>, String> = text
                 .lines()
@@ -245,16 +251,19 @@ pub fn read(text: &str) -> Result<Vec<ResultRow>, String> {
                 })
                 .collect();
             match lines {
-                Ok(l) if l.len() > 1 => l,
-                _ => return Err(format!("not JSON: {whole}")),
+                Ok(l) if l.len() > 1 => Ok(l),
+                _ => Err(format!("not JSON: {whole}")),
             }
         }
-    };
-    if objects.is_empty() {
+    }
+}
+
+/// Each vLLM run as a result row, numbered in order.
+pub fn rows(runs: &[Value]) -> Result<Vec<ResultRow>, String> {
+    if runs.is_empty() {
         return Err("no runs in it".into());
     }
-    objects
-        .iter()
+    runs.iter()
         .enumerate()
         .map(|(i, v)| row(v, i as u32).map_err(|e| format!("run {}: {e}", i + 1)))
         .collect()
