@@ -602,6 +602,21 @@ impl RequestRecord {
         self.chunks.first().map(|c| c.0)
     }
 
+    /// The gaps between consecutive token-carrying events, in ns (the samples of ITL).
+    pub fn gaps_ns(&self) -> impl Iterator<Item = u64> + '_ {
+        self.chunks
+            .windows(2)
+            .map(|w| w[1].0.saturating_sub(w[0].0))
+    }
+
+    /// Time per output token after the first, in ns: `(e2e - ttft) / (output tokens - 1)`;
+    /// `None` for a request of fewer than two output tokens.
+    pub fn tpot_ns(&self) -> Option<u64> {
+        let out = self.output_tokens();
+        let first = self.ttft_ns().unwrap_or(self.end_ns);
+        (out > 1).then(|| self.end_ns.saturating_sub(first) / (out - 1))
+    }
+
     /// Output tokens: the server's count when it gave one, else the sum over events.
     pub fn output_tokens(&self) -> u64 {
         self.usage

@@ -148,21 +148,16 @@ pub fn aggregate(
             let bucket = uncached.max(1).next_power_of_two();
             by_uncached.entry(bucket).or_default().add(first);
         }
-        for w in r.chunks.windows(2) {
-            itl.add(w[1].0.saturating_sub(w[0].0));
-        }
+        r.gaps_ns().for_each(|g| itl.add(g));
         e2e.add(r.end_ns);
-        let out = r.output_tokens();
-        output_tokens += out;
+        output_tokens += r.output_tokens();
         estimated |= !r.tokens_from_server();
-        let tpot_ns = if out > 1 {
-            r.end_ns.saturating_sub(first) / (out - 1)
-        } else {
-            0
-        };
-        if out > 1 {
-            tpot.add(tpot_ns);
+        let tpot_ns = r.tpot_ns();
+        if let Some(t) = tpot_ns {
+            tpot.add(t);
         }
+        // A request of one token meets any TPOT objective.
+        let tpot_ns = tpot_ns.unwrap_or(0);
         match r.usage.prompt_tokens.or(r.client_input_tokens) {
             Some(n) => input_tokens += n,
             None => input_unknown = true,

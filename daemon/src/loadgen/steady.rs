@@ -147,13 +147,10 @@ pub fn steady(load: &Load, records: &[RequestRecord]) -> Option<Steady> {
         s.completed += 1;
         let first_token = r.ttft_ns().unwrap_or(r.end_ns);
         ttft.add(first_token);
-        for w in r.chunks.windows(2) {
-            itl.add(w[1].0.saturating_sub(w[0].0));
-        }
+        r.gaps_ns().for_each(|g| itl.add(g));
         e2e.add(r.end_ns);
-        let out = r.output_tokens();
-        if out > 1 {
-            tpot.add(r.end_ns.saturating_sub(first_token) / (out - 1));
+        if let Some(t) = r.tpot_ns() {
+            tpot.add(t);
         }
     }
     s.output_tokens = tokens.round() as u64;

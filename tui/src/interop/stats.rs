@@ -26,10 +26,7 @@ pub fn ttfts(records: &[RequestRecord]) -> Vec<f64> {
 
 /// The gaps between one request's consecutive token events, seconds.
 pub fn gaps(r: &RequestRecord) -> Vec<f64> {
-    r.chunks
-        .windows(2)
-        .map(|w| secs(w[1].0.saturating_sub(w[0].0)))
-        .collect()
+    r.gaps_ns().map(secs).collect()
 }
 
 /// Every completed request's gaps, pooled, seconds.
@@ -45,11 +42,8 @@ pub fn itls(records: &[RequestRecord]) -> Vec<f64> {
 pub fn tpots(records: &[RequestRecord]) -> Vec<f64> {
     records
         .iter()
-        .filter(|r| completed(r) && r.output_tokens() > 1)
-        .filter_map(|r| {
-            let ttft = r.ttft_ns()?;
-            Some(secs(r.end_ns.saturating_sub(ttft)) / (r.output_tokens() - 1) as f64)
-        })
+        .filter(|r| completed(r))
+        .filter_map(|r| r.tpot_ns().map(secs))
         .collect()
 }
 
