@@ -7,61 +7,50 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// `llmsd` options for the daemon itself (no subcommand).
+/// Where the daemon's things are: the flags the daemon, `llmsd repair` and `llmsd doctor`
+/// share.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct DaemonArgs {
+pub struct Places {
     /// TOML configuration file (see systemd/llmsd.toml).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Unix socket to serve the API on.
+    /// The daemon's Unix socket (the API is served there).
     #[arg(long)]
     pub socket: Option<PathBuf>,
     /// Directory of the store and the engine logs.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// GPU source: nvml, none, or fake:N (a deterministic fake with N GPUs, for tests).
+    #[arg(long)]
+    pub gpu: Option<String>,
+}
+
+/// `llmsd` options for the daemon itself (no subcommand).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DaemonArgs {
+    /// Where things are.
+    #[command(flatten)]
+    pub places: Places,
     /// Also serve the API on this TCP address (clients must present the token).
     #[arg(long)]
     pub listen: Option<String>,
     /// File holding the TCP token (readable by the daemon's user only).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// GPU source: nvml, none, or fake:N (a deterministic fake with N GPUs, for tests).
-    #[arg(long)]
-    pub gpu: Option<String>,
     /// Serve Prometheus metrics (GET /metrics) on this TCP address, e.g. 127.0.0.1:9464
     /// (`[metrics] listen` in the config). No token: it answers anyone who can reach it.
     #[arg(long)]
     pub metrics_listen: Option<String>,
 }
 
-/// Where `llmsd doctor` looks: the daemon's flags that say where things are, without those
-/// that only a serving daemon uses (`--listen`, `--token-file`).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct DoctorArgs {
-    /// TOML configuration file (see systemd/llmsd.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// The daemon's Unix socket (is a daemon answering there?).
-    #[arg(long)]
-    pub socket: Option<PathBuf>,
-    /// Directory of the store and the engine logs.
-    #[arg(long)]
-    pub state_dir: Option<PathBuf>,
-    /// GPU source: nvml, none, or fake:N.
-    #[arg(long)]
-    pub gpu: Option<String>,
-}
+/// Where `llmsd doctor` looks: the places, without the flags only a serving daemon uses.
+pub type DoctorArgs = Places;
 
-impl From<DoctorArgs> for DaemonArgs {
-    fn from(d: DoctorArgs) -> DaemonArgs {
+impl From<Places> for DaemonArgs {
+    fn from(places: Places) -> DaemonArgs {
         DaemonArgs {
-            config: d.config,
-            socket: d.socket,
-            state_dir: d.state_dir,
-            listen: None,
-            token_file: None,
-            gpu: d.gpu,
-            metrics_listen: None,
+            places,
+            ..DaemonArgs::default()
         }
     }
 }
@@ -145,16 +134,19 @@ impl Config {
     /// Read the file (if any), apply the flags, fill in defaults, read the token. Errors name
     /// the file and the key or flag at fault.
     pub fn load(args: &DaemonArgs) -> Result<Config, String> {
-        let file = match &args.config {
+        let file = match &args.places.config {
             Some(p) => read_file(p)?,
             None => File::default(),
         };
         let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
-        let socket =
-            args.socket.clone().or(file.socket).unwrap_or_else(|| {
-                default_socket(env("RUNTIME_DIRECTORY"), env("XDG_RUNTIME_DIR"))
-            });
+        let socket = args
+            .places
+            .socket
+            .clone()
+            .or(file.socket)
+            .unwrap_or_else(|| default_socket(env("RUNTIME_DIRECTORY"), env("XDG_RUNTIME_DIR")));
         let state_dir = args
+            .places
             .state_dir
             .clone()
             .or(file.state_dir)
@@ -217,6 +209,7 @@ impl Config {
             listen,
             token,
             gpu: args
+                .places
                 .gpu
                 .clone()
                 .or(file.gpu)
@@ -396,11 +389,11 @@ mod tests {
             "state_dir = \"/x\"\nengine_grace_s = 3\n[engines.llamacpp]\ncommand = [\"/opt/llama-server\"]\n[engines.vllm]\ncommand = [\"vllm\", \"serve\"]\nready_timeout_s = 1800\n",
         )
         .unwrap();
-        let args = DaemonArgs {
+        let args = DaemonArgs::from(Places {
             config: Some(cfg.clone()),
             state_dir: Some("/y".into()),
             ..Default::default()
-        };
+        });
         let c = Config::load(&args).unwrap();
         assert_eq!(c.state_dir, PathBuf::from("/y"), "the flag wins");
         assert_eq!(c.engine_grace, Duration::from_secs(3));
@@ -417,16 +410,18 @@ mod tests {
 
         let args = DaemonArgs {
             listen: Some("127.0.0.1:0".into()),
-            state_dir: Some("/y".into()),
-            ..Default::default()
+            ..DaemonArgs::from(Places {
+                state_dir: Some("/y".into()),
+                ..Default::default()
+            })
         };
         assert!(Config::load(&args).unwrap_err().contains("--token-file"));
         std::fs::write(&cfg, "[metrics]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
-        let with_file = DaemonArgs {
+        let with_file = DaemonArgs::from(Places {
             config: Some(cfg.clone()),
             state_dir: Some("/y".into()),
             ..Default::default()
-        };
+        });
         let c = Config::load(&with_file).unwrap();
         assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9464"));
         std::fs::write(&cfg, "[metrics]\nlisten = \"9464\"\n").unwrap();
