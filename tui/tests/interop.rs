@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::{Kill, bin, free_port, llms, start_daemon, stdout, temp_dir, wait};
+use common::{bin, llms, reference_engine, start_daemon, stdout, temp_dir, wait};
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
@@ -18,16 +18,7 @@ fn json(text: &str) -> Value {
 #[test]
 fn a_job_goes_out_as_vllm_json_and_comes_back_beside_itself() {
     let dir = temp_dir("interop");
-    let port = free_port();
-    let _engine = Kill(
-        Command::new(bin("llmsd"))
-            .args(["reference-engine", "--port", &port.to_string()])
-            .args(["--ttft-ms", "5", "--itl-ms", "2"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_engine, port) = reference_engine("5", "2");
     let mut daemon = start_daemon(&dir, "none");
     let spec = dir.join("native.toml");
     std::fs::write(
@@ -65,7 +56,19 @@ fn a_job_goes_out_as_vllm_json_and_comes_back_beside_itself() {
         assert_eq!(run["request_rate"], "inf");
         assert_eq!(run["model_id"], "truth");
         assert_eq!(run["ttfts"].as_array().unwrap().len(), 12);
-        assert!(run["std_ttft_ms"].as_f64().unwrap() >= 0.0);
+        // The std is the population one over the TTFTs the same object lists (seconds).
+        let t: Vec<f64> = run["ttfts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        let std = (t.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / t.len() as f64).sqrt();
+        assert!(
+            (run["std_ttft_ms"].as_f64().unwrap() - std * 1e3).abs() < 1e-6,
+            "{run}"
+        );
     }
     let saved = dir.join("native-vllm.json");
     std::fs::write(&saved, &out).unwrap();

@@ -6,22 +6,12 @@
 
 mod common;
 
-use common::{Kill, bin, free_port, llms, start_daemon, stdout, temp_dir, wait};
-use std::process::{Command, Stdio};
+use common::{llms, reference_engine, start_daemon, stdout, temp_dir, wait};
 
 #[test]
 fn smoke_sweep_through_the_cli_survives_kill_9() {
     let dir = temp_dir("cli");
-    let port = free_port();
-    let _engine = Kill(
-        Command::new(bin("llmsd"))
-            .args(["reference-engine", "--port", &port.to_string()])
-            .args(["--ttft-ms", "10", "--itl-ms", "10"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_engine, port) = reference_engine("10", "10");
     let mut daemon = start_daemon(&dir, "none");
     // The smoke sweep, with more requests per point so a kill lands mid-sweep.
     let spec = dir.join("smoke.toml");

@@ -105,6 +105,14 @@ fn report(job: u64, row: &ResultRow, p: &PointResult, meta: &JobMeta) -> Value {
     })
 }
 
+/// `tokens` per completed request of `p` (0 when none completed).
+fn per_request(p: &PointResult, tokens: u64) -> f64 {
+    match p.completed {
+        0 => 0.0,
+        n => tokens as f64 / n as f64,
+    }
+}
+
 fn seq_len(fixed: Option<u32>, mean: f64) -> Value {
     match fixed {
         Some(n) => json!({"distribution": "fixed", "value": n}),
@@ -113,10 +121,6 @@ fn seq_len(fixed: Option<u32>, mean: f64) -> Value {
 }
 
 fn load(row: &ResultRow, p: &PointResult) -> Value {
-    let per = |tokens: u64| match p.completed {
-        0 => 0.0,
-        n => tokens as f64 / n as f64,
-    };
     let w = row.workload.as_ref();
     let source = match w {
         Some(w) if w.input_tokens.is_some() => "random",
@@ -131,14 +135,14 @@ fn load(row: &ResultRow, p: &PointResult) -> Value {
     s.insert("stage".into(), json!(row.index));
     s.insert(
         "input_seq_len".into(),
-        seq_len(p.input_tokens_target, per(p.input_tokens)),
+        seq_len(p.input_tokens_target, per_request(p, p.input_tokens)),
     );
     let fixed_out = p
         .output_tokens_requested
         .filter(|_| w.is_none_or(|w| w.output_dist.is_none()));
     s.insert(
         "output_seq_len".into(),
-        seq_len(fixed_out, per(p.output_tokens)),
+        seq_len(fixed_out, per_request(p, p.output_tokens)),
     );
     match p.load {
         Load::Concurrency { concurrency: c } | Load::Batch { batch: c } => {
@@ -190,10 +194,6 @@ fn statistics(units: &str, s: &LatencyStats, values: &[f64]) -> Value {
 
 fn aggregate(p: &PointResult) -> Value {
     let recs = &p.requests;
-    let per = |tokens: u64| match p.completed {
-        0 => 0.0,
-        n => tokens as f64 / n as f64,
-    };
     let rate = |v: f64, units: &str| json!({"units": units, "mean": v});
     let input_rate = match p.duration_s {
         d if d > 0.0 => p.input_tokens as f64 / d,
@@ -203,8 +203,8 @@ fn aggregate(p: &PointResult) -> Value {
         "requests": {
             "total": p.completed + p.failed,
             "failures": p.failed,
-            "input_length": {"units": "count", "mean": per(p.input_tokens)},
-            "output_length": {"units": "count", "mean": per(p.output_tokens)},
+            "input_length": {"units": "count", "mean": per_request(p, p.input_tokens)},
+            "output_length": {"units": "count", "mean": per_request(p, p.output_tokens)},
         },
         "latency": {
             "time_to_first_token": statistics("ms", &p.ttft_ms, &stats::ttfts(recs)),

@@ -246,14 +246,7 @@ fn check(v: &serde_json::Value) -> Report {
     assert!(dists.contains(&l.input_seq_len.distribution.as_str()));
     assert!(l.input_seq_len.value >= 0.0);
     assert!(l.concurrency.is_none_or(|c| c >= 1) && l.rate_qps.is_none_or(|r| r > 0.0));
-    let agg = r
-        .results
-        .request_performance
-        .as_ref()
-        .unwrap()
-        .aggregate
-        .as_ref()
-        .unwrap();
+    let agg = aggregate(&r);
     let req = agg.requests.as_ref().unwrap();
     let mut stats: Vec<(&str, &Statistics)> = Vec::new();
     stats.extend(req.input_length.iter().map(|s| ("input_length", s)));
@@ -289,17 +282,14 @@ fn the_checker_accepts_the_schema_fixture() {
     check(&serde_json::from_str(FIXTURE).unwrap());
 }
 
+/// The report's aggregate request performance.
+fn aggregate(r: &Report) -> &Aggregate {
+    let perf = r.results.request_performance.as_ref().unwrap();
+    perf.aggregate.as_ref().unwrap()
+}
+
 fn lat<'a>(r: &'a Report, k: &str) -> &'a Statistics {
-    &r.results
-        .request_performance
-        .as_ref()
-        .unwrap()
-        .aggregate
-        .as_ref()
-        .unwrap()
-        .latency
-        .as_ref()
-        .unwrap()[k]
+    &aggregate(r).latency.as_ref().unwrap()[k]
 }
 
 #[test]
@@ -381,34 +371,14 @@ fn every_point_becomes_a_valid_report_with_its_figures() {
             Load::Batch { batch } => assert_eq!(l.concurrency, Some(batch)),
             Load::Trace { .. } => {}
         }
-        let thr = &r
-            .results
-            .request_performance
-            .as_ref()
-            .unwrap()
-            .aggregate
-            .as_ref()
-            .unwrap()
-            .throughput
-            .as_ref()
-            .unwrap()["output_token_rate"];
+        let thr = &aggregate(&r).throughput.as_ref().unwrap()["output_token_rate"];
         assert_eq!(thr.mean, p.output_throughput);
     }
     // Raw records: stddev and min, in ms, from them.
     let r = check(&reports[0]);
     assert_eq!(lat(&r, "time_to_first_token").min, Some(100.0));
-    assert!(
-        check(&reports[1])
-            .results
-            .request_performance
-            .unwrap()
-            .aggregate
-            .unwrap()
-            .latency
-            .unwrap()["time_to_first_token"]
-            .stddev
-            .is_none()
-    );
+    let r = check(&reports[1]);
+    assert!(lat(&r, "time_to_first_token").stddev.is_none());
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use super::stats;
 use crate::output::JobResults;
 use llms_shared::RequestRecord;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The CSV header.
 pub const CSV_COLUMNS: [&str; 17] = [
@@ -116,17 +116,13 @@ pub fn any(r: &JobResults) -> bool {
     records(r).next().is_some()
 }
 
-/// The JSON value of one line of [`jsonl`] (for tests and readers).
-pub fn parse_line(line: &str) -> Result<Value, serde_json::Error> {
-    serde_json::from_str(line)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::fixtures;
     use llms_shared::{JobState, Load, RequestError, Usage};
+    use serde_json::Value;
 
     fn job() -> JobResults {
         let mut p = fixtures::point(Load::Concurrency { concurrency: 2 }, 1.0);
@@ -186,7 +182,10 @@ mod tests {
     fn jsonl_carries_whole_records() {
         let j = job();
         let text = jsonl(&j).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| parse_line(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["point"], 1);
         let back: RequestRecord = serde_json::from_value(lines[0]["request"].clone()).unwrap();

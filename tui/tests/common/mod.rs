@@ -27,6 +27,19 @@ impl Drop for Kill {
     }
 }
 
+/// `llmsd reference-engine` on a free loopback port with fixed timing; its port.
+pub fn reference_engine(ttft_ms: &str, itl_ms: &str) -> (Kill, u16) {
+    let port = free_port();
+    let child = Command::new(bin("llmsd"))
+        .args(["reference-engine", "--port", &port.to_string()])
+        .args(["--ttft-ms", ttft_ms, "--itl-ms", itl_ms])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (Kill(child), port)
+}
+
 /// A fresh directory under the system temp dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("llms-{tag}-{}", std::process::id()));
