@@ -193,27 +193,34 @@ fn render_chart(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     }
     let x0 = pts.first().map_or(0.0, |p| p.0);
     let x1 = pts.last().map_or(1.0, |p| p.0).max(x0 + 1.0);
+    let x_labels = [format!("{x0:.0}s"), format!("{x1:.0}s")];
+    f.render_widget(line_chart(block, pts, [x0, x1], x_labels, t), area);
+}
+
+/// One braille line over `pts`, the x axis over `x` with its two labels, the y axis from 0 to
+/// a tenth above the highest point (the Live and sweep views' tokens/s charts).
+pub(super) fn line_chart<'a>(
+    block: Block<'a>,
+    pts: &'a [(f64, f64)],
+    x: [f64; 2],
+    x_labels: [String; 2],
+    t: Theme,
+) -> Chart<'a> {
     let ymax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
     let ds = Dataset::default()
         .marker(Marker::Braille)
         .graph_type(GraphType::Line)
         .style(t.bar())
         .data(pts);
-    let chart = Chart::new(vec![ds])
+    Chart::new(vec![ds])
         .block(block)
-        .x_axis(
-            Axis::default()
-                .bounds([x0, x1])
-                .labels([format!("{x0:.0}s"), format!("{x1:.0}s")])
-                .style(t.dim()),
-        )
+        .x_axis(Axis::default().bounds(x).labels(x_labels).style(t.dim()))
         .y_axis(
             Axis::default()
                 .bounds([0.0, ymax])
                 .labels(["0".to_string(), format!("{ymax:.0}")])
                 .style(t.dim()),
-        );
-    f.render_widget(chart, area);
+        )
 }
 
 fn render_stats(lines: Vec<Line<'static>>, f: &mut Frame<'_>, area: Rect) {

@@ -9,9 +9,8 @@ use crate::dash::model::Model;
 use llms_shared::ResultRow;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 
 /// The running job's finished points with figures, in index order.
 fn finished(m: &Model) -> Vec<&ResultRow> {
@@ -75,26 +74,8 @@ pub fn render_chart(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
         return;
     }
     let x1 = pts.iter().map(|p| p.0).fold(1.0, f64::max);
-    let ymax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
-    let ds = Dataset::default()
-        .marker(Marker::Braille)
-        .graph_type(GraphType::Line)
-        .style(t.bar())
-        .data(&pts);
-    let chart = Chart::new(vec![ds])
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .bounds([0.0, x1])
-                .labels(["0s".to_string(), super::duration(x1)])
-                .style(t.dim()),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, ymax])
-                .labels(["0".to_string(), format!("{ymax:.0}")])
-                .style(t.dim()),
-        );
+    let x_labels = ["0s".to_string(), super::duration(x1)];
+    let chart = super::live::line_chart(block, &pts, [0.0, x1], x_labels, t);
     f.render_widget(chart, area);
 }
 
