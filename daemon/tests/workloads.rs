@@ -471,7 +471,9 @@ async fn a_trace_replays_its_times_lengths_and_shared_blocks() {
 /// vLLM (with --enable-prompt-tokens-details, which its adapter now passes) and SGLang (with
 /// --enable-cache-report) report a request's cached tokens only when there are some: the
 /// first request of each group says nothing. The point still reads its hits from usage,
-/// counting those as 0, and they sum to the engine's truth.
+/// counting those as 0, and they sum to the engine's truth. The shared prefix is built through
+/// each engine's own `/detokenize`, which names its text differently (vLLM `prompt`, SGLang
+/// `text`: the GPU run of 2026-12-06 found SGLang's refused).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engines_that_leave_out_a_zero_are_read_from_usage_all_the_same() {
     use llmsd::refengine::dialect::Imitate;

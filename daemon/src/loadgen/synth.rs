@@ -1,6 +1,6 @@
 //! Synthetic prompts of an exact token length, tokenized either by the model's
 //! `tokenizer.json` (tokenizers crate, pure Rust) or, without one, by the server's own
-//! `/tokenize` and `/detokenize` routes (llama.cpp, vLLM and the reference engine have them).
+//! `/tokenize` and `/detokenize` routes (llama.cpp, vLLM, SGLang and the reference engine have them).
 //!
 //! Each prompt is a window of a natural-text corpus taken at a different offset (so prompts do
 //! not share a prefix), decoded to text and re-encoded; where the round trip changes the count
@@ -114,9 +114,10 @@ impl Codec {
                     body["model"] = json!(m);
                 }
                 let v = post(http, &format!("{base}/detokenize"), &body).await?;
-                v.get("content")
-                    .or_else(|| v.get("prompt"))
-                    .and_then(Value::as_str)
+                // llama.cpp answers `content`, vLLM `prompt`, SGLang `text`.
+                ["content", "prompt", "text"]
+                    .iter()
+                    .find_map(|k| v.get(*k).and_then(Value::as_str))
                     .map(str::to_owned)
                     .ok_or_else(|| {
                         SynthError::Server(format!("{base}/detokenize answered without text"))

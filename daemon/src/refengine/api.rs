@@ -128,7 +128,14 @@ async fn route(conn: &mut Conn, req: &Request, st: &State) -> io::Result<bool> {
                     .map(|x| (x & 0xff) as u8)
                     .collect();
                 let text = String::from_utf8_lossy(&bytes).into_owned();
-                json_ok(conn, &json!({"content": text, "prompt": text}), ka).await
+                // Each engine names the text its own way: vLLM `prompt`, SGLang `text`,
+                // llama.cpp `content` (the default dialect answers as both others do).
+                let body = match d.0 {
+                    Some(super::dialect::Imitate::Vllm) => json!({"prompt": text}),
+                    Some(super::dialect::Imitate::Sglang) => json!({"text": text}),
+                    _ => json!({"content": text, "prompt": text}),
+                };
+                json_ok(conn, &body, ka).await
             }
             Err(e) => bad_request(conn, &e, ka).await,
         },
