@@ -3,9 +3,10 @@
 # Qwen2.5-3B-Instruct shape (random weights, the real Qwen2 tokenizer) on one H100/H200, with
 # the sweeps in sweeps/gpu-*.toml. llmsd launches, supervises and stops every engine itself.
 #
-# The GPU machine has no package registry and takes at most ~60 MiB per transfer, so the work
-# is split: `prepare` runs here (CPU machine with PyPI) and lays out one folder per transfer
-# under .gpu/xfer/NN (ignored by git); each device call carries one folder and runs one step.
+# The GPU machine has no package registry and takes at most 64 MiB per call, the tracked tree
+# included, so the work is split (bundles in 48 MiB pieces, leaving the tree up to 16 MiB):
+# `prepare` runs here (CPU machine with PyPI) and lays out one folder per transfer under
+# .gpu/xfer/NN (ignored by git); each device call carries one folder and runs one step.
 # The machine goes back after 30 s idle: make the calls back to back.
 #
 #   here:    scripts/gpu-sweep.sh prepare            # ~15 min the first time (bundles, mostly xz)
@@ -13,10 +14,13 @@
 #            scripts/gpu-sweep.sh stash NN                                   carry .gpu/xfer/NN
 #            ... one call per folder, in order ...
 #            scripts/gpu-sweep.sh start 540                                  (after the last)
-#   or, short of device time, without SGLang (transfers 01 to 03 only):
+#   or, short of device time, without SGLang (the transfers before the first sglang-* one):
 #            NO_SGLANG=1 scripts/gpu-sweep.sh start 540
 #   WITH_CONVERSATIONS=1 also runs sweeps/gpu-qwen2.5-3b-conversation.toml (all transfers;
 #   five more engine starts: plan an allowance of its own).
+#   SKIP_DONE=1 leaves out what an earlier allowance ran with NO_SGLANG=1: vLLM's part of
+#   the main sweep and the llama.cpp single-turn sweeps (SGLang's part and, with
+#   WITH_CONVERSATIONS=1, the conversations still run).
 #            scripts/gpu-sweep.sh collect 560                                (until "all done")
 #
 # `start` runs once per machine (a second one would unpack over running engines); after it,
@@ -25,7 +29,8 @@
 # and SGLang bundles, makes the HF weights on the GPU, starts llmsd (setsid) and submits the
 # vLLM + SGLang sweep, then the llama.cpp sweep once its build and GGUF are ready; it then
 # waits like `collect`. `collect SECONDS` waits up to SECONDS for the jobs and writes to $OUT:
-# status.txt, results-JOB.json (`llms results --json`), report.tar.gz (`llms report`) and
+# status.txt, results-JOB.json (`llms results --json`; a running job's finished points too),
+# report.tar.gz (`llms report`) and
 # logs.tar.gz (llmsd, engine and build logs).
 set -uo pipefail
 
@@ -41,7 +46,8 @@ die() { log "ERROR: $*"; exit 1; }
 
 # ------------------------------------------------------------------------------ here
 prepare() {
-    local max=$((60 * 1024 * 1024))
+    local piece=$((48 * 1024 * 1024)) max=$((64 * 1024 * 1024))
+    local tree; tree=$(cd "$ROOT" && git ls-files -z | du --files0-from=- -cb | tail -1 | cut -f1)
     command -v xz >/dev/null || die "xz is needed"
     log "release binaries"
     (cd "$ROOT" && cargo build --release --locked -p llmsd -p llms) || die "cargo build"
@@ -67,24 +73,25 @@ prepare() {
         src include common vendor tools scripts gguf-py licenses LICENSE \
         | xz -9 -T0 > "$t/llama-src.tar.xz"
     cp "$gguf_src"/models/ggml-vocab-qwen2.gguf "$t/"
+    # Each bundle, its parts joined again, cut into pieces of one transfer each.
+    local pieces; pieces=$(mktemp -d)
+    cat "$ROOT"/.gpu/vllm/xfer*/bundle.tar.xz.part-* \
+        | split -b "$piece" -d -a 2 - "$pieces/vllm-bundle.tar.xz.part-"
+    cat "$ROOT"/.gpu/sglang/xfer*/bundle.tar.xz.part-* \
+        | split -b "$piece" -d -a 2 - "$pieces/sglang-bundle.tar.xz.part-"
     local n=1 part d
-    for part in "$ROOT"/.gpu/vllm/xfer1/* "$ROOT"/.gpu/vllm/xfer2/bundle* \
-                "$ROOT"/.gpu/sglang/xfer*/bundle*; do
+    for part in "$pieces"/vllm-* "$pieces"/sglang-*; do
         n=$((n + 1)); d=$XFER/$(printf %02d $n); mkdir -p "$d"
-        case $part in
-            */vllm/*) cp "$part" "$d/vllm-$(basename "$part")" ;;
-            *) cp "$part" "$d/sglang-$(basename "$part")" ;;
-        esac
+        mv "$part" "$d/"
     done
-    # Checksums of every part, with the last transfer.
-    (cd "$ROOT/.gpu/vllm" && cat xfer2/SHA256SUMS) | sed 's/  /  vllm-/' > "$d/SHA256SUMS"
-    cat "$ROOT"/.gpu/sglang/xfer*/SHA256SUMS | sed 's/  /  sglang-/' >> "$d/SHA256SUMS"
-    (cd "$XFER/01" && sha256sum -- *) >> "$d/SHA256SUMS"
+    rm -rf "$pieces"
+    # Checksums of every piece and of transfer 01's files.
+    (cd "$XFER" && sha256sum -- */* | sed 's|  [0-9]*/|  |') > "$d/SHA256SUMS"
     # Every transfer carries the sums, so a run on the first ones alone can check its parts.
     for t in "$XFER"/*; do [ "$t" = "$d" ] || cp "$d/SHA256SUMS" "$t/"; done
     for d in "$XFER"/*; do
         local size; size=$(du -sb "$d" | cut -f1)
-        [ "$size" -lt "$max" ] || die "$d is $size bytes: over one transfer"
+        [ $((size + tree)) -lt "$max" ] || die "$d is $size bytes and the tree $tree: over one call"
     done
     du -sh "$XFER"/* >&2
     log "ready: $(ls "$XFER" | wc -l) transfers; the calls:"
@@ -144,6 +151,11 @@ start() {
         sweep=$W/gpu-vllm-only.toml
     else
         cd "$PARTS" && sha256sum -c --quiet SHA256SUMS || die "checksums"
+        if [ -n "${SKIP_DONE:-}" ]; then
+            # The same sweep less its [[engine]] kind = "vllm" block.
+            awk 'BEGIN{RS=""; ORS="\n\n"} !/kind = "vllm"/' "$sweep" | sed 's/vLLM 0.20.1 vs //' > "$W/gpu-sglang-only.toml"
+            sweep=$W/gpu-sglang-only.toml
+        fi
     fi
     log "unpacking the bundles"
     rm -rf "$W/v" "$W/s" && mkdir -p "$W/v" "$W/s"
@@ -198,7 +210,7 @@ llama_job() {
         # ones already queued again.
         local s
         for s in gpu-qwen2.5-3b-llamacpp gpu-qwen2.5-3b-llamacpp-default; do
-            [ -f "$W/$s.queued" ] && continue
+            [ -f "$W/$s.queued" ] || [ -n "${SKIP_DONE:-}" ] && continue
             llms submit "$ROOT/sweeps/$s.toml" && touch "$W/$s.queued" || return 0
         done
         # Conversations with caching on and off (vLLM, SGLang and llama.cpp), when asked.
@@ -232,7 +244,7 @@ collect() {
         [ -f "$W/llama.job" ] && [ "$open" = 0 ] && echo "all done" || echo "still running (${open:-?} open)"
     } > "$OUT/status.txt" 2>&1
     cat "$OUT/status.txt" >&2
-    local ids; ids=$(llms jobs --json | python3 -c 'import json,sys; print(" ".join(str(j["id"]) for j in json.load(sys.stdin) if j["state"] in ("done","failed")))')
+    local ids; ids=$(llms jobs --json | python3 -c 'import json,sys; print(" ".join(str(j["id"]) for j in json.load(sys.stdin) if j["state"] in ("done","failed","running")))')
     for id in $ids; do llms results "$id" --json > "$OUT/results-$id.json"; llms results "$id" >&2; done
     if [ -n "$ids" ]; then
         rm -rf "$W/report" && llms report $ids --out "$W/report" >&2 && tar -C "$W" -czf "$OUT/report.tar.gz" report
