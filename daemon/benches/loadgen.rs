@@ -5,14 +5,12 @@
 //!    the same `CLOCK_MONOTONIC`, so the true TTFT is the engine's first-token write minus the
 //!    client's request start, and the TTFT error is how late the client stamped that token.
 //!    ITL error compares each gap with the engine's gap between the same two writes.
-//! 2. Client CPU seconds per million streamed tokens (one token per chunk, one chunk per
-//!    network write, as engines send them).
-//! 3. The highest chunk rate one client core sustains (engine in burst mode: whole streams in
-//!    one write, so the client is the bottleneck).
+//! 2. The highest chunk rate the client's one thread sustains (engine in burst mode: whole
+//!    streams in one write, so the client is the bottleneck).
 //!
-//! The engine runs as a separate process (`llmsd reference-engine`, one worker thread), so the
-//! client's CPU time is this process's alone. Part 1 gives the client two worker threads (the
-//! machine's cores, shared with the engine), part 2 shows two and one, part 3 gives it one.
+//! The engine runs as a separate process (`llmsd reference-engine`, one worker thread). The
+//! client runs where the daemon runs it, on the load generator's own thread. What the client
+//! costs in CPU is `cargo bench -p llmsd --bench client_cost`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -70,9 +68,8 @@ async fn point(w: &Workload, load: Load, streams: u32, requests: u64) -> Run {
     }
 }
 
-fn runtime(threads: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
@@ -83,7 +80,7 @@ fn main() {
     println!("llms load generator benchmark (engine: llmsd reference-engine, separate process)");
     println!();
     println!(
-        "1. Error against ground truth: ttft {ttft_ms} ms, itl {itl_ms} ms, {tokens} tokens/request, client 2 threads"
+        "1. Error against ground truth: ttft {ttft_ms} ms, itl {itl_ms} ms, {tokens} tokens/request"
     );
     println!(
         "{:>7} {:>8} | {:>23} | {:>23} | {:>18} | {:>7}",
@@ -94,19 +91,16 @@ fn main() {
         "transit p50/p99",
         "lag p99"
     );
-    let mut cpu_rows = Vec::new();
-    runtime(2).block_on(async {
+    runtime().block_on(async {
         let eng = common::RefProcess::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
         for (streams, requests) in [(1u32, 60u64), (64, 512), (256, 1024)] {
             let w = common::chat_workload(&eng.url, tokens, &format!("c{streams}"));
             let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
             let (truth, engine_epoch) = truth(&eng.url).await;
             let (mut ttft, mut itl, mut transit) = (Vec::new(), Vec::new(), Vec::new());
-            let mut chunks = 0u64;
             for r in &run.records {
                 let t = &truth[&r.id];
                 assert_eq!(r.chunks.len(), t.events.len());
-                chunks += r.chunks.len() as u64;
                 // On the shared monotonic time line.
                 let start = (run.epoch_monotonic_ns + r.start_ns) as i64;
                 let first_recv = start + r.ttft_ns().unwrap() as i64;
@@ -128,7 +122,6 @@ fn main() {
                 run.lag_p99_ms
             );
             println!("{:>18} earliest stamp vs engine write: {earliest:+.3} ms", "");
-            cpu_rows.push((streams, chunks, run.cpu_s, run.wall_s));
         }
     });
     println!(
@@ -138,34 +131,8 @@ fn main() {
         "    transit: client request start to the engine having read the request, not part of TTFT error.)"
     );
     println!();
-    println!(
-        "2. Client CPU per million streamed tokens (one token per chunk, one chunk per write)"
-    );
-    for (streams, chunks, cpu, wall) in cpu_rows {
-        println!(
-            "   2 threads, {streams:>3} streams: {chunks:>6} tokens, {cpu:.3} CPU s in {wall:.2} s -> {:.2} CPU s per million tokens",
-            cpu / chunks as f64 * 1e6
-        );
-    }
-    runtime(1).block_on(async {
-        let eng = common::RefProcess::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
-        for (streams, requests) in [(64u32, 512u64), (256, 1024)] {
-            let w = common::chat_workload(&eng.url, tokens, &format!("t{streams}"));
-            let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
-            let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();
-            println!(
-                "   1 thread,  {streams:>3} streams: {chunks:>6} tokens, {:.3} CPU s in {:.2} s -> {:.2} CPU s per million tokens",
-                run.cpu_s,
-                run.wall_s,
-                run.cpu_s / chunks as f64 * 1e6
-            );
-        }
-    });
-    println!();
-    println!(
-        "3. Highest chunk rate on one client core (client 1 thread; engine writes whole streams at once)"
-    );
-    runtime(1).block_on(async {
+    println!("2. Highest chunk rate of the client's thread (engine writes whole streams at once)");
+    runtime().block_on(async {
         let eng = common::RefProcess::start(&["--burst"]);
         for (streams, tokens, requests) in [(16u32, 2048u32, 256u64), (64, 512, 1024)] {
             let w = common::chat_workload(&eng.url, tokens, &format!("b{streams}"));

@@ -28,7 +28,8 @@ enum Cmd {
     Bench {
         #[command(flatten)]
         args: Box<BenchArgs>,
-        /// Worker threads of the client, 1 to 256 [default: one per CPU].
+        /// Worker threads of the client, 1 to 256 [default: a thread of its own, its
+        /// cheapest; more only where points are flagged client_bound].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
     },
@@ -85,7 +86,10 @@ fn main() -> ExitCode {
     };
     match cmd {
         Cmd::Bench { args, threads } => {
-            let rt = match runtime(threads.map(usize::from)) {
+            if let Some(n) = threads {
+                llmsd::loadgen::rt::set_threads(usize::from(n));
+            }
+            let rt = match runtime(None) {
                 Ok(rt) => rt,
                 Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
             };

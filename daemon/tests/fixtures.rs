@@ -1,11 +1,13 @@
-//! Real captured streams (vLLM 0.20.1, SGLang 0.5.15, llama.cpp) through the SSE parser and the
-//! token rules, cut into network frames at many different places. The expected counts come
-//! from a plain line-by-line reading of the same file, a separate path to the same answer.
+//! Real captured streams (vLLM 0.20.1, SGLang 0.5.15, llama.cpp) through llmsd's SSE reader
+//! (checked against the `eventsource-stream` crate's) and the token rules, cut into network
+//! frames at many different places. The expected counts come from a plain line-by-line
+//! reading of the same file, a separate path to the same answer.
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use llmsd::loadgen::sse::SseParser;
 use llmsd::loadgen::stream::{Flow, StreamState};
 use serde_json::Value;
 
@@ -68,15 +70,25 @@ fn expected(body: &str) -> (usize, Option<u64>, bool) {
     (events, usage, done)
 }
 
+/// The stream as llmsd reads it (its own SSE reader), checked event for event against the
+/// `eventsource-stream` crate's reading of the same reads.
 async fn parse(frames: Vec<Bytes>) -> (StreamState, bool) {
+    let mut ours = Vec::new();
+    let mut sse = SseParser::new(1 << 20);
+    for f in &frames {
+        sse.feed(f, |d| {
+            ours.push(String::from_utf8(d.to_vec()).unwrap());
+            true
+        })
+        .unwrap();
+    }
     let s = futures::stream::iter(frames.into_iter().map(Ok::<_, std::io::Error>));
-    let mut ev = s.eventsource();
+    let theirs: Vec<String> = s.eventsource().map(|e| e.unwrap().data).collect().await;
+    assert_eq!(ours, theirs);
     let mut st = StreamState::default();
     let mut done = false;
-    let mut t = 0;
-    while let Some(e) = ev.next().await {
-        t += 1;
-        if st.on_event(&e.unwrap().data, t).unwrap() == Flow::Done {
+    for (t, data) in ours.iter().enumerate() {
+        if st.on_event(data, t as u64 + 1).unwrap() == Flow::Done {
             done = true;
         }
     }

@@ -7,13 +7,11 @@
 //! and the retry is counted in the record.
 
 use super::live::Live;
+use super::sse::{SseParser, TooLong};
 use super::stream::{Flow, StreamState, snippet};
 use bytes::Bytes;
-use eventsource_stream::{EventStreamError, Eventsource};
-use futures::StreamExt;
 use llms_shared::{RequestError, RequestRecord};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Re-sends allowed for a request that failed before any response byte.
@@ -354,59 +352,58 @@ impl StreamClient {
     }
 }
 
-/// Read the SSE body. Each event is stamped with the arrival time of the network frame that
-/// completed it (a frame holding several events stamps them all alike, as they arrived alike).
+/// Read the SSE body. Each event is stamped with the arrival time of the network read that
+/// completed it (a read holding several events stamps them all alike, as they arrived alike).
 async fn read_stream(
     (mut rec, mut st): (RequestRecord, StreamState),
-    resp: reqwest::Response,
+    mut resp: reqwest::Response,
     start: Instant,
     (deadline, timeout): (tokio::time::Instant, Duration),
     live: Option<&Live>,
 ) -> RequestRecord {
-    let frame_at = Arc::new(AtomicU64::new(0));
     let since = move |t: Instant| ns_between(start, t);
-    let stamp = frame_at.clone();
-    // Bytes since the last newline: a line past MAX_SSE_LINE ends the stream.
-    let mut line = 0usize;
-    let bytes = resp.bytes_stream().map(move |r| {
-        stamp.store(since(Instant::now()), Ordering::Relaxed);
-        let b = r.map_err(BodyError::Transport)?;
-        line = match memchr_last(&b) {
-            Some(i) => b.len() - i - 1,
-            None => line + b.len(),
-        };
-        match line > MAX_SSE_LINE {
-            true => Err(BodyError::LineTooLong),
-            false => Ok(b),
-        }
-    });
-    let mut events = bytes.eventsource();
-    // One timer for the whole stream: a timeout per event would register and cancel a timer
+    let mut sse = SseParser::new(MAX_SSE_LINE);
+    // One timer for the whole stream: a timeout per read would register and cancel a timer
     // for every chunk, on the hot path.
     let mut expiry = std::pin::pin!(tokio::time::sleep_until(deadline));
     let outcome = loop {
-        let next = tokio::select! {
+        let read = tokio::select! {
             biased;
-            n = events.next() => n,
+            r = resp.chunk() => r,
             () = expiry.as_mut() => {
                 break Err(err("timeout", format!("stream not finished in {timeout:?}")));
             }
         };
-        match next {
-            Some(Ok(ev)) => {
-                let t = frame_at.load(Ordering::Relaxed);
-                let seen = st.chunks.len();
-                let flow = st.on_event(&ev.data, t);
-                if let (Some(live), Some(c)) = (live, st.chunks.get(seen)) {
-                    live.add_tokens(c.1);
-                }
-                match flow {
-                    Ok(Flow::Continue) => {}
-                    Ok(Flow::Done) => break Ok(t),
-                    Err(e) => break Err(e),
-                }
+        let t = since(Instant::now());
+        let bytes = match read {
+            Ok(Some(b)) => b,
+            // A clean end after a finish_reason is a complete answer from a server that sends
+            // no [DONE]; anything else is a cut stream.
+            Ok(None) if st.finished => break Ok(t),
+            Ok(None) => break Err(err("stream_cut", "stream ended without [DONE]".into())),
+            Err(e) => {
+                break Err(err(
+                    "stream_cut",
+                    format!("stream cut before [DONE]: {}", describe(&e)),
+                ));
             }
-            Some(Err(EventStreamError::Transport(BodyError::LineTooLong))) => {
+        };
+        let mut flow = Ok(Flow::Continue);
+        let fed = sse.feed(&bytes, |data| {
+            let seen = st.chunks.len();
+            flow = match std::str::from_utf8(data) {
+                Ok(text) => st.on_event(text, t),
+                Err(_) => Err(err("malformed_sse", "invalid SSE: not UTF-8".into())),
+            };
+            if let (Some(live), Some(c)) = (live, st.chunks.get(seen)) {
+                live.add_tokens(c.1);
+            }
+            matches!(flow, Ok(Flow::Continue))
+        });
+        match (fed, flow) {
+            (_, Err(e)) => break Err(e),
+            (_, Ok(Flow::Done)) => break Ok(t),
+            (Err(TooLong), _) => {
                 break Err(err(
                     "event_too_large",
                     format!(
@@ -415,17 +412,7 @@ async fn read_stream(
                     ),
                 ));
             }
-            Some(Err(EventStreamError::Transport(BodyError::Transport(e)))) => {
-                break Err(err(
-                    "stream_cut",
-                    format!("stream cut before [DONE]: {}", describe(&e)),
-                ));
-            }
-            Some(Err(e)) => break Err(err("malformed_sse", format!("invalid SSE: {e}"))),
-            // A clean end after a finish_reason is a complete answer from a server that sends
-            // no [DONE]; anything else is a cut stream.
-            None if st.finished => break Ok(since(Instant::now())),
-            None => break Err(err("stream_cut", "stream ended without [DONE]".into())),
+            (Ok(()), Ok(Flow::Continue)) => {}
         }
     };
     st.reconcile();
@@ -441,10 +428,10 @@ async fn read_stream(
             // Read to the end so the connection goes back to the pool before the next request
             // looks for one (the body's end is almost always already here). A server slow to
             // end its body is drained in the background instead, not holding the slot.
-            let quick = async { while events.next().await.is_some() {} };
+            let quick = async { while let Ok(Some(_)) = resp.chunk().await {} };
             if tokio::time::timeout(QUICK_DRAIN, quick).await.is_err() {
                 tokio::spawn(tokio::time::timeout(DRAIN, async move {
-                    while events.next().await.is_some() {}
+                    while let Ok(Some(_)) = resp.chunk().await {}
                 }));
             }
         }
@@ -461,31 +448,6 @@ async fn summary_by(deadline: tokio::time::Instant, resp: reqwest::Response) -> 
     tokio::time::timeout_at(deadline, error_summary(resp))
         .await
         .unwrap_or_else(|_| "(the body did not come before the timeout)".into())
-}
-
-/// Why a streamed body stopped.
-#[derive(Debug)]
-enum BodyError {
-    /// The connection failed.
-    Transport(reqwest::Error),
-    /// A line passed [`MAX_SSE_LINE`].
-    LineTooLong,
-}
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BodyError::Transport(e) => write!(f, "{e}"),
-            BodyError::LineTooLong => write!(f, "line too long"),
-        }
-    }
-}
-
-impl std::error::Error for BodyError {}
-
-/// Index of the last newline in `b`.
-fn memchr_last(b: &[u8]) -> Option<usize> {
-    b.iter().rposition(|&c| c == b'\n')
 }
 
 fn err(kind: &str, message: String) -> RequestError {

@@ -3,8 +3,10 @@
 //!
 //! - [`request`]: prompts and request bodies; [`prompts`]: prompt files; [`synth`]: exact-length
 //!   synthetic prompts.
-//! - [`client`]: sends one request and records its stream; [`stream`]: per-event rules.
-//! - [`runner`]: load modes (closed loop, static batches, open loop); [`schedule`]: arrivals.
+//! - [`client`]: sends one request and records its stream; [`sse`]: events out of the bytes;
+//!   [`stream`]: per-event rules.
+//! - [`runner`]: load modes (closed loop, static batches, open loop); [`schedule`]: arrivals;
+//!   [`rt`]: the thread every request of a point runs on.
 //! - [`stats`]: records to figures; [`probe`]: is the client the bottleneck? [`live`]: progress
 //!   of a running point.
 //! - [`metrics`]: the server's own Prometheus counters, for cross-checks.
@@ -16,8 +18,10 @@ pub mod metrics;
 pub mod probe;
 pub mod prompts;
 pub mod request;
+pub mod rt;
 pub mod runner;
 pub mod schedule;
+pub mod sse;
 pub mod stats;
 pub mod steady;
 pub mod stream;

@@ -1,59 +1,79 @@
-//! Is the client itself the bottleneck? A probe thread outside the runtime hands the runtime a
-//! tiny task every few milliseconds and records how long the runtime takes to run it: when the
-//! runtime is busy, stream events wait just as long before they are stamped. CPU time of the
-//! process is read around each point.
+//! Is the client itself the bottleneck? A probe task on the load generator's own runtime
+//! wakes every few milliseconds, yields, and records how long the runtime took to come back to
+//! it: a yielded task runs again only after every task that was ready before it and a poll of
+//! the network for newly arrived data, so the wait is how long a stream's newly arrived chunk
+//! waits to be read and stamped. An idle runtime answers at once; a busy one answers late by
+//! as much as its backlog. The probe lives in the runtime it measures (no thread of its own,
+//! no wake from outside). It looks every 10 ms while it sees a lag and backs off to every
+//! 80 ms while the runtime answers at once, so its samples lean to the busy moments: the
+//! lag's p99 errs high, never low. CPU time of the process is read around each point.
 
 use super::stats::Samples;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
-/// Gap between probes.
-const PROBE_EVERY: Duration = Duration::from_millis(5);
+/// Gap between probes while the runtime shows a lag, and the longest while it answers at once.
+const PROBE_EVERY: Duration = Duration::from_millis(10);
+const PROBE_IDLE: Duration = Duration::from_millis(80);
+/// A lag under this is "at once": the probe backs off (doubling its gap up to [`PROBE_IDLE`]).
+const AT_ONCE_NS: u64 = 100_000;
 
 /// A running scheduling-lag probe; [`LagProbe::finish`] stops it.
 pub struct LagProbe {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    samples: Arc<Mutex<Samples>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Samples>,
 }
 
 impl LagProbe {
-    /// Start probing the runtime behind `handle`.
-    pub fn start(handle: tokio::runtime::Handle) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let samples = Arc::new(Mutex::new(Samples::new()));
-        let (st, sm) = (stop.clone(), samples.clone());
-        let thread = std::thread::Builder::new()
-            .name("llms-lag-probe".into())
-            .spawn(move || {
-                while !st.load(Ordering::Relaxed) {
-                    std::thread::sleep(PROBE_EVERY);
-                    let t0 = Instant::now();
-                    let sm = sm.clone();
-                    handle.spawn(async move {
-                        let lag = super::client::ns_between(t0, Instant::now());
-                        crate::sync::lock(&sm).add(lag);
-                    });
+    /// Start probing the runtime this is called on.
+    pub fn start() -> Self {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut samples = Samples::new();
+            let mut gap = PROBE_EVERY;
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut stopped => break,
+                    () = tokio::time::sleep(gap) => {}
                 }
-            })
-            .ok();
+                let t0 = Instant::now();
+                tokio::task::yield_now().await;
+                let lag = super::client::ns_between(t0, Instant::now());
+                samples.add(lag);
+                // Each wake of an idle thread costs it tens of microseconds: while the
+                // runtime answers at once, look less often; at the first lag, often again.
+                gap = match lag < AT_ONCE_NS {
+                    true => (gap * 2).min(PROBE_IDLE),
+                    false => PROBE_EVERY,
+                };
+            }
+            samples
+        });
         Self {
-            stop,
-            thread,
-            samples,
+            stop: Some(stop),
+            task,
         }
     }
 
     /// Stop the probe; returns (p99, max) of the lag in ms.
-    pub fn finish(mut self) -> (f64, f64) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    pub async fn finish(mut self) -> (f64, f64) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
         }
-        let s = crate::sync::lock(&self.samples);
-        let st = s.stats();
-        (st.p99, st.max)
+        match (&mut self.task).await {
+            Ok(s) => {
+                let st = s.stats();
+                (st.p99, st.max)
+            }
+            Err(_) => (0.0, 0.0),
+        }
+    }
+}
+
+impl Drop for LagProbe {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -88,13 +108,34 @@ mod tests {
         assert!(cpu_time() > a);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn probe_records_samples() {
-        let p = LagProbe::start(tokio::runtime::Handle::current());
+    #[tokio::test]
+    async fn the_probe_sees_a_busy_runtime_and_not_an_idle_one() {
+        let p = LagProbe::start();
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let n = p.samples.lock().map(|s| s.len()).unwrap_or(0);
-        let (p99, max) = p.finish();
-        assert!(n > 0);
-        assert!(p99 <= max);
+        let (idle99, idle_max) = p.finish().await;
+        assert!(idle99 <= idle_max);
+        // Four tasks that each hold the thread for 3 ms at a time: a yielded probe waits for
+        // the others' turns.
+        let p = LagProbe::start();
+        let busy: Vec<_> = (0..4)
+            .map(|_| {
+                tokio::spawn(async {
+                    let end = Instant::now() + Duration::from_millis(80);
+                    while Instant::now() < end {
+                        let t = Instant::now();
+                        while t.elapsed() < Duration::from_millis(3) {}
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for b in busy {
+            b.await.unwrap();
+        }
+        let (_, busy_max) = p.finish().await;
+        assert!(
+            busy_max >= 3.0,
+            "a probe behind 3 ms turns waited {busy_max} ms"
+        );
     }
 }

@@ -162,8 +162,13 @@ pub(super) fn internal(id: String, message: String) -> RequestRecord {
     }
 }
 
-/// Run the measured part of one point on the current (multi-thread) tokio runtime.
+/// Run the measured part of one point on the load generator's thread ([`super::rt`]).
 pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, ScheduleError> {
+    let (w, spec) = (w.clone(), spec.clone());
+    super::rt::run(async move { run_point_here(&w, &spec).await }).await
+}
+
+async fn run_point_here(w: &Workload, spec: &PointSpec) -> Result<PointRun, ScheduleError> {
     let schedule = match &spec.load {
         Load::Rate {
             rate,
@@ -177,7 +182,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
         )?),
         _ => None,
     };
-    let probe = LagProbe::start(tokio::runtime::Handle::current());
+    let probe = LagProbe::start();
     let cpu0 = cpu_time();
     let (clock, epoch_monotonic_ns) = Clock::start();
     let last = Arc::new(LastSent::new(clock));
@@ -224,7 +229,7 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     };
     let cut = last.reason(&records, w.client.timeout());
     let cpu_s = (cpu_time().saturating_sub(cpu0)).as_secs_f64();
-    let (lag_p99_ms, lag_max_ms) = probe.finish();
+    let (lag_p99_ms, lag_max_ms) = probe.finish().await;
     let threads =
         u32::try_from(tokio::runtime::Handle::current().metrics().num_workers()).unwrap_or(1);
     Ok(PointRun {
@@ -242,9 +247,14 @@ pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sched
     })
 }
 
-/// Warm-up: send `n` requests at once and wait for them; returns how many failed. Not
-/// measured.
+/// Warm-up: send `n` requests at once and wait for them, on the load generator's thread (so
+/// the connections they open are its own); returns how many failed. Not measured.
 pub async fn warmup(w: &Workload, n: u32) -> u32 {
+    let w = w.clone();
+    super::rt::run(async move { warmup_here(&w, n).await }).await
+}
+
+async fn warmup_here(w: &Workload, n: u32) -> u32 {
     let clock = Clock {
         epoch: Instant::now(),
     };
