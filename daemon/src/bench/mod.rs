@@ -489,20 +489,27 @@ impl Session {
         let Some(reqs) = (0..n).map(sampled).collect::<Option<Vec<_>>>() else {
             return n;
         };
-        let now = Instant::now();
-        let sends = reqs.iter().enumerate().map(|(i, req)| {
-            self.w.client.send(
-                req,
-                format!("llms-engine-warmup-{i}"),
-                Clock { epoch: now },
-                now,
-            )
-        });
-        futures::future::join_all(sends)
-            .await
-            .iter()
-            .filter(|r| r.error.is_some())
-            .count() as u32
+        // On the client's own thread, as its points: the connections these open are pooled
+        // and must be read where the points read them.
+        let client = self.w.client.clone();
+        let lane = client.lane();
+        crate::loadgen::rt::run(lane, async move {
+            let now = Instant::now();
+            let sends = reqs.iter().enumerate().map(|(i, req)| {
+                client.send(
+                    req,
+                    format!("llms-engine-warmup-{i}"),
+                    Clock { epoch: now },
+                    now,
+                )
+            });
+            futures::future::join_all(sends)
+                .await
+                .iter()
+                .filter(|r| r.error.is_some())
+                .count() as u32
+        })
+        .await
     }
 
     /// What the session's requests send.

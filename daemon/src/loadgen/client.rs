@@ -51,6 +51,8 @@ pub struct StreamClient {
     live: Option<Arc<Live>>,
     /// Most tokens one stream may carry (0: no limit).
     token_limit: u64,
+    /// The load generator's thread its requests run on ([`super::rt`]).
+    lane: super::rt::Lane,
 }
 
 /// The time base of a point: event times are stored as ns since `epoch`.
@@ -200,7 +202,14 @@ impl StreamClient {
             timeout,
             live: None,
             token_limit: 0,
+            lane: super::rt::Lane::next(),
         })
+    }
+
+    /// The load generator's thread this client's requests run on: its pooled connections
+    /// are read there.
+    pub fn lane(&self) -> super::rt::Lane {
+        self.lane
     }
 
     /// The same client, reporting tokens and finished requests to `live` (or to nobody).

@@ -3,10 +3,11 @@
 //! it: a yielded task runs again only after every task that was ready before it and a poll of
 //! the network for newly arrived data, so the wait is how long a stream's newly arrived chunk
 //! waits to be read and stamped. An idle runtime answers at once; a busy one answers late by
-//! as much as its backlog. The probe lives in the runtime it measures (no thread of its own,
-//! no wake from outside). It looks every 10 ms while it sees a lag and backs off to every
-//! 80 ms while the runtime answers at once, so its samples lean to the busy moments: the
-//! lag's p99 errs high, never low. CPU time of the process is read around each point.
+//! as much as its backlog. A task that holds the thread makes the probe's own timer late, and
+//! that lateness (past the 2.5 ms its rounding allows) is added. The probe lives in the
+//! runtime it measures (no thread of its own, no wake from outside). It looks every 10 ms while
+//! it sees a lag and backs off to every 80 ms while the runtime answers at once, so its samples
+//! lean to the busy moments. CPU time of the process is read around each point.
 
 use super::stats::Samples;
 use std::time::{Duration, Instant};
@@ -17,6 +18,9 @@ const PROBE_EVERY: Duration = Duration::from_millis(10);
 const PROBE_IDLE: Duration = Duration::from_millis(80);
 /// A lag under this is "at once": the probe backs off (doubling its gap up to [`PROBE_IDLE`]).
 const AT_ONCE_NS: u64 = 100_000;
+/// How late tokio's millisecond timer may fire on an idle runtime: its deadline is rounded up to
+/// the next millisecond, the wait on the network to another, and then the thread wakes.
+const TIMER_SLACK_NS: u64 = 2_500_000;
 
 /// A running scheduling-lag probe; [`LagProbe::finish`] stops it.
 pub struct LagProbe {
@@ -32,14 +36,18 @@ impl LagProbe {
             let mut samples = Samples::new();
             let mut gap = PROBE_EVERY;
             loop {
+                let due = Instant::now() + gap;
                 tokio::select! {
                     biased;
                     _ = &mut stopped => break,
-                    () = tokio::time::sleep(gap) => {}
+                    () = tokio::time::sleep_until(due.into()) => {}
                 }
+                // A task that held the thread made the timer late: beyond the timer's own
+                // rounding (up to 2.5 ms), that lateness is lag too.
                 let t0 = Instant::now();
+                let late = super::client::ns_between(due, t0).saturating_sub(TIMER_SLACK_NS);
                 tokio::task::yield_now().await;
-                let lag = super::client::ns_between(t0, Instant::now());
+                let lag = super::client::ns_between(t0, Instant::now()) + late;
                 samples.add(lag);
                 // Each wake of an idle thread costs it tens of microseconds: while the
                 // runtime answers at once, look less often; at the first lag, often again.
@@ -109,7 +117,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_probe_sees_a_busy_runtime_and_not_an_idle_one() {
+    async fn the_probe_sees_a_busy_runtime_and_a_stalled_one() {
         let p = LagProbe::start();
         tokio::time::sleep(Duration::from_millis(60)).await;
         let (idle99, idle_max) = p.finish().await;
@@ -137,5 +145,14 @@ mod tests {
             busy_max >= 3.0,
             "a probe behind 3 ms turns waited {busy_max} ms"
         );
+        // One task that holds the thread for 60 ms without yielding: the probe's timer is
+        // late by most of that.
+        let p = LagProbe::start();
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(60) {}
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let (_, stall_max) = p.finish().await;
+        assert!(stall_max >= 20.0, "a 60 ms stall read as {stall_max} ms");
     }
 }

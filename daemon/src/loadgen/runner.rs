@@ -162,10 +162,15 @@ pub(super) fn internal(id: String, message: String) -> RequestRecord {
     }
 }
 
-/// Run the measured part of one point on the load generator's thread ([`super::rt`]).
+/// Run the measured part of one point on its client's thread of the load generator
+/// ([`super::rt`]).
 pub async fn run_point(w: &Workload, spec: &PointSpec) -> Result<PointRun, ScheduleError> {
     let (w, spec) = (w.clone(), spec.clone());
-    super::rt::run(async move { run_point_here(&w, &spec).await }).await
+    super::rt::run(
+        w.client.lane(),
+        async move { run_point_here(&w, &spec).await },
+    )
+    .await
 }
 
 async fn run_point_here(w: &Workload, spec: &PointSpec) -> Result<PointRun, ScheduleError> {
@@ -251,7 +256,7 @@ async fn run_point_here(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sche
 /// the connections they open are its own); returns how many failed. Not measured.
 pub async fn warmup(w: &Workload, n: u32) -> u32 {
     let w = w.clone();
-    super::rt::run(async move { warmup_here(&w, n).await }).await
+    super::rt::run(w.client.lane(), async move { warmup_here(&w, n).await }).await
 }
 
 async fn warmup_here(w: &Workload, n: u32) -> u32 {

@@ -47,18 +47,18 @@ impl SseParser {
         mut bytes: &[u8],
         mut on_event: impl FnMut(&[u8]) -> bool,
     ) -> Result<(), TooLong> {
-        if self.start {
-            // The mark may come split over reads only in theory; engines send none.
+        if self.start && !bytes.is_empty() {
+            self.start = false;
+            // A mark split over reads is not found; engines send none.
             if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
                 bytes = rest;
             }
-            self.start = bytes.is_empty();
         }
-        if self.skip_lf {
+        if self.skip_lf && !bytes.is_empty() {
+            self.skip_lf = false;
             if let Some(rest) = bytes.strip_prefix(b"\n") {
                 bytes = rest;
             }
-            self.skip_lf = bytes.is_empty();
         }
         while let Some(end) = memchr::memchr2(b'\n', b'\r', bytes) {
             let (head, tail) = bytes.split_at(end);
@@ -158,15 +158,38 @@ mod tests {
 
     #[test]
     fn every_line_end_and_split_reads_give_the_same_events() {
-        let want = vec!["a".to_owned(), "b\nc".to_owned(), String::new()];
-        let text = "data: a\n\ndata:b\ndata: c\n\ndata\n\n";
+        let want = vec![
+            "a".to_owned(),
+            "b\nc".to_owned(),
+            String::new(),
+            "d".to_owned(),
+        ];
+        // The last event's blank line is followed by one more (an empty line, no event).
+        let text = "data: a\n\ndata:b\ndata: c\n\ndata\n\ndata: d\n\n\n";
         for sep in ["\n", "\r\n", "\r"] {
             let t = text.replace('\n', sep);
             assert_eq!(events(&[t.as_bytes()]), want, "{sep:?}");
-            // Every split point, the line ends' halves included.
-            for i in 0..t.len() {
-                let (a, b) = t.as_bytes().split_at(i);
-                assert_eq!(events(&[a, b]), want, "{sep:?} split at {i}");
+            // Every pair of split points (three reads, one may be empty), the line ends'
+            // halves included.
+            let t = t.as_bytes();
+            for i in 0..=t.len() {
+                for j in i..=t.len() {
+                    let got = events(&[&t[..i], &t[i..j], &t[j..]]);
+                    assert_eq!(got, want, "{sep:?} split at {i} and {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mixed_line_ends_split_anywhere() {
+        // A CRLF then a bare LF: the LF after a CR that ended a read is that CR's, the next
+        // one is a line end of its own.
+        let t = b"data: a\r\n\ndata: b\r\rdata: c\n\r\n";
+        for i in 0..=t.len() {
+            for j in i..=t.len() {
+                let got = events(&[&t[..i], &t[i..j], &t[j..]]);
+                assert_eq!(got, ["a", "b", "c"], "split at {i} and {j}");
             }
         }
     }
