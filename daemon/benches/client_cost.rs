@@ -20,23 +20,14 @@
 
 mod common;
 
-use llms_shared::Load;
 use llmsd::loadgen::probe::cpu_time;
-use llmsd::loadgen::runner::{PointSpec, Workload, run_point, warmup};
+use llmsd::loadgen::runner::{Workload, run_point, warmup};
 use std::time::{Duration, Instant};
 
 /// One closed-loop point: (CPU s, wall s, tokens).
 async fn point(w: &Workload, streams: u32, requests: u64) -> (f64, f64, u64) {
     warmup(w, streams.max(8)).await;
-    let spec = PointSpec {
-        load: Load::Concurrency {
-            concurrency: streams,
-        },
-        requests: Some(requests),
-        duration: None,
-        max_concurrency: None,
-        seed: 0,
-    };
+    let spec = common::closed(streams, requests);
     let t = Instant::now();
     let r = run_point(w, &spec).await.unwrap();
     let wall = t.elapsed().as_secs_f64();

@@ -15,10 +15,10 @@
 
 mod common;
 
-use llms_shared::{Load, RequestRecord};
+use llms_shared::RequestRecord;
 use llmsd::loadgen::conversation::Conversation;
 use llmsd::loadgen::request::{Endpoint, RequestOptions};
-use llmsd::loadgen::runner::{PointSpec, Workload, run_point};
+use llmsd::loadgen::runner::{Workload, run_point};
 use llmsd::refengine::truth::GroundTruth;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,15 +57,7 @@ struct Run {
 
 async fn point(w: &Workload, streams: u32, requests: u64) -> Run {
     let t = Instant::now();
-    let spec = PointSpec {
-        load: Load::Concurrency {
-            concurrency: streams,
-        },
-        requests: Some(requests),
-        duration: None,
-        max_concurrency: None,
-        seed: 0,
-    };
+    let spec = common::closed(streams, requests);
     let r = run_point(w, &spec).await.unwrap();
     let failed = r.records.iter().filter(|r| r.error.is_some()).count();
     assert_eq!(failed, 0, "failed requests in a benchmark run");

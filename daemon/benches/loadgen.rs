@@ -15,8 +15,8 @@
 
 mod common;
 
-use llms_shared::{Load, RequestRecord};
-use llmsd::loadgen::runner::{PointSpec, Workload, run_point, warmup};
+use llms_shared::RequestRecord;
+use llmsd::loadgen::runner::{Workload, run_point, warmup};
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -46,16 +46,10 @@ struct Run {
 }
 
 /// Warm up with as many requests as streams, so every connection exists before measuring.
-async fn point(w: &Workload, load: Load, streams: u32, requests: u64) -> Run {
+async fn point(w: &Workload, streams: u32, requests: u64) -> Run {
     warmup(w, streams.max(8)).await;
     let t = Instant::now();
-    let spec = PointSpec {
-        load,
-        requests: Some(requests),
-        duration: None,
-        max_concurrency: None,
-        seed: 0,
-    };
+    let spec = common::closed(streams, requests);
     let r = run_point(w, &spec).await.unwrap();
     let failed = r.records.iter().filter(|r| r.error.is_some()).count();
     assert_eq!(failed, 0, "failed requests in a benchmark run");
@@ -95,7 +89,7 @@ fn main() {
         let eng = common::RefProcess::start(&["--ttft-ms", &ttft_ms.to_string(), "--itl-ms", &itl_ms.to_string()]);
         for (streams, requests) in [(1u32, 60u64), (64, 512), (256, 1024)] {
             let w = common::chat_workload(&eng.url, tokens, &format!("c{streams}"));
-            let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
+            let run = point(&w, streams, requests).await;
             let (truth, engine_epoch) = truth(&eng.url).await;
             let (mut ttft, mut itl, mut transit) = (Vec::new(), Vec::new(), Vec::new());
             for r in &run.records {
@@ -136,7 +130,7 @@ fn main() {
         let eng = common::RefProcess::start(&["--burst"]);
         for (streams, tokens, requests) in [(16u32, 2048u32, 256u64), (64, 512, 1024)] {
             let w = common::chat_workload(&eng.url, tokens, &format!("b{streams}"));
-            let run = point(&w, Load::Concurrency { concurrency: streams }, streams, requests).await;
+            let run = point(&w, streams, requests).await;
             let chunks: u64 = run.records.iter().map(|r| r.chunks.len() as u64).sum();
             println!(
                 "{streams:>7} streams x {tokens} tokens: {chunks} chunks in {:.2} s wall, {:.2} CPU s -> {:.0} chunks/s wall, {:.0} chunks per CPU second",

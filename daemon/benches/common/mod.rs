@@ -138,3 +138,16 @@ pub fn chat_workload(url: &str, tokens: u32, prefix: &str) -> llmsd::loadgen::ru
         trace: None,
     }
 }
+
+/// A closed-loop point of `requests` requests at `streams` in flight.
+pub fn closed(streams: u32, requests: u64) -> llmsd::loadgen::runner::PointSpec {
+    llmsd::loadgen::runner::PointSpec {
+        load: llms_shared::Load::Concurrency {
+            concurrency: streams,
+        },
+        requests: Some(requests),
+        duration: None,
+        max_concurrency: None,
+        seed: 0,
+    }
+}
