@@ -209,9 +209,16 @@ async fn engines_left_by_a_killed_daemon_are_stopped_on_restart() {
     let spec = reference_job("orphan", &["--ttft-ms", "20", "--itl-ms", "20"], "");
     let id = c.submit(ctx(), submit_req(&spec)).await.unwrap().unwrap();
     wait_job(&c, id, LIMIT, |j| j.state == JobState::Running).await;
-    let e = engines_of(&c, id).await.remove(0);
+    let mut e = engines_of(&c, id).await.remove(0);
     let old = e.pid.unwrap();
     assert!(!group_members(old).is_empty());
+    // The group's members are read by a task of their own (every 2 s) once the engine runs:
+    // the first reading may come just after the job shows as running.
+    let t0 = std::time::Instant::now();
+    while !e.pids.contains(&old) && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        e = engines_of(&c, id).await.remove(0);
+    }
     assert!(e.pids.contains(&old), "the group's pids are listed: {e:?}");
     d.kill9_and_restart();
     let c = d.client().await;
