@@ -76,8 +76,13 @@ pub fn workload_md(jobs: &Jobs) -> String {
             if let Some(t) = w.turns {
                 kind.push_str(&format!(", {t} turns"));
             }
-            if let (Some(g), Some(p)) = (w.groups, w.prefix_tokens) {
-                kind.push_str(&format!(", {g} groups of a {p}-token prefix"));
+            match (w.groups, w.prefix_tokens) {
+                (Some(g), Some(p)) => kind.push_str(&format!(", {g} groups of a {p}-token prefix")),
+                // A conversation's sessions all open with the same system prompt.
+                (None, Some(p)) if w.turns.is_some() => {
+                    kind.push_str(&format!(", a {p}-token system prompt every session shares"));
+                }
+                _ => {}
             }
             let input = match (&w.input_dist, w.input_tokens) {
                 (Some(d), _) => d.clone(),

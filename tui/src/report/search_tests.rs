@@ -177,6 +177,21 @@ fn report_opens_with_the_verdict_and_shows_capacity_probes_and_frontier() {
 }
 
 #[test]
+fn the_workload_table_names_a_conversations_shared_system_prompt() {
+    let (j, mut rows) = search_job();
+    for r in &mut rows {
+        if let Some(w) = r.workload.as_mut() {
+            (w.turns, w.prefix_tokens) = (Some(4), Some(384));
+        }
+    }
+    let md = super::markdown::workload_md(&[(j, rows)]);
+    assert!(
+        md.contains("| conversation, 4 turns, a 384-token system prompt every session shares |"),
+        "{md}"
+    );
+}
+
+#[test]
 fn the_frontier_chart_says_when_a_gpu_was_assumed() {
     let (j, mut points) = sweep();
     for p in &mut points {
