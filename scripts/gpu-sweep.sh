@@ -21,6 +21,8 @@
 #   SKIP_DONE=1 leaves out what an earlier allowance ran with NO_SGLANG=1: vLLM's part of
 #   the main sweep and the llama.cpp single-turn sweeps (SGLang's part and, with
 #   WITH_CONVERSATIONS=1, the conversations still run).
+#   CONVERSATIONS_OF=KIND (vllm or sglang; on build and start) runs only the conversation
+#   sweep's engines of that kind, nothing else: no llama.cpp build, no other sweep.
 #            scripts/gpu-sweep.sh collect 560                                (until "all done")
 #
 # `start` runs once per machine (a second one would unpack over running engines); after it,
@@ -114,6 +116,10 @@ stash() {
 build() {
     mkdir -p "$W/logs"
     xz -dc "$PARTS/bin.tar.xz" | tar -x -C "$W" || die "binaries"
+    if [ -n "${CONVERSATIONS_OF:-}" ]; then
+        log "binaries only: the conversations of $CONVERSATIONS_OF need no llama.cpp"
+        return 0
+    fi
     rm -rf "$W/llama" && mkdir -p "$W/llama/src"
     xz -dc "$PARTS/llama-src.tar.xz" | tar -x -C "$W/llama/src" || die "llama.cpp source"
     nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader >&2
@@ -179,13 +185,21 @@ command = ["env", "PYTHONPATH=$W/s/site", $(printf '"%s", ' $off)"python3", "-m"
 command = ["$W/llama-server"]
 EOF
     # Nothing is measured while the llama.cpp build or the GGUF writer uses the CPUs.
-    wait_llama 420
+    [ -n "${CONVERSATIONS_OF:-}" ] || wait_llama 420
     log "llmsd"
     LLMSD_LOG=info setsid "$W/llmsd" --config "$W/llmsd.toml" --socket "$W/llmsd.sock" \
         --state-dir "$W/state" --gpu nvml > "$W/logs/llmsd.log" 2>&1 < /dev/null &
     for _ in $(seq 100); do [ -S "$W/llmsd.sock" ] && break; sleep 0.1; done
     "$W/llmsd" doctor --config "$W/llmsd.toml" --socket "$W/llmsd.sock" --state-dir "$W/state" >&2
-    llms submit "$sweep" || die "submit"
+    if [ -n "${CONVERSATIONS_OF:-}" ]; then
+        # The conversation sweep less every [[engine]] block of another kind.
+        awk -v k="kind = \"$CONVERSATIONS_OF\"" 'BEGIN{RS=""; ORS="\n\n"} !/^\[\[engine\]\]/ || index($0, k)' \
+            "$ROOT/sweeps/gpu-qwen2.5-3b-conversation.toml" > "$W/conversation-$CONVERSATIONS_OF.toml"
+        llms submit "$W/conversation-$CONVERSATIONS_OF.toml" || die "submit"
+        echo "llama.cpp: not run (the conversations of $CONVERSATIONS_OF only)" > "$W/llama.job"
+    else
+        llms submit "$sweep" || die "submit"
+    fi
     # The rest of this call's time (SECONDS counts from the script's start).
     collect $((limit - SECONDS))
 }
