@@ -147,19 +147,23 @@ build() {
 
 llms() { "$W/llms" --socket "$W/llmsd.sock" "$@"; }
 
+# KIND FILE: the sweep FILE less every [[engine]] block of another kind (blocks are
+# paragraphs, as the shipped sweeps write them).
+engines_of() {
+    awk -v k="kind = \"$1\"" 'BEGIN{RS=""; ORS="\n\n"} !/^\[\[engine\]\]/ || index($0, k)' "$2"
+}
+
 start() {
     local limit=${1:-540}
     local sweep=$ROOT/sweeps/gpu-qwen2.5-3b.toml
     if [ -n "${NO_SGLANG:-}" ]; then
         cd "$PARTS" && sha256sum -c --quiet --ignore-missing SHA256SUMS || die "checksums"
-        # The same sweep less its [[engine]] kind = "sglang" block.
-        awk 'BEGIN{RS=""; ORS="\n\n"} !/kind = "sglang"/' "$sweep" | sed 's/ vs SGLang 0.5.15//' > "$W/gpu-vllm-only.toml"
+        engines_of vllm "$sweep" | sed 's/ vs SGLang 0.5.15//' > "$W/gpu-vllm-only.toml"
         sweep=$W/gpu-vllm-only.toml
     else
         cd "$PARTS" && sha256sum -c --quiet SHA256SUMS || die "checksums"
         if [ -n "${SKIP_DONE:-}" ]; then
-            # The same sweep less its [[engine]] kind = "vllm" block.
-            awk 'BEGIN{RS=""; ORS="\n\n"} !/kind = "vllm"/' "$sweep" | sed 's/vLLM 0.20.1 vs //' > "$W/gpu-sglang-only.toml"
+            engines_of sglang "$sweep" | sed 's/vLLM 0.20.1 vs //' > "$W/gpu-sglang-only.toml"
             sweep=$W/gpu-sglang-only.toml
         fi
     fi
@@ -192,9 +196,8 @@ EOF
     for _ in $(seq 100); do [ -S "$W/llmsd.sock" ] && break; sleep 0.1; done
     "$W/llmsd" doctor --config "$W/llmsd.toml" --socket "$W/llmsd.sock" --state-dir "$W/state" >&2
     if [ -n "${CONVERSATIONS_OF:-}" ]; then
-        # The conversation sweep less every [[engine]] block of another kind.
-        awk -v k="kind = \"$CONVERSATIONS_OF\"" 'BEGIN{RS=""; ORS="\n\n"} !/^\[\[engine\]\]/ || index($0, k)' \
-            "$ROOT/sweeps/gpu-qwen2.5-3b-conversation.toml" > "$W/conversation-$CONVERSATIONS_OF.toml"
+        engines_of "$CONVERSATIONS_OF" "$ROOT/sweeps/gpu-qwen2.5-3b-conversation.toml" \
+            > "$W/conversation-$CONVERSATIONS_OF.toml"
         llms submit "$W/conversation-$CONVERSATIONS_OF.toml" || die "submit"
         echo "llama.cpp: not run (the conversations of $CONVERSATIONS_OF only)" > "$W/llama.job"
     else

@@ -120,8 +120,9 @@ mod tests {
     async fn the_probe_sees_a_busy_runtime_and_a_stalled_one() {
         let p = LagProbe::start();
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let (idle99, idle_max) = p.finish().await;
-        assert!(idle99 <= idle_max);
+        let (_, idle_max) = p.finish().await;
+        // Every sample is a yield's return, never 0 ns: a reading means the probe sampled.
+        assert!(idle_max > 0.0, "the idle probe took no sample");
         // Four tasks that each hold the thread for 3 ms at a time: a yielded probe waits for
         // the others' turns.
         let p = LagProbe::start();
