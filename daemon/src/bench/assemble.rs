@@ -53,8 +53,8 @@ pub(super) fn templates(
 
 /// A conversation over a prompts file replays its conversations turn by turn.
 pub(super) fn dialogues(c: &RunConfig) -> Result<Option<Arc<Vec<Dialogue>>>, BenchError> {
-    match (&c.workload.shape, &c.workload.prompts) {
-        (Shape::Conversation { .. }, Some(p)) => Ok(Some(Arc::new(prompts::read_dialogues(c, p)?))),
+    match c.workload.shape {
+        Shape::Conversation { .. } => Ok(prompts::read_dialogues(c)?.map(Arc::new)),
         _ => Ok(None),
     }
 }

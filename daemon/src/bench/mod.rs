@@ -227,6 +227,7 @@ impl Session {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| BenchError::Internal(e.to_string()))?;
+        prompts::read_once(&mut c)?;
         let source = PromptSource::open(&c)?;
         // A dataset's answers, whose lengths the requests will ask for: read before the
         // server is asked, counted by its tokenizer after.

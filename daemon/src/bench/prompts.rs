@@ -27,7 +27,7 @@ impl PromptSource {
     pub(super) fn open(c: &RunConfig) -> Result<Self, BenchError> {
         let a = &c.workload;
         let usage = |e: &dyn std::fmt::Display| BenchError::Usage(e.to_string());
-        // Files that came with a sweep are used as sent; `llmsd bench` reads its own.
+        // Files that came with a sweep (or that [`read_once`] read) are used as they came.
         let sent = |field| llms_shared::AttachedFile::find(&a.attached, field);
         let codec = || -> Result<Option<synth::Codec>, BenchError> {
             Ok(match (sent(llms_shared::TOKENIZER_FIELD), &a.tokenizer) {
@@ -42,52 +42,64 @@ impl PromptSource {
             let lengths = super::dist::draw(d, prompt_count(c), c.seed, INPUT_SALT);
             return Ok(PromptSource::Drawn(lengths, codec()?));
         }
-        Ok(match (a.input_tokens, &a.prompts) {
+        Ok(match (a.input_tokens, prompts_text(c)?) {
             (Some(n), _) => PromptSource::Synthetic(n, codec()?),
-            (None, Some(p)) => PromptSource::Fixed(
-                match sent(llms_shared::PROMPTS_FIELD) {
-                    Some(f) => prompts::parse(&f.path, &f.text),
-                    None => prompts::load(p),
-                }
-                .map_err(|e| usage(&e))?,
-            ),
+            (None, Some(f)) => {
+                PromptSource::Fixed(prompts::parse(&f.path, &f.text).map_err(|e| usage(&e))?)
+            }
             (None, None) => PromptSource::Fixed(prompts::default_set()),
         })
     }
 }
 
-/// The conversations of the prompts file `path` names (the copy that came with a sweep, else
-/// the file), every user turn kept.
-pub(super) fn read_dialogues(
-    c: &RunConfig,
-    path: &std::path::Path,
-) -> Result<Vec<prompts::Dialogue>, BenchError> {
-    let usage = |e: prompts::PromptError| BenchError::Usage(e.to_string());
-    match llms_shared::AttachedFile::find(&c.workload.attached, llms_shared::PROMPTS_FIELD) {
-        Some(f) => prompts::dialogues(&f.path, &f.text).map_err(usage),
-        None => prompts::load_dialogues(path).map_err(usage),
+/// Read the prompts file `c` names, where no copy of it came with a sweep, once: the prompts,
+/// a dataset's answers and a conversation's turns are then all taken from the same text, even
+/// if the file changes while the run starts.
+pub(super) fn read_once(c: &mut RunConfig) -> Result<(), BenchError> {
+    let w = &mut c.workload;
+    let Some(p) = &w.prompts else { return Ok(()) };
+    if llms_shared::AttachedFile::find(&w.attached, llms_shared::PROMPTS_FIELD).is_some() {
+        return Ok(());
     }
+    let text = prompts::read_text(p).map_err(|e| BenchError::Usage(e.to_string()))?;
+    w.attached.push(llms_shared::AttachedFile {
+        field: llms_shared::PROMPTS_FIELD.into(),
+        path: p.display().to_string(),
+        text,
+    });
+    Ok(())
+}
+
+/// The text of the prompts file `c` names, if it names one: the copy that came with a sweep or
+/// that [`read_once`] read.
+fn prompts_text(c: &RunConfig) -> Result<Option<&llms_shared::AttachedFile>, BenchError> {
+    let sent = llms_shared::AttachedFile::find(&c.workload.attached, llms_shared::PROMPTS_FIELD);
+    match (&c.workload.prompts, sent) {
+        (Some(p), None) => Err(BenchError::Internal(format!(
+            "the prompts file {} was not read before the run",
+            p.display()
+        ))),
+        (_, sent) => Ok(sent),
+    }
+}
+
+/// The conversations of the prompts file `c` names, every user turn kept.
+pub(super) fn read_dialogues(c: &RunConfig) -> Result<Option<Vec<prompts::Dialogue>>, BenchError> {
+    let usage = |e: prompts::PromptError| BenchError::Usage(e.to_string());
+    prompts_text(c)?
+        .map(|f| prompts::dialogues(&f.path, &f.text).map_err(usage))
+        .transpose()
 }
 
 /// The answers of the prompts file `c` names (`--output-dist dataset`).
 pub(super) fn read_answers(c: &RunConfig) -> Result<Vec<String>, BenchError> {
     let usage = |e: prompts::PromptError| BenchError::Usage(format!("--output-dist dataset: {e}"));
-    let sent = llms_shared::AttachedFile::find(&c.workload.attached, llms_shared::PROMPTS_FIELD);
-    let answers = match (sent, &c.workload.prompts) {
-        (Some(f), _) => prompts::answers(&f.path, &f.text).map_err(usage)?,
-        (None, Some(p)) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                BenchError::Usage(format!("--output-dist dataset: {}: {e}", p.display()))
-            })?;
-            prompts::answers(&p.display().to_string(), &text).map_err(usage)?
-        }
-        (None, None) => {
-            return Err(BenchError::Usage(
-                "--output-dist dataset: give the dataset with --prompts (its answers' lengths)"
-                    .into(),
-            ));
-        }
+    let Some(f) = prompts_text(c)? else {
+        return Err(BenchError::Usage(
+            "--output-dist dataset: give the dataset with --prompts (its answers' lengths)".into(),
+        ));
     };
+    let answers = prompts::answers(&f.path, &f.text).map_err(usage)?;
     if answers.is_empty() {
         return Err(BenchError::Usage(
             "--output-dist dataset: the prompts file has no answers (ShareGPT gpt turns or assistant messages)"
@@ -408,4 +420,53 @@ pub(super) async fn preflight(
         e.kind,
         e.message
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> RunConfig {
+        let mut v = vec!["--url", "http://h", "--concurrency", "1"];
+        v.extend_from_slice(args);
+        super::super::args::parse(&v).unwrap().config().unwrap()
+    }
+
+    #[test]
+    fn the_prompts_file_is_read_once_for_prompts_answers_and_turns() {
+        let dir = std::env::temp_dir().join(format!("llms-read-once-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("chats.json");
+        let text = r#"[{"conversations": [{"from": "human", "value": "Hi there"}, {"from": "gpt", "value": "Hello, friend"}, {"from": "human", "value": "Bye"}]}]"#;
+        std::fs::write(&file, text).unwrap();
+        let path = file.to_str().unwrap();
+        let mut c = config(&[
+            "--prompts",
+            path,
+            "--workload",
+            "conversation",
+            "--turns",
+            "2",
+        ]);
+        read_once(&mut c).unwrap();
+        // Gone or changed after the read: every use still sees the text that was read.
+        std::fs::write(&file, "not json").unwrap();
+        let Ok(PromptSource::Fixed(ps)) = PromptSource::open(&c) else {
+            panic!("not the file's prompts")
+        };
+        assert_eq!(ps.len(), 1);
+        assert_eq!(read_answers(&c).unwrap(), vec!["Hello, friend".to_owned()]);
+        let turns = read_dialogues(&c).unwrap().unwrap();
+        assert_eq!(turns.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A file that cannot be read is named, and nothing is attached.
+        let mut c = config(&["--prompts", path]);
+        let e = read_once(&mut c).err().unwrap().to_string();
+        assert!(e.contains(path), "{e}");
+        assert!(c.workload.attached.is_empty());
+        // No --prompts: nothing to read, and the default set.
+        let mut c = config(&[]);
+        read_once(&mut c).unwrap();
+        assert!(matches!(PromptSource::open(&c), Ok(PromptSource::Fixed(p)) if !p.is_empty()));
+    }
 }

@@ -41,24 +41,13 @@ pub fn default_set() -> Vec<Prompt> {
     parse_entries("prompts/default.jsonl", DEFAULT_JSONL).unwrap_or_default()
 }
 
-/// Load a prompts file, detecting its format.
-pub fn load(path: &Path) -> Result<Vec<Prompt>, PromptError> {
-    read(path, parse)
-}
-
-/// Load a prompts file's conversations (see [`dialogues`]).
-pub fn load_dialogues(path: &Path) -> Result<Vec<Dialogue>, PromptError> {
-    read(path, dialogues)
-}
-
-/// `path`'s text through `parse`, named by its path.
-fn read<T>(path: &Path, parse: fn(&str, &str) -> Result<T, PromptError>) -> Result<T, PromptError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PromptError::Read {
-        path: name.clone(),
+/// A prompts file's text (read once per run; see `bench::prompts::read_once`), its error
+/// naming the file.
+pub fn read_text(path: &Path) -> Result<String, PromptError> {
+    std::fs::read_to_string(path).map_err(|source| PromptError::Read {
+        path: path.display().to_string(),
         source,
-    })?;
-    parse(&name, &text)
+    })
 }
 
 /// Parse prompt-file text: a JSON array (of strings, prompt objects or ShareGPT records) or JSONL.
@@ -365,7 +354,7 @@ mod tests {
         assert!(e.contains("no prompts"), "{e}");
         let e = parse("p.json", r#"[""]"#).unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
-        let e = load(Path::new("/nonexistent/prompts.json"))
+        let e = read_text(Path::new("/nonexistent/prompts.json"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("/nonexistent/prompts.json"), "{e}");
