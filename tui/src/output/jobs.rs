@@ -76,26 +76,79 @@ pub struct PointsNow<'a> {
     pub running: Option<u32>,
 }
 
-/// A planned point's status: `done`, `done, flagged: client_bound`, `failed: REASON` (its
-/// first line; ` …` when the reason goes on), `running`, `pending`, or `not run` (the job
-/// ended first).
+/// Where a point stands: one reading for `llms show` and the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointState {
+    /// Finished with figures and no flag.
+    Done,
+    /// Finished with figures, flagged or with failed requests.
+    Flagged,
+    /// Finished without figures.
+    Failed,
+    /// Running now.
+    Running,
+    /// Not run yet.
+    Pending,
+    /// The job ended before it ran.
+    NotRun,
+}
+
+impl PointState {
+    /// As the dashboard's list writes it.
+    pub fn word(self) -> &'static str {
+        match self {
+            PointState::Done => "done",
+            PointState::Flagged => "flagged",
+            PointState::Failed => "FAILED",
+            PointState::Running => "running",
+            PointState::Pending => "pending",
+            PointState::NotRun => "not run",
+        }
+    }
+}
+
+/// A finished point's state from its row: failed when it has no figures or an error,
+/// flagged when it has flags or failed requests, else done.
+pub fn row_state(row: &ResultRow) -> PointState {
+    match &row.point {
+        None => PointState::Failed,
+        Some(_) if row.error.is_some() => PointState::Failed,
+        Some(p) if !p.flags.is_empty() || p.failed > 0 => PointState::Flagged,
+        Some(_) => PointState::Done,
+    }
+}
+
+/// What to say beside a finished point's state: a failure's reason, else its flags and
+/// failed requests.
+pub fn row_note(row: &ResultRow) -> String {
+    if let Some(e) = &row.error {
+        return e.clone();
+    }
+    let Some(p) = &row.point else {
+        return String::new();
+    };
+    let mut parts = p.flags.clone();
+    if p.failed > 0 {
+        parts.push(format!("{} failed requests", p.failed));
+    }
+    parts.join(", ")
+}
+
+/// A planned point's status, as the dashboard's [`row_state`] reads it: `done`,
+/// `done, flagged: client_bound, 2 failed requests`, `failed: REASON` (its first line; ` …`
+/// when the reason goes on), `running`, `pending`, or `not run` (the job ended first).
 pub fn point_status(d: &JobDetail, now: PointsNow<'_>, index: u32) -> String {
     if let Some(r) = now.rows.iter().find(|r| r.index == index) {
-        if let Some(e) = &r.error {
-            let mut lines = e.lines().filter(|l| !l.trim().is_empty());
-            let first = lines.next().unwrap_or("no reason given").trim_end();
-            let more = if lines.next().is_some() { " …" } else { "" };
-            return format!("failed: {first}{more}");
-        }
-        let flags = r
-            .point
-            .as_ref()
-            .map(|p| p.flags.join(", "))
-            .unwrap_or_default();
-        return if flags.is_empty() {
-            "done".into()
-        } else {
-            format!("done, flagged: {flags}")
+        let note = row_note(r);
+        return match row_state(r) {
+            PointState::Failed => {
+                let mut lines = note.lines().filter(|l| !l.trim().is_empty());
+                let first = lines.next().unwrap_or("no reason given").trim_end();
+                let more = if lines.next().is_some() { " …" } else { "" };
+                format!("failed: {first}{more}")
+            }
+            PointState::Flagged => format!("done, flagged: {note}"),
+            _ => "done".into(),
         };
     }
     if d.finished.contains(&index) {
@@ -342,6 +395,44 @@ mod tests {
         );
         assert_eq!(v["plan"][0]["role"], Value::Null);
         assert!(!t.contains("ROLE"), "no search, no role column: {t}");
+    }
+
+    #[test]
+    fn show_and_the_dashboard_read_a_row_alike() {
+        let mut rows = rows();
+        // Failed requests alone flag a point; a row with neither figures nor a reason failed.
+        let mut lossy = rows[0].clone();
+        lossy.index = 2;
+        let p = lossy.point.as_mut().unwrap();
+        p.flags.clear();
+        p.failed = 3;
+        let mut bare = rows[1].clone();
+        bare.error = None;
+        bare.point = None;
+        rows.push(lossy);
+        let mut d = detail();
+        d.finished = vec![0, 1, 2];
+        let now = PointsNow {
+            rows: &rows,
+            running: None,
+        };
+        let said: Vec<String> = (0..3).map(|i| point_status(&d, now, i)).collect();
+        assert_eq!(said[2], "done, flagged: 3 failed requests");
+        for (r, s) in rows.iter().zip(&said) {
+            let expect = match row_state(r) {
+                PointState::Done => "done",
+                PointState::Flagged => "done, flagged",
+                PointState::Failed => "failed",
+                other => panic!("a finished row read as {other:?}"),
+            };
+            assert!(s.starts_with(expect), "{s} vs {expect}");
+        }
+        let now = PointsNow {
+            rows: std::slice::from_ref(&bare),
+            running: None,
+        };
+        assert_eq!(row_state(&bare), PointState::Failed);
+        assert_eq!(point_status(&d, now, 1), "failed: no reason given");
     }
 
     #[test]

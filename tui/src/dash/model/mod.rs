@@ -7,8 +7,9 @@ pub mod points;
 pub mod ui_state;
 
 use crate::compare::{self, CmpRow, Metric};
+pub use crate::output::PointState;
 use llms_shared::{GpuSample, Hello, JobDetail, JobState, JobSummary, ResultRow, Update};
-pub use points::{PointLine, PointState};
+pub use points::PointLine;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 pub use ui_state::{Drill, Filter, ListId, Picker, ResultsView, Screen, Status, UiState};
 

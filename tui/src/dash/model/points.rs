@@ -3,39 +3,8 @@
 
 use super::Model;
 use super::ui_state::ListId;
-use crate::output::load_label;
+use crate::output::{PointState, load_label, row_note, row_state};
 use llms_shared::{EngineInfo, EngineState, ResultRow};
-
-/// Where a point stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PointState {
-    /// Finished with figures and no flag.
-    Done,
-    /// Finished with figures, flagged or with failed requests.
-    Flagged,
-    /// Finished without figures.
-    Failed,
-    /// Running now.
-    Running,
-    /// Not run yet.
-    Pending,
-    /// The job ended before it ran.
-    NotRun,
-}
-
-impl PointState {
-    /// As the list writes it.
-    pub fn word(self) -> &'static str {
-        match self {
-            PointState::Done => "done",
-            PointState::Flagged => "flagged",
-            PointState::Failed => "FAILED",
-            PointState::Running => "running",
-            PointState::Pending => "pending",
-            PointState::NotRun => "not run",
-        }
-    }
-}
 
 /// One point of a job.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,29 +24,7 @@ pub struct PointLine<'a> {
 impl PointLine<'_> {
     /// What to say beside the state: a failure's reason, the flags, failed requests.
     pub fn note(&self) -> String {
-        let Some(r) = self.row else {
-            return String::new();
-        };
-        if let Some(e) = &r.error {
-            return e.clone();
-        }
-        let Some(p) = &r.point else {
-            return String::new();
-        };
-        let mut parts = p.flags.clone();
-        if p.failed > 0 {
-            parts.push(format!("{} failed requests", p.failed));
-        }
-        parts.join(", ")
-    }
-}
-
-fn state_of(row: &ResultRow) -> PointState {
-    match &row.point {
-        None => PointState::Failed,
-        Some(_) if row.error.is_some() => PointState::Failed,
-        Some(p) if !p.flags.is_empty() || p.failed > 0 => PointState::Flagged,
-        Some(_) => PointState::Done,
+        self.row.map(row_note).unwrap_or_default()
     }
 }
 
@@ -100,7 +47,7 @@ impl Model {
                 for p in &d.plan {
                     let row = rows.iter().find(|r| r.index == p.index);
                     let state = match row {
-                        Some(r) => state_of(r),
+                        Some(r) => row_state(r),
                         None if running.as_ref().is_some_and(|r| r.0 == p.index) => {
                             PointState::Running
                         }
@@ -128,7 +75,7 @@ impl Model {
                         index: r.index,
                         engine: r.engine.clone(),
                         load,
-                        state: state_of(r),
+                        state: row_state(r),
                         row: Some(r),
                     });
                 }
