@@ -11,7 +11,8 @@
 //!    objective's share of its limit: it lands near the limit when the figure grows smoothly
 //!    with load and never needs more than one step beyond plain bisection when it jumps.
 //! 4. When the bracket is one resolution wide, run the highest pass again. If it fails
-//!    again, it counts as failed and the search goes on below it.
+//!    again, it counts as failed and the search goes on below it, in a new bracket (ITP's
+//!    budget starts again there).
 
 use llms_shared::{
     Load, Objective, PointResult, ProbeReport, SearchDef, SearchOver, SearchReport, SearchRole,
@@ -214,11 +215,17 @@ fn itp(def: &SearchDef, probes: &[ProbeReport], st: &State, lo: f64, hi: f64) ->
     if !(ya < 0.0 && yb > 0.0) {
         return inside(mid);
     }
-    // The bracket as it was when the first load failed, and the steps taken inside it since.
+    // The bracket as it was when it was set, and the steps taken inside it since: set when the
+    // first load failed, and again by each failed confirmation (its top drops to the old
+    // bottom, its bottom to an earlier pass: a new bracket, with a budget of its own).
     let first_fail = probes.iter().position(|p| !p.pass).unwrap_or(0);
-    let before = state(def, &probes[..first_fail + 1]);
+    let set = probes
+        .iter()
+        .rposition(|p| p.role == SearchRole::Confirm && !p.pass)
+        .map_or(first_fail, |i| i.max(first_fail));
+    let before = state(def, &probes[..set + 1]);
     let (a0, b0) = (before.pass.unwrap_or(def.min), before.fail.unwrap_or(hi));
-    let j = probes[first_fail + 1..]
+    let j = probes[set + 1..]
         .iter()
         .filter(|p| p.role == SearchRole::Probe)
         .count() as f64;

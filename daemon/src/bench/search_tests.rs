@@ -225,3 +225,24 @@ fn errors_fail_a_probe() {
     let j = judge(&d, p.load.clone(), SearchRole::Probe, Ok(&p));
     assert_eq!(j.failed, ["error_rate"]);
 }
+
+/// A confirmation that fails far below the first failure leaves a wide bracket (the pass
+/// before it was early): the search interpolates in it afresh rather than bisecting on a
+/// budget spent in the first bracket. The server slows after its first 6 runs (the confirmation at 32 is the 7th) (its TPOT
+/// bound moves from 32 to 20 in flight).
+#[test]
+fn a_failed_confirmation_starts_a_fresh_bracket() {
+    let d = def(1.0, 256.0, &[("tpot_p99", 100.0)]);
+    let (r, loads) = search(&d, |c, n| match n < 6 {
+        // 100 ms half-way between 32 and 33: the first bracket closes on 32.
+        true => (10.0 + 90.0 / 32.5 * c, 1.0),
+        // Then half-way between 20 and 21.
+        false => (10.0 + 90.0 / 20.5 * c, 1.0),
+    });
+    assert_eq!(r.capacity, Some(20.0), "{loads:?}");
+    assert!(r.confirmed);
+    // Runs after the failed confirmation (the second run at 32): measured 4 (23, 20, 21 and
+    // the confirmation); bisecting on the spent budget took 6 (18, 25, 22, 20, 21, 20).
+    let confirm = loads.iter().rposition(|&c| c == 32.0).unwrap();
+    assert!(loads.len() - confirm - 1 <= 4, "{loads:?}");
+}
