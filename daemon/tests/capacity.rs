@@ -175,9 +175,5 @@ async fn the_steady_window_removes_a_ramp_the_engine_adds() {
     let a = p.achieved.clone().unwrap();
     assert_eq!(a.concurrency_max, 4);
     assert!(a.concurrency_steady.unwrap() > 3.8, "{a:?}");
-    assert!(
-        !p.flags.iter().any(|f| f == "load_not_achieved"),
-        "{:?}",
-        p.flags
-    );
+    assert!(!p.flagged("load_not_achieved"), "{:?}", p.flags);
 }

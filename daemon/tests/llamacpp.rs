@@ -199,7 +199,7 @@ async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
             p.load
         );
         assert_eq!(c.excess_hit_rate, 0.0, "{}: {c:?}", p.load);
-        assert!(!p.flags.iter().any(|f| f == "prefix_cache_hits"));
+        assert!(!p.flagged("prefix_cache_hits"));
         // llama.cpp's counter of cached prompt tokens says the same over the point.
         let s = p.server.as_ref().unwrap();
         assert_eq!(s.cached_tokens, Some(c.cached_tokens as f64), "{}", p.load);
@@ -207,7 +207,7 @@ async fn llamacpp_reports_no_prefix_cache_hits_beyond_the_template() {
     let r = run(true).await.unwrap();
     let c = r.points[1].prefix_cache.as_ref().unwrap();
     assert!(c.hit_rate > 0.5, "{c:?}");
-    assert!(r.points[1].flags.iter().any(|f| f == "prefix_cache_hits"));
+    assert!(r.points[1].flagged("prefix_cache_hits"));
 }
 
 /// A shared-prefix run against llama.cpp's prompt cache: at one request at a time, each
@@ -259,11 +259,7 @@ async fn llamacpp_reuses_the_shared_prefix_of_each_group() {
             p.server.as_ref().unwrap().cached_tokens,
             Some(c.cached_tokens as f64)
         );
-        assert!(
-            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-            "{:?}",
-            p.flags
-        );
+        assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
         assert_eq!(p.input_token_mismatches, 0, "point {i}");
     }
 }

@@ -43,11 +43,7 @@ async fn no_request_of_a_run_is_served_from_another_ones_prompt() {
                 .map(|r| r.usage.prompt_tokens.unwrap())
                 .sum::<u64>()
         );
-        assert!(
-            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-            "{:?}",
-            p.flags
-        );
+        assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
         // The engine's counter over the point says the same.
         assert_eq!(p.server.as_ref().unwrap().cached_tokens, Some(0.0));
     }
@@ -70,7 +66,7 @@ async fn repeated_prompts_are_measured_and_flagged() {
     assert!(!c.unique_prompts);
     assert_eq!(c.cached_tokens, truth_cached(&second.1));
     assert!(c.hit_rate > 0.5, "{c:?}");
-    assert!(second.0.flags.iter().any(|f| f == "prefix_cache_hits"));
+    assert!(second.0.flagged("prefix_cache_hits"));
     // The first point's prompts were new to the engine, but for the warm-up's repeats.
     let c1 = first.0.prefix_cache.as_ref().unwrap();
     assert_eq!(c1.cached_tokens, truth_cached(&first.1));
@@ -128,7 +124,7 @@ async fn a_point_that_would_not_end_is_cut_and_says_why() {
         why.starts_with("1 request(s)") && why.contains("1.0 s"),
         "{why}"
     );
-    assert!(p.flags.iter().any(|f| f == "point_cut"), "{:?}", p.flags);
+    assert!(p.flagged("point_cut"), "{:?}", p.flags);
     let cut = records.iter().find(|r| r.error.is_some()).unwrap();
     assert_eq!(cut.error.as_ref().unwrap().kind, "timeout");
     // 128 tokens by default: it stalled after half of them, which it keeps.

@@ -47,11 +47,7 @@ async fn shared_prefix_hits_are_what_the_engine_served_request_by_request() {
         assert_eq!(p.cached_tokens, Some(21 * 112));
         assert_eq!(serde_json::to_value(p).unwrap()["cached_tokens"], 21 * 112);
         assert_eq!(c.shared_tokens, Some(96));
-        assert!(
-            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-            "{:?}",
-            p.flags
-        );
+        assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
         // Exact lengths: the template's share, the prefix and the request's own part.
         assert_eq!(p.input_token_mismatches, 0);
         let template = c.template_tokens.unwrap();
@@ -188,11 +184,7 @@ async fn a_sweep_with_a_shared_prefix_runs_through_the_daemon() {
             );
         }
         assert!(p.prefix_cache.as_ref().unwrap().cached_tokens > 0);
-        assert!(
-            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-            "{:?}",
-            p.flags
-        );
+        assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
         assert_eq!(p.input_token_mismatches, 0);
     }
     // A conversation from the same kind of sweep: turns, their TTFT, and batch refused.
@@ -289,11 +281,7 @@ async fn conversations_resend_the_history_the_engine_answered() {
         .map(|(t, l)| (t.as_str(), l.count))
         .collect();
     assert_eq!(by_turn, [("1", 4), ("2", 4), ("3", 4)]);
-    assert!(
-        !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-        "{:?}",
-        p.flags
-    );
+    assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
     assert_eq!(p.prefix_cache.as_ref().unwrap().excess_hit_rate, 0.0);
     let v = serde_json::to_value(p).unwrap();
     assert_eq!(v["ttft_by_turn_ms"]["2"]["count"], 4);
@@ -332,11 +320,7 @@ async fn conversations_share_their_system_prompt_and_nothing_else() {
         );
     }
     // Hits are by design in a conversation: no flag.
-    assert!(
-        !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-        "{:?}",
-        p.flags
-    );
+    assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
 }
 
 /// At a rate, sessions start at the arrivals; the next point's sessions start afresh (their
@@ -438,11 +422,7 @@ async fn a_trace_replays_its_times_lengths_and_shared_blocks() {
                 r.id
             );
         }
-        assert!(
-            !p.flags.iter().any(|f| f == "prefix_cache_hits"),
-            "{:?}",
-            p.flags
-        );
+        assert!(!p.flagged("prefix_cache_hits"), "{:?}", p.flags);
     }
     assert_eq!(eng.truth().await.len(), truth_before + 10);
     // Asking for more requests than the trace has says how many it has.

@@ -488,6 +488,11 @@ pub struct PointResult {
 }
 
 impl PointResult {
+    /// Whether the point carries `flag` (`prefix_cache_hits`, `client_bound`, ...).
+    pub fn flagged(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
     /// A point at `load` with nothing measured: no requests, every count, rate and latency
     /// zero, no flags. The base that fixtures set their figures on.
     pub fn empty(load: Load) -> PointResult {

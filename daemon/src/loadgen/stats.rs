@@ -424,11 +424,7 @@ mod tests {
             "input_tokens_mismatch",
             "error_rate_exceeded",
         ] {
-            assert!(
-                p.flags.iter().any(|x| x == f),
-                "missing {f} in {:?}",
-                p.flags
-            );
+            assert!(p.flagged(f), "missing {f} in {:?}", p.flags);
         }
         assert_eq!(p.output_token_mismatches, 1);
         assert_eq!(p.input_token_mismatches, 2);

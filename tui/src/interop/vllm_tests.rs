@@ -59,20 +59,16 @@ fn a_vllm_result_reads_as_one_point() {
     assert_eq!(p.itl_ms.count, gaps as u64);
     // It was run without p95: said, not invented.
     assert_eq!(p.ttft_ms.p95, 0.0);
-    assert!(p.flags.contains(&"percentiles_missing".to_string()));
+    assert!(p.flagged("percentiles_missing"));
     assert_eq!(vllm_date(r.finished_ms), f["date"].as_str().unwrap());
-    assert!(!p.flags.contains(&"e2e_missing".to_string()));
+    assert!(!p.flagged("e2e_missing"));
     // A default run (no e2el keys): E2E is said to be missing, not read as 0 ms.
     let mut bare = fixture();
     bare.as_object_mut()
         .unwrap()
         .retain(|k, _| !k.ends_with("_e2el_ms"));
     let p = read(&bare.to_string()).unwrap().remove(0).point.unwrap();
-    assert!(
-        p.flags.contains(&"e2e_missing".to_string()),
-        "{:?}",
-        p.flags
-    );
+    assert!(p.flagged("e2e_missing"), "{:?}", p.flags);
 }
 
 #[test]

@@ -117,7 +117,7 @@ pub fn cache_md(jobs: &Jobs) -> String {
             t.cached += c.cached_tokens;
             t.prompt += c.prompt_tokens;
             t.worst = t.worst.max(c.excess_hit_rate);
-            t.flagged += usize::from(p.flags.iter().any(|f| f == "prefix_cache_hits"));
+            t.flagged += usize::from(p.flagged("prefix_cache_hits"));
             t.verbatim += usize::from(!c.unique_prompts);
         }
     }
