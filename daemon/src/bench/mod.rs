@@ -316,6 +316,10 @@ impl Session {
             endpoint,
         );
         let dialogues = assemble::dialogues(&c)?;
+        // Every use of the prompts file's text is behind: keep none of it for the run.
+        c.workload
+            .attached
+            .retain(|f| f.field != llms_shared::PROMPTS_FIELD);
         let mut warnings = built.warnings.clone();
         warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
         let system = match &c.workload.shape {

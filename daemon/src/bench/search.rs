@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 pub const MAX_RUNS: usize = 24;
 /// Most confirmation runs.
 const MAX_CONFIRMS: usize = 3;
-/// ITP's truncation constant, as a share of the first bracket's width.
+/// ITP's truncation constant, as a share of the current bracket's width when it was set.
 const KAPPA1: f64 = 0.1;
 /// ITP's slack over bisection, in steps.
 const N0: f64 = 1.0;

@@ -226,10 +226,10 @@ fn errors_fail_a_probe() {
     assert_eq!(j.failed, ["error_rate"]);
 }
 
-/// A confirmation that fails far below the first failure leaves a wide bracket (the pass
-/// before it was early): the search interpolates in it afresh rather than bisecting on a
-/// budget spent in the first bracket. The server slows after its first 6 runs (the confirmation at 32 is the 7th) (its TPOT
-/// bound moves from 32 to 20 in flight).
+/// A failed confirmation leaves a wide bracket when the pass below it came early (here 4,
+/// below the answer 32): the search interpolates in it afresh rather than bisecting on a
+/// budget spent in the first bracket. The server slows after its first 6 runs, before the
+/// confirmation at 32 (the 7th): its TPOT bound moves from 32 to 20 in flight.
 #[test]
 fn a_failed_confirmation_starts_a_fresh_bracket() {
     let d = def(1.0, 256.0, &[("tpot_p99", 100.0)]);

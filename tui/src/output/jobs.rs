@@ -242,7 +242,7 @@ fn role_label(role: Option<SearchRole>) -> &'static str {
 /// `{"index", "engine", "load", "role", "finished", "status", "error"}` with `load` in
 /// `llmsd bench --json` shape, `role` `"probe"` or `"confirm"` for a capacity search's
 /// points (else `null`), `status` one of `done`, `failed`, `running`, `pending`, `not run`,
-/// and `error` a failed point's full reason (else `null`).
+/// and `error` a failed point's full reason (else `null`, as for a failed row that gave none).
 pub fn show_json(d: &JobDetail, now: PointsNow<'_>) -> Value {
     let mut v = job_json(&d.summary);
     let plan: Vec<Value> = d
