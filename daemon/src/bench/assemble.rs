@@ -9,6 +9,7 @@ use super::{BenchError, RunConfig};
 use crate::loadgen::conversation::Conversation;
 use crate::loadgen::prompts::Dialogue;
 use crate::loadgen::request::{Endpoint, Prompt, RequestOptions, Template};
+use llms_shared::AttachedFile;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,9 +53,12 @@ pub(super) fn templates(
 }
 
 /// A conversation over a prompts file replays its conversations turn by turn.
-pub(super) fn dialogues(c: &RunConfig) -> Result<Option<Arc<Vec<Dialogue>>>, BenchError> {
-    match c.workload.shape {
-        Shape::Conversation { .. } => Ok(prompts::read_dialogues(c)?.map(Arc::new)),
+pub(super) fn dialogues(
+    c: &RunConfig,
+    file: Option<&AttachedFile>,
+) -> Result<Option<Arc<Vec<Dialogue>>>, BenchError> {
+    match (&c.workload.shape, file) {
+        (Shape::Conversation { .. }, Some(f)) => Ok(Some(Arc::new(prompts::read_dialogues(f)?))),
         _ => Ok(None),
     }
 }

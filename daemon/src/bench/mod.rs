@@ -227,12 +227,12 @@ impl Session {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| BenchError::Internal(e.to_string()))?;
-        prompts::read_once(&mut c)?;
-        let source = PromptSource::open(&c)?;
+        let file = prompts::read_once(&c)?;
+        let source = PromptSource::open(&c, file.as_deref())?;
         // A dataset's answers, whose lengths the requests will ask for: read before the
         // server is asked, counted by its tokenizer after.
         let answers = match c.workload.output_dist {
-            Some(dist::Dist::Dataset) => Some(prompts::read_answers(&c)?),
+            Some(dist::Dist::Dataset) => Some(prompts::read_answers(file.as_deref())?),
             _ => None,
         };
         let info = discover(&http, &base).await?;
@@ -315,11 +315,9 @@ impl Session {
             pre,
             endpoint,
         );
-        let dialogues = assemble::dialogues(&c)?;
+        let dialogues = assemble::dialogues(&c, file.as_deref())?;
         // Every use of the prompts file's text is behind: keep none of it for the run.
-        c.workload
-            .attached
-            .retain(|f| f.field != llms_shared::PROMPTS_FIELD);
+        drop(file);
         let mut warnings = built.warnings.clone();
         warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
         let system = match &c.workload.shape {

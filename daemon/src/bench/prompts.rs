@@ -8,9 +8,10 @@ use crate::loadgen::request::{
     Endpoint, Prompt, RESERVED_SEQ, RequestOptions, body, preamble, with_preamble,
 };
 use crate::loadgen::{prompts, synth};
-use llms_shared::RequestRecord;
+use llms_shared::{AttachedFile, RequestRecord};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// Where prompts come from, with local files already read.
@@ -24,13 +25,14 @@ pub(super) enum PromptSource {
 }
 
 impl PromptSource {
-    pub(super) fn open(c: &RunConfig) -> Result<Self, BenchError> {
+    /// The run's prompts: synthetic, or `file`'s ([`read_once`]), or the default set.
+    pub(super) fn open(c: &RunConfig, file: Option<&AttachedFile>) -> Result<Self, BenchError> {
         let a = &c.workload;
         let usage = |e: &dyn std::fmt::Display| BenchError::Usage(e.to_string());
-        // Files that came with a sweep (or that [`read_once`] read) are used as they came.
-        let sent = |field| llms_shared::AttachedFile::find(&a.attached, field);
         let codec = || -> Result<Option<synth::Codec>, BenchError> {
-            Ok(match (sent(llms_shared::TOKENIZER_FIELD), &a.tokenizer) {
+            // A tokenizer that came with a sweep is used as it came.
+            let sent = AttachedFile::find(&a.attached, llms_shared::TOKENIZER_FIELD);
+            Ok(match (sent, &a.tokenizer) {
                 (Some(f), _) => {
                     Some(synth::Codec::from_text(&f.path, &f.text).map_err(|e| usage(&e))?)
                 }
@@ -42,7 +44,7 @@ impl PromptSource {
             let lengths = super::dist::draw(d, prompt_count(c), c.seed, INPUT_SALT);
             return Ok(PromptSource::Drawn(lengths, codec()?));
         }
-        Ok(match (a.input_tokens, prompts_text(c)?) {
+        Ok(match (a.input_tokens, file) {
             (Some(n), _) => PromptSource::Synthetic(n, codec()?),
             (None, Some(f)) => {
                 PromptSource::Fixed(prompts::parse(&f.path, &f.text).map_err(|e| usage(&e))?)
@@ -52,49 +54,32 @@ impl PromptSource {
     }
 }
 
-/// Read the prompts file `c` names, where no copy of it came with a sweep, once: the prompts,
-/// a dataset's answers and a conversation's turns are then all taken from the same text, even
-/// if the file changes while the run starts.
-pub(super) fn read_once(c: &mut RunConfig) -> Result<(), BenchError> {
-    let w = &mut c.workload;
-    let Some(p) = &w.prompts else { return Ok(()) };
-    if llms_shared::AttachedFile::find(&w.attached, llms_shared::PROMPTS_FIELD).is_some() {
-        return Ok(());
+/// The prompts file `c` names, if it names one: the copy that came with a sweep, else the file
+/// read now, once. The prompts, a dataset's answers and a conversation's turns are all taken
+/// from it, so a file that changes while the run starts cannot give them different texts.
+pub(super) fn read_once(c: &RunConfig) -> Result<Option<Cow<'_, AttachedFile>>, BenchError> {
+    let w = &c.workload;
+    let Some(p) = &w.prompts else { return Ok(None) };
+    if let Some(f) = AttachedFile::find(&w.attached, llms_shared::PROMPTS_FIELD) {
+        return Ok(Some(Cow::Borrowed(f)));
     }
     let text = prompts::read_text(p).map_err(|e| BenchError::Usage(e.to_string()))?;
-    w.attached.push(llms_shared::AttachedFile {
+    Ok(Some(Cow::Owned(AttachedFile {
         field: llms_shared::PROMPTS_FIELD.into(),
         path: p.display().to_string(),
         text,
-    });
-    Ok(())
+    })))
 }
 
-/// The text of the prompts file `c` names, if it names one: the copy that came with a sweep or
-/// that [`read_once`] read.
-fn prompts_text(c: &RunConfig) -> Result<Option<&llms_shared::AttachedFile>, BenchError> {
-    let sent = llms_shared::AttachedFile::find(&c.workload.attached, llms_shared::PROMPTS_FIELD);
-    match (&c.workload.prompts, sent) {
-        (Some(p), None) => Err(BenchError::Internal(format!(
-            "the prompts file {} was not read before the run",
-            p.display()
-        ))),
-        (_, sent) => Ok(sent),
-    }
+/// The conversations of the prompts file, every user turn kept.
+pub(super) fn read_dialogues(f: &AttachedFile) -> Result<Vec<prompts::Dialogue>, BenchError> {
+    prompts::dialogues(&f.path, &f.text).map_err(|e| BenchError::Usage(e.to_string()))
 }
 
-/// The conversations of the prompts file `c` names, every user turn kept.
-pub(super) fn read_dialogues(c: &RunConfig) -> Result<Option<Vec<prompts::Dialogue>>, BenchError> {
-    let usage = |e: prompts::PromptError| BenchError::Usage(e.to_string());
-    prompts_text(c)?
-        .map(|f| prompts::dialogues(&f.path, &f.text).map_err(usage))
-        .transpose()
-}
-
-/// The answers of the prompts file `c` names (`--output-dist dataset`).
-pub(super) fn read_answers(c: &RunConfig) -> Result<Vec<String>, BenchError> {
+/// The answers of the prompts file (`--output-dist dataset`).
+pub(super) fn read_answers(file: Option<&AttachedFile>) -> Result<Vec<String>, BenchError> {
     let usage = |e: prompts::PromptError| BenchError::Usage(format!("--output-dist dataset: {e}"));
-    let Some(f) = prompts_text(c)? else {
+    let Some(f) = file else {
         return Err(BenchError::Usage(
             "--output-dist dataset: give the dataset with --prompts (its answers' lengths)".into(),
         ));
@@ -440,7 +425,7 @@ mod tests {
         let text = r#"[{"conversations": [{"from": "human", "value": "Hi there"}, {"from": "gpt", "value": "Hello, friend"}, {"from": "human", "value": "Bye"}]}]"#;
         std::fs::write(&file, text).unwrap();
         let path = file.to_str().unwrap();
-        let mut c = config(&[
+        let c = config(&[
             "--prompts",
             path,
             "--workload",
@@ -448,25 +433,36 @@ mod tests {
             "--turns",
             "2",
         ]);
-        read_once(&mut c).unwrap();
+        let read = read_once(&c).unwrap().unwrap();
         // Gone or changed after the read: every use still sees the text that was read.
         std::fs::write(&file, "not json").unwrap();
-        let Ok(PromptSource::Fixed(ps)) = PromptSource::open(&c) else {
+        let Ok(PromptSource::Fixed(ps)) = PromptSource::open(&c, Some(&read)) else {
             panic!("not the file's prompts")
         };
         assert_eq!(ps.len(), 1);
-        assert_eq!(read_answers(&c).unwrap(), vec!["Hello, friend".to_owned()]);
-        let turns = read_dialogues(&c).unwrap().unwrap();
-        assert_eq!(turns.len(), 1);
+        assert_eq!(
+            read_answers(Some(&read)).unwrap(),
+            vec!["Hello, friend".to_owned()]
+        );
+        assert_eq!(read_dialogues(&read).unwrap().len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
-        // A file that cannot be read is named, and nothing is attached.
-        let mut c = config(&["--prompts", path]);
-        let e = read_once(&mut c).err().unwrap().to_string();
+        // A file that cannot be read is named.
+        let c = config(&["--prompts", path]);
+        let e = read_once(&c).err().unwrap().to_string();
         assert!(e.contains(path), "{e}");
-        assert!(c.workload.attached.is_empty());
+        // A copy that came with a sweep is taken as it came.
+        let mut c = config(&["--prompts", path]);
+        c.workload.attached.push(AttachedFile {
+            field: llms_shared::PROMPTS_FIELD.into(),
+            path: path.into(),
+            text: r#"["sent"]"#.into(),
+        });
+        assert!(matches!(read_once(&c), Ok(Some(Cow::Borrowed(f))) if f.text == r#"["sent"]"#));
         // No --prompts: nothing to read, and the default set.
-        let mut c = config(&[]);
-        read_once(&mut c).unwrap();
-        assert!(matches!(PromptSource::open(&c), Ok(PromptSource::Fixed(p)) if !p.is_empty()));
+        let c = config(&[]);
+        assert!(read_once(&c).unwrap().is_none());
+        assert!(
+            matches!(PromptSource::open(&c, None), Ok(PromptSource::Fixed(p)) if !p.is_empty())
+        );
     }
 }
