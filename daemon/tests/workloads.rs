@@ -598,11 +598,9 @@ async fn a_sharegpt_dataset_is_replayed_with_all_its_turns() {
     assert_eq!(prompt(3), 9 + 10 + 20 + 1 + 14);
     // The dataset brings its own system messages: a shared one as well is refused.
     let both = format!("{args} --prefix-tokens 64");
-    let e = Session::open(bench_args(&eng.url, &words(&both)).config().unwrap())
-        .await
-        .err()
-        .expect("refused");
-    assert!(e.to_string().contains("--prefix-tokens"), "{e}");
+    // Refused with the options, before the server is asked.
+    let e = bench_args(&eng.url, &words(&both)).config().unwrap_err();
+    assert!(e.contains("--prefix-tokens"), "{e}");
     // More sessions than conversations: replayed again, and said.
     let more = args.replace("--requests 16", "--requests 32");
     let mut s = Session::open(bench_args(&eng.url, &words(&more)).config().unwrap())

@@ -2,7 +2,7 @@
 
 use super::config::{PointStop, RunConfig, WorkloadConfig};
 use super::dist::Dist;
-use super::workload::{Params, Shape, dists_fit};
+use super::workload::{Params, Shape, dists_fit, system_fits};
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
@@ -430,6 +430,7 @@ impl BenchArgs {
             );
         }
         dists_fit(&shape, self.input_dist, self.output_dist)
+            .and_then(|()| system_fits(&shape, self.prompts.is_some()))
             .map_err(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))?;
         if shape.turns() > 1 && self.batch.is_some() {
             return Err(

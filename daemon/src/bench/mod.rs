@@ -320,16 +320,9 @@ impl Session {
         drop(file);
         let mut warnings = built.warnings.clone();
         warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
+        // (A dataset's conversations with a system prompt as well were refused with the
+        // options: `workload::system_fits`.)
         let system = match &c.workload.shape {
-            // A dataset's conversations bring their own system messages: two would be sent.
-            Shape::Conversation {
-                system_tokens: Some(_),
-                ..
-            } if dialogues.is_some() => {
-                return Err(BenchError::Usage(
-                    "--prefix-tokens: a dataset's conversations bring their own system messages; give one or the other".into(),
-                ));
-            }
             Shape::Conversation {
                 system_tokens: Some(n),
                 ..

@@ -245,6 +245,24 @@ pub fn dists_fit(
     Ok(())
 }
 
+/// Whether a shared system prompt fits: a dataset's conversations (a prompts file replayed
+/// as conversations) bring their own system messages, and both would send two, which many
+/// chat templates reject. `Err((field, why))`, checked with the other options, before any
+/// engine is started or asked.
+pub fn system_fits(shape: &Shape, prompts_file: bool) -> Result<(), (&'static str, String)> {
+    match shape {
+        Shape::Conversation {
+            system_tokens: Some(_),
+            ..
+        } if prompts_file => Err((
+            "prefix_tokens",
+            "a dataset's conversations bring their own system messages; give one or the other"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `Err` naming the first of `set` that is given, for a workload other than `of`.
 fn only(of: &str, set: &[(&'static str, bool)]) -> Result<(), (&'static str, String)> {
     match set.iter().find(|(_, given)| *given) {

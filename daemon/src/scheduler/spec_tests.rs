@@ -208,6 +208,26 @@ fn file(field: &str, path: &str, text: &str) -> AttachedFile {
     }
 }
 
+/// A dataset's conversations bring their own system messages: a shared one as well is refused
+/// at submit, before an engine starts.
+#[test]
+fn a_datasets_conversations_refuse_a_shared_system_prompt() {
+    let text = concat!(
+        "name = \"x\"\nprompts = \"chats.json\"\n[[engine]]\nkind=\"external\"\n[load]\n",
+        "concurrency=[1]\n[workload]\nkind=\"conversation\"\nturns=2\nprefix_tokens=64\n"
+    );
+    let sent = [file("prompts", "chats.json", "[\"hello\"]")];
+    let c = Checks {
+        files: &sent,
+        ..checks(&ok_engine)
+    };
+    let e = parse(text, None, None, &c).unwrap_err();
+    assert!(e.starts_with("workload.prefix_tokens: a dataset"), "{e}");
+    // Without the shared prompt, the same sweep is taken.
+    let text = text.replace("prefix_tokens=64\n", "");
+    assert!(parse(&text, None, None, &c).is_ok());
+}
+
 #[test]
 fn named_files_come_with_the_sweep_and_are_never_opened_here() {
     // /dev/zero would hang or exhaust memory if it were read: the daemon must not open it.
