@@ -65,9 +65,13 @@ pub struct CmpRow {
 }
 
 impl CmpRow {
-    /// Failed, or flagged: worth a mark in tables and charts.
+    /// Failed, or flagged: worth a mark in tables and charts. The reading of
+    /// [`crate::output::row_state`]: a row without figures (no throughput) failed too.
     pub fn marked(&self) -> bool {
-        self.error.is_some() || !self.flags.is_empty() || self.failed_requests > 0
+        self.error.is_some()
+            || self.throughput.is_none()
+            || !self.flags.is_empty()
+            || self.failed_requests > 0
     }
 }
 
