@@ -199,6 +199,16 @@ fn aggregate(p: &PointResult) -> Value {
         d if d > 0.0 => p.input_tokens as f64 / d,
         _ => 0.0,
     };
+    let mut latency = json!({
+        "time_to_first_token": statistics("ms", &p.ttft_ms, &stats::ttfts(recs)),
+        "time_per_output_token": statistics("ms/token", &p.tpot_ms, &stats::tpots(recs)),
+        "inter_token_latency": statistics("ms/token", &p.itl_ms, &stats::itls(recs)),
+    });
+    // An imported run that never measured it (vLLM without e2el) has none to report: its
+    // 0 ms is no figure.
+    if !p.flagged("e2e_missing") {
+        latency["request_latency"] = statistics("ms", &p.e2e_ms, &stats::e2es(recs));
+    }
     json!({
         "requests": {
             "total": p.completed + p.failed,
@@ -206,12 +216,7 @@ fn aggregate(p: &PointResult) -> Value {
             "input_length": {"units": "count", "mean": per_request(p, p.input_tokens)},
             "output_length": {"units": "count", "mean": per_request(p, p.output_tokens)},
         },
-        "latency": {
-            "time_to_first_token": statistics("ms", &p.ttft_ms, &stats::ttfts(recs)),
-            "time_per_output_token": statistics("ms/token", &p.tpot_ms, &stats::tpots(recs)),
-            "inter_token_latency": statistics("ms/token", &p.itl_ms, &stats::itls(recs)),
-            "request_latency": statistics("ms", &p.e2e_ms, &stats::e2es(recs)),
-        },
+        "latency": latency,
         "throughput": {
             "input_token_rate": rate(input_rate, "tokens/s"),
             "output_token_rate": rate(p.output_throughput, "tokens/s"),

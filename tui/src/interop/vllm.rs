@@ -80,6 +80,10 @@ fn point(job: u64, row: &ResultRow, p: &PointResult, meta: &JobMeta) -> Map<Stri
         ("e2el", &p.e2e_ms, stats::e2es(recs)),
     ];
     for (name, s, values) in with_records {
+        // As vLLM does when it was not asked for it: no e2el keys, rather than 0 ms.
+        if name == "e2el" && p.flagged("e2e_missing") {
+            continue;
+        }
         m.insert(format!("mean_{name}_ms"), json!(s.mean));
         m.insert(format!("median_{name}_ms"), json!(s.p50));
         if !recs.is_empty() {

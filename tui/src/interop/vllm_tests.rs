@@ -67,8 +67,24 @@ fn a_vllm_result_reads_as_one_point() {
     bare.as_object_mut()
         .unwrap()
         .retain(|k, _| !k.ends_with("_e2el_ms"));
-    let p = read(&bare.to_string()).unwrap().remove(0).point.unwrap();
+    let rows = read(&bare.to_string()).unwrap();
+    let p = rows[0].point.as_ref().unwrap();
     assert!(p.flagged("e2e_missing"), "{:?}", p.flags);
+    // Written out again, it still has none: no 0 ms for vLLM or llm-d to read as measured.
+    let meta = JobMeta {
+        models: Default::default(),
+        endpoint: None,
+    };
+    let out = write(&job(rows.clone()), &meta);
+    let keys: Vec<&String> = out[0].as_object().unwrap().keys().collect();
+    assert!(!keys.iter().any(|k| k.ends_with("_e2el_ms")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.ends_with("_ttft_ms")), "{keys:?}");
+    let back = read(&out.to_string()).unwrap();
+    assert!(back[0].point.as_ref().unwrap().flagged("e2e_missing"));
+    let llmd = super::super::llmd::write(&job(rows), &meta);
+    let latency = &llmd[0]["results"]["request_performance"]["aggregate"]["latency"];
+    assert!(latency.get("request_latency").is_none(), "{latency}");
+    assert!(latency.get("time_to_first_token").is_some(), "{latency}");
 }
 
 #[test]
