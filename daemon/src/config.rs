@@ -43,9 +43,6 @@ pub struct DaemonArgs {
     pub metrics_listen: Option<String>,
 }
 
-/// Where `llmsd doctor` looks: the places, without the flags only a serving daemon uses.
-pub type DoctorArgs = Places;
-
 impl From<Places> for DaemonArgs {
     fn from(places: Places) -> DaemonArgs {
         DaemonArgs {

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use llmsd::bench::{self, BenchArgs};
-use llmsd::config::{Config, DaemonArgs, DoctorArgs};
+use llmsd::config::{Config, DaemonArgs, Places};
 use llmsd::loadgen::stream::snippet;
 use llmsd::refengine::{self, RefArgs};
 use std::process::ExitCode;
@@ -46,8 +46,9 @@ enum Cmd {
     /// What this machine can run: engines (configured, found, version), GPUs and driver,
     /// ports, the state directory, the socket.
     Doctor {
+        // Where it looks: the places, without the flags only a serving daemon uses.
         #[command(flatten)]
-        daemon: DoctorArgs,
+        daemon: Places,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

@@ -169,7 +169,6 @@ async fn answer(mut stream: TcpStream, sources: &Sources) -> std::io::Result<()>
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
-        503 => "Service Unavailable",
         _ => "Request Header Fields Too Large",
     };
     let head = format!(
@@ -191,9 +190,8 @@ async fn route(head: &[u8], sources: &Sources) -> (u16, &'static str, String) {
     let path = path.split('?').next().unwrap_or(path);
     match (req.method, path) {
         (Some("GET"), "/metrics") => {
-            let Ok(permit) = RENDERS.acquire().await else {
-                return (503, "text/plain", "closing\n".into());
-            };
+            // Never closed: the permit always comes.
+            let permit = RENDERS.acquire().await.ok();
             let s = sources.clone();
             // The permit goes with the render, so a render whose connection closed still
             // counts until it ends.

@@ -234,7 +234,9 @@ pub fn is_vllm(v: &Value) -> bool {
 }
 
 /// A vLLM result file: one object, several (`--append-result` writes one per line), or an
-/// array of them (what [`write`] prints). Errors name the run and the key.
+/// array of them (what [`write`] prints). Errors name the run and the key. (Import reads
+/// [`documents`] once for its kind, then [`rows`].)
+#[cfg(test)]
 pub fn read(text: &str) -> Result<Vec<ResultRow>, String> {
     rows(&documents(text)?)
 }
