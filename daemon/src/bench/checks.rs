@@ -75,10 +75,7 @@ pub(super) async fn cross_check(
 /// The engine's inter-token histogram over the point against the gaps llmsd measured (every
 /// request's, failed ones included: the engine observed those too).
 fn itl_check(h: &metrics::Histogram, records: &[RequestRecord]) -> ItlCheck {
-    let mut gaps: Vec<u64> = records
-        .iter()
-        .flat_map(|r| r.chunks.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)))
-        .collect();
+    let mut gaps: Vec<u64> = records.iter().flat_map(|r| r.gaps_ns()).collect();
     gaps.sort_unstable();
     let engine_total = h.count();
     let mut max_cdf_diff: f64 = 0.0;

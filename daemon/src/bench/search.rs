@@ -219,10 +219,11 @@ fn itp(def: &SearchDef, probes: &[ProbeReport], st: &State, lo: f64, hi: f64) ->
     // first load failed, and again by each failed confirmation (its top drops to the old
     // bottom, its bottom to an earlier pass: a new bracket, with a budget of its own).
     let first_fail = probes.iter().position(|p| !p.pass).unwrap_or(0);
+    // (A failed confirmation is a failure: never before the first.)
     let set = probes
         .iter()
         .rposition(|p| p.role == SearchRole::Confirm && !p.pass)
-        .map_or(first_fail, |i| i.max(first_fail));
+        .unwrap_or(first_fail);
     let before = state(def, &probes[..set + 1]);
     let (a0, b0) = (before.pass.unwrap_or(def.min), before.fail.unwrap_or(hi));
     let j = probes[set + 1..]

@@ -78,9 +78,7 @@ impl Live {
             if let Some(t) = r.ttft_ns() {
                 l.ttft.add(t);
             }
-            for w in r.chunks.windows(2) {
-                l.itl.add(w[1].0.saturating_sub(w[0].0));
-            }
+            r.gaps_ns().for_each(|g| l.itl.add(g));
         }
     }
 

@@ -53,9 +53,7 @@ impl Store {
         for job in self.jobs()? {
             if !journaled.contains(&job.id) {
                 self.journal_job(&job, &self.files(job.id)?)?;
-                for row in self.points(job.id)? {
-                    self.journal.append(job.id, &Line::Point(Box::new(row)))?;
-                }
+                self.journal_points(job.id, &self.points(job.id)?)?;
                 if job.state.is_final() {
                     self.journal.append(job.id, &Line::End(end_of(&job)))?;
                 }
