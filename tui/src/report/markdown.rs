@@ -79,7 +79,7 @@ pub fn workload_md(jobs: &Jobs) -> String {
             match (w.groups, w.prefix_tokens) {
                 (Some(g), Some(p)) => kind.push_str(&format!(", {g} groups of a {p}-token prefix")),
                 // A conversation's sessions all open with the same system prompt.
-                (None, Some(p)) if w.turns.is_some() => {
+                (None, Some(p)) if w.kind == "conversation" => {
                     kind.push_str(&format!(", a {p}-token system prompt every session shares"));
                 }
                 _ => {}

@@ -2,15 +2,14 @@
 //! figures so far with progress and ETAs. Without GPUs it says so and shows the rest.
 
 use super::theme::Theme;
-use super::{bar, cut, duration, gib};
+use super::{bar, cut, duration, gib, line_chart};
 use crate::dash::model::{GpuView, Model};
 use crate::output::load_label;
 use llms_shared::{EngineState, JobState, LivePoint, Load};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 
 /// Draw the Live screen.
 pub fn render(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
@@ -195,32 +194,6 @@ fn render_chart(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     let x1 = pts.last().map_or(1.0, |p| p.0).max(x0 + 1.0);
     let x_labels = [format!("{x0:.0}s"), format!("{x1:.0}s")];
     f.render_widget(line_chart(block, pts, [x0, x1], x_labels, t), area);
-}
-
-/// One braille line over `pts`, the x axis over `x` with its two labels, the y axis from 0 to
-/// a tenth above the highest point (the Live and sweep views' tokens/s charts).
-pub(super) fn line_chart<'a>(
-    block: Block<'a>,
-    pts: &'a [(f64, f64)],
-    x: [f64; 2],
-    x_labels: [String; 2],
-    t: Theme,
-) -> Chart<'a> {
-    let ymax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
-    let ds = Dataset::default()
-        .marker(Marker::Braille)
-        .graph_type(GraphType::Line)
-        .style(t.bar())
-        .data(pts);
-    Chart::new(vec![ds])
-        .block(block)
-        .x_axis(Axis::default().bounds(x).labels(x_labels).style(t.dim()))
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, ymax])
-                .labels(["0".to_string(), format!("{ymax:.0}")])
-                .style(t.dim()),
-        )
 }
 
 fn render_stats(lines: Vec<Line<'static>>, f: &mut Frame<'_>, area: Rect) {

@@ -18,8 +18,9 @@ use super::model::{ConnState, Drill, ListId, Model, Screen};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use theme::Theme;
 
 /// How long a status message stays, ms.
@@ -251,6 +252,32 @@ pub fn centered(r: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(r.width);
     let h = h.min(r.height);
     Rect::new(r.x + (r.width - w) / 2, r.y + (r.height - h) / 2, w, h)
+}
+
+/// One braille line over `pts`, the x axis over `x` with its two labels, the y axis from 0 to
+/// a tenth above the highest point (the Live and sweep views' tokens/s charts).
+pub fn line_chart<'a>(
+    block: Block<'a>,
+    pts: &'a [(f64, f64)],
+    x: [f64; 2],
+    x_labels: [String; 2],
+    t: Theme,
+) -> Chart<'a> {
+    let ymax = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    let ds = Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(t.bar())
+        .data(pts);
+    Chart::new(vec![ds])
+        .block(block)
+        .x_axis(Axis::default().bounds(x).labels(x_labels).style(t.dim()))
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, ymax])
+                .labels(["0".to_string(), format!("{ymax:.0}")])
+                .style(t.dim()),
+        )
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ pub fn render_chart(m: &Model, t: Theme, f: &mut Frame<'_>, area: Rect) {
     }
     let x1 = pts.iter().map(|p| p.0).fold(1.0, f64::max);
     let x_labels = ["0s".to_string(), super::duration(x1)];
-    let chart = super::live::line_chart(block, &pts, [0.0, x1], x_labels, t);
+    let chart = super::line_chart(block, &pts, [0.0, x1], x_labels, t);
     f.render_widget(chart, area);
 }
 
