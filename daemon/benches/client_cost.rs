@@ -21,20 +21,12 @@
 mod common;
 
 use llmsd::loadgen::probe::cpu_time;
-use llmsd::loadgen::runner::{Workload, run_point, warmup};
-use std::time::{Duration, Instant};
+use llmsd::loadgen::runner::Workload;
+use std::time::Duration;
 
 /// One closed-loop point: (CPU s, wall s, tokens).
 async fn point(w: &Workload, streams: u32, requests: u64) -> (f64, f64, u64) {
-    warmup(w, streams.max(8)).await;
-    let spec = common::closed(streams, requests);
-    let t = Instant::now();
-    let r = run_point(w, &spec).await.unwrap();
-    let wall = t.elapsed().as_secs_f64();
-    assert!(
-        r.records.iter().all(|r| r.error.is_none()),
-        "failed requests in a benchmark run"
-    );
+    let (r, wall) = common::measured(w, streams, requests).await;
     let tokens = r.records.iter().map(|r| r.output_tokens()).sum();
     (r.client.cpu_s, wall, tokens)
 }

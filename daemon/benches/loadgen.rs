@@ -16,10 +16,9 @@
 mod common;
 
 use llms_shared::RequestRecord;
-use llmsd::loadgen::runner::{Workload, run_point, warmup};
+use llmsd::loadgen::runner::Workload;
 use llmsd::refengine::truth::{GroundTruth, TruthRecord};
 use std::collections::HashMap;
-use std::time::Instant;
 
 /// Ground truth by request id, and the engine's epoch on the monotonic clock.
 async fn truth(url: &str) -> (HashMap<String, TruthRecord>, u64) {
@@ -45,18 +44,12 @@ struct Run {
     epoch_monotonic_ns: u64,
 }
 
-/// Warm up with as many requests as streams, so every connection exists before measuring.
 async fn point(w: &Workload, streams: u32, requests: u64) -> Run {
-    warmup(w, streams.max(8)).await;
-    let t = Instant::now();
-    let spec = common::closed(streams, requests);
-    let r = run_point(w, &spec).await.unwrap();
-    let failed = r.records.iter().filter(|r| r.error.is_some()).count();
-    assert_eq!(failed, 0, "failed requests in a benchmark run");
+    let (r, wall_s) = common::measured(w, streams, requests).await;
     Run {
         records: r.records,
         cpu_s: r.client.cpu_s,
-        wall_s: t.elapsed().as_secs_f64(),
+        wall_s,
         lag_p99_ms: r.client.lag_p99_ms,
         epoch_monotonic_ns: r.epoch_monotonic_ns,
     }

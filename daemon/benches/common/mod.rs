@@ -1,6 +1,6 @@
 //! Pieces the daemon benchmarks share: a release `llmsd`, a tarpc client on its socket, and
 //! the reference engine as a process of its own.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use llms_shared::LlmsdClient;
 use std::path::{Path, PathBuf};
@@ -150,4 +150,22 @@ pub fn closed(streams: u32, requests: u64) -> llmsd::loadgen::runner::PointSpec 
         max_concurrency: None,
         seed: 0,
     }
+}
+
+/// A measured closed-loop point: a warm-up of as many requests as streams (at least 8), so
+/// every connection exists, then the point, timed; no request may fail. The run and its
+/// wall time in seconds.
+pub async fn measured(
+    w: &llmsd::loadgen::runner::Workload,
+    streams: u32,
+    requests: u64,
+) -> (llmsd::loadgen::runner::PointRun, f64) {
+    llmsd::loadgen::runner::warmup(w, streams.max(8)).await;
+    let t = Instant::now();
+    let r = llmsd::loadgen::runner::run_point(w, &closed(streams, requests))
+        .await
+        .unwrap();
+    let failed = r.records.iter().filter(|r| r.error.is_some()).count();
+    assert_eq!(failed, 0, "failed requests in a benchmark run");
+    (r, t.elapsed().as_secs_f64())
 }
