@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 pub const MAX_GROUPS: u32 = 10_000;
 /// Most turns a conversation may have.
 pub const MAX_TURNS: u32 = 1_000;
+/// Longest shared system prompt (either workload's `prefix_tokens`), in tokens: a 128k
+/// context. Every request of a run holds its own copy, so the bound is on memory too.
+pub const MAX_PREFIX_TOKENS: u32 = 131_072;
 
 /// Headers a session header may not be: the ones every request sets itself.
 const RESERVED_HEADERS: &[&str] = &[
@@ -289,8 +292,7 @@ fn shared_prefix_of(p: &Params) -> Result<Shape, (&'static str, String)> {
                 "required by the shared_prefix workload".into(),
             ));
         }
-        Some(0) => return Err(("prefix_tokens", "must be at least 1".into())),
-        Some(t) => t,
+        Some(t) => prefix_len(t)?,
     };
     if let Some(z) = p.zipf
         && !(z.is_finite() && z > 0.0 && z <= 10.0)
@@ -302,6 +304,17 @@ fn shared_prefix_of(p: &Params) -> Result<Shape, (&'static str, String)> {
         prefix_tokens,
         zipf: p.zipf,
     })
+}
+
+/// A shared system prompt's length, within its bounds.
+fn prefix_len(n: u32) -> Result<u32, (&'static str, String)> {
+    match n {
+        1..=MAX_PREFIX_TOKENS => Ok(n),
+        _ => Err((
+            "prefix_tokens",
+            format!("must be between 1 and {MAX_PREFIX_TOKENS}, got {n}"),
+        )),
+    }
 }
 
 fn trace_of(p: &Params) -> Result<Shape, (&'static str, String)> {
@@ -362,16 +375,7 @@ fn conversation_of(p: Params) -> Result<Shape, (&'static str, String)> {
             "dataset is for output lengths (a dataset's conversations give their own turns with prompts)".into(),
         ));
     }
-    let system_tokens = match p.prefix_tokens {
-        None => None,
-        Some(n @ 1..=65_536) => Some(n),
-        Some(n) => {
-            return Err((
-                "prefix_tokens",
-                format!("must be between 1 and 65536, got {n}"),
-            ));
-        }
-    };
+    let system_tokens = p.prefix_tokens.map(prefix_len).transpose()?;
     Ok(Shape::Conversation {
         turns,
         think_ms,
@@ -563,6 +567,10 @@ mod tests {
                 "workload.prefix_tokens: must be",
             ),
             (
+                prefix(Some(2), Some(MAX_PREFIX_TOKENS + 1), None),
+                "workload.prefix_tokens: must be between 1 and 131072, got 131073",
+            ),
+            (
                 prefix(Some(2), Some(8), Some(-1.0)),
                 "workload.zipf: must be",
             ),
@@ -589,6 +597,13 @@ mod tests {
                     ..talk(Some(4), None, None)
                 },
                 "workload.turns_dist: dataset is for output lengths",
+            ),
+            (
+                WorkloadDef {
+                    prefix_tokens: Some(0),
+                    ..talk(Some(2), None, None)
+                },
+                "workload.prefix_tokens: must be between 1 and 131072, got 0",
             ),
             (
                 talk(Some(2), None, Some("X-Request-Id")),
