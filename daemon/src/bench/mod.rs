@@ -252,14 +252,29 @@ impl Session {
             salt,
             unique: !c.workload.verbatim_prompts,
         };
+        // Token counts the server makes (/tokenize), where the run has no tokenizer of its own.
+        let server_codec = crate::loadgen::synth::Codec::Server {
+            http: http.clone(),
+            base: base.clone(),
+            model: opts.model.clone(),
+        };
+        // A conversation's shared system prompt, sized by the tokenizer the turns are (so a
+        // server without /tokenize serves it too, given --tokenizer). (A dataset's
+        // conversations with a system prompt as well were refused with the options:
+        // `workload::system_fits`.)
+        let system = match &c.workload.shape {
+            Shape::Conversation {
+                system_tokens: Some(n),
+                ..
+            } => {
+                let codec = source.codec().unwrap_or(&server_codec);
+                Some(shared_prefix::system_prompt(codec, *n).await?)
+            }
+            _ => None,
+        };
         let built = match (&c.workload.shape, &trace) {
             (Shape::Trace { block_tokens }, Some(t)) => {
-                let codec = crate::loadgen::synth::Codec::Server {
-                    http: http.clone(),
-                    base: base.clone(),
-                    model: opts.model.clone(),
-                };
-                let built = replay::build(&codec, t, *block_tokens).await?;
+                let built = replay::build(&server_codec, t, *block_tokens).await?;
                 if let Some(first) = built.prompts.first() {
                     prompts::preflight(c.workload.endpoint, &client, first, &opts).await?;
                 }
@@ -291,12 +306,7 @@ impl Session {
         // Drawn output lengths, one per prompt (a trace gives its own).
         let outputs = match (c.workload.output_dist, &answers) {
             (Some(dist::Dist::Dataset), Some(a)) => {
-                let codec = crate::loadgen::synth::Codec::Server {
-                    http: http.clone(),
-                    base: base.clone(),
-                    model: opts.model.clone(),
-                };
-                let pool = prompts::answer_lengths(&codec, a).await?;
+                let pool = prompts::answer_lengths(&server_codec, a).await?;
                 Some(dist::draw_pool(
                     &pool,
                     built.prompts.len(),
@@ -320,15 +330,6 @@ impl Session {
         drop(file);
         let mut warnings = built.warnings.clone();
         warnings.extend(assemble::replayed_again(&c, dialogues.as_deref()));
-        // (A dataset's conversations with a system prompt as well were refused with the
-        // options: `workload::system_fits`.)
-        let system = match &c.workload.shape {
-            Shape::Conversation {
-                system_tokens: Some(n),
-                ..
-            } => Some(shared_prefix::system_prompt(&http, &base, &opts, *n).await?),
-            _ => None,
-        };
         let conversation =
             assemble::conversation(&c, &built, (dialogues.clone(), system), &opts, pre);
         // What was sent: a dataset's whole conversations, where it replays them.

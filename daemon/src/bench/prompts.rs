@@ -25,6 +25,14 @@ pub(super) enum PromptSource {
 }
 
 impl PromptSource {
+    /// The local tokenizer the run was given, if any (else the server counts tokens).
+    pub(super) fn codec(&self) -> Option<&synth::Codec> {
+        match self {
+            PromptSource::Synthetic(_, c) | PromptSource::Drawn(_, c) => c.as_ref(),
+            PromptSource::Fixed(_) => None,
+        }
+    }
+
     /// The run's prompts: synthetic, or `file`'s ([`read_once`]), or the default set.
     pub(super) fn open(c: &RunConfig, file: Option<&AttachedFile>) -> Result<Self, BenchError> {
         let a = &c.workload;

@@ -173,25 +173,15 @@ pub(super) async fn build_shared(
 }
 
 /// The system prompt every session of a conversation shares (`prefix_tokens`): exactly `n`
-/// tokens of the corpus as the server counts them, with no preamble, so every session sends
-/// the same text and an engine may serve it from its cache.
-pub(super) async fn system_prompt(
-    http: &reqwest::Client,
-    base: &str,
-    opts: &RequestOptions,
-    n: u32,
-) -> Result<String, BenchError> {
+/// tokens of the corpus as `codec` counts them (the run's tokenizer, else the server's), with
+/// no preamble, so every session sends the same text and an engine may serve it from its cache.
+pub(super) async fn system_prompt(codec: &synth::Codec, n: u32) -> Result<String, BenchError> {
     let synth_err = |e: synth::SynthError| BenchError::Server(e.to_string());
-    let codec = synth::Codec::Server {
-        http: http.clone(),
-        base: base.to_owned(),
-        model: opts.model.clone(),
-    };
-    let corpus = synth::Corpus::new(&codec, &corpus_text())
+    let corpus = synth::Corpus::new(codec, &corpus_text())
         .await
         .map_err(synth_err)?;
     let mut one = corpus
-        .prompts_after(&codec, "", n as usize, 1)
+        .prompts_after(codec, "", n as usize, 1)
         .await
         .map_err(synth_err)?;
     one.pop()
