@@ -143,18 +143,10 @@ impl SchedulerHandle {
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-        let store = self.inner.store.clone();
-        store.flush().await.map_err(internal)?;
-        let (s, j) = (store.clone(), job.clone());
         let n = rows.len();
-        tokio::task::spawn_blocking(move || {
-            s.journal_job(&j, &[])?;
-            s.journal_points(j.id, &rows)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(internal)?;
-        store.flush().await.map_err(internal)?;
+        self.journal_new(job.clone(), Vec::new(), rows).await?;
+        // The job ended as it was made: its end line, now.
+        self.inner.store.flush().await.map_err(internal)?;
         tracing::info!(job = job.id, points = n, origin = %req.origin, "imported");
         self.bump();
         Ok(job.id)

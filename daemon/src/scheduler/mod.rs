@@ -353,14 +353,16 @@ impl SchedulerHandle {
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Invalid)?;
-        let store = &self.inner.store;
-        let (job, order) = {
-            let _g = crate::sync::lock(&self.inner.jobs_lock);
+        // Store writes are blocking work: off the runtime, as the parsing was.
+        let me = self.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            let store = &me.inner.store;
+            let _g = crate::sync::lock(&me.inner.jobs_lock);
             // Again under the lock: two tries of one submit racing queue it once.
-            if let Some(id) = self.job_for_key(&key)? {
-                return Ok(id);
+            if let Some(id) = me.job_for_key(&key)? {
+                return Ok(Err(id));
             }
-            let (id, order) = self.next_id_and_order()?;
+            let (id, order) = me.next_id_and_order()?;
             let job = JobRecord {
                 id,
                 state: JobState::Queued,
@@ -384,21 +386,40 @@ impl SchedulerHandle {
             if !key.is_empty() {
                 store.put_key(&key, id).map_err(internal)?;
             }
-            (job, order)
+            Ok::<_, ApiError>(Ok((job, files)))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let (job, files) = match made {
+            Ok(made) => made,
+            Err(id) => return Ok(id),
         };
         // Flushed, journaled, then announced, in a task of its own: a caller that goes away
         // meanwhile leaves a job that is queued, journaled and runs.
         let me = self.clone();
         let tail = tokio::spawn(async move {
-            let store = &me.inner.store;
-            store.flush().await?;
-            store.journal_job(&job, &files)?;
-            tracing::info!(job = job.id, order, "queued");
+            let (id, order) = (job.id, job.order);
+            me.journal_new(job, files, Vec::new()).await?;
+            tracing::info!(job = id, order, "queued");
             me.bump();
             me.inner.wake.notify_one();
-            Ok::<_, StoreError>(job.id)
+            Ok::<_, ApiError>(id)
         });
-        tail.await
+        tail.await.map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+
+    /// Flush a job just stored, then journal it with its files and finished points (one
+    /// sync, off the runtime).
+    async fn journal_new(
+        &self,
+        job: JobRecord,
+        files: Vec<llms_shared::AttachedFile>,
+        rows: Vec<ResultRow>,
+    ) -> Result<(), ApiError> {
+        let store = self.inner.store.clone();
+        store.flush().await.map_err(internal)?;
+        tokio::task::spawn_blocking(move || store.journal_job(&job, &files, &rows))
+            .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(internal)
     }

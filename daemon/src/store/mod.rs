@@ -197,29 +197,26 @@ impl Store {
         Ok(())
     }
 
-    /// Journal a new job and its files (call once the store holds and has flushed them).
-    pub fn journal_job(&self, job: &JobRecord, files: &[llms_shared::AttachedFile]) -> Result<()> {
-        self.journal
-            .append(job.id, &Line::Job(Box::new(job.clone())))?;
+    /// Journal a new job with its files and its finished points (an import's, a repair's), in
+    /// one sync (call once the store holds and has flushed them).
+    pub fn journal_job(
+        &self,
+        job: &JobRecord,
+        files: &[llms_shared::AttachedFile],
+        rows: &[ResultRow],
+    ) -> Result<()> {
+        let mut lines = vec![Line::Job(Box::new(job.clone()))];
         if !files.is_empty() {
-            self.journal.append(job.id, &Line::Files(files.to_vec()))?;
+            lines.push(Line::Files(files.to_vec()));
         }
+        lines.extend(rows.iter().map(|r| Line::Point(Box::new(r.clone()))));
+        self.journal.append_all(job.id, &lines)?;
         // Cancelled before its journal existed: its end was not queued then.
         if let Some(now) = self.job(job.id)?
             && now.state.is_final()
         {
             crate::sync::lock(&self.ends).push((job.id, end_of(&now)));
         }
-        Ok(())
-    }
-
-    /// Journal finished points written and flushed together (an import's), with one sync.
-    pub fn journal_points(&self, job: u64, rows: &[ResultRow]) -> Result<()> {
-        let lines: Vec<Line> = rows
-            .iter()
-            .map(|r| Line::Point(Box::new(r.clone())))
-            .collect();
-        self.journal.append_all(job, &lines)?;
         Ok(())
     }
 

@@ -52,8 +52,7 @@ impl Store {
         let mut backfilled = 0;
         for job in self.jobs()? {
             if !journaled.contains(&job.id) {
-                self.journal_job(&job, &self.files(job.id)?)?;
-                self.journal_points(job.id, &self.points(job.id)?)?;
+                self.journal_job(&job, &self.files(job.id)?, &self.points(job.id)?)?;
                 if job.state.is_final() {
                     self.journal.append(job.id, &Line::End(end_of(&job)))?;
                 }

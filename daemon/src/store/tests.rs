@@ -186,7 +186,7 @@ async fn add(s: &Store, id: u64) {
         .collect();
     s.put_job(&j).unwrap();
     s.flush().await.unwrap();
-    s.journal_job(&j, &[]).unwrap();
+    s.journal_job(&j, &[], &[]).unwrap();
 }
 
 #[tokio::test]
