@@ -68,7 +68,8 @@ prepare() {
     log "transfer 01: binaries, llama.cpp source, GGUF generator"
     local t=$XFER/01
     local bins; bins=$(mktemp -d)
-    cp "$ROOT/target/release/llmsd" "$ROOT/target/release/llms" "$bins/" && strip "$bins"/*
+    local rel=${CARGO_TARGET_DIR:-$ROOT/target}/release
+    cp "$rel/llmsd" "$rel/llms" "$bins/" && strip "$bins"/*
     tar -C "$bins" -cf - llmsd llms | xz -9 -T0 > "$t/bin.tar.xz" && rm -rf "$bins"
     # What the llama-server target needs to configure and build; the Qwen2 vocab for the GGUF.
     tar -C "$gguf_src" -cf - --exclude='*.gguf*' CMakeLists.txt CMakePresets.json cmake ggml \
