@@ -173,11 +173,9 @@ impl Shape {
     /// The shape of kind `kind` (`single`, `shared_prefix`, `conversation`) with its
     /// parameters; `Err((field, why))` with the field's sweep name.
     pub fn of(kind: &str, p: Params) -> Result<Shape, (&'static str, String)> {
-        let prefix = [
-            ("groups", p.groups.is_some()),
-            ("prefix_tokens", p.prefix_tokens.is_some()),
-            ("zipf", p.zipf.is_some()),
-        ];
+        // prefix_tokens is also a conversation's (the system prompt every session shares).
+        let groups = [("groups", p.groups.is_some()), ("zipf", p.zipf.is_some())];
+        let prefix = [("prefix_tokens", p.prefix_tokens.is_some())];
         let conversation = [
             ("turns", p.turns.is_some()),
             ("think_ms", p.think_ms.is_some()),
@@ -196,20 +194,19 @@ impl Shape {
                 shared_prefix_of(&p)
             }
             "conversation" => {
-                // prefix_tokens: the system prompt every session shares.
-                only("shared_prefix", &[prefix[0], prefix[2]])?;
+                only("shared_prefix", &groups)?;
                 only("trace", &trace)?;
                 conversation_of(p)
             }
             "trace" => {
-                only("shared_prefix", &[prefix[0], prefix[2]])?;
-                only("shared_prefix or conversation", &[prefix[1]])?;
+                only("shared_prefix", &groups)?;
+                only("shared_prefix or conversation", &prefix)?;
                 only("conversation", &conversation)?;
                 trace_of(&p)
             }
             _ => {
-                only("shared_prefix", &[prefix[0], prefix[2]])?;
-                only("shared_prefix or conversation", &[prefix[1]])?;
+                only("shared_prefix", &groups)?;
+                only("shared_prefix or conversation", &prefix)?;
                 only("conversation", &conversation)?;
                 only("trace", &trace)?;
                 Ok(Shape::Single)
