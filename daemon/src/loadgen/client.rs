@@ -244,6 +244,23 @@ impl StreamClient {
         clock: Clock,
         due: Instant,
     ) -> RequestRecord {
+        // Off the client's lane (a preflight, a template probe): moved there, since the
+        // connection it opens is pooled and must be read where the points read it.
+        if !self.lane.is_here() {
+            let (me, req) = (self.clone(), req.clone());
+            let here = async move { me.send_here(&req, id, clock, due).await };
+            return super::rt::run(self.lane, here).await;
+        }
+        self.send_here(req, id, clock, due).await
+    }
+
+    async fn send_here(
+        &self,
+        req: &Prepared,
+        id: String,
+        clock: Clock,
+        due: Instant,
+    ) -> RequestRecord {
         if let Some(live) = &self.live {
             live.started();
         }

@@ -24,6 +24,11 @@ static LANES: OnceLock<Vec<OnceLock<Result<Handle, String>>>> = OnceLock::new();
 /// The lane the next client gets.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// The lane this thread runs, on the lanes' own threads.
+    static ON: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
 /// Where a client's requests run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lane(usize);
@@ -32,6 +37,11 @@ impl Lane {
     /// The next lane in turn.
     pub fn next() -> Self {
         Lane(NEXT.fetch_add(1, Ordering::Relaxed) % lanes().len())
+    }
+
+    /// Whether the calling thread is this lane's (one of them, for a multi-thread runtime).
+    pub fn is_here(self) -> bool {
+        ON.get() == Some(self.0 % lanes().len())
     }
 }
 
@@ -57,6 +67,7 @@ fn start(lane: usize) -> Result<Handle, String> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(*n)
             .thread_name("llms-client")
+            .on_thread_start(move || ON.set(Some(lane)))
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
@@ -71,6 +82,7 @@ fn start(lane: usize) -> Result<Handle, String> {
     std::thread::Builder::new()
         .name(format!("llms-client-{lane}"))
         .spawn(move || {
+            ON.set(Some(lane));
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
@@ -133,6 +145,8 @@ mod tests {
         let b = run(lane, async { thread() }).await;
         assert!(a.as_deref().is_some_and(|n| n.starts_with("llms-client-")));
         assert_eq!(a, b);
+        assert!(run(lane, async move { lane.is_here() }).await);
+        assert!(!lane.is_here(), "the test's own thread is no lane's");
         if lanes().len() > 1 {
             let other = run(Lane((lane.0 + 1) % lanes().len()), async { thread() }).await;
             assert_ne!(a, other, "the next client reads on another thread");
