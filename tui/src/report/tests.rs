@@ -234,6 +234,15 @@ fn several_jobs_name_series_by_job() {
     assert!(text.lines().any(|l| l.starts_with("4/vllm")));
     let md = compare(&jobs, true, false).unwrap();
     assert!(md.contains("| concurrency | 3/llamacpp | 3/vllm | 4/llamacpp | 4/vllm |"));
+    let title = |jobs: &[(JobSummary, Vec<ResultRow>)]| {
+        let md = markdown::report(jobs, &rows(jobs), &[], &[]);
+        md.lines().next().unwrap().to_owned()
+    };
+    assert_eq!(title(&jobs), "# llms report: qwen2.5-3b engines, rerun");
+    // One sweep in two parts (two daemons): its name once.
+    let mut parts = two_jobs();
+    parts[1].0.name = parts[0].0.name.clone();
+    assert_eq!(title(&parts), "# llms report: qwen2.5-3b engines");
 }
 
 #[test]
