@@ -88,8 +88,10 @@ prepare() {
         mv "$part" "$d/"
     done
     rm -rf "$pieces"
-    # Checksums of every piece and of transfer 01's files.
-    (cd "$XFER" && sha256sum -- */* | sed 's|  [0-9]*/|  |') > "$d/SHA256SUMS"
+    # Checksums of every piece and of transfer 01's files (written beside, then moved in: a
+    # file being written in $d would be summed too, empty).
+    (cd "$XFER" && sha256sum -- */* | sed 's|  [0-9]*/|  |') > "$XFER/SHA256SUMS" \
+        && mv "$XFER/SHA256SUMS" "$d/SHA256SUMS"
     # Every transfer carries the sums, so a run on the first ones alone can check its parts.
     for t in "$XFER"/*; do [ "$t" = "$d" ] || cp "$d/SHA256SUMS" "$t/"; done
     for d in "$XFER"/*; do
