@@ -3,7 +3,7 @@
 //! finished job is: the store first and flushed, then the journal, so `llmsd repair` rebuilds
 //! an imported job like any other.
 
-use super::{SchedulerHandle, internal};
+use super::{NewJob, SchedulerHandle, internal};
 use crate::store::JobRecord;
 use llms_shared::{ApiError, ImportRequest, JobState, PointPlan, ResultRow, Sweep};
 use serde_json::json;
@@ -126,29 +126,27 @@ impl SchedulerHandle {
             return Err(ApiError::Conflict(format!("nothing is stored now: {why}")));
         }
         let (rows, plan) = check(&req)?;
-        // Store writes and syncs are blocking work: off the runtime.
-        let me = self.clone();
-        let (job, req, rows) = tokio::task::spawn_blocking(move || {
-            let store = &me.inner.store;
-            let _g = crate::sync::lock(&me.inner.jobs_lock);
-            let (id, order) = me.next_id_and_order()?;
-            let job = record((id, order), &req, (&rows, plan))?;
-            store.put_files(id, &[]).map_err(internal)?;
-            for r in &rows {
-                store.put_point(id, r, &[], &[]).map_err(internal)?;
-            }
-            // The job last: a job in the store always has its points.
-            store.put_job(&job).map_err(internal)?;
-            Ok::<_, ApiError>((job, req, rows))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-        let n = rows.len();
-        self.journal_new(job.clone(), Vec::new(), rows).await?;
-        // The job ended as it was made: its end line, now.
-        self.inner.store.flush().await.map_err(internal)?;
-        tracing::info!(job = job.id, points = n, origin = %req.origin, "imported");
-        self.bump();
-        Ok(job.id)
+        let (n, origin) = (rows.len(), req.origin.clone());
+        let made = self
+            .create(move |me| {
+                let store = &me.inner.store;
+                let (id, order) = me.next_id_and_order()?;
+                let job = record((id, order), &req, (&rows, plan))?;
+                store.put_files(id, &[]).map_err(internal)?;
+                for r in &rows {
+                    store.put_point(id, r, &[], &[]).map_err(internal)?;
+                }
+                // The job last: a job in the store always has its points.
+                store.put_job(&job).map_err(internal)?;
+                Ok(Ok(NewJob {
+                    job,
+                    files: Vec::new(),
+                    rows,
+                }))
+            })
+            .await?;
+        let id = made.map_or_else(|id| id, |(id, _)| id);
+        tracing::info!(job = id, points = n, origin = %origin, "imported");
+        Ok(id)
     }
 }

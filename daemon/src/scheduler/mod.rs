@@ -98,6 +98,13 @@ struct RunningJob {
     gpus: Option<Vec<u32>>,
 }
 
+/// A job to store, with its files and (an import's) finished points.
+struct NewJob {
+    job: JobRecord,
+    files: Vec<llms_shared::AttachedFile>,
+    rows: Vec<ResultRow>,
+}
+
 fn internal(e: StoreError) -> ApiError {
     ApiError::Internal(e.to_string())
 }
@@ -353,75 +360,90 @@ impl SchedulerHandle {
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Invalid)?;
-        // Store writes are blocking work: off the runtime, as the parsing was.
-        let me = self.clone();
-        let made = tokio::task::spawn_blocking(move || {
-            let store = &me.inner.store;
-            let _g = crate::sync::lock(&me.inner.jobs_lock);
-            // Again under the lock: two tries of one submit racing queue it once.
-            if let Some(id) = me.job_for_key(&key)? {
-                return Ok(Err(id));
-            }
-            let (id, order) = me.next_id_and_order()?;
-            let job = JobRecord {
-                id,
-                state: JobState::Queued,
-                spec_text: text,
-                file,
-                sweep,
-                plan,
-                order,
-                submitted_ms: now_ms(),
-                started_ms: None,
-                finished_ms: None,
-                error: None,
-                points_done: 0,
-                points_failed: 0,
-                warnings: Vec::new(),
-                imported: None,
-            };
-            // Files first, the job last: a job in the store always has its files.
-            store.put_files(id, &files).map_err(internal)?;
-            store.put_job(&job).map_err(internal)?;
-            if !key.is_empty() {
-                store.put_key(&key, id).map_err(internal)?;
-            }
-            Ok::<_, ApiError>(Ok((job, files)))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-        let (job, files) = match made {
-            Ok(made) => made,
-            Err(id) => return Ok(id),
-        };
-        // Flushed, journaled, then announced, in a task of its own: a caller that goes away
-        // meanwhile leaves a job that is queued, journaled and runs.
-        let me = self.clone();
-        let tail = tokio::spawn(async move {
-            let (id, order) = (job.id, job.order);
-            me.journal_new(job, files, Vec::new()).await?;
+        let made = self
+            .create(move |me| {
+                let store = &me.inner.store;
+                // Again under the lock: two tries of one submit racing queue it once.
+                if let Some(id) = me.job_for_key(&key)? {
+                    return Ok(Err(id));
+                }
+                let (id, order) = me.next_id_and_order()?;
+                let job = JobRecord {
+                    id,
+                    state: JobState::Queued,
+                    spec_text: text,
+                    file,
+                    sweep,
+                    plan,
+                    order,
+                    submitted_ms: now_ms(),
+                    started_ms: None,
+                    finished_ms: None,
+                    error: None,
+                    points_done: 0,
+                    points_failed: 0,
+                    warnings: Vec::new(),
+                    imported: None,
+                };
+                // Files first, the job last: a job in the store always has its files.
+                store.put_files(id, &files).map_err(internal)?;
+                store.put_job(&job).map_err(internal)?;
+                if !key.is_empty() {
+                    store.put_key(&key, id).map_err(internal)?;
+                }
+                Ok(Ok(NewJob {
+                    job,
+                    files,
+                    rows: Vec::new(),
+                }))
+            })
+            .await?;
+        if let Ok((id, order)) = made {
             tracing::info!(job = id, order, "queued");
-            me.bump();
-            me.inner.wake.notify_one();
-            Ok::<_, ApiError>(id)
-        });
-        tail.await.map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+        Ok(made.map_or_else(|id| id, |(id, _)| id))
     }
 
-    /// Flush a job just stored, then journal it with its files and finished points (one
-    /// sync, off the runtime).
-    async fn journal_new(
-        &self,
-        job: JobRecord,
-        files: Vec<llms_shared::AttachedFile>,
-        rows: Vec<ResultRow>,
-    ) -> Result<(), ApiError> {
-        let store = self.inner.store.clone();
-        store.flush().await.map_err(internal)?;
-        tokio::task::spawn_blocking(move || store.journal_job(&job, &files, &rows))
+    /// Store a new job as `make` writes it (holding the jobs lock, off the runtime), then
+    /// flush and journal it with its files and points (one sync) and announce it, all in a task
+    /// of its own: a caller that goes away meanwhile leaves a job that is stored, journaled
+    /// and (if queued) runs. `Ok((id, order))`, or `Err(id)` of the job `make` found already
+    /// made.
+    async fn create<F>(&self, make: F) -> Result<Result<(u64, u64), u64>, ApiError>
+    where
+        F: FnOnce(&SchedulerHandle) -> Result<Result<NewJob, u64>, ApiError> + Send + 'static,
+    {
+        let joined = |e: tokio::task::JoinError| ApiError::Internal(e.to_string());
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            let m = me.clone();
+            let made = tokio::task::spawn_blocking(move || {
+                let _g = crate::sync::lock(&m.inner.jobs_lock);
+                make(&m)
+            })
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(internal)
+            .map_err(joined)??;
+            let new = match made {
+                Ok(new) => new,
+                Err(id) => return Ok(Err(id)),
+            };
+            let (id, order, ended) = (new.job.id, new.job.order, new.job.state.is_final());
+            let store = me.inner.store.clone();
+            store.flush().await.map_err(internal)?;
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || s.journal_job(&new.job, &new.files, &new.rows))
+                .await
+                .map_err(joined)?
+                .map_err(internal)?;
+            if ended {
+                // Made finished (an import): its end line, now.
+                store.flush().await.map_err(internal)?;
+            }
+            me.bump();
+            me.inner.wake.notify_one();
+            Ok(Ok((id, order)))
+        });
+        task.await.map_err(joined)?
     }
 
     /// A new job's id and its place after every job in the queue (call holding `jobs_lock`).
