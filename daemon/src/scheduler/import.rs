@@ -94,25 +94,18 @@ fn record(
     let failed = rows.iter().filter(|r| r.error.is_some()).count() as u32;
     let now = llms_shared::clock::now_ms();
     Ok(JobRecord {
-        id,
         state: if failed > 0 {
             JobState::Failed
         } else {
             JobState::Done
         },
         spec_text: format!("# imported by `llms import` from {}\n", req.origin),
-        file: None,
-        sweep,
-        plan,
-        order,
-        submitted_ms: now,
-        started_ms: None,
         finished_ms: Some(now),
         error: (failed > 0).then(|| format!("{failed} imported point(s) had no figures")),
         points_done: rows.len() as u32,
         points_failed: failed,
-        warnings: Vec::new(),
         imported: Some(req.origin.clone()),
+        ..JobRecord::queued(id, order, sweep, plan, now)
     })
 }
 

@@ -369,21 +369,9 @@ impl SchedulerHandle {
                 }
                 let (id, order) = me.next_id_and_order()?;
                 let job = JobRecord {
-                    id,
-                    state: JobState::Queued,
                     spec_text: text,
                     file,
-                    sweep,
-                    plan,
-                    order,
-                    submitted_ms: now_ms(),
-                    started_ms: None,
-                    finished_ms: None,
-                    error: None,
-                    points_done: 0,
-                    points_failed: 0,
-                    warnings: Vec::new(),
-                    imported: None,
+                    ..JobRecord::queued(id, order, sweep, plan, now_ms())
                 };
                 // Files first, the job last: a job in the store always has its files.
                 store.put_files(id, &files).map_err(internal)?;

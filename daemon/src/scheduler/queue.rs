@@ -98,31 +98,19 @@ mod tests {
     use llms_shared::{LoadDef, Sweep};
 
     fn job(id: u64, state: JobState, gpus: Option<Vec<u32>>) -> JobRecord {
+        let sweep = Sweep {
+            name: format!("j{id}"),
+            model: None,
+            prompts: None,
+            endpoint: None,
+            gpus,
+            engines: vec![],
+            load: LoadDef::default(),
+            workload: None,
+        };
         JobRecord {
-            id,
             state,
-            spec_text: String::new(),
-            file: None,
-            sweep: Sweep {
-                name: format!("j{id}"),
-                model: None,
-                prompts: None,
-                endpoint: None,
-                gpus,
-                engines: vec![],
-                load: LoadDef::default(),
-                workload: None,
-            },
-            plan: vec![],
-            order: id,
-            submitted_ms: 0,
-            started_ms: None,
-            finished_ms: None,
-            error: None,
-            points_done: 0,
-            points_failed: 0,
-            warnings: Vec::new(),
-            imported: None,
+            ..JobRecord::queued(id, id, sweep, vec![], 0)
         }
     }
 

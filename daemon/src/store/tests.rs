@@ -25,36 +25,25 @@ fn reopen(d: &std::path::Path) -> Result<Store> {
 }
 
 fn job(id: u64) -> JobRecord {
+    let sweep = Sweep {
+        name: "x".into(),
+        model: None,
+        prompts: None,
+        endpoint: None,
+        gpus: None,
+        engines: vec![],
+        load: LoadDef::default(),
+        workload: None,
+    };
+    let plan = vec![PointPlan {
+        index: 0,
+        engine: "e".into(),
+        load: llms_shared::Load::Concurrency { concurrency: 1 },
+        role: None,
+    }];
     JobRecord {
-        id,
-        state: JobState::Queued,
         spec_text: "name = \"x\"".into(),
-        file: None,
-        sweep: Sweep {
-            name: "x".into(),
-            model: None,
-            prompts: None,
-            endpoint: None,
-            gpus: None,
-            engines: vec![],
-            load: LoadDef::default(),
-            workload: None,
-        },
-        plan: vec![PointPlan {
-            index: 0,
-            engine: "e".into(),
-            load: llms_shared::Load::Concurrency { concurrency: 1 },
-            role: None,
-        }],
-        order: id,
-        submitted_ms: 1,
-        started_ms: None,
-        finished_ms: None,
-        error: None,
-        points_done: 0,
-        points_failed: 0,
-        warnings: Vec::new(),
-        imported: None,
+        ..JobRecord::queued(id, id, sweep, plan, 1)
     }
 }
 

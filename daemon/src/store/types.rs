@@ -44,6 +44,34 @@ pub struct JobRecord {
 pub const MAX_WARNINGS: usize = 50;
 
 impl JobRecord {
+    /// Job `id`, queued at `order` at `submitted_ms` to run `plan`: nothing started, done or
+    /// said of it yet (the spec text and file are the caller's to set).
+    pub fn queued(
+        id: u64,
+        order: u64,
+        sweep: Sweep,
+        plan: Vec<PointPlan>,
+        submitted_ms: u64,
+    ) -> Self {
+        JobRecord {
+            id,
+            state: JobState::Queued,
+            spec_text: String::new(),
+            file: None,
+            sweep,
+            plan,
+            order,
+            submitted_ms,
+            started_ms: None,
+            finished_ms: None,
+            error: None,
+            points_done: 0,
+            points_failed: 0,
+            warnings: Vec::new(),
+            imported: None,
+        }
+    }
+
     /// Keep `w` with the job, unless it is there already or the list is full.
     pub fn add_warning(&mut self, w: String) {
         if self.warnings.len() < MAX_WARNINGS && !self.warnings.contains(&w) {
