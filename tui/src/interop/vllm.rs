@@ -363,8 +363,9 @@ fn row(v: &Value, index: u32) -> Result<ResultRow, String> {
     if missing {
         p.flags.push("percentiles_missing".into());
     }
-    // vLLM writes end-to-end latency only when asked (`--percentile-metrics ...,e2el`).
-    if opt(v, "mean_e2el_ms").is_none() {
+    // vLLM writes end-to-end latency only when asked (`--percentile-metrics ...,e2el`); a
+    // file llms wrote says so in its flags already.
+    if opt(v, "mean_e2el_ms").is_none() && !p.flagged("e2e_missing") {
         p.flags.push("e2e_missing".into());
     }
     let engine = text(v, "label")
