@@ -117,14 +117,7 @@ pub fn workload_md(jobs: &Jobs) -> String {
 /// probes, charts (SVG embedded, PNG linked), `notes` (charts left out and why), then the
 /// failed and flagged points with their reasons.
 pub fn report(jobs: &Jobs, rows: &[CmpRow], images: &[Image], notes: &[String]) -> String {
-    // Each name once: one sweep run in two parts (two allowances, two daemons) is one title.
-    let mut names: Vec<&str> = Vec::new();
-    for (j, _) in jobs {
-        if !names.contains(&j.name.as_str()) {
-            names.push(&j.name);
-        }
-    }
-    let mut out = format!("# llms report: {}\n\n", names.join(", "));
+    let mut out = format!("# llms report: {}\n\n", super::jobs_title(jobs));
     out.push_str(&super::verdict::paragraph(jobs, rows));
     // The newest point's (or job's) time, not the clock's: the same results give the same
     // report. Saved results may not say (then neither does the report).

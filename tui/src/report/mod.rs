@@ -191,8 +191,15 @@ pub fn setup(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
 }
 
 /// The job names, for titles: `qwen2.5-3b engines` or `a, b`.
-fn jobs_title(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
-    let names: Vec<&str> = jobs.iter().map(|(j, _)| j.name.as_str()).collect();
+/// The jobs' names, each once: one sweep run in two parts (two allowances, two daemons) is
+/// one name.
+pub(super) fn jobs_title(jobs: &[(JobSummary, Vec<ResultRow>)]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for (j, _) in jobs {
+        if !names.contains(&j.name.as_str()) {
+            names.push(&j.name);
+        }
+    }
     names.join(", ")
 }
 
