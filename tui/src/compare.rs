@@ -65,13 +65,15 @@ pub struct CmpRow {
 }
 
 impl CmpRow {
-    /// Failed, or flagged: worth a mark in tables and charts. The reading of
-    /// [`crate::output::row_state`]: a row without figures (no throughput) failed too.
+    /// Failed: an error, or no figures (no throughput), as [`crate::output::row_state`] reads
+    /// a row.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.throughput.is_none()
+    }
+
+    /// Failed, or flagged: worth a mark in tables and charts.
     pub fn marked(&self) -> bool {
-        self.error.is_some()
-            || self.throughput.is_none()
-            || !self.flags.is_empty()
-            || self.failed_requests > 0
+        self.failed() || !self.flags.is_empty() || self.failed_requests > 0
     }
 }
 

@@ -17,6 +17,18 @@ fn rows_are_ordered_by_series_then_load_and_carry_marks() {
     assert_eq!(xs, vec![1.0, 4.0, 8.0, 16.0, 32.0]);
     let failed = r.iter().find(|r| r.error.is_some()).unwrap();
     assert!(failed.marked() && failed.throughput.is_none());
+    // A row with no figures and no error failed too, everywhere it is read.
+    let (job, mut points) = fixtures::sweep();
+    let bare = points.iter_mut().find(|p| p.error.is_some()).unwrap();
+    bare.error = None;
+    let jobs = [(job, points)];
+    let bare = rows(&jobs)
+        .into_iter()
+        .find(|r| r.throughput.is_none())
+        .unwrap();
+    assert!(bare.failed() && bare.marked());
+    assert_eq!(crate::report::table::status(&bare), "FAILED: no figures");
+    assert_eq!(crate::output::failed_count(&jobs[0].1), 1);
     assert!(
         r.iter()
             .any(|r| r.flags == vec!["client_bound".to_string()])

@@ -118,6 +118,13 @@ pub fn row_state(row: &ResultRow) -> PointState {
     }
 }
 
+/// How many of `rows` failed, as [`row_state`] reads them.
+pub fn failed_count(rows: &[ResultRow]) -> usize {
+    rows.iter()
+        .filter(|r| row_state(r) == PointState::Failed)
+        .count()
+}
+
 /// What to say beside a finished point's state: a failure's reason, else its flags and
 /// failed requests.
 pub fn row_note(row: &ResultRow) -> String {

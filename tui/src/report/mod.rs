@@ -67,10 +67,7 @@ pub fn write_at(
     size: (u32, u32),
 ) -> Result<String, Failure> {
     let rows = compare::rows(jobs);
-    if !rows
-        .iter()
-        .any(|r| r.error.is_none() && r.throughput.is_some())
-    {
+    if !rows.iter().any(|r| !r.failed()) {
         let ids: Vec<String> = jobs.iter().map(|(j, _)| j.id.to_string()).collect();
         return Err(Failure::usage(format!(
             "no finished points in job {}: nothing to report",

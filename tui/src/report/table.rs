@@ -9,8 +9,8 @@ pub type Jobs = [(JobSummary, Vec<ResultRow>)];
 
 /// The status of a point: `ok`, `FAILED: reason`, or its flags (and failed requests).
 pub fn status(r: &CmpRow) -> String {
-    if let Some(e) = &r.error {
-        return format!("FAILED: {e}");
+    if r.failed() {
+        return format!("FAILED: {}", r.error.as_deref().unwrap_or("no figures"));
     }
     let mut marks = r.flags.clone();
     if r.failed_requests > 0 {
@@ -52,7 +52,7 @@ pub fn load(r: &CmpRow) -> String {
 pub fn job_lines(jobs: &Jobs) -> Vec<String> {
     jobs.iter()
         .map(|(j, points)| {
-            let failed = points.iter().filter(|r| r.error.is_some()).count();
+            let failed = crate::output::failed_count(points);
             let mut s = format!(
                 "job {} \"{}\": {}, {}/{} points",
                 j.id,

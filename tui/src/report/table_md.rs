@@ -11,7 +11,7 @@ pub fn jobs_md(jobs: &Jobs) -> String {
     let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|(j, points)| {
-            let failed = points.iter().filter(|r| r.error.is_some()).count();
+            let failed = crate::output::failed_count(points);
             vec![
                 j.id.to_string(),
                 match &j.imported {
@@ -114,7 +114,7 @@ pub fn markdown(rows: &[CmpRow], level: usize) -> String {
     if goodput {
         out.push_str("`goodput req/s`: requests per second that met every objective given.\n");
     }
-    if rows.iter().any(|r| r.marked() && r.error.is_none()) {
+    if rows.iter().any(|r| r.marked() && !r.failed()) {
         out.push_str("\n`*` flagged point (see its status).\n");
     }
     out

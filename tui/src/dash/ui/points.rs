@@ -26,7 +26,7 @@ fn title(m: &Model, job: u64, shown: usize) -> String {
     let failed = m
         .results
         .get(&job)
-        .map_or(0, |r| r.iter().filter(|r| r.error.is_some()).count());
+        .map_or(0, |r| crate::output::failed_count(r));
     let failed = if failed > 0 {
         format!(", {failed} failed")
     } else {

@@ -208,7 +208,7 @@ pub fn capacity_lines(c: &Comparison, width: usize, max_lines: usize) -> Vec<Str
 }
 
 fn row_style(r: &CmpRow, t: Theme) -> Style {
-    if r.error.is_some() {
+    if r.failed() {
         t.error()
     } else if r.marked() {
         t.warn()
