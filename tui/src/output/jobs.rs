@@ -141,31 +141,55 @@ pub fn row_note(row: &ResultRow) -> String {
     parts.join(", ")
 }
 
-/// A planned point's status, as the dashboard's [`row_state`] reads it: `done`,
-/// `done, flagged: client_bound, 2 failed requests`, `failed: REASON` (its first line; ` …`
-/// when the reason goes on), `running`, `pending`, or `not run` (the job ended first).
+/// Where planned point `index` of `d` stands, and its row: the row's reading ([`row_state`])
+/// once it has one, else done (finished, its row not here), running, not run (the job
+/// `ended` first) or pending. One reading for `llms show` and the dashboard (which knows
+/// whether the job ended from its fresher job list).
+pub fn point_state<'a>(
+    d: &JobDetail,
+    now: PointsNow<'a>,
+    ended: bool,
+    index: u32,
+) -> (PointState, Option<&'a ResultRow>) {
+    let row = now.rows.iter().find(|r| r.index == index);
+    let state = match row {
+        Some(r) => row_state(r),
+        None if d.finished.contains(&index) => PointState::Done,
+        None if now.running == Some(index) => PointState::Running,
+        None if ended => PointState::NotRun,
+        None => PointState::Pending,
+    };
+    (state, row)
+}
+
+/// A planned point's status ([`point_state`]): `done`, `done, flagged: client_bound, 2
+/// failed requests`, `failed: REASON` (its first line; ` …` when the reason goes on),
+/// `running`, `pending`, or `not run` (the job ended first).
 pub fn point_status(d: &JobDetail, now: PointsNow<'_>, index: u32) -> String {
-    if let Some(r) = now.rows.iter().find(|r| r.index == index) {
-        let note = row_note(r);
-        return match row_state(r) {
-            PointState::Failed => {
-                let mut lines = note.lines().filter(|l| !l.trim().is_empty());
-                let first = lines.next().unwrap_or("no reason given").trim_end();
-                let more = if lines.next().is_some() { " …" } else { "" };
-                format!("failed: {first}{more}")
-            }
-            PointState::Flagged => format!("done, flagged: {note}"),
-            _ => "done".into(),
-        };
+    let (state, row) = point_state(d, now, d.summary.state.is_final(), index);
+    let note = || row.map(row_note).unwrap_or_default();
+    match state {
+        PointState::Failed => {
+            let note = note();
+            let mut lines = note.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or("no reason given").trim_end();
+            let more = if lines.next().is_some() { " …" } else { "" };
+            format!("failed: {first}{more}")
+        }
+        PointState::Flagged => format!("done, flagged: {}", note()),
+        other => plain_word(other).into(),
     }
-    if d.finished.contains(&index) {
-        "done".into()
-    } else if now.running == Some(index) {
-        "running".into()
-    } else if d.summary.state.is_final() {
-        "not run".into()
-    } else {
-        "pending".into()
+}
+
+/// A state in `llms show --json`'s words: `done` (flagged or not), `failed`, `running`,
+/// `pending`, `not run`.
+fn plain_word(s: PointState) -> &'static str {
+    match s {
+        PointState::Done | PointState::Flagged => "done",
+        PointState::Failed => "failed",
+        PointState::Running => "running",
+        PointState::Pending => "pending",
+        PointState::NotRun => "not run",
     }
 }
 
@@ -232,14 +256,6 @@ pub fn show_text(d: &JobDetail, now: PointsNow<'_>) -> String {
     out
 }
 
-/// The first word of a [`point_status`] (`done`, `failed`, ..., `not run`).
-fn status_word(status: &str) -> &str {
-    match status.split([',', ':']).next() {
-        Some(w) => w,
-        None => status,
-    }
-}
-
 /// A point's part in a capacity search: `probe`, `confirm`, or empty.
 fn role_label(role: Option<SearchRole>) -> &'static str {
     role.map_or("", SearchRole::as_str)
@@ -262,7 +278,7 @@ pub fn show_json(d: &JobDetail, now: PointsNow<'_>) -> Value {
                 "load": p.load,
                 "role": p.role,
                 "finished": d.finished.contains(&p.index),
-                "status": status_word(&point_status(d, now, p.index)),
+                "status": plain_word(point_state(d, now, d.summary.state.is_final(), p.index).0),
                 "error": now.rows.iter().find(|r| r.index == p.index).and_then(|r| r.error.clone()),
             })
         })

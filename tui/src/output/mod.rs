@@ -8,8 +8,8 @@ mod saved_bench;
 
 pub use gpus::gpus_table;
 pub use jobs::{
-    PointState, PointsNow, failed_count, jobs_json, jobs_table, point_status, row_note, row_state,
-    show_json, show_text,
+    PointState, PointsNow, failed_count, jobs_json, jobs_table, point_state, point_status,
+    row_note, row_state, show_json, show_text,
 };
 pub use results::{CSV_COLUMNS, JobResults, results_csv, results_json, results_md, results_table};
 pub use saved::{parse_saved, read_saved};

@@ -3,7 +3,7 @@
 
 use super::Model;
 use super::ui_state::ListId;
-use crate::output::{PointState, load_label, row_note, row_state};
+use crate::output::{PointState, PointsNow, load_label, point_state, row_note, row_state};
 use llms_shared::{EngineInfo, EngineState, ResultRow};
 
 /// One point of a job.
@@ -44,17 +44,12 @@ impl Model {
         let plan = self.detail.as_ref().filter(|d| d.summary.id == job);
         match plan {
             Some(d) => {
+                let now = PointsNow {
+                    rows,
+                    running: running.as_ref().map(|r| r.0),
+                };
                 for p in &d.plan {
-                    let row = rows.iter().find(|r| r.index == p.index);
-                    let state = match row {
-                        Some(r) => row_state(r),
-                        None if running.as_ref().is_some_and(|r| r.0 == p.index) => {
-                            PointState::Running
-                        }
-                        None if d.finished.contains(&p.index) => PointState::Done,
-                        None if ended => PointState::NotRun,
-                        None => PointState::Pending,
-                    };
+                    let (state, row) = point_state(d, now, ended, p.index);
                     out.push(PointLine {
                         index: p.index,
                         engine: p.engine.clone(),
