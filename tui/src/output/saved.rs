@@ -32,19 +32,19 @@ pub fn read_saved(paths: &[PathBuf]) -> Result<Vec<(JobSummary, Vec<ResultRow>)>
         .zip(&values)
         .map(|(p, v)| {
             let name = p.display();
-            let parsed = match saved_bench::is_bench(v) {
-                // A bench file has no job id: it takes the lowest one no results file holds.
+            // A bench file has no job id: it takes the lowest one no results file holds.
+            let id = match saved_bench::is_bench(v) {
                 true => {
                     let id = (1..).find(|i| !used.contains(i)).unwrap_or(0);
                     used.push(id);
-                    let stem = p
-                        .file_stem()
-                        .map_or("bench".into(), |s| s.to_string_lossy());
-                    saved_bench::parse(v, id, &stem)
+                    id
                 }
-                false => parse(v),
+                false => 0,
             };
-            parsed.map_err(|e| Failure::usage(format!("{name}: {e}")))
+            let stem = p
+                .file_stem()
+                .map_or("bench".into(), |s| s.to_string_lossy());
+            parse_saved(v, id, &stem).map_err(|e| Failure::usage(format!("{name}: {e}")))
         })
         .collect::<Result<_, _>>()?;
     // Series are named by job id: two files with the same id would merge into one.
