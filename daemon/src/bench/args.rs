@@ -2,7 +2,7 @@
 
 use super::config::{PointStop, RunConfig, WorkloadConfig};
 use super::dist::Dist;
-use super::workload::{Params, Shape, dists_fit, system_fits};
+use super::workload::{Params, Shape, options_fit};
 use crate::loadgen::request::Endpoint;
 use crate::loadgen::schedule::Schedule;
 use clap::{ArgGroup, Args};
@@ -429,9 +429,12 @@ impl BenchArgs {
                     .into(),
             );
         }
-        dists_fit(&shape, self.input_dist, self.output_dist)
-            .and_then(|()| system_fits(&shape, self.prompts.is_some()))
-            .map_err(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))?;
+        options_fit(
+            &shape,
+            (self.input_dist, self.output_dist),
+            self.prompts.is_some(),
+        )
+        .map_err(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))?;
         if shape.turns() > 1 && self.batch.is_some() {
             return Err(
                 "--batch does not run conversations: use --concurrency (sessions in flight) or --rate (session starts)"

@@ -261,7 +261,7 @@ impl Session {
         // A conversation's shared system prompt, sized by the tokenizer the turns are (so a
         // server without /tokenize serves it too, given --tokenizer). (A dataset's
         // conversations with a system prompt as well were refused with the options:
-        // `workload::system_fits`.)
+        // `workload::options_fit`.)
         let system = match &c.workload.shape {
             Shape::Conversation {
                 system_tokens: Some(n),

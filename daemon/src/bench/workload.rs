@@ -215,10 +215,21 @@ impl Shape {
     }
 }
 
+/// Whether the run's other options fit the workload: its drawn lengths ([`dists_fit`]) and a
+/// prompts file ([`system_fits`]). `Err((field, why))`, checked with the options, before any
+/// engine is started or asked; `llmsd bench` and a sweep both ask this.
+pub fn options_fit(
+    shape: &Shape,
+    (input, output): (Option<super::dist::Dist>, Option<super::dist::Dist>),
+    prompts_file: bool,
+) -> Result<(), (&'static str, String)> {
+    dists_fit(shape, input, output)?;
+    system_fits(shape, prompts_file)
+}
+
 /// Whether drawn lengths fit the workload: input lengths only for `single` (the others shape
 /// their prompts themselves), output lengths for all but a trace (it gives its own).
-/// `Err((field, why))`.
-pub fn dists_fit(
+fn dists_fit(
     shape: &Shape,
     input: Option<super::dist::Dist>,
     output: Option<super::dist::Dist>,
@@ -247,9 +258,8 @@ pub fn dists_fit(
 
 /// Whether a shared system prompt fits: a dataset's conversations (a prompts file replayed
 /// as conversations) bring their own system messages, and both would send two, which many
-/// chat templates reject. `Err((field, why))`, checked with the other options, before any
-/// engine is started or asked.
-pub fn system_fits(shape: &Shape, prompts_file: bool) -> Result<(), (&'static str, String)> {
+/// chat templates reject.
+fn system_fits(shape: &Shape, prompts_file: bool) -> Result<(), (&'static str, String)> {
     match shape {
         Shape::Conversation {
             system_tokens: Some(_),

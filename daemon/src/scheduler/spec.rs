@@ -3,7 +3,7 @@
 //! configuration come in through a callback.
 
 use crate::bench::dist::Dist;
-use crate::bench::workload::{dists_fit, system_fits};
+use crate::bench::workload::options_fit;
 use crate::bench::{PointStop, RunConfig, Shape, WorkloadConfig};
 use crate::config::one_line;
 use crate::engine::EngineKind;
@@ -226,8 +226,7 @@ fn validate(s: &Sweep, checks: &Checks<'_>) -> Result<(), String> {
     let shape = Shape::from_def(s.workload.as_ref())?;
     let input_dist = dist_of(s, |w| w.input_dist.as_deref(), "input_dist")?;
     let output_dist = dist_of(s, |w| w.output_dist.as_deref(), "output_dist")?;
-    dists_fit(&shape, input_dist, output_dist)
-        .and_then(|()| system_fits(&shape, s.prompts.is_some()))
+    options_fit(&shape, (input_dist, output_dist), s.prompts.is_some())
         .map_err(|(f, m)| format!("workload.{f}: {m}"))?;
     if input_dist.is_some() && (s.load.input_tokens.is_some() || s.prompts.is_some()) {
         return Err(
