@@ -486,27 +486,22 @@ impl Session {
         let Some(reqs) = (0..n).map(sampled).collect::<Option<Vec<_>>>() else {
             return n;
         };
-        // On the client's own thread, as its points: the connections these open are pooled
-        // and must be read where the points read them.
-        let client = self.w.client.clone();
-        let lane = client.lane();
-        crate::loadgen::rt::run(lane, async move {
-            let now = Instant::now();
-            let sends = reqs.iter().enumerate().map(|(i, req)| {
-                client.send(
-                    req,
-                    format!("llms-engine-warmup-{i}"),
-                    Clock { epoch: now },
-                    now,
-                )
-            });
-            futures::future::join_all(sends)
-                .await
-                .iter()
-                .filter(|r| r.error.is_some())
-                .count() as u32
-        })
-        .await
+        // Each is sent on the client's lane (`StreamClient::send`), where the points will read
+        // the connections these open.
+        let now = Instant::now();
+        let sends = reqs.iter().enumerate().map(|(i, req)| {
+            self.w.client.send(
+                req,
+                format!("llms-engine-warmup-{i}"),
+                Clock { epoch: now },
+                now,
+            )
+        });
+        futures::future::join_all(sends)
+            .await
+            .iter()
+            .filter(|r| r.error.is_some())
+            .count() as u32
     }
 
     /// What the session's requests send.

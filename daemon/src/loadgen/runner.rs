@@ -252,14 +252,10 @@ async fn run_point_here(w: &Workload, spec: &PointSpec) -> Result<PointRun, Sche
     })
 }
 
-/// Warm-up: send `n` requests at once and wait for them, on the load generator's thread (so
-/// the connections they open are its own); returns how many failed. Not measured.
+/// Warm-up: send `n` requests at once and wait for them (each on the client's lane, where
+/// the connections they open are pooled: [`StreamClient::send`]); returns how many failed.
+/// Not measured.
 pub async fn warmup(w: &Workload, n: u32) -> u32 {
-    let w = w.clone();
-    super::rt::run(w.client.lane(), async move { warmup_here(&w, n).await }).await
-}
-
-async fn warmup_here(w: &Workload, n: u32) -> u32 {
     let clock = Clock {
         epoch: Instant::now(),
     };
