@@ -3,7 +3,7 @@
 //! finished job is: the store first and flushed, then the journal, so `llmsd repair` rebuilds
 //! an imported job like any other.
 
-use super::{NewJob, SchedulerHandle, internal};
+use super::{NewJob, SchedulerHandle};
 use crate::store::JobRecord;
 use llms_shared::{ApiError, ImportRequest, JobState, PointPlan, ResultRow, Sweep};
 use serde_json::json;
@@ -119,27 +119,14 @@ impl SchedulerHandle {
             return Err(ApiError::Conflict(format!("nothing is stored now: {why}")));
         }
         let (rows, plan) = check(&req)?;
-        let (n, origin) = (rows.len(), req.origin.clone());
-        let made = self
-            .create(move |me| {
-                let store = &me.inner.store;
-                let (id, order) = me.next_id_and_order()?;
-                let job = record((id, order), &req, (&rows, plan))?;
-                store.put_files(id, &[]).map_err(internal)?;
-                for r in &rows {
-                    store.put_point(id, r, &[], &[]).map_err(internal)?;
-                }
-                // The job last: a job in the store always has its points.
-                store.put_job(&job).map_err(internal)?;
-                Ok(Ok(NewJob {
-                    job,
-                    files: Vec::new(),
-                    rows,
-                }))
+        self.create(String::new(), move |id, order| {
+            let job = record((id, order), &req, (&rows, plan))?;
+            Ok(NewJob {
+                job,
+                files: Vec::new(),
+                rows,
             })
-            .await?;
-        let id = made.map_or_else(|id| id, |(id, _)| id);
-        tracing::info!(job = id, points = n, origin = %origin, "imported");
-        Ok(id)
+        })
+        .await
     }
 }

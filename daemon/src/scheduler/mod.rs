@@ -360,76 +360,79 @@ impl SchedulerHandle {
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Invalid)?;
-        let made = self
-            .create(move |me| {
-                let store = &me.inner.store;
-                // Again under the lock: two tries of one submit racing queue it once.
-                if let Some(id) = me.job_for_key(&key)? {
-                    return Ok(Err(id));
-                }
-                let (id, order) = me.next_id_and_order()?;
-                let job = JobRecord {
+        self.create(key, move |id, order| {
+            Ok(NewJob {
+                job: JobRecord {
                     spec_text: text,
                     file,
                     ..JobRecord::queued(id, order, sweep, plan, now_ms())
-                };
-                // Files first, the job last: a job in the store always has its files.
-                store.put_files(id, &files).map_err(internal)?;
-                store.put_job(&job).map_err(internal)?;
-                if !key.is_empty() {
-                    store.put_key(&key, id).map_err(internal)?;
-                }
-                Ok(Ok(NewJob {
-                    job,
-                    files,
-                    rows: Vec::new(),
-                }))
+                },
+                files,
+                rows: Vec::new(),
             })
-            .await?;
-        if let Ok((id, order)) = made {
-            tracing::info!(job = id, order, "queued");
-        }
-        Ok(made.map_or_else(|id| id, |(id, _)| id))
+        })
+        .await
     }
 
-    /// Store a new job as `make` writes it (holding the jobs lock, off the runtime), then
-    /// flush and journal it with its files and points (one sync) and announce it, all in a task
-    /// of its own: a caller that goes away meanwhile leaves a job that is stored, journaled
-    /// and (if queued) runs. `Ok((id, order))`, or `Err(id)` of the job `make` found already
-    /// made.
-    async fn create<F>(&self, make: F) -> Result<Result<(u64, u64), u64>, ApiError>
+    /// Store the job `make` builds for its id and place in the queue, with its files and
+    /// points (holding the jobs lock, off the runtime), then flush and journal it (one sync)
+    /// and announce it, all in a task of its own: a caller that goes away meanwhile leaves a
+    /// job that is stored, journaled and (if queued) runs. Where `key` already names a job,
+    /// that job's id, and nothing is made.
+    async fn create<F>(&self, key: String, make: F) -> Result<u64, ApiError>
     where
-        F: FnOnce(&SchedulerHandle) -> Result<Result<NewJob, u64>, ApiError> + Send + 'static,
+        F: FnOnce(u64, u64) -> Result<NewJob, ApiError> + Send + 'static,
     {
         let joined = |e: tokio::task::JoinError| ApiError::Internal(e.to_string());
         let me = self.clone();
         let task = tokio::spawn(async move {
             let m = me.clone();
             let made = tokio::task::spawn_blocking(move || {
+                let store = &m.inner.store;
                 let _g = crate::sync::lock(&m.inner.jobs_lock);
-                make(&m)
+                // Again under the lock: two tries of one submit racing queue it once.
+                if let Some(id) = m.job_for_key(&key)? {
+                    return Ok(Err(id));
+                }
+                let (id, order) = m.next_id_and_order()?;
+                let new = make(id, order)?;
+                // Files and points first, the job last: a job in the store always has them.
+                store.put_files(id, &new.files).map_err(internal)?;
+                for r in &new.rows {
+                    store.put_point(id, r, &[], &[]).map_err(internal)?;
+                }
+                store.put_job(&new.job).map_err(internal)?;
+                if !key.is_empty() {
+                    store.put_key(&key, id).map_err(internal)?;
+                }
+                Ok::<_, ApiError>(Ok(new))
             })
             .await
             .map_err(joined)??;
             let new = match made {
                 Ok(new) => new,
-                Err(id) => return Ok(Err(id)),
+                Err(id) => return Ok(id),
             };
-            let (id, order, ended) = (new.job.id, new.job.order, new.job.state.is_final());
             let store = me.inner.store.clone();
             store.flush().await.map_err(internal)?;
-            let s = store.clone();
-            tokio::task::spawn_blocking(move || s.journal_job(&new.job, &new.files, &new.rows))
-                .await
-                .map_err(joined)?
-                .map_err(internal)?;
-            if ended {
-                // Made finished (an import): its end line, now.
-                store.flush().await.map_err(internal)?;
+            let new = tokio::task::spawn_blocking(move || {
+                store
+                    .journal_job(&new.job, &new.files, &new.rows)
+                    .map(|()| new)
+            })
+            .await
+            .map_err(joined)?
+            .map_err(internal)?;
+            let job = &new.job;
+            match &job.imported {
+                Some(origin) => {
+                    tracing::info!(job = job.id, points = new.rows.len(), %origin, "imported");
+                }
+                None => tracing::info!(job = job.id, order = job.order, "queued"),
             }
             me.bump();
             me.inner.wake.notify_one();
-            Ok(Ok((id, order)))
+            Ok(job.id)
         });
         task.await.map_err(joined)?
     }

@@ -197,8 +197,9 @@ impl Store {
         Ok(())
     }
 
-    /// Journal a new job with its files and its finished points (an import's, a repair's), in
-    /// one sync (call once the store holds and has flushed them).
+    /// Journal a new job with its files, its finished points and, for a job made finished (an
+    /// import, a repair's backfill), its end, in one sync (call once the store holds and has
+    /// flushed them).
     pub fn journal_job(
         &self,
         job: &JobRecord,
@@ -210,10 +211,14 @@ impl Store {
             lines.push(Line::Files(files.to_vec()));
         }
         lines.extend(rows.iter().map(|r| Line::Point(Box::new(r.clone()))));
+        if job.state.is_final() {
+            lines.push(Line::End(end_of(job)));
+        }
         self.journal.append_all(job.id, &lines)?;
         // Cancelled before its journal existed: its end was not queued then.
         if let Some(now) = self.job(job.id)?
             && now.state.is_final()
+            && !job.state.is_final()
         {
             crate::sync::lock(&self.ends).push((job.id, end_of(&now)));
         }

@@ -1,8 +1,8 @@
 //! Checking the store at start, and rebuilding it from the journal (`llmsd repair`).
 
 use super::codec::{self, key_job};
-use super::journal::{Journal, Line, Replay};
-use super::{Result, Store, StoreError, end_of};
+use super::journal::{Journal, Replay};
+use super::{Result, Store, StoreError};
 use std::path::{Path, PathBuf};
 
 /// The trees whose values [`Store::verify`] reads (`keys` holds raw ids, not values).
@@ -53,9 +53,6 @@ impl Store {
         for job in self.jobs()? {
             if !journaled.contains(&job.id) {
                 self.journal_job(&job, &self.files(job.id)?, &self.points(job.id)?)?;
-                if job.state.is_final() {
-                    self.journal.append(job.id, &Line::End(end_of(&job)))?;
-                }
                 backfilled += 1;
             }
         }
