@@ -18,10 +18,10 @@ mod common;
 use llms_shared::RequestRecord;
 use llmsd::loadgen::conversation::Conversation;
 use llmsd::loadgen::request::{Endpoint, RequestOptions};
-use llmsd::loadgen::runner::{Workload, run_point};
+use llmsd::loadgen::runner::Workload;
 use llmsd::refengine::truth::GroundTruth;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn workload(url: &str, tokens: u32, prefix: &str, turns: Option<u32>) -> Workload {
     let mut w = common::chat_workload(url, tokens, prefix);
@@ -56,15 +56,11 @@ struct Run {
 }
 
 async fn point(w: &Workload, streams: u32, requests: u64) -> Run {
-    let t = Instant::now();
-    let spec = common::closed(streams, requests);
-    let r = run_point(w, &spec).await.unwrap();
-    let failed = r.records.iter().filter(|r| r.error.is_some()).count();
-    assert_eq!(failed, 0, "failed requests in a benchmark run");
+    let (r, wall_s) = common::timed(w, streams, requests).await;
     Run {
         records: r.records,
         cpu_s: r.client.cpu_s,
-        wall_s: t.elapsed().as_secs_f64(),
+        wall_s,
         epoch_monotonic_ns: r.epoch_monotonic_ns,
     }
 }

@@ -153,14 +153,22 @@ pub fn closed(streams: u32, requests: u64) -> llmsd::loadgen::runner::PointSpec 
 }
 
 /// A measured closed-loop point: a warm-up of as many requests as streams (at least 8), so
-/// every connection exists, then the point, timed; no request may fail. The run and its
-/// wall time in seconds.
+/// every connection exists, then the point ([`timed`]).
 pub async fn measured(
     w: &llmsd::loadgen::runner::Workload,
     streams: u32,
     requests: u64,
 ) -> (llmsd::loadgen::runner::PointRun, f64) {
     llmsd::loadgen::runner::warmup(w, streams.max(8)).await;
+    timed(w, streams, requests).await
+}
+
+/// A closed-loop point, timed; no request may fail. The run and its wall time in seconds.
+pub async fn timed(
+    w: &llmsd::loadgen::runner::Workload,
+    streams: u32,
+    requests: u64,
+) -> (llmsd::loadgen::runner::PointRun, f64) {
     let t = Instant::now();
     let r = llmsd::loadgen::runner::run_point(w, &closed(streams, requests))
         .await
