@@ -76,12 +76,11 @@ prepare() {
         src include common vendor tools scripts gguf-py licenses LICENSE \
         | xz -9 -T0 > "$t/llama-src.tar.xz"
     cp "$gguf_src"/models/ggml-vocab-qwen2.gguf "$t/"
-    # Each bundle, its parts joined again, cut into pieces of one transfer each.
+    # Each bundle (the whole file its script leaves beside its parts), cut into pieces of one
+    # transfer each.
     local pieces; pieces=$(mktemp -d)
-    cat "$ROOT"/.gpu/vllm/xfer*/bundle.tar.xz.part-* \
-        | split -b "$piece" -d -a 2 - "$pieces/vllm-bundle.tar.xz.part-"
-    cat "$ROOT"/.gpu/sglang/xfer*/bundle.tar.xz.part-* \
-        | split -b "$piece" -d -a 2 - "$pieces/sglang-bundle.tar.xz.part-"
+    split -b "$piece" -d -a 2 "$ROOT/.gpu/vllm/bundle.tar.xz" "$pieces/vllm-bundle.tar.xz.part-"
+    split -b "$piece" -d -a 2 "$ROOT/.gpu/sglang/bundle.tar.xz" "$pieces/sglang-bundle.tar.xz.part-"
     local n=1 part d
     for part in "$pieces"/vllm-* "$pieces"/sglang-*; do
         n=$((n + 1)); d=$XFER/$(printf %02d $n); mkdir -p "$d"
